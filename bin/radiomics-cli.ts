@@ -1,0 +1,24 @@
+/** `radiomics <command> …`: each command lives in bin/commands/<command>.ts and exports `run(args): Promise<number>`. */
+const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+  seal: () => import('./commands/seal.js'),
+  unseal: () => import('./commands/unseal.js'),
+};
+
+const USAGE = `usage: radiomics <command> [options]
+commands:
+  seal --key <base64 16-byte key> IN OUT     encrypt IN to OUT as iv(12) | tag(16) | ciphertext
+  unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help') {
+    process.stdout.write(USAGE + '\n');
+    return command ? 0 : 2;
+  }
+  const load = COMMANDS[command];
+  if (!load) {
+    process.stderr.write(`radiomics: unknown command '${command}'\n${USAGE}\n`);
+    return 2;
+  }
+  return (await load()).run(rest);
+}
