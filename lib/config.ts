@@ -1,0 +1,154 @@
+/**
+ * Configuration, parsed once from the environment with zod into frozen, typed objects.
+ * A missing or malformed variable fails fast with an error that names it (never its value).
+ * Secrets are never plain variables: `<NAME>_FILE` points at a file (local stack) and
+ * `<NAME>_SSM` at an SSM SecureString parameter (cloud); see lib/secrets.ts.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+type Env = Record<string, string | undefined>;
+
+const positiveInt = z.coerce.number().int().positive();
+const url = z.string().url();
+const secretRef = z.object({ file: z.string().min(1).optional(), ssm: z.string().min(1).optional() });
+
+export type SecretRef = z.infer<typeof secretRef>;
+
+function secret(env: Env, name: string, required = true): SecretRef | undefined {
+  const ref = { file: env[`${name}_FILE`] || undefined, ssm: env[`${name}_SSM`] || undefined };
+  if (!ref.file && !ref.ssm) {
+    if (!required) return undefined;
+    throw new ConfigError(`missing configuration: set ${name}_FILE or ${name}_SSM`);
+  }
+  return ref;
+}
+
+const awsSchema = z.object({
+  AWS_REGION: z.string().min(1).default('eu-west-1'),
+  S3_ENDPOINT: url.optional(),
+  DYNAMODB_ENDPOINT: url.optional(),
+});
+
+const swiftSchema = z.discriminatedUnion('SWIFT_AUTH', [
+  z.object({ SWIFT_AUTH: z.literal('tempauth'), SWIFT_AUTH_URL: url, SWIFT_USER: z.string().min(1) }),
+  z.object({
+    SWIFT_AUTH: z.literal('keystone'),
+    OS_AUTH_URL: url,
+    OS_AUTH_TYPE: z.enum(['password', 'v3applicationcredential', 'token']).default('password'),
+    OS_USERNAME: z.string().optional(),
+    OS_USER_DOMAIN_NAME: z.string().default('Default'),
+    OS_PROJECT_NAME: z.string().optional(),
+    OS_PROJECT_DOMAIN_ID: z.string().default('default'),
+    OS_APPLICATION_CREDENTIAL_ID: z.string().optional(),
+    OS_REGION_NAME: z.string().optional(),
+  }),
+]);
+
+const intakeSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  INTAKE_BUCKET: z.string().min(1),
+  MAX_VIDEO_BYTES: positiveInt.default(2 * 1024 ** 3),
+  BATCH_MAX_ITEMS: positiveInt.default(50),
+  BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
+  SWIFT_CONTAINER_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default(''),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface SwiftSettings {
+  auth:
+    | { kind: 'tempauth'; authUrl: string; user: string; key: SecretRef }
+    | {
+        kind: 'keystone';
+        authUrl: string;
+        method: 'password' | 'application_credential' | 'token';
+        username?: string;
+        userDomainName: string;
+        projectName?: string;
+        projectDomainId: string;
+        applicationCredentialId?: string;
+        region?: string;
+        secret: SecretRef;
+      };
+}
+
+export interface IntakeConfig {
+  tableName: string;
+  intakeBucket: string;
+  maxVideoBytes: number;
+  batchMaxItems: number;
+  batchMaxBytes: number;
+  containerPrefix: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  aws: { region: string; s3Endpoint?: string; dynamodbEndpoint?: string };
+  swift: SwiftSettings;
+  masterKey: SecretRef;
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || 'environment';
+    const missing = env[String(issue.path[0])] === undefined;
+    return missing ? `${name} is missing` : `${name} is invalid (${issue.message})`;
+  });
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+export function parseSwiftSettings(env: Env): SwiftSettings {
+  const swift = parse(swiftSchema, env);
+  if (swift.SWIFT_AUTH === 'tempauth') {
+    return { auth: { kind: 'tempauth', authUrl: swift.SWIFT_AUTH_URL, user: swift.SWIFT_USER, key: secret(env, 'SWIFT_KEY')! } };
+  }
+  const method =
+    swift.OS_AUTH_TYPE === 'v3applicationcredential' ? 'application_credential' : swift.OS_AUTH_TYPE;
+  const secretName = { password: 'OS_PASSWORD', application_credential: 'OS_APPLICATION_CREDENTIAL_SECRET', token: 'OS_TOKEN' }[method];
+  if (method === 'password' && (!swift.OS_USERNAME || !swift.OS_PROJECT_NAME)) {
+    throw new ConfigError('invalid configuration: OS_USERNAME and OS_PROJECT_NAME are required for password auth');
+  }
+  if (method === 'application_credential' && !swift.OS_APPLICATION_CREDENTIAL_ID) {
+    throw new ConfigError('invalid configuration: OS_APPLICATION_CREDENTIAL_ID is missing');
+  }
+  return {
+    auth: {
+      kind: 'keystone',
+      authUrl: swift.OS_AUTH_URL,
+      method,
+      username: swift.OS_USERNAME,
+      userDomainName: swift.OS_USER_DOMAIN_NAME,
+      projectName: swift.OS_PROJECT_NAME,
+      projectDomainId: swift.OS_PROJECT_DOMAIN_ID,
+      applicationCredentialId: swift.OS_APPLICATION_CREDENTIAL_ID,
+      region: swift.OS_REGION_NAME,
+      secret: secret(env, secretName)!,
+    },
+  };
+}
+
+export function parseAwsSettings(env: Env): IntakeConfig['aws'] {
+  const aws = parse(awsSchema, env);
+  return { region: aws.AWS_REGION, s3Endpoint: aws.S3_ENDPOINT, dynamodbEndpoint: aws.DYNAMODB_ENDPOINT };
+}
+
+export function parseIntakeConfig(env: Env): IntakeConfig {
+  const intake = parse(intakeSchema, env);
+  return Object.freeze({
+    tableName: intake.TABLE_NAME,
+    intakeBucket: intake.INTAKE_BUCKET,
+    maxVideoBytes: intake.MAX_VIDEO_BYTES,
+    batchMaxItems: intake.BATCH_MAX_ITEMS,
+    batchMaxBytes: intake.BATCH_MAX_BYTES,
+    containerPrefix: intake.SWIFT_CONTAINER_PREFIX,
+    logLevel: intake.LOG_LEVEL,
+    aws: parseAwsSettings(env),
+    swift: parseSwiftSettings(env),
+    masterKey: secret(env, 'MASTER_KEY')!,
+  });
+}
+
+let cachedIntake: IntakeConfig | undefined;
+/** The intake function's configuration, parsed once per container from the process environment. */
+export function intakeConfig(): IntakeConfig {
+  return (cachedIntake ??= parseIntakeConfig(process.env));
+}

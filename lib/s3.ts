@@ -1,0 +1,76 @@
+/**
+ * The intake bucket, behind a small interface. Clients are built with checksum calculation
+ * WHEN_REQUIRED: the default aws-chunked uploads are mishandled by s3rver and Swift's s3api.
+ */
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { RejectedInput, RetryableError } from './errors.js';
+
+export interface SourceObject {
+  body: Readable;
+  size: number;
+  eTag?: string;
+}
+
+export interface IntakeObjects {
+  open(bucket: string, key: string, versionId?: string, signal?: AbortSignal): Promise<SourceObject>;
+  /** Marks a rejected source in place (it is kept, never deleted) with a machine-readable reason. */
+  markRejected(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<void>;
+}
+
+export function createS3Client(options: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+  return new S3Client({
+    region: options.region,
+    endpoint: options.endpoint,
+    forcePathStyle: Boolean(options.endpoint),
+    credentials: options.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+export class S3IntakeObjects implements IntakeObjects {
+  constructor(private readonly s3: S3Client) {}
+
+  async open(bucket: string, key: string, versionId?: string, signal?: AbortSignal): Promise<SourceObject> {
+    try {
+      const answer = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
+      const body = answer.Body;
+      if (!(body instanceof Readable)) throw new RetryableError('S3 GetObject returned no stream');
+      return { body, size: Number(answer.ContentLength ?? 0), eTag: answer.ETag?.replace(/"/g, '') };
+    } catch (error) {
+      if (error instanceof RetryableError) throw error;
+      const status = statusOf(error);
+      if (status === 404 || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new RejectedInput('source_missing', 'the source object no longer exists');
+      }
+      throw new RetryableError(`S3 GetObject failed${status ? ` (${status})` : ''}`, { cause: error });
+    }
+  }
+
+  async markRejected(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<void> {
+    try {
+      await this.s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: { TagSet: [{ Key: 'radiomics-status', Value: 'rejected' }, { Key: 'radiomics-reason', Value: reason }] },
+        }),
+      );
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404 || (error as { name?: string }).name === 'NoSuchKey') return;
+      throw new RetryableError(`S3 PutObjectTagging failed${status ? ` (${status})` : ''}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Streams a video into Swift sealed, in one pass and constant memory, as a Static Large Object:
+ *   1. the ciphertext streams to a segment as it is produced,
+ *   2. the 28-byte head `iv | tag` (known only at the end) goes to a second segment,
+ *   3. the manifest [head, ciphertext] is PUT under the final name.
+ * A GET of the final name returns exactly `iv | tag | ciphertext`. The object becomes visible only with
+ * the manifest, so a failure at any step leaves no half-visible sealed object. Segment names carry the
+ * attempt's IV, so concurrent duplicate deliveries never overwrite each other's segments, and the
+ * manifest's etags pin the exact segments it was built from.
+ * (Why SLO and not spool or two passes: see the README's "Sealing strategy", measured by `npm run bench -- intake`.)
+ */
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createSealStream, sealedHead, HEAD_BYTES } from './seal.js';
+
+export interface SloSegment {
+  path: string;
+  etag: string;
+  size_bytes: number;
+}
+
+/** The part of Swift the sealed upload needs. */
+export interface SealedObjectStore {
+  ensureContainer(container: string, signal?: AbortSignal): Promise<void>;
+  putStream(container: string, name: string, body: Readable, contentLength: number | undefined, signal?: AbortSignal): Promise<string>;
+  putBytes(container: string, name: string, body: Buffer, signal?: AbortSignal): Promise<string>;
+  putManifest(container: string, name: string, segments: SloSegment[], signal?: AbortSignal): Promise<void>;
+  deleteObject(container: string, name: string, signal?: AbortSignal): Promise<void>;
+}
+
+export interface SealedUpload {
+  container: string;
+  objectName: string;
+  sealedBytes: number;
+}
+
+export const segmentsContainerOf = (container: string) => `${container}_segments`;
+
+/**
+ * Seals `plaintext` (piped through `checks`, which may reject it mid-stream) under `key` into
+ * `<container>/<objectName>`. Returns once the manifest is in place.
+ */
+export async function uploadSealed(
+  store: SealedObjectStore,
+  target: { container: string; objectName: string },
+  key: Uint8Array,
+  plaintext: Readable,
+  checks: Transform,
+  plaintextBytes: number | undefined,
+  signal?: AbortSignal,
+): Promise<SealedUpload> {
+  const segments = segmentsContainerOf(target.container);
+  const seal = createSealStream(key);
+  const attempt = seal.iv.toString('hex');
+  const ctName = `${target.objectName}/${attempt}/ciphertext`;
+  const headName = `${target.objectName}/${attempt}/head`;
+
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const upstream = new PassThrough();
+  try {
+    const flowing = pipeline(plaintext, checks, seal, upstream, { signal: abort.signal });
+    const ctEtag = store.putStream(segments, ctName, upstream, plaintextBytes, abort.signal);
+    const [, etag] = await Promise.all([flowing.catch((error) => { abort.abort(error); throw error; }), ctEtag]);
+    const tag = await seal.tag;
+    const headEtag = await store.putBytes(segments, headName, sealedHead(seal.iv, tag), abort.signal);
+    await store.putManifest(
+      target.container,
+      target.objectName,
+      [
+        { path: `/${segments}/${headName}`, etag: headEtag, size_bytes: HEAD_BYTES },
+        { path: `/${segments}/${ctName}`, etag, size_bytes: seal.bytes },
+      ],
+      abort.signal,
+    );
+    return { ...target, sealedBytes: HEAD_BYTES + seal.bytes };
+  } catch (error) {
+    abort.abort(error);
+    await Promise.allSettled([store.deleteObject(segments, ctName), store.deleteObject(segments, headName)]);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
