@@ -14,6 +14,14 @@
  *   plaintext it emits is unauthenticated until the stream finishes without error; `unsealFile` therefore
  *   writes to a temp file and renames only after the tag verifies.
  *
+ * Streaming to a Swift SLO (the intake):
+ *
+ *   const seal = createSealStream(batchKey);
+ *   const body = await putSegment(`${name}/ct`, source.pipe(seal));        // ciphertext, as it comes
+ *   const head = sealedHead(seal.iv, await seal.tag);                       // 28 bytes, known at the end
+ *   await putSegment(`${name}/head`, head);
+ *   await putManifest(name, [head segment, ciphertext segment]);           // head first
+ *
  * Keys never appear in errors or logs.
  */
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCM, type DecipherGCM } from 'node:crypto';

@@ -12,21 +12,7 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createSealStream, sealedHead, HEAD_BYTES } from './seal.js';
-
-export interface SloSegment {
-  path: string;
-  etag: string;
-  size_bytes: number;
-}
-
-/** The part of Swift the sealed upload needs. */
-export interface SealedObjectStore {
-  ensureContainer(container: string, signal?: AbortSignal): Promise<void>;
-  putStream(container: string, name: string, body: Readable, contentLength: number | undefined, signal?: AbortSignal): Promise<string>;
-  putBytes(container: string, name: string, body: Buffer, signal?: AbortSignal): Promise<string>;
-  putManifest(container: string, name: string, segments: SloSegment[], signal?: AbortSignal): Promise<void>;
-  deleteObject(container: string, name: string, signal?: AbortSignal): Promise<void>;
-}
+import type { SwiftStore } from './swift/index.js';
 
 export interface SealedUpload {
   container: string;
@@ -41,7 +27,7 @@ export const segmentsContainerOf = (container: string) => `${container}_segments
  * `<container>/<objectName>`. Returns once the manifest is in place.
  */
 export async function uploadSealed(
-  store: SealedObjectStore,
+  store: SwiftStore,
   target: { container: string; objectName: string },
   key: Uint8Array,
   plaintext: Readable,
@@ -61,23 +47,26 @@ export async function uploadSealed(
   const upstream = new PassThrough();
   try {
     const flowing = pipeline(plaintext, checks, seal, upstream, { signal: abort.signal });
-    const ctEtag = store.putStream(segments, ctName, upstream, plaintextBytes, abort.signal);
+    const ctEtag = store.putObject(segments, ctName, upstream, { contentLength: plaintextBytes, signal: abort.signal }).then((put) => put.etag);
     const [, etag] = await Promise.all([flowing.catch((error) => { abort.abort(error); throw error; }), ctEtag]);
     const tag = await seal.tag;
-    const headEtag = await store.putBytes(segments, headName, sealedHead(seal.iv, tag), abort.signal);
-    await store.putManifest(
+    const head = await store.putObject(segments, headName, sealedHead(seal.iv, tag), { signal: abort.signal });
+    await store.putSlo(
       target.container,
       target.objectName,
       [
-        { path: `/${segments}/${headName}`, etag: headEtag, size_bytes: HEAD_BYTES },
+        { path: `/${segments}/${headName}`, etag: head.etag, size_bytes: HEAD_BYTES },
         { path: `/${segments}/${ctName}`, etag, size_bytes: seal.bytes },
       ],
-      abort.signal,
+      { signal: abort.signal },
     );
     return { ...target, sealedBytes: HEAD_BYTES + seal.bytes };
   } catch (error) {
     abort.abort(error);
-    await Promise.allSettled([store.deleteObject(segments, ctName), store.deleteObject(segments, headName)]);
+    await Promise.allSettled([
+      store.deleteObject(segments, ctName, { ignoreMissing: true }),
+      store.deleteObject(segments, headName, { ignoreMissing: true }),
+    ]);
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -89,6 +89,55 @@ function normL2Sqr3(a0: number, a1: number, a2: number, b0: number, b1: number, 
   return d;
 }
 
+/** Sample counts per distinct value and the samples that are not exactly (0, 0, 0), in order. */
+interface SampleLayout {
+  groupSize: Int32Array;
+  /** distinct value of each sample that is not (0, 0, 0), in sample order */
+  nonZeroGroup: Int32Array;
+  /** the coordinates of those samples, contiguous */
+  nonZeroData: Float32Array;
+}
+
+function sampleLayout(data: Float32Array, n: number, groups: SampleGroups): SampleLayout {
+  const groupSize = new Int32Array(groups.count);
+  for (let i = 0; i < n; i++) groupSize[groups.index[i]]++;
+  let nz = 0;
+  const nonZero = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (data[i * 3] !== 0 || data[i * 3 + 1] !== 0 || data[i * 3 + 2] !== 0) nonZero[nz++] = i;
+  }
+  const nonZeroGroup = new Int32Array(nz);
+  const nonZeroData = new Float32Array(nz * 3);
+  for (let q = 0; q < nz; q++) {
+    const i = nonZero[q];
+    nonZeroGroup[q] = groups.index[i];
+    nonZeroData[q * 3] = data[i * 3];
+    nonZeroData[q * 3 + 1] = data[i * 3 + 1];
+    nonZeroData[q * 3 + 2] = data[i * 3 + 2];
+  }
+  return { groupSize, nonZeroGroup, nonZeroData };
+}
+
+interface PPScratch {
+  dist: Float32Array;
+  trialDist: Float32Array[];
+  active: Int32Array;
+  activeGroup: Int32Array;
+  groupSize: Int32Array;
+}
+
+/** Σ dist over the active samples in sample order, in double (OpenCV's `s += tdist2[i]`, zeros skipped). */
+function exactActiveSum(dist: Float32Array, activeGroup: Int32Array, activeCount: number): number {
+  let s = 0;
+  for (let a = 0; a < activeCount; a++) s += dist[activeGroup[a]];
+  return s;
+}
+
+/**
+ * `generateCentersPP`. Pixels whose current distance `dist` is exactly 0 are dropped from the ordered `active`
+ * list: subtracting or adding +0 never changes the running double (it starts at +0 and stays ≥ +0), so the
+ * cumulative search and the trial sums are unchanged, bit for bit.
+ */
 function generateCentersPP(
   data: Float32Array,
   n: number,
@@ -97,12 +146,13 @@ function generateCentersPP(
   rng: CvRng,
   trials: number,
   outCenters: Float32Array,
-  scratch: { dist: Float32Array; tdist: Float32Array; tdist2: Float32Array },
+  scratch: PPScratch,
 ): void {
   const { index, values, count: u } = groups;
   let dist = scratch.dist;
-  let tdist = scratch.tdist;
-  let tdist2 = scratch.tdist2;
+  const groupSize = scratch.groupSize;
+  const active = scratch.active;
+  const activeGroup = scratch.activeGroup;
   const centers = new Int32Array(k);
   centers[0] = rng.nextUint32() % n;
 
@@ -113,46 +163,91 @@ function generateCentersPP(
       dist[g] = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
     }
   }
+  let activeCount = 0;
   let sum0 = 0;
-  for (let i = 0; i < n; i++) sum0 += dist[index[i]];
+  for (let i = 0; i < n; i++) {
+    const d = dist[index[i]];
+    if (d === 0) continue;
+    sum0 += d;
+    activeGroup[activeCount] = index[i];
+    active[activeCount++] = i;
+  }
 
+  const trialDist = scratch.trialDist;
+  const trialCenter = new Int32Array(trials);
+  const approxSum = new Float64Array(trials);
   for (let kk = 1; kk < k; kk++) {
-    let bestSum = Number.MAX_VALUE;
-    let bestCenter = -1;
     for (let j = 0; j < trials; j++) {
       let p = rng.nextDouble() * sum0;
-      let ci = 0;
-      for (; ci < n - 1; ci++) {
-        p -= dist[index[ci]];
-        if (p <= 0) break;
+      // for (ci = 0; ci < N - 1; ci++) { p -= dist[ci]; if (p <= 0) break; }
+      let ci = n - 1;
+      if (p <= 0) {
+        ci = 0;
+      } else {
+        for (let a = 0; a < activeCount; a++) {
+          p -= dist[activeGroup[a]];
+          if (p <= 0) {
+            if (active[a] < n - 1) ci = active[a];
+            break;
+          }
+        }
       }
+      trialCenter[j] = ci;
       const c = ci * 3;
       const c0 = data[c], c1 = data[c + 1], c2 = data[c + 2];
+      const td = trialDist[j];
+      let approx = 0;
       for (let g = 0; g < u; g++) {
-        const d = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
         const old = dist[g];
-        tdist2[g] = old < d ? old : d; // std::min(d, old)
+        if (old === 0) {
+          td[g] = 0;
+          continue;
+        }
+        const d = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
+        const m = old < d ? old : d; // std::min(d, old)
+        td[g] = m;
+        approx += groupSize[g] * m;
       }
-      let s = 0;
-      for (let i = 0; i < n; i++) s += tdist2[index[i]];
-      if (s < bestSum) {
-        bestSum = s;
-        bestCenter = ci;
-        const t = tdist;
-        tdist = tdist2;
-        tdist2 = t;
+      approxSum[j] = approx;
+    }
+    // OpenCV keeps the first trial with the strictly smallest sequential sum s = Σ tdist2[i] (double, sample
+    // order). The order-free sums above are within 1e-11 relative of it; only near-ties need the exact sums.
+    let best = 0;
+    let bestExact = NaN;
+    for (let j = 1; j < trials; j++) {
+      const tolerance = 1e-9 * Math.max(approxSum[j], approxSum[best]);
+      if (approxSum[j] < approxSum[best] - tolerance) {
+        best = j;
+        bestExact = NaN;
+      } else if (approxSum[j] <= approxSum[best] + tolerance) {
+        if (Number.isNaN(bestExact)) bestExact = exactActiveSum(trialDist[best], activeGroup, activeCount);
+        const sj = exactActiveSum(trialDist[j], activeGroup, activeCount);
+        if (sj < bestExact) {
+          best = j;
+          bestExact = sj;
+        }
       }
     }
-    if (bestCenter < 0) throw new Error("kmeans: can't update cluster center (check input for huge or NaN values)");
-    centers[kk] = bestCenter;
-    sum0 = bestSum;
-    const t = dist;
-    dist = tdist;
-    tdist = t;
+    centers[kk] = trialCenter[best];
+    // dist ← the chosen trial's distances; sum0 ← its exact sum; drop the samples that are now at distance 0
+    const chosen = trialDist[best];
+    trialDist[best] = dist;
+    dist = chosen;
+    let kept = 0;
+    let sum = 0;
+    for (let a = 0; a < activeCount; a++) {
+      const g = activeGroup[a];
+      const d = dist[g];
+      if (d !== 0) {
+        sum += d;
+        activeGroup[kept] = g;
+        active[kept++] = active[a];
+      }
+    }
+    activeCount = kept;
+    sum0 = sum;
   }
   scratch.dist = dist;
-  scratch.tdist = tdist;
-  scratch.tdist2 = tdist2;
 
   for (let kk = 0; kk < k; kk++) {
     const src = centers[kk] * 3;
@@ -165,6 +260,11 @@ function generateCentersPP(
 /**
  * `cv2.kmeans(data, K, None, (EPS + MAX_ITER, maxCount, epsilon), attempts, cv2.KMEANS_PP_CENTERS)` on N × 3 float32
  * samples. Advances `rng` exactly as OpenCV advances `theRNG()`.
+ *
+ * Between an assignment pass and the next, every sample's label is its distinct value's label (`groupLabel`)
+ * except for samples moved by the empty-cluster rule (`moved`), so per-sample labels are only materialised when
+ * needed. Samples that are exactly (0, 0, 0) are skipped in the centre sums (adding +0 to a float sum that starts
+ * at +0 changes nothing); they are still counted.
  */
 export function kmeansPP(
   data: Float32Array,
@@ -186,17 +286,35 @@ export function kmeansPP(
     maxCount = 2;
   }
   const { index, values, count: u } = groups;
+  const { groupSize, nonZeroGroup, nonZeroData } = sampleLayout(data, n, groups);
+  const nonZeroCount = nonZeroGroup.length;
 
   const labels = new Int32Array(n);
   const bestLabels = new Int32Array(n);
   let centers = new Float32Array(k * 3);
   let oldCenters = new Float32Array(k * 3);
+  const sums = new Float32Array(k * 3);
   const bestCenters = new Float32Array(k * 3);
   const counters = new Int32Array(k);
-  const ulabels = new Int32Array(u);
+  const groupLabel = new Int32Array(u);
+  const groupDist = new Float64Array(u);
+  const centersF64 = new Float64Array(k * 3);
+  /** [sample, label] pairs of samples moved by the empty-cluster rule since the last assignment */
+  let moved: number[] = [];
+  const scratch = {
+    dist: new Float32Array(u),
+    trialDist: Array.from({ length: SPP_TRIALS }, () => new Float32Array(u)),
+    active: new Int32Array(n),
+    activeGroup: new Int32Array(n),
+    groupSize,
+  };
   const dists = new Float64Array(n);
-  const scratch = { dist: new Float32Array(u), tdist: new Float32Array(u), tdist2: new Float32Array(u) };
   let bestCompactness = Number.MAX_VALUE;
+
+  const materialiseLabels = (out: Int32Array) => {
+    for (let i = 0; i < n; i++) out[i] = groupLabel[index[i]];
+    for (let m = 0; m < moved.length; m += 2) out[moved[m]] = moved[m + 1];
+  };
 
   for (let a = 0; a < attempts; a++) {
     let compactness = 0;
@@ -209,18 +327,21 @@ export function kmeansPP(
       if (iter === 0) {
         generateCentersPP(data, n, groups, k, rng, SPP_TRIALS, centers, scratch);
       } else {
-        centers.fill(0);
+        // compute centres: float32 sums in sample order
+        sums.fill(0);
         counters.fill(0);
-        for (let i = 0; i < n; i++) {
-          const c = labels[i] * 3;
-          const s = i * 3;
-          centers[c] = centers[c] + data[s];
-          centers[c + 1] = centers[c + 1] + data[s + 1];
-          centers[c + 2] = centers[c + 2] + data[s + 2];
-          counters[labels[i]]++;
+        for (let g = 0; g < u; g++) counters[groupLabel[g]] += groupSize[g];
+        for (let q = 0, s = 0; q < nonZeroCount; q++, s += 3) {
+          const c = groupLabel[nonZeroGroup[q]] * 3;
+          sums[c] = sums[c] + nonZeroData[s];
+          sums[c + 1] = sums[c + 1] + nonZeroData[s + 1];
+          sums[c + 2] = sums[c + 2] + nonZeroData[s + 2];
         }
+        centers.set(sums);
         for (let kk = 0; kk < k; kk++) {
           if (counters[kk] !== 0) continue;
+          // empty cluster: the farthest sample (last on ties) of the biggest cluster moves into it
+          materialiseLabels(labels);
           let maxK = 0;
           for (let k1 = 1; k1 < k; k1++) if (counters[maxK] < counters[k1]) maxK = k1;
           let maxDist = 0;
@@ -240,7 +361,7 @@ export function kmeansPP(
           }
           counters[maxK]--;
           counters[kk]++;
-          labels[farthest] = kk;
+          moved.push(farthest, kk);
           const s = farthest * 3;
           for (let j = 0; j < 3; j++) {
             centers[maxK * 3 + j] = centers[maxK * 3 + j] - data[s + j];
@@ -265,12 +386,17 @@ export function kmeansPP(
 
       const isLastIter = ++iter === Math.max(maxCount, 2) || maxCenterShift <= eps2;
       if (isLastIter) {
-        for (let i = 0; i < n; i++) {
-          const s = i * 3;
-          const c = labels[i] * 3;
-          dists[i] = normL2Sqr3(data[s], data[s + 1], data[s + 2], centers[c], centers[c + 1], centers[c + 2]);
+        // distances to the own centre (labels are not reassigned), summed like cv::sum over CV_64F
+        for (let g = 0; g < u; g++) {
+          const c = groupLabel[g] * 3;
+          groupDist[g] = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], centers[c], centers[c + 1], centers[c + 2]);
         }
-        // cv::sum over CV_64F: s0 += src[0] + src[1] + src[2] + src[3], then the tail.
+        for (let i = 0; i < n; i++) dists[i] = groupDist[index[i]];
+        for (let m = 0; m < moved.length; m += 2) {
+          const s = moved[m] * 3;
+          const c = moved[m + 1] * 3;
+          dists[moved[m]] = normL2Sqr3(data[s], data[s + 1], data[s + 2], centers[c], centers[c + 1], centers[c + 2]);
+        }
         let s0 = 0;
         let i = 0;
         for (; i <= n - 4; i += 4) s0 += dists[i] + dists[i + 1] + dists[i + 2] + dists[i + 3];
@@ -278,26 +404,49 @@ export function kmeansPP(
         compactness = s0;
         break;
       } else {
+        // assign labels: first centre with the strictly smallest distance
+        for (let j = 0; j < k * 3; j++) centersF64[j] = centers[j];
         for (let g = 0; g < u; g++) {
           const v0 = values[g * 3], v1 = values[g * 3 + 1], v2 = values[g * 3 + 2];
+          // Fast path in double precision: the float32 distance differs from it by less than 1e-6 relative, so
+          // when the best is separated from the runner-up by more than that, the float argmin is the same.
+          let best = Infinity, second = Infinity, kFast = 0;
+          for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
+            const t0 = v0 - centersF64[c], t1 = v1 - centersF64[c + 1], t2 = v2 - centersF64[c + 2];
+            const d = t0 * t0 + t1 * t1 + t2 * t2;
+            if (d < best) {
+              second = best;
+              best = d;
+              kFast = kk;
+            } else if (d < second) {
+              second = d;
+            }
+          }
+          if (second > best * (1 + 1e-5) + 1e-30) {
+            groupLabel[g] = kFast;
+            continue;
+          }
           let kBest = 0;
           let minDist = Number.MAX_VALUE;
-          for (let kk = 0; kk < k; kk++) {
-            const d = normL2Sqr3(v0, v1, v2, centers[kk * 3], centers[kk * 3 + 1], centers[kk * 3 + 2]);
+          for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
+            const t0 = f(v0 - centersF64[c]);
+            const t1 = f(v1 - centersF64[c + 1]);
+            const t2 = f(v2 - centersF64[c + 2]);
+            const d = f(f(f(t0 * t0) + f(t1 * t1)) + f(t2 * t2));
             if (minDist > d) {
               minDist = d;
               kBest = kk;
             }
           }
-          ulabels[g] = kBest;
+          groupLabel[g] = kBest;
         }
-        for (let i = 0; i < n; i++) labels[i] = ulabels[index[i]];
+        moved = [];
       }
     }
     if (compactness < bestCompactness) {
       bestCompactness = compactness;
       bestCenters.set(centers);
-      bestLabels.set(labels);
+      materialiseLabels(bestLabels);
     }
   }
   return { labels: bestLabels, centers: bestCenters, compactness: bestCompactness };

@@ -15,7 +15,8 @@ import type { KeyWrapper } from '../keys.js';
 import type { IntakeObjects } from '../s3.js';
 import type { ObjectCreated } from '../s3-events.js';
 import { generateBatchKey } from '../seal.js';
-import { segmentsContainerOf, uploadSealed, type SealedObjectStore } from '../sealed-upload.js';
+import { segmentsContainerOf, uploadSealed } from '../sealed-upload.js';
+import type { SwiftStore } from '../swift/index.js';
 import type { IntakeStore } from '../store/intake-store.js';
 import type { BatchRecord, VideoRecord } from '../store/records.js';
 import { tenantOfKey, type VideoIdDeriver } from '../video-id.js';
@@ -29,7 +30,7 @@ export interface IntakeLimits {
 export interface IntakeDeps {
   objects: IntakeObjects;
   store: IntakeStore;
-  swift: SealedObjectStore;
+  swift: SwiftStore;
   keys: KeyWrapper;
   videoId: VideoIdDeriver;
   limits: IntakeLimits;
@@ -95,8 +96,8 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
   for (let attempt = 0; ; attempt++) {
     const check = new MediaCheck(deps.limits.maxVideoBytes, deps.acceptedKinds);
     try {
-      await deps.swift.ensureContainer(batch.container, signal);
-      await deps.swift.ensureContainer(segmentsContainerOf(batch.container), signal);
+      await deps.swift.createContainer(batch.container, { signal });
+      await deps.swift.createContainer(segmentsContainerOf(batch.container), { signal });
       const object = await deps.objects.open(source.bucket, source.key, source.versionId, signal);
       const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
       return await recordSealed(video, batch, sealed.sealedBytes, check.kind ?? 'mp4', deps, now, log);
@@ -193,7 +194,7 @@ async function recordSealed(
   if (!marked) {
     const current = await deps.store.getVideo(video.videoId);
     if (current?.batchId !== batch.batchId) {
-      await deps.swift.deleteObject(batch.container, objectName).catch(() => undefined);
+      await deps.swift.deleteObject(batch.container, objectName, { ignoreMissing: true }).catch(() => undefined);
       await deps.store.finishSeal(batch.batchId, video.videoId);
     }
     log.info('a concurrent delivery finished first', { stage: current?.stage });

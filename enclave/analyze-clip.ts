@@ -1,0 +1,141 @@
+/**
+ * One clip through the original pipeline: decode → Doppler check (frame 0) → per frame: anonymised PNG (optional),
+ * segmentation, texture features → clip vector → the shipped classifier.
+ *
+ * Frames are streamed: only the current frame and the per-frame feature rows are held.
+ * k-means uses a fresh OpenCV RNG per clip (state 0xffffffff), threaded through the frames in order — what the
+ * original did in a fresh process; in a long-lived original process the results depended on earlier clips.
+ *
+ * The label is the shipped, degenerate classifier's output (docs/radiomics.md §5): always reported as
+ * `label_status: 'unvalidated'` with its decision value z, never as a diagnosis. `view` is never assessed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { decodeFrames, type DecodeOptions, type VideoInput } from './decode.js';
+import { classify, clipFeatureVector, type Classifier } from './radiomics/aggregate.js';
+import { anonymisedPng } from './radiomics/anonymise.js';
+import { isDopplerFrame } from './radiomics/doppler.js';
+import { CvRng } from './radiomics/rng.js';
+import { segmentFrame } from './radiomics/segmentation.js';
+import { hasAnyPixel, textureFeatures } from './radiomics/texture.js';
+
+const require = createRequire(import.meta.url);
+/** The original classifier's numbers (coef, intercept, mean_textures, std_textures), copied from samples/. */
+export const SHIPPED_CLASSIFIER: Classifier = require('./radiomics/classifier.json') as Classifier;
+
+export type ClipResult =
+  /** features and a decision were computed */
+  | 'ok'
+  /** frame 0 is not colour Doppler: the original stops there */
+  | 'not_doppler'
+  /** k-means found no Doppler cluster in any frame (the original crashed) */
+  | 'no_doppler_region'
+  /** Doppler clusters were found but every segmented frame was empty after erosion (the original crashed) */
+  | 'no_textured_frames';
+
+export interface ClipAnalysis {
+  result: ClipResult;
+  doppler: boolean;
+  /** frames decoded */
+  frames: number;
+  /** frames whose segmented image is not all black (the rows of per_frame) */
+  textured_frames: number;
+  /** frames where no k-means cluster qualified as Doppler (the original would have crashed on the first) */
+  frames_without_doppler_region: number;
+  /** 57 values: nanmean(28), nanmedian(28), maxVelocity of the max-autoCorrelation frame; null unless result ok */
+  features: number[] | null;
+  /** one row of the 28 texture features per textured frame, in frame order */
+  per_frame: number[][];
+  /** 1 = RHD, 0 = Normal from the shipped classifier; null when not computed */
+  label: 0 | 1 | null;
+  label_name: string | null;
+  label_status: 'unvalidated';
+  /** z = coef · x' + intercept */
+  decision: number | null;
+  view: 'not_assessed';
+}
+
+export interface FrameEvent {
+  index: number;
+  width: number;
+  height: number;
+  /** the anonymised frame as an RGB PNG, when `anonymise` is on */
+  png?: Buffer;
+  /** false when no k-means cluster qualified as Doppler */
+  foundDoppler?: boolean;
+  textured?: boolean;
+  features?: number[];
+}
+
+export interface AnalyzeClipOptions {
+  /** write anonymised frames as `<index>.png` into this directory (created if missing) */
+  anonymiseDir?: string;
+  /** produce anonymised PNG buffers (passed to onFrame) even without a directory */
+  anonymise?: boolean;
+  /** called after each frame, in order; may be async (e.g. to add the PNG to a zip) */
+  onFrame?: (event: FrameEvent) => void | Promise<void>;
+  /** keep decoding and anonymising when frame 0 is not Doppler (default true when anonymising) */
+  classifier?: Classifier;
+  decode?: DecodeOptions;
+}
+
+/** Analyses one clip. Throws `DecodeError` (a `RejectedInput`) for unreadable input. */
+export async function analyzeClip(input: VideoInput, options: AnalyzeClipOptions = {}): Promise<ClipAnalysis> {
+  const anonymise = options.anonymise === true || options.anonymiseDir !== undefined;
+  if (options.anonymiseDir !== undefined) await mkdir(options.anonymiseDir, { recursive: true });
+  const rng = new CvRng();
+  const perFrame: number[][] = [];
+  let frames = 0;
+  let doppler = false;
+  let framesWithoutDopplerRegion = 0;
+
+  for await (const frame of decodeFrames(input, options.decode)) {
+    const { index, width, height, bgr } = frame;
+    frames++;
+    if (index === 0) doppler = isDopplerFrame(bgr, width * height);
+    const event: FrameEvent = { index, width, height };
+    if (anonymise) {
+      event.png = anonymisedPng(bgr, width, height);
+      if (options.anonymiseDir !== undefined) await writeFile(join(options.anonymiseDir, `${index}.png`), event.png);
+    }
+    if (doppler) {
+      const segmentation = segmentFrame(bgr, width, height, rng);
+      event.foundDoppler = segmentation.foundDoppler;
+      if (!segmentation.foundDoppler) framesWithoutDopplerRegion++;
+      event.textured = segmentation.foundDoppler && hasAnyPixel(segmentation.segmented);
+      if (event.textured) {
+        event.features = textureFeatures(segmentation.segmented, width, height);
+        perFrame.push(event.features);
+      }
+    } else if (!anonymise) {
+      // The original stops after the Doppler check; keep counting frames only.
+    }
+    await options.onFrame?.(event);
+  }
+
+  const base = {
+    doppler,
+    frames,
+    textured_frames: perFrame.length,
+    frames_without_doppler_region: framesWithoutDopplerRegion,
+    per_frame: perFrame,
+    label_status: 'unvalidated' as const,
+    view: 'not_assessed' as const,
+  };
+  if (!doppler) return { ...base, result: 'not_doppler', features: null, label: null, label_name: null, decision: null };
+  if (perFrame.length === 0) {
+    const result: ClipResult = framesWithoutDopplerRegion === frames ? 'no_doppler_region' : 'no_textured_frames';
+    return { ...base, result, features: null, label: null, label_name: null, decision: null };
+  }
+  const features = clipFeatureVector(perFrame);
+  const { decision, label, labelName } = classify(features, options.classifier ?? SHIPPED_CLASSIFIER);
+  return {
+    ...base,
+    result: 'ok',
+    features,
+    label,
+    label_name: labelName,
+    decision: Number.isNaN(decision) ? null : decision,
+  };
+}

@@ -1,0 +1,40 @@
+/** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IntakeConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { JweKeyWrapper, MASTER_KEY_BYTES } from '../keys.js';
+import { createLogger } from '../log.js';
+import { createS3Client, S3IntakeObjects } from '../s3.js';
+import { createSecretSource } from '../secrets.js';
+import { DynamoIntakeStore } from '../store/intake-store.js';
+import { swiftClientFromConfig } from '../swift-from-config.js';
+import { videoIdDeriver } from '../video-id.js';
+import type { IntakeDeps } from './ingest.js';
+
+export function decodeMasterKey(text: string): Uint8Array {
+  const bytes = Buffer.from(text.trim(), 'base64');
+  if (bytes.length !== MASTER_KEY_BYTES) {
+    throw new ConfigError(`MASTER_KEY must be ${MASTER_KEY_BYTES} bytes of base64, got ${bytes.length} bytes`);
+  }
+  return bytes;
+}
+
+export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps> {
+  const log = createLogger({ function: 'intake' }, { level: config.logLevel });
+  const secrets = createSecretSource(new SSMClient({ region: config.aws.region }));
+  const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
+  const dynamo = new DynamoDBClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  return {
+    objects: new S3IntakeObjects(createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint })),
+    store: new DynamoIntakeStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.tableName),
+    swift: await swiftClientFromConfig(config.swift, secrets, log),
+    keys: new JweKeyWrapper(masterKey),
+    videoId: videoIdDeriver(masterKey),
+    limits: { maxVideoBytes: config.maxVideoBytes, batchMaxItems: config.batchMaxItems, batchMaxBytes: config.batchMaxBytes },
+    containerPrefix: config.containerPrefix,
+    acceptedKinds: ['mp4'],
+    log,
+  };
+}
