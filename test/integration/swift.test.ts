@@ -317,17 +317,21 @@ describe('TempURL', () => {
     await swift.setContainerTempUrlKey(c, key);
   });
 
-  for (const digest of ['sha256', 'sha1'] as const) {
+  for (const digest of ['sha256', 'sha1', 'sha512'] as const) {
     it(`a ${digest} TempURL GET works anonymously on a private container; a tampered signature gets 401`, async () => {
       const expiresAtSec = Math.floor(Date.now() / 1000) + 300;
       const url = await swift.tempUrl({ method: 'GET', container: c, object: name, expiresAtSec, key, digest });
-      expect(new URL(url).searchParams.get('temp_url_sig')).toHaveLength(digest === 'sha256' ? 64 : 40);
+      expect(new URL(url).searchParams.get('temp_url_sig')).toHaveLength({ sha256: 64, sha1: 40, sha512: 93 }[digest]);
       const res = await fetch(url);
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(data)).toBe(true);
 
       const sig = new URL(url).searchParams.get('temp_url_sig') ?? '';
-      const tampered = url.replace(sig, (sig[0] === '0' ? '1' : '0') + sig.slice(1));
+      const at = sig.startsWith('sha512:') ? 7 : 0; // tamper a data character (not base64 padding bits)
+      const tamperedUrl = new URL(url);
+      tamperedUrl.searchParams.set('temp_url_sig', sig.slice(0, at) + (sig[at] === 'a' ? 'b' : 'a') + sig.slice(at + 1));
+      const tampered = tamperedUrl.toString();
+      expect(tampered).not.toBe(url);
       const denied = await fetch(tampered);
       await denied.arrayBuffer();
       expect(denied.status).toBe(401);

@@ -1,0 +1,53 @@
+/**
+ * Single-threaded analysis speed on the sample clips: one JSON line per clip, then a summary line.
+ *   npx tsx bench/analyze.ts [clip-dir]
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { analyzeClip } from '../enclave/analyze-clip.js';
+
+const BASELINE_SECONDS_PER_CLIP = 19; // original: ~18–20 s per 11-frame clip (docs/radiomics.md §6)
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function run(clipDir = '/work/shared/samples/videos'): Promise<{ median_seconds_per_clip: number }> {
+  const clips = (await readdir(clipDir)).filter((f) => /\.mp4$/i.test(f)).sort();
+  const seconds: number[] = [];
+  const elevenFrameSeconds: number[] = [];
+  for (const file of clips) {
+    const started = performance.now();
+    const analysis = await analyzeClip(join(clipDir, file));
+    const elapsed = (performance.now() - started) / 1000;
+    seconds.push(elapsed);
+    if (analysis.frames === 11) elevenFrameSeconds.push(elapsed);
+    const line = {
+      clip: file.replace(/\.mp4$/i, ''),
+      frames: analysis.frames,
+      seconds: Number(elapsed.toFixed(3)),
+      seconds_per_frame: Number((elapsed / analysis.frames).toFixed(4)),
+    };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  }
+  const medianSeconds = median(seconds);
+  const comparable = elevenFrameSeconds.length ? median(elevenFrameSeconds) : medianSeconds;
+  process.stdout.write(
+    JSON.stringify({
+      summary: true,
+      clips: clips.length,
+      median_seconds_per_clip: Number(medianSeconds.toFixed(3)),
+      median_seconds_per_11_frame_clip: Number(comparable.toFixed(3)),
+      baseline: 'original ~18-20 s per 11-frame clip (radiomics.md §6)',
+      speedup_vs_original: Number((BASELINE_SECONDS_PER_CLIP / comparable).toFixed(1)),
+    }) + '\n',
+  );
+  return { median_seconds_per_clip: medianSeconds };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await run(process.argv[2]);
+}

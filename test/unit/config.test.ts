@@ -1,0 +1,71 @@
+import { describe, it, expect } from '@jest/globals';
+import { parseIntakeConfig } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+
+const base = {
+  TABLE_NAME: 'radiomics',
+  INTAKE_BUCKET: 'intake',
+  SWIFT_AUTH: 'tempauth',
+  SWIFT_AUTH_URL: 'http://127.0.0.1:18080/auth/v1.0',
+  SWIFT_USER: 'test:tester',
+  SWIFT_KEY_FILE: '/run/secrets/swift-key',
+  MASTER_KEY_SSM: '/trustworthy-radiomics/dev/master-key',
+};
+
+function errorOf(env: Record<string, string | undefined>): string {
+  try {
+    parseIntakeConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('intake configuration', () => {
+  it('parses a complete TempAuth configuration with defaults', () => {
+    const config = parseIntakeConfig(base);
+    expect(config).toEqual({
+      tableName: 'radiomics',
+      intakeBucket: 'intake',
+      maxVideoBytes: 2 * 1024 ** 3,
+      batchMaxItems: 50,
+      batchMaxBytes: 10 * 1024 ** 3,
+      containerPrefix: '',
+      logLevel: 'info',
+      aws: { region: 'eu-west-1', s3Endpoint: undefined, dynamodbEndpoint: undefined },
+      swift: { auth: { kind: 'tempauth', authUrl: base.SWIFT_AUTH_URL, user: 'test:tester', key: { file: '/run/secrets/swift-key', ssm: undefined } } },
+      masterKey: { file: undefined, ssm: '/trustworthy-radiomics/dev/master-key' },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names every missing variable', () => {
+    expect(errorOf({ ...base, TABLE_NAME: undefined, INTAKE_BUCKET: undefined })).toBe(
+      'invalid configuration: TABLE_NAME is missing; INTAKE_BUCKET is missing',
+    );
+  });
+
+  it('names a malformed value without echoing it', () => {
+    const message = errorOf({ ...base, MAX_VIDEO_BYTES: 'lots' });
+    expect(message).toMatch(/^invalid configuration: MAX_VIDEO_BYTES is invalid/);
+    expect(message).not.toContain('lots');
+    expect(errorOf({ ...base, SWIFT_AUTH_URL: 'not a url' })).toMatch(/^invalid configuration: SWIFT_AUTH_URL is invalid/);
+    expect(errorOf({ ...base, SWIFT_AUTH: 'ldap' })).toMatch(/^invalid configuration: SWIFT_AUTH is invalid/);
+  });
+
+  it('requires secrets as a file or an SSM parameter', () => {
+    expect(errorOf({ ...base, MASTER_KEY_SSM: undefined })).toBe('missing configuration: set MASTER_KEY_FILE or MASTER_KEY_SSM');
+    expect(errorOf({ ...base, SWIFT_KEY_FILE: undefined })).toBe('missing configuration: set SWIFT_KEY_FILE or SWIFT_KEY_SSM');
+  });
+
+  it('parses Keystone v3 password auth and asks for what it lacks', () => {
+    const keystone = { ...base, SWIFT_AUTH: 'keystone', OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_NAME: 'p', OS_PASSWORD_SSM: '/x/swift-password' };
+    expect(parseIntakeConfig(keystone).swift.auth).toMatchObject({ kind: 'keystone', method: 'password', username: 'u', projectName: 'p', projectDomainId: 'default' });
+    expect(errorOf({ ...keystone, OS_PROJECT_NAME: undefined })).toBe('invalid configuration: OS_USERNAME and OS_PROJECT_NAME are required for password auth');
+    expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined })).toBe('missing configuration: set OS_PASSWORD_FILE or OS_PASSWORD_SSM');
+    const appCred = { ...keystone, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s' };
+    expect(errorOf(appCred)).toBe('invalid configuration: OS_APPLICATION_CREDENTIAL_ID is missing');
+    expect(parseIntakeConfig({ ...appCred, OS_APPLICATION_CREDENTIAL_ID: 'id' }).swift.auth).toMatchObject({ method: 'application_credential', secret: { file: '/s' } });
+  });
+});

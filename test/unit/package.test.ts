@@ -1,0 +1,64 @@
+/** `osls package` produces the CloudFormation artefacts offline, with no AWS credentials. */
+import { describe, it, expect, beforeAll } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../support/services.js';
+
+const run = promisify(execFile);
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+let template: Template;
+let zipListing: string;
+
+beforeAll(async () => {
+  const home = mkdtempSync(join(tmpdir(), 'no-aws-'));
+  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: home, CI: '1' };
+  try {
+    await run('npm', ['run', '--silent', 'package'], { cwd: REPO_ROOT, env, timeout: 120_000 });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+  template = JSON.parse(readFileSync(join(REPO_ROOT, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8'));
+  zipListing = (await run('unzip', ['-l', join(REPO_ROOT, '.serverless', 'intake.zip')])).stdout;
+}, 180_000);
+
+describe('serverless package (offline, no credentials)', () => {
+  it('bundles the intake as one ESM file for nodejs22.x on its own role', () => {
+    const fn = template.Resources.IntakeLambdaFunction.Properties;
+    expect(fn.Runtime).toBe('nodejs22.x');
+    expect(fn.Handler).toBe('functions/intake.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['IntakeRole', 'Arn'] });
+    expect(fn.Timeout).toBe(900);
+    expect(zipListing).toContain('functions/intake.mjs');
+  });
+
+  it('retries the intake twice, then sends the event to the failure queue', () => {
+    const conf = template.Resources.IntakeLambdaEvConf.Properties;
+    expect(conf.MaximumRetryAttempts).toBe(2);
+    expect(conf.DestinationConfig).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['IntakeFailures', 'Arn'] } } });
+  });
+
+  it('subscribes the intake to ObjectCreated:* on the existing intake bucket', () => {
+    const s3 = template.Resources.IntakeCustomS31.Properties;
+    expect(s3.BucketName).toBe('dev-radiomics-intake');
+    expect(s3.BucketConfigs).toEqual([{ Event: 's3:ObjectCreated:*', Rules: [] }]);
+  });
+
+  it('declares the table with the same keys and indexes the local stack creates', () => {
+    const table = template.Resources.RadiomicsTable.Properties;
+    expect(table.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(['byBatch', 'active', 'byTenant']);
+  });
+
+  it('passes secrets only as SSM parameter names, never as values', () => {
+    const env = template.Resources.IntakeLambdaFunction.Properties.Environment.Variables;
+    expect(env.MASTER_KEY_SSM).toBe('/trustworthy-radiomics/dev/master-key');
+    expect(env.OS_PASSWORD_SSM).toBe('/trustworthy-radiomics/dev/swift-password');
+    expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
+  });
+});
