@@ -75,7 +75,7 @@ export interface AnalyzeClipOptions {
   anonymise?: boolean;
   /** called after each frame, in order; may be async (e.g. to add the PNG to a zip) */
   onFrame?: (event: FrameEvent) => void | Promise<void>;
-  /** keep decoding and anonymising when frame 0 is not Doppler (default true when anonymising) */
+  /** defaults to the shipped classifier (radiomics/classifier.json) */
   classifier?: Classifier;
   decode?: DecodeOptions;
 }
@@ -108,34 +108,32 @@ export async function analyzeClip(input: VideoInput, options: AnalyzeClipOptions
         event.features = textureFeatures(segmentation.segmented, width, height);
         perFrame.push(event.features);
       }
-    } else if (!anonymise) {
-      // The original stops after the Doppler check; keep counting frames only.
     }
     await options.onFrame?.(event);
   }
 
-  const base = {
+  const report = (
+    result: ClipResult,
+    features: number[] | null,
+    classification: { decision: number; label: 0 | 1 | null; labelName: string | null } | null,
+  ): ClipAnalysis => ({
+    result,
     doppler,
     frames,
     textured_frames: perFrame.length,
-    frames_without_doppler_region: framesWithoutDopplerRegion,
+    features,
     per_frame: perFrame,
-    label_status: 'unvalidated' as const,
-    view: 'not_assessed' as const,
-  };
-  if (!doppler) return { ...base, result: 'not_doppler', features: null, label: null, label_name: null, decision: null };
+    label: classification?.label ?? null,
+    label_name: classification?.labelName ?? null,
+    label_status: 'unvalidated',
+    decision: classification && !Number.isNaN(classification.decision) ? classification.decision : null,
+    view: 'not_assessed',
+    frames_without_doppler_region: framesWithoutDopplerRegion,
+  });
+  if (!doppler) return report('not_doppler', null, null);
   if (perFrame.length === 0) {
-    const result: ClipResult = framesWithoutDopplerRegion === frames ? 'no_doppler_region' : 'no_textured_frames';
-    return { ...base, result, features: null, label: null, label_name: null, decision: null };
+    return report(framesWithoutDopplerRegion === frames ? 'no_doppler_region' : 'no_textured_frames', null, null);
   }
   const features = clipFeatureVector(perFrame);
-  const { decision, label, labelName } = classify(features, options.classifier ?? SHIPPED_CLASSIFIER);
-  return {
-    ...base,
-    result: 'ok',
-    features,
-    label,
-    label_name: labelName,
-    decision: Number.isNaN(decision) ? null : decision,
-  };
+  return report('ok', features, classify(features, options.classifier ?? SHIPPED_CLASSIFIER));
 }

@@ -17,6 +17,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -251,6 +252,28 @@ function ourPid(ctx: Context, d: Daemon): number | null {
   return pid;
 }
 
+/**
+ * A Swift daemon of this checkout whose pid file was lost or corrupted: its command line names our own config file
+ * under `<repo>/.local/swift/`, so it is unambiguously ours. (Never used for memcached or redis, whose command lines
+ * do not say which checkout started them.)
+ */
+function findOrphanSwiftDaemon(d: Daemon): number | null {
+  if (!d.swift) return null;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const cmd = cmdlineOf(pid);
+    if (cmd !== null && d.owns(cmd) && !isZombie(pid)) return pid;
+  }
+  return null;
+}
+
 async function killPid(pid: number, graceMs = 5000): Promise<void> {
   try {
     process.kill(pid, 'SIGTERM');
@@ -427,7 +450,14 @@ export async function startServices(options: ServicesOptions = {}): Promise<Star
 
     const checks = await Promise.all(
       ctx.daemons.map(async (d) => {
-        const pid = ourPid(ctx, d);
+        let pid = ourPid(ctx, d);
+        if (pid === null) {
+          pid = findOrphanSwiftDaemon(d);
+          if (pid !== null) {
+            ctx.log(`[services] ${d.name}: re-adopting pid ${pid} (its pid file was missing or stale)`);
+            writeFileSync(pidFile(ctx, d), `${pid}\n`);
+          }
+        }
         const healthy = pid !== null && (await d.healthy());
         return { d, pid, healthy };
       }),

@@ -5,7 +5,7 @@
  * daemon behind a stale pid file is restarted alone, and stop kills only our PIDs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { servicesStatus, startServices, stopServices, type ServicePorts } from '../../local/services.js';
@@ -87,6 +87,15 @@ describe('local services lifecycle (private instance)', () => {
     expect(after.daemons.map((d) => d.state)).toEqual(['running', 'running', 'running', 'running', 'running', 'running']);
     expect(after.swiftReady).toBeNull();
   }, 60_000);
+
+  it('a running Swift daemon whose pid file was corrupted is re-adopted, not duplicated', async () => {
+    const containerPid = pidOf('swift-container');
+    writeFileSync(join(root, '.local', 'run', 'swift-container.pid'), 'garbage\n');
+    const result = await startServices(options());
+    expect(result.started).toEqual([]);
+    expect(pidOf('swift-container')).toBe(containerPid);
+    expect(lines).toContain(`[services] swift-container: re-adopting pid ${containerPid} (its pid file was missing or stale)`);
+  }, 30_000);
 
   it('stop kills our PIDs, removes services.json, and a second stop is a no-op', async () => {
     const pids = ['memcached', 'redis', 'swift-account', 'swift-container', 'swift-object', 'swift-proxy'].map(pidOf);
