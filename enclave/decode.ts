@@ -4,8 +4,13 @@
  *   ffmpeg -v info -nostats -hide_banner -i <file | pipe:0> -f rawvideo -pix_fmt bgr24 -
  *
  * gives frames byte-identical to OpenCV's VideoCapture (docs/radiomics.md §0). The frame size is read from ffmpeg's
- * own description of the output stream on stderr, so a pipe works as well as a file and nothing is probed twice.
- * At most one frame (plus one pipe chunk) is held in memory.
+ * own description of the output stream on stderr, so nothing is probed twice. At most one frame (plus the pipe's
+ * buffered chunks) is held in memory.
+ *
+ * Streams: MP4s whose `moov` index sits at the end (all the samples) cannot be decoded from a pipe, because ffmpeg
+ * must seek. A Readable input is therefore spooled to a private temporary file (0600, in a fresh 0700 directory under
+ * `spoolDir`, default os.tmpdir(); use a RAM-backed directory such as /dev/shm for decrypted clips) and removed
+ * as soon as decoding ends.
  *
  * Errors are `DecodeError`s with a machine-readable reason:
  * - `empty`: the input has no bytes;
@@ -16,8 +21,12 @@
  * - `timeout`: decoding took longer than `timeoutMs`.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { RejectedInput } from '../lib/errors.js';
 
 export type DecodeErrorReason = 'empty' | 'not_a_video' | 'no_frames' | 'decode_failed' | 'ffmpeg_unavailable' | 'timeout';
@@ -47,6 +56,8 @@ export interface DecodeOptions {
   /** kill ffmpeg and fail with `timeout` after this long (default 120 s) */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** where a Readable input is spooled (see above) */
+  spoolDir?: string;
 }
 
 export type VideoInput = string | Readable;
@@ -84,6 +95,21 @@ function classifyFailure(stderr: string, framesSeen: number, bytesIn: number): D
  * Breaking out of the loop early kills ffmpeg.
  */
 export async function* decodeFrames(input: VideoInput, options: DecodeOptions = {}): AsyncGenerator<DecodedFrame> {
+  if (typeof input !== 'string') {
+    const dir = await mkdtemp(join(options.spoolDir ?? tmpdir(), 'radiomics-clip-'));
+    try {
+      const file = join(dir, 'clip');
+      await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+      yield* decodeFrames(file, options);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  yield* decodeFile(input, options);
+}
+
+async function* decodeFile(input: string | Readable, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
   let bytesIn = -1; // unknown until counted
   if (typeof input === 'string') {
     const info = await stat(input).catch((error: NodeJS.ErrnoException) => {

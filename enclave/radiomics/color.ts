@@ -3,6 +3,11 @@
  * - OpenCV 4.6 8-bit BGR2HSV (imgproc/src/color_hsv.simd.hpp, RGB2HSV_b, hrange 180) and BGR2GRAY;
  * - scikit-image `rgb2lab` (float64, D65 / 2°), then cast to float32.
  */
+import { SRGB_TO_LINEAR } from './srgb-linear-table.js';
+import { fusedMultiplyAdd as fma, glibcCbrt } from './float-ops.js';
+
+export { SRGB_TO_LINEAR };
+
 
 /** OpenCV `cvRound` / `saturate_cast<int>(double)`: round half to even. */
 export function roundHalfEven(x: number): number {
@@ -20,8 +25,11 @@ for (let i = 1; i < 256; i++) {
   HDIV_TABLE_180[i] = roundHalfEven((180 << HSV_SHIFT) / (6 * i));
 }
 
-/** One 8-bit BGR pixel to OpenCV HSV (H 0..179, S and V 0..255). Returns [h, s, v]. */
-export function bgrToHsv(b: number, g: number, r: number): [number, number, number] {
+/**
+ * One 8-bit BGR pixel to OpenCV HSV (H 0..179, S and V 0..255), packed as h << 16 | s << 8 | v
+ * (no allocation: used per pixel).
+ */
+export function bgrToHsvPacked(b: number, g: number, r: number): number {
   let v = b;
   let vmin = b;
   if (g > v) v = g;
@@ -35,19 +43,20 @@ export function bgrToHsv(b: number, g: number, r: number): [number, number, numb
   let h = (vr & (g - b)) + (~vr & ((vg & (b - r + 2 * diff)) + (~vg & (r - g + 4 * diff))));
   h = (h * HDIV_TABLE_180[diff] + HSV_ROUND) >> HSV_SHIFT;
   h += h < 0 ? 180 : 0;
-  if (h > 255) h = 255;
-  return [h, s, v];
+  if (h > 255) h = 255; // saturate_cast<uchar>
+  return (h << 16) | (s << 8) | v;
+}
+
+/** One 8-bit BGR pixel to OpenCV HSV: [h, s, v]. */
+export function bgrToHsv(b: number, g: number, r: number): [number, number, number] {
+  const p = bgrToHsvPacked(b, g, r);
+  return [p >>> 16, (p >>> 8) & 255, p & 255];
 }
 
 /** OpenCV 8-bit BGR2GRAY: (3735·B + 19235·G + 9798·R + 16384) >> 15. */
 export function grayOpenCv(b: number, g: number, r: number): number {
   return (3735 * b + 19235 * g + 9798 * r + 16384) >> 15;
 }
-
-import { SRGB_TO_LINEAR } from './srgb-linear-table.js';
-import { fusedMultiplyAdd as fma, glibcCbrt } from './float-ops.js';
-
-export { SRGB_TO_LINEAR };
 
 const M00 = 0.412453, M01 = 0.35758, M02 = 0.180423;
 const M10 = 0.212671, M11 = 0.71516, M12 = 0.072169;

@@ -3,7 +3,7 @@
  * blue = inRange([110,50,50], [130,255,255]), red = inRange([169,50,50], [189,255,255]); the masks are 0/255 and
  * the clip is Doppler unless both mask sums are below 25000 (i.e. Doppler from 99 pixels of either colour).
  */
-import { bgrToHsv } from './color.js';
+import { bgrToHsvPacked } from './color.js';
 
 export const DOPPLER_MASK_SUM_THRESHOLD = 25000;
 
@@ -16,8 +16,9 @@ export function dopplerColourCounts(bgr: Uint8Array, n: number): DopplerColourCo
   let bluePixels = 0;
   let redPixels = 0;
   for (let i = 0; i < n; i++) {
-    const [h, s, v] = bgrToHsv(bgr[i * 3], bgr[i * 3 + 1], bgr[i * 3 + 2]);
-    if (s < 50 || v < 50) continue;
+    const hsv = bgrToHsvPacked(bgr[i * 3], bgr[i * 3 + 1], bgr[i * 3 + 2]);
+    const h = hsv >>> 16;
+    if (((hsv >>> 8) & 255) < 50 || (hsv & 255) < 50) continue;
     if (h >= 110 && h <= 130) bluePixels++;
     if (h >= 169 && h <= 189) redPixels++;
   }

@@ -37,6 +37,11 @@ export interface SampleGroups {
 }
 
 const f = Math.fround;
+const { imul, max, min } = Math;
+const MAX_DOUBLE = Number.MAX_VALUE;
+const INFINITY = Number.POSITIVE_INFINITY;
+// Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
+// through the context's interceptors and is very slow.
 
 /** Groups identical samples (bitwise-identical float32 triples). */
 export function groupSamples(data: Float32Array, n: number): SampleGroups {
@@ -50,7 +55,7 @@ export function groupSamples(data: Float32Array, n: number): SampleGroups {
   let count = 0;
   for (let i = 0; i < n; i++) {
     const k0 = keys[i * 3], k1 = keys[i * 3 + 1], k2 = keys[i * 3 + 2];
-    let h = (Math.imul(k0, 0x9e3779b1) ^ Math.imul(k1, 0x85ebca77) ^ Math.imul(k2, 0xc2b2ae3d)) >>> 0;
+    let h = (imul(k0, 0x9e3779b1) ^ imul(k1, 0x85ebca77) ^ imul(k2, 0xc2b2ae3d)) >>> 0;
     h = (h ^ (h >>> 15)) & mask;
     for (;;) {
       const s = slots[h];
@@ -215,7 +220,7 @@ function generateCentersPP(
     let best = 0;
     let bestExact = NaN;
     for (let j = 1; j < trials; j++) {
-      const tolerance = 1e-9 * Math.max(approxSum[j], approxSum[best]);
+      const tolerance = 1e-9 * max(approxSum[j], approxSum[best]);
       if (approxSum[j] < approxSum[best] - tolerance) {
         best = j;
         bestExact = NaN;
@@ -257,6 +262,12 @@ function generateCentersPP(
   }
 }
 
+/** Per-sample labels: each sample's distinct-value label, then the samples moved by the empty-cluster rule. */
+function materialiseLabels(out: Int32Array, groupLabel: Int32Array, index: Int32Array, moved: Int32Array, movedCount: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = groupLabel[index[i]];
+  for (let m = 0; m < movedCount; m += 2) out[moved[m]] = moved[m + 1];
+}
+
 /**
  * `cv2.kmeans(data, K, None, (EPS + MAX_ITER, maxCount, epsilon), attempts, cv2.KMEANS_PP_CENTERS)` on N × 3 float32
  * samples. Advances `rng` exactly as OpenCV advances `theRNG()`.
@@ -277,10 +288,10 @@ export function kmeansPP(
 ): KmeansResult {
   const SPP_TRIALS = 3;
   if (n < k) throw new Error("There can't be more clusters than elements");
-  attempts = Math.max(attempts, 1);
-  const epsilon = Math.max(criteria.epsilon, 0);
+  attempts = max(attempts, 1);
+  const epsilon = max(criteria.epsilon, 0);
   const eps2 = epsilon * epsilon;
-  let maxCount = Math.min(Math.max(criteria.maxCount, 2), 100);
+  let maxCount = min(max(criteria.maxCount, 2), 100);
   if (k === 1) {
     attempts = 1;
     maxCount = 2;
@@ -300,7 +311,8 @@ export function kmeansPP(
   const groupDist = new Float64Array(u);
   const centersF64 = new Float64Array(k * 3);
   /** [sample, label] pairs of samples moved by the empty-cluster rule since the last assignment */
-  let moved: number[] = [];
+  const moved = new Int32Array(2 * k * maxCount);
+  let movedCount = 0;
   const scratch = {
     dist: new Float32Array(u),
     trialDist: Array.from({ length: SPP_TRIALS }, () => new Float32Array(u)),
@@ -309,17 +321,13 @@ export function kmeansPP(
     groupSize,
   };
   const dists = new Float64Array(n);
-  let bestCompactness = Number.MAX_VALUE;
+  let bestCompactness = MAX_DOUBLE;
 
-  const materialiseLabels = (out: Int32Array) => {
-    for (let i = 0; i < n; i++) out[i] = groupLabel[index[i]];
-    for (let m = 0; m < moved.length; m += 2) out[moved[m]] = moved[m + 1];
-  };
 
   for (let a = 0; a < attempts; a++) {
     let compactness = 0;
     for (let iter = 0; ; ) {
-      let maxCenterShift = iter === 0 ? Number.MAX_VALUE : 0;
+      let maxCenterShift = iter === 0 ? MAX_DOUBLE : 0;
       const swap = centers;
       centers = oldCenters;
       oldCenters = swap;
@@ -341,7 +349,7 @@ export function kmeansPP(
         for (let kk = 0; kk < k; kk++) {
           if (counters[kk] !== 0) continue;
           // empty cluster: the farthest sample (last on ties) of the biggest cluster moves into it
-          materialiseLabels(labels);
+          materialiseLabels(labels, groupLabel, index, moved, movedCount);
           let maxK = 0;
           for (let k1 = 1; k1 < k; k1++) if (counters[maxK] < counters[k1]) maxK = k1;
           let maxDist = 0;
@@ -361,7 +369,8 @@ export function kmeansPP(
           }
           counters[maxK]--;
           counters[kk]++;
-          moved.push(farthest, kk);
+          moved[movedCount++] = farthest;
+          moved[movedCount++] = kk;
           const s = farthest * 3;
           for (let j = 0; j < 3; j++) {
             centers[maxK * 3 + j] = centers[maxK * 3 + j] - data[s + j];
@@ -384,7 +393,7 @@ export function kmeansPP(
         }
       }
 
-      const isLastIter = ++iter === Math.max(maxCount, 2) || maxCenterShift <= eps2;
+      const isLastIter = ++iter === max(maxCount, 2) || maxCenterShift <= eps2;
       if (isLastIter) {
         // distances to the own centre (labels are not reassigned), summed like cv::sum over CV_64F
         for (let g = 0; g < u; g++) {
@@ -392,7 +401,7 @@ export function kmeansPP(
           groupDist[g] = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], centers[c], centers[c + 1], centers[c + 2]);
         }
         for (let i = 0; i < n; i++) dists[i] = groupDist[index[i]];
-        for (let m = 0; m < moved.length; m += 2) {
+        for (let m = 0; m < movedCount; m += 2) {
           const s = moved[m] * 3;
           const c = moved[m + 1] * 3;
           dists[moved[m]] = normL2Sqr3(data[s], data[s + 1], data[s + 2], centers[c], centers[c + 1], centers[c + 2]);
@@ -410,7 +419,7 @@ export function kmeansPP(
           const v0 = values[g * 3], v1 = values[g * 3 + 1], v2 = values[g * 3 + 2];
           // Fast path in double precision: the float32 distance differs from it by less than 1e-6 relative, so
           // when the best is separated from the runner-up by more than that, the float argmin is the same.
-          let best = Infinity, second = Infinity, kFast = 0;
+          let best = INFINITY, second = INFINITY, kFast = 0;
           for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
             const t0 = v0 - centersF64[c], t1 = v1 - centersF64[c + 1], t2 = v2 - centersF64[c + 2];
             const d = t0 * t0 + t1 * t1 + t2 * t2;
@@ -427,7 +436,7 @@ export function kmeansPP(
             continue;
           }
           let kBest = 0;
-          let minDist = Number.MAX_VALUE;
+          let minDist = MAX_DOUBLE;
           for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
             const t0 = f(v0 - centersF64[c]);
             const t1 = f(v1 - centersF64[c + 1]);
@@ -440,13 +449,13 @@ export function kmeansPP(
           }
           groupLabel[g] = kBest;
         }
-        moved = [];
+        movedCount = 0;
       }
     }
     if (compactness < bestCompactness) {
       bestCompactness = compactness;
       bestCenters.set(centers);
-      materialiseLabels(bestLabels);
+      materialiseLabels(bestLabels, groupLabel, index, moved, movedCount);
     }
   }
   return { labels: bestLabels, centers: bestCenters, compactness: bestCompactness };

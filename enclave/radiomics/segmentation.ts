@@ -6,6 +6,10 @@ import { grayOpenCv, rgbToLabF32 } from './color.js';
 import { kmeansPP, type SampleGroups } from './kmeans.js';
 import type { CvRng } from './rng.js';
 
+const { imul, trunc } = Math;
+// Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
+// through the context's interceptors and is very slow.
+
 export const KMEANS_CLUSTERS = 8;
 export const KMEANS_ATTEMPTS = 10;
 export const KMEANS_CRITERIA = { maxCount: 10, epsilon: 0.01 } as const;
@@ -53,7 +57,7 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
   const mask = (1 << bitsOfTable) - 1;
   for (let i = 0; i < n; i++) {
     const key = (frame[i * 3] << 16) | (frame[i * 3 + 1] << 8) | frame[i * 3 + 2];
-    let h = Math.imul(key, 0x9e3779b1) >>> (32 - bitsOfTable);
+    let h = imul(key, 0x9e3779b1) >>> (32 - bitsOfTable);
     for (;;) {
       const s = slotOfColour[h];
       if (s < 0) {
@@ -88,7 +92,7 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
 
 /** np.uint8 of a float32: truncate towards zero, keep the low 8 bits (−30.7 → 226). */
 export function wrapToUint8(x: number): number {
-  return Math.trunc(x) & 255;
+  return trunc(x) & 255;
 }
 
 /** A cluster is Doppler when L > 10 and (20 < a < 230 or 20 < b < 230), on the wrapped uint8 centre. */

@@ -11,6 +11,11 @@
  */
 import { grayOpenCv } from './color.js';
 
+const { log, sqrt, exp, max, min, floor, pow } = Math;
+const isNaN = Number.isNaN;
+// Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
+// through the context's interceptors and is very slow.
+
 export const TEXTURE_FEATURE_NAMES = [
   'autoCorrelation', 'clusterProminence', 'clusterShade', 'contrast', 'correlation', 'differenceEntropy',
   'differenceVariance', 'dissimilarity', 'energy', 'entropy', 'homogeneity', 'imc1', 'imc2', 'inverseDifference',
@@ -96,7 +101,7 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
       pDiff[d] += v;
       autoCorrelation += i * j * v;
       energy += v * v;
-      entropy -= v * Math.log(v);
+      entropy -= v * log(v);
       homogeneity += v / (1 + d * d);
       inverseDifference += v / (1 + d);
       if (v > maximumProbability) maximumProbability = v;
@@ -120,7 +125,7 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
       const s2 = s * s;
       clusterShade += s2 * s * v;
       clusterProminence += s2 * s2 * v;
-      hxy1 -= v * Math.log(px[a] * py[b]);
+      hxy1 -= v * log(px[a] * py[b]);
     }
   }
   let hxy2 = 0;
@@ -129,13 +134,13 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
     for (let b = 0; b < L; b++) {
       const q = px[a] * py[b];
       if (q === 0) continue;
-      hxy2 -= q * Math.log(q);
+      hxy2 -= q * log(q);
     }
   }
   let hx = 0, hy = 0;
   for (let a = 0; a < L; a++) {
-    if (px[a] > 0) hx -= px[a] * Math.log(px[a]);
-    if (py[a] > 0) hy -= py[a] * Math.log(py[a]);
+    if (px[a] > 0) hx -= px[a] * log(px[a]);
+    if (py[a] > 0) hy -= py[a] * log(py[a]);
   }
   let differenceEntropy = 0;
   for (let k = 0; k < L; k++) {
@@ -143,7 +148,7 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
     if (v === 0) continue;
     contrast += k * k * v;
     dissimilarity += k * v;
-    differenceEntropy -= v * Math.log(v);
+    differenceEntropy -= v * log(v);
   }
   let differenceVariance = 0;
   for (let k = 0; k < L; k++) {
@@ -155,7 +160,7 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
     const v = pSum[k];
     if (v === 0) continue;
     sumAverage += k * v;
-    sumEntropy -= v * Math.log(v);
+    sumEntropy -= v * log(v);
   }
   let sumVariance = 0;
   for (let k = 2; k <= 2 * L; k++) {
@@ -175,11 +180,11 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
       cov += v * di * dj;
     }
   }
-  const stdI = Math.sqrt(varI);
-  const stdJ = Math.sqrt(varJ);
+  const stdI = sqrt(varI);
+  const stdJ = sqrt(varJ);
   const correlation = stdI < 1e-15 || stdJ < 1e-15 ? 1 : cov / (stdI * stdJ);
-  const imc1 = (entropy - hxy1) / Math.max(hx, hy);
-  const imc2 = Math.sqrt(1 - Math.exp(-2 * (hxy2 - entropy)));
+  const imc1 = (entropy - hxy1) / max(hx, hy);
+  const imc2 = sqrt(1 - exp(-2 * (hxy2 - entropy)));
 
   out[0] = autoCorrelation;
   out[1] = clusterProminence;
@@ -214,7 +219,7 @@ export function glcmFeaturesMean(z: Uint8Array, width: number, height: number): 
     for (let i = 0; i < counts.length; i++) counts[i] /= total;
     glcmFeatures(counts, perAngle);
     for (let f = 0; f < GLCM_FEATURE_COUNT; f++) {
-      if (Number.isNaN(perAngle[f])) continue;
+      if (isNaN(perAngle[f])) continue;
       sums[f] += perAngle[f];
       valid[f]++;
     }
@@ -229,8 +234,8 @@ function percentileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
   const virtualIndex = q * (n - 1);
-  const lo = Math.floor(virtualIndex);
-  const hi = Math.min(lo + 1, n - 1);
+  const lo = floor(virtualIndex);
+  const hi = min(lo + 1, n - 1);
   const t = virtualIndex - lo;
   const a = sorted[lo], b = sorted[hi];
   const diff = b - a;
@@ -274,9 +279,9 @@ export function firstOrderFeatures(z: Uint8Array, out: Float64Array): void {
   let k = 0;
   for (let v = 1; v < 256; v++) for (let c = histogram[v]; c > 0; c--) sorted[k++] = v;
   out[0] = m4 / (m2 * m2);
-  out[1] = m3 / Math.pow(m2, 1.5);
+  out[1] = m3 / pow(m2, 1.5);
   out[2] = mean;
-  out[3] = Math.sqrt(m2);
+  out[3] = sqrt(m2);
   out[4] = percentileSorted(sorted, 0.5);
   out[5] = percentileSorted(sorted, 0.25);
   out[6] = percentileSorted(sorted, 0.75);

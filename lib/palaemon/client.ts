@@ -259,7 +259,7 @@ export class PalaemonClient implements SessionAuthority {
     if (error instanceof RetryableError) return error;
     if (signal.aborted) return this.abortError(signal, caller, method, path);
     const code = (error as NodeJS.ErrnoException)?.code;
-    const text = error instanceof Error ? error.message : String(error);
+    const text = typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error);
     if (isTlsFailure(code)) {
       return new ConfigError(`TLS with the CAS at ${this.baseUrl} failed (${code}): ${text}. Check the pinned CA and the client certificate and key`);
     }

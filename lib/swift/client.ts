@@ -18,6 +18,7 @@
  *   Error messages name the operation and container/object, never the token.
  * - Logs (when a logger is given): retries and re-auth, with the operation and status; no names, no tokens.
  */
+import { streamingUpload } from './stream-upload.js';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
@@ -289,9 +290,27 @@ function watched(
   return { stream, cancelSource };
 }
 
+/**
+ * A pull-based web stream over a Node Readable: one chunk is read only when fetch asks for one, so memory stays
+ * flat whatever the object size. (Node 20's `Readable.toWeb` reads ahead without bound: a 1 GiB upload held ~1 GiB.)
+ */
 function toWebStream(body: Readable | ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  if (body instanceof Readable) return Readable.toWeb(body) as ReadableStream<Uint8Array>;
-  return body;
+  if (!(body instanceof Readable)) return body;
+  const chunks = body[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { value, done } = await chunks.next();
+        if (done) controller.close();
+        else controller.enqueue(typeof value === 'string' ? Buffer.from(value) : (value as Uint8Array));
+      },
+      async cancel(reason) {
+        body.destroy(reason instanceof Error ? reason : undefined);
+        await chunks.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 function abortReason(signal: AbortSignal | undefined): unknown {
@@ -348,6 +367,8 @@ function objectInfo(res: Response): ObjectInfo {
 export class SwiftClient implements SwiftStore {
   private readonly auth: SwiftAuthenticator;
   private readonly fetchFn: FetchFn;
+  /** An injected fetch sees every request; otherwise streamed uploads go through node:http (stream-upload.ts). */
+  private readonly customFetch: boolean;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly refreshBeforeExpiryMs: number;
@@ -358,6 +379,7 @@ export class SwiftClient implements SwiftStore {
   constructor(options: SwiftClientOptions) {
     this.auth = options.auth;
     this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.customFetch = options.fetch !== undefined;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? 60_000;
@@ -440,13 +462,17 @@ export class SwiftClient implements SwiftStore {
       const body = upload ? upload.stream : (spec.body as Uint8Array | string | undefined);
       let res: Response;
       try {
-        res = await this.fetchFn(url, {
-          method: spec.method,
-          headers: { ...spec.headers, 'X-Auth-Token': session.token },
-          body,
-          signal: attempt.signal,
-          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        const headers = { ...spec.headers, 'X-Auth-Token': session.token };
+        res =
+          body instanceof ReadableStream && !this.customFetch
+            ? await streamingUpload(url, { method: spec.method, headers, body, signal: attempt.signal })
+            : await this.fetchFn(url, {
+                method: spec.method,
+                headers,
+                body,
+                signal: attempt.signal,
+                ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+              } as RequestInit);
       } catch (error) {
         attempt.done();
         upload?.cancelSource(error);
