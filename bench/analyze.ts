@@ -1,6 +1,8 @@
 /**
  * Single-threaded analysis speed on the sample clips: one JSON line per clip, then a summary line.
  *   npx tsx bench/analyze.ts [clip-dir]
+ * `seconds` is wall time (decode in the ffmpeg child overlaps with analysis); `cpu_seconds` is this process's CPU
+ * time, a steadier number on a shared machine.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,8 +23,10 @@ export async function run(clipDir = '/work/shared/samples/videos'): Promise<{ me
   const elevenFrameSeconds: number[] = [];
   for (const file of clips) {
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const analysis = await analyzeClip(join(clipDir, file));
     const elapsed = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
     seconds.push(elapsed);
     if (analysis.frames === 11) elevenFrameSeconds.push(elapsed);
     const line = {
@@ -30,6 +34,7 @@ export async function run(clipDir = '/work/shared/samples/videos'): Promise<{ me
       frames: analysis.frames,
       seconds: Number(elapsed.toFixed(3)),
       seconds_per_frame: Number((elapsed / analysis.frames).toFixed(4)),
+      cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   }

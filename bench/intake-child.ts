@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, S3IntakeObjects } from '../lib/s3.js';
 import { SwiftClient, TempAuth } from '../lib/swift/index.js';
-import { dynamoClients } from '../local/dynamodb-local.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoIntakeStore } from '../lib/store/intake-store.js';
 import { JweKeyWrapper } from '../lib/keys.js';
 import { videoIdDeriver } from '../lib/video-id.js';
@@ -44,7 +45,10 @@ if (args.mode === 'plain') {
     { bucket: args.bucket, key: args.key, size: args.bytes, eventName: 'ObjectCreated:Put', eTag: randomBytes(8).toString('hex') },
     {
       objects: new S3IntakeObjects(s3),
-      store: new DynamoIntakeStore(dynamoClients(args.dynamoEndpoint).doc, 'radiomics'),
+      store: new DynamoIntakeStore(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: args.dynamoEndpoint, region: 'eu-west-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }), { marshallOptions: { removeUndefinedValues: true } }),
+        'radiomics',
+      ),
       swift,
       keys: new JweKeyWrapper(masterKey),
       videoId: videoIdDeriver(masterKey),

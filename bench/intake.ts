@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
 import { startServices } from '../local/services.js';
 import { startLocalS3 } from '../local/s3-local.js';
 import { startLocalDynamo } from '../local/dynamodb-local.js';
@@ -24,8 +25,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;
 const CASES = [
   { name: '1MiB', bytes: MiB, runs: 5 },
-  { name: '256MiB', bytes: 256 * MiB, runs: 2 },
-  { name: '1GiB', bytes: 1024 * MiB, runs: 1 },
+  { name: '256MiB', bytes: 256 * MiB, runs: 3 },
+  { name: '1GiB', bytes: 1024 * MiB, runs: 3 },
 ];
 
 function box(type: string, payload: Buffer): Buffer {
@@ -64,6 +65,18 @@ export async function run(): Promise<void> {
   const dynamo = await startLocalDynamo({ tableName: 'radiomics' });
   const s3 = createS3Client({ region: 'eu-west-1', endpoint: s3Local.endpoint, credentials: s3Local.credentials });
   const masterKeyB64 = randomBytes(32).toString('base64');
+  // measured as deployed: one esbuild bundle run by plain node (no TypeScript loader in the measured process)
+  const child = join(work, 'intake-child.mjs');
+  await build({
+    entryPoints: [join(here, 'intake-child.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: child,
+    logLevel: 'error',
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  });
   try {
     for (const c of CASES) {
       const file = join(work, `${c.name}.mp4`);
@@ -74,7 +87,7 @@ export async function run(): Promise<void> {
       rmSync(file);
       const measure = async (mode: 'plain' | 'sealed') => {
         const args = { mode, services, s3Endpoint: s3Local.endpoint, dynamoEndpoint: dynamo.endpoint, bucket: 'bench', key, bytes: c.bytes, container: `bench${randomBytes(3).toString('hex')}`, masterKeyB64 };
-        const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', join(here, 'intake-child.ts'), JSON.stringify(args)], { maxBuffer: 1 << 20, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+        const { stdout } = await execFileAsync(process.execPath, [child, JSON.stringify(args)], { maxBuffer: 1 << 20, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
         return JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number; peak_rss_mb: number };
       };
       const plain: Array<{ seconds: number; peak_rss_mb: number }> = [];

@@ -128,6 +128,7 @@ interface PPScratch {
   trialDist: Float32Array[];
   active: Int32Array;
   activeGroup: Int32Array;
+  activeDist: Float64Array;
   groupSize: Int32Array;
 }
 
@@ -158,6 +159,7 @@ function generateCentersPP(
   const groupSize = scratch.groupSize;
   const active = scratch.active;
   const activeGroup = scratch.activeGroup;
+  const activeDist = scratch.activeDist; // dist of each active sample, contiguous for the cumulative search
   const centers = new Int32Array(k);
   centers[0] = rng.nextUint32() % n;
 
@@ -175,6 +177,7 @@ function generateCentersPP(
     if (d === 0) continue;
     sum0 += d;
     activeGroup[activeCount] = index[i];
+    activeDist[activeCount] = d;
     active[activeCount++] = i;
   }
 
@@ -190,7 +193,7 @@ function generateCentersPP(
         ci = 0;
       } else {
         for (let a = 0; a < activeCount; a++) {
-          p -= dist[activeGroup[a]];
+          p -= activeDist[a];
           if (p <= 0) {
             if (active[a] < n - 1) ci = active[a];
             break;
@@ -246,6 +249,7 @@ function generateCentersPP(
       if (d !== 0) {
         sum += d;
         activeGroup[kept] = g;
+        activeDist[kept] = d;
         active[kept++] = active[a];
       }
     }
@@ -318,6 +322,7 @@ export function kmeansPP(
     trialDist: Array.from({ length: SPP_TRIALS }, () => new Float32Array(u)),
     active: new Int32Array(n),
     activeGroup: new Int32Array(n),
+    activeDist: new Float64Array(n),
     groupSize,
   };
   const dists = new Float64Array(n);

@@ -96,8 +96,7 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
   for (let attempt = 0; ; attempt++) {
     const check = new MediaCheck(deps.limits.maxVideoBytes, deps.acceptedKinds);
     try {
-      await deps.swift.createContainer(batch.container, { signal });
-      await deps.swift.createContainer(segmentsContainerOf(batch.container), { signal });
+      if (attempt > 0) await ensureContainers(deps.swift, batch.container, signal);
       const object = await deps.objects.open(source.bucket, source.key, source.versionId, signal);
       const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
       return await recordSealed(video, batch, sealed.sealedBytes, check.kind ?? 'mp4', deps, now, log);
@@ -155,6 +154,7 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
   const pointed = (await deps.store.getOpenBatchId(tenant)) ?? (await deps.store.pointOpenBatch(tenant, randomUUID().replace(/-/g, '')));
   const stored = await deps.store.getBatch(pointed);
   if (stored) return stored;
+  await ensureContainers(deps.swift, `${deps.containerPrefix}${pointed}`);
   const key = generateBatchKey();
   try {
     return await deps.store.createBatch({
@@ -173,6 +173,12 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
   } finally {
     key.fill(0);
   }
+}
+
+/** A batch's containers are made when the batch is, and again on a retry in case they went missing. */
+async function ensureContainers(swift: SwiftStore, container: string, signal?: AbortSignal): Promise<void> {
+  await swift.createContainer(container, { signal });
+  await swift.createContainer(segmentsContainerOf(container), { signal });
 }
 
 async function recordSealed(

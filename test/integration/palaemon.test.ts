@@ -130,7 +130,7 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
   });
 
   it('a session the CAS rejects gives CasRequestError kind rejected with the CAS message', async () => {
-    const yaml = buildRadiomicsSession(sessionInput('batch-badref')).replace("ITEM_LEASE_SECS: \"15\"", 'ITEM_LEASE_SECS: $$SCONE::NOPE$$');
+    const yaml = buildRadiomicsSession(sessionInput('batch-badref')).replace('ITEM_LEASE_SECS: "15"', () => 'ITEM_LEASE_SECS: $$SCONE::NOPE$$');
     const error = (await alice.create(yaml).catch((e: unknown) => e)) as CasRequestError;
     expect(error).toBeInstanceOf(CasRequestError);
     expect([error.status, error.kind, error.message]).toEqual([
