@@ -2,12 +2,14 @@
 const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
   seal: () => import('./commands/seal.js'),
   unseal: () => import('./commands/unseal.js'),
+  analyze: () => import('./commands/analyze.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]
 commands:
   seal --key <base64 16-byte key> IN OUT     encrypt IN to OUT as iv(12) | tag(16) | ciphertext
-  unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering`;
+  unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering
+  analyze CLIP.mp4 [--json] [--anonymise DIR] run the radiomics pipeline on a plain clip`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

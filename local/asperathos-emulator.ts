@@ -122,6 +122,7 @@ interface Runtime {
   exited: number;
   timer?: NodeJS.Timeout;
   tails: string[];
+  finishing?: boolean;
 }
 
 class ApiError extends Error {
@@ -286,6 +287,8 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
 
   const finish = async (job: JobRecord, status: Status) => {
     const rt = runtimeOf(job.id);
+    if (rt.finishing) return;
+    rt.finishing = true;
     if (rt.timer) clearInterval(rt.timer);
     rt.timer = undefined;
     if (job.items !== null && job.db !== null) {
@@ -296,11 +299,14 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
       job.errorsSnapshot = [];
     }
     job.status = status;
-    job.report = {
-      execution_time: job.startedAtMs !== null ? (Date.now() - job.startedAtMs) / 1000 : 0,
-      final_replicas: rt.workers.length,
-      worker_exit_codes: rt.exitCodes,
-    };
+    job.stopping = false;
+    if (job.startedAtMs !== null) {
+      job.report = {
+        execution_time: (Date.now() - job.startedAtMs) / 1000,
+        final_replicas: rt.workers.length,
+        worker_exit_codes: rt.exitCodes,
+      };
+    }
     await releaseDb(job);
     rt.redis?.disconnect();
     rt.redis = undefined;
@@ -310,7 +316,7 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
 
   const checkJob = async (job: JobRecord) => {
     const rt = runtimeOf(job.id);
-    if (closing || TERMINAL.has(job.status) && !job.stopping) return;
+    if (closing || rt.finishing || (TERMINAL.has(job.status) && !job.stopping)) return;
     await control.expire(`${CLAIM_PREFIX}${job.db}`, CLAIM_TTL_SECS);
     if (rt.exited < rt.workers.length) return;
     if (job.stopping) return finish(job, 'stopped');
@@ -635,6 +641,7 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
 
   for (const job of jobs.values()) {
     if (!TERMINAL.has(job.status)) launch(job);
+    else if (job.stopping) finish(job, 'stopped').catch(() => undefined);
   }
 
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -265,8 +265,8 @@ export class AsperathosClient implements JobManager {
     } catch (error) {
       if (options.signal?.aborted) throw new RetryableError(`Asperathos request to ${what} was aborted`, { cause: options.signal.reason });
       if (timeout.aborted) throw new RetryableError(`Asperathos request to ${what} timed out after ${this.timeoutMs} ms`, { cause: error });
-      const cause = (error as { cause?: { code?: string } })?.cause;
-      const code = cause?.code ?? (error as { code?: string })?.code ?? 'error';
+      const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+      const code = cause?.code ?? (error as { code?: string })?.code ?? cause?.message ?? 'error';
       throw new RetryableError(`Asperathos is unreachable to ${what} (${code})`, { cause: error });
     }
     if (response.status < 400) return { status: response.status, text };

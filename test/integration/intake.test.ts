@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
-import { ingestS3Event } from '../../lib/intake/records.js';
+import { ingestS3Event, type IntakeSummary } from '../../lib/intake/records.js';
 import { RetryableError } from '../../lib/errors.js';
 import { segmentsContainerOf } from '../../lib/sealed-upload.js';
 import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '../support/intake-harness.js';
@@ -15,6 +15,8 @@ const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const clips = readdirSync(VIDEOS).filter((name) => name.toUpperCase().endsWith('.MP4')).sort();
 const clip = (name: string) => readFileSync(new URL(name, VIDEOS));
 const SMALL = clip('VH020213M4_001418_20160407T115216.MP4');
+
+const idOf = (summary: IntakeSummary) => (summary.outcomes[0] as { videoId: string }).videoId;
 
 async function objectsIn(h: IntakeHarness, container: string): Promise<string[]> {
   const names: string[] = [];
@@ -51,7 +53,7 @@ describe('intake with real Swift', () => {
   });
 
   it('all clips of one tenant share one open batch, counted exactly', async () => {
-    const video = await h.store.getVideo((await dropAndIngest(h, `demo/${clips[0]}`, clip(clips[0]))).outcomes[0].videoId);
+    const video = await h.store.getVideo(idOf((await dropAndIngest(h, `demo/${clips[0]}`, clip(clips[0])))));
     const batch = await h.store.getBatch(video!.batchId!);
     expect(batch).toMatchObject({ state: 'open', claims: 21, sealedItems: 21, inflight: {} });
     const names = await objectsIn(h, batch!.container);
@@ -72,8 +74,8 @@ describe('intake with real Swift', () => {
     const second = await ingestS3Event(h.event(key, SMALL.length, eTag), h.deps);
     expect(first.sealed).toBe(1);
     expect(second).toMatchObject({ sealed: 0, duplicates: 1 });
-    expect(second.outcomes[0].videoId).toBe(first.outcomes[0].videoId);
-    const video = await h.store.getVideo(first.outcomes[0].videoId);
+    expect(idOf(second)).toBe(idOf(first));
+    const video = await h.store.getVideo(idOf(first));
     const batch = await h.store.getBatch(video!.batchId!);
     expect(batch).toMatchObject({ claims: 1, sealedItems: 1, inflight: {} });
     expect(await objectsIn(h, batch!.container)).toEqual([`${video!.videoId}.mp4`]);
@@ -107,7 +109,7 @@ describe('intake with real Swift', () => {
     for (const key of ['demo/echo study #1 + follow-up?.mp4', 'demo/écho cœur/心臓 100%.mp4']) {
       const summary = await dropAndIngest(h, key, SMALL);
       expect(summary.sealed + summary.duplicates).toBe(1);
-      const video = await h.store.getVideo(summary.outcomes[0].videoId);
+      const video = await h.store.getVideo(idOf(summary));
       expect(video?.stage).toBe('sealed');
       expect(video?.objectName).toMatch(/^[0-9a-f]{32}\.mp4$/);
     }
@@ -134,7 +136,7 @@ describe('intake rejections: recorded with a reason, source kept and tagged', ()
     const summary = await dropAndIngest(h, key, body());
     expect(summary).toMatchObject({ records: 1, sealed: 0, rejected: 1 });
     expect(summary.outcomes[0]).toMatchObject({ status: 'rejected', reason });
-    expect(await h.store.getVideo(summary.outcomes[0].videoId)).toMatchObject({ stage: 'rejected', reason, tenant: 'demo' });
+    expect(await h.store.getVideo(idOf(summary))).toMatchObject({ stage: 'rejected', reason, tenant: 'demo' });
     expect(await h.exists(key)).toBe(true);
     expect(await h.tags(key)).toEqual({ 'radiomics-status': 'rejected', 'radiomics-reason': reason });
   });
@@ -144,7 +146,7 @@ describe('intake rejections: recorded with a reason, source kept and tagged', ()
     await h.put(key, clip('VH020213M4_001390_20160406T111514.MP4'));
     const summary = await ingestS3Event(h.event(key, 1000), h.deps);
     expect(summary.outcomes[0]).toMatchObject({ status: 'rejected', reason: 'too_large' });
-    const video = await h.store.getVideo(summary.outcomes[0].videoId);
+    const video = await h.store.getVideo(idOf(summary));
     expect(video?.stage).toBe('rejected');
   });
 
@@ -193,7 +195,7 @@ describe('intake when Swift fails', () => {
     const summary = await dropAndIngest(h, 'flaky/echo.mp4', SMALL);
     expect(summary.sealed).toBe(1);
     expect(proxy.requests.filter(isCiphertextPut).map((r) => r.status)).toEqual([503, 201]);
-    const video = await h.store.getVideo(summary.outcomes[0].videoId);
+    const video = await h.store.getVideo(idOf(summary));
     const batch = await h.store.getBatch(video!.batchId!);
     expect(batch).toMatchObject({ sealedItems: 1, inflight: {} });
     expect(await objectsIn(h, batch!.container)).toEqual([`${video!.videoId}.mp4`]);
