@@ -246,7 +246,7 @@ function checkService(service: ServiceInput): CheckedService {
 
 /** YAML text with safe quoting (values that would read as non-strings are quoted) and no line folding. */
 export function toSessionYaml(value: unknown): string {
-  return new Document(value).toString({ lineWidth: 0, minContentWidth: 0 });
+  return new Document(value, { aliasDuplicateObjects: false }).toString({ lineWidth: 0, minContentWidth: 0 });
 }
 
 export function buildTutorialSession(input: TutorialSessionInput): string {
