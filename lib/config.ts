@@ -152,3 +152,109 @@ let cachedIntake: IntakeConfig | undefined;
 export function intakeConfig(): IntakeConfig {
   return (cachedIntake ??= parseIntakeConfig(process.env));
 }
+
+const batchSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  BATCH_MAX_ITEMS: positiveInt.default(50),
+  BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
+  BATCH_MAX_AGE_SECS: positiveInt.default(600),
+  BATCH_STALE_SEAL_SECS: positiveInt.default(1200),
+  BATCH_STALE_SUBMIT_SECS: positiveInt.default(300),
+  WORKLOAD_LINKS: z.enum(['tempurl', 'public']).default('tempurl'),
+  TEMPURL_TTL_SECS: positiveInt.default(7 * 24 * 3600),
+  ASPERATHOS_URL: url,
+  SGX_MODE: z.enum(['HW', 'SIM']),
+  CAS_ADDRESS: z.string().regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort').optional(),
+  SESSION_FORMAT: z.enum(['tutorial', '0.3']).default('0.3'),
+  WORKER_CMD: z.string().min(1).default('node /app/enclave/worker.mjs'),
+  WORKER_ENV: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        const value = JSON.parse(text) as unknown;
+        if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) {
+          return value as Record<string, string>;
+        }
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of strings' });
+      return z.NEVER;
+    }),
+  JOB_INIT_SIZE: positiveInt.default(1),
+  EXPECTED_TIME_SECS: positiveInt.default(200),
+  ITEM_LEASE_SECS: positiveInt.default(15),
+  SCONE_VERBOSITY: z.coerce.number().int().min(0).max(7).default(3),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface BatchConfig {
+  tableName: string;
+  maxItems: number;
+  maxBytes: number;
+  maxAgeSecs: number;
+  staleSealSecs: number;
+  staleSubmitSecs: number;
+  links: { kind: 'tempurl'; key: SecretRef; ttlSecs: number } | { kind: 'public' };
+  asperathosUrl: string;
+  mode: 'HW' | 'SIM';
+  cas?: { address: string; clientCert: SecretRef; clientKey: SecretRef; ca: SecretRef };
+  sessionFormat: 'tutorial' | '0.3';
+  /** The enclave image facts (config.json of the image build: mrenclave, image-name, fspf-tag, fspf-key, fspf-path). */
+  enclaveConfig: SecretRef;
+  workerCmd: string[];
+  workerEnv: Record<string, string>;
+  /** JSON object of the worker's credentials (e.g. ST_KEY or OS_PASSWORD). */
+  workerSecretEnv?: SecretRef;
+  initSize: number;
+  expectedTimeSecs: number;
+  itemLeaseSecs: number;
+  verbosity: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  aws: IntakeConfig['aws'];
+  swift: SwiftSettings;
+  masterKey: SecretRef;
+}
+
+export function parseBatchConfig(env: Env): BatchConfig {
+  const batch = parse(batchSchema, env);
+  if (batch.SGX_MODE === 'HW' && !batch.CAS_ADDRESS) throw new ConfigError('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
+  return Object.freeze({
+    tableName: batch.TABLE_NAME,
+    maxItems: batch.BATCH_MAX_ITEMS,
+    maxBytes: batch.BATCH_MAX_BYTES,
+    maxAgeSecs: batch.BATCH_MAX_AGE_SECS,
+    staleSealSecs: batch.BATCH_STALE_SEAL_SECS,
+    staleSubmitSecs: batch.BATCH_STALE_SUBMIT_SECS,
+    links:
+      batch.WORKLOAD_LINKS === 'public'
+        ? { kind: 'public' as const }
+        : { kind: 'tempurl' as const, key: secret(env, 'TEMPURL_KEY')!, ttlSecs: batch.TEMPURL_TTL_SECS },
+    asperathosUrl: batch.ASPERATHOS_URL,
+    mode: batch.SGX_MODE,
+    cas:
+      batch.SGX_MODE === 'HW'
+        ? { address: batch.CAS_ADDRESS!, clientCert: secret(env, 'CAS_CLIENT_CERT')!, clientKey: secret(env, 'CAS_CLIENT_KEY')!, ca: secret(env, 'CAS_CA')! }
+        : undefined,
+    sessionFormat: batch.SESSION_FORMAT,
+    enclaveConfig: secret(env, 'ENCLAVE_CONFIG')!,
+    workerCmd: batch.WORKER_CMD.split(/\s+/).filter(Boolean),
+    workerEnv: batch.WORKER_ENV,
+    workerSecretEnv: secret(env, 'WORKER_SECRET_ENV', false),
+    initSize: batch.JOB_INIT_SIZE,
+    expectedTimeSecs: batch.EXPECTED_TIME_SECS,
+    itemLeaseSecs: batch.ITEM_LEASE_SECS,
+    verbosity: batch.SCONE_VERBOSITY,
+    logLevel: batch.LOG_LEVEL,
+    aws: parseAwsSettings(env),
+    swift: parseSwiftSettings(env),
+    masterKey: secret(env, 'MASTER_KEY')!,
+  });
+}
+
+let cachedBatch: BatchConfig | undefined;
+/** The batch function's configuration, parsed once per container from the process environment. */
+export function batchConfig(): BatchConfig {
+  return (cachedBatch ??= parseBatchConfig(process.env));
+}

@@ -1,7 +1,5 @@
 /** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient, ssmClient } from '../aws-clients.js';
 import type { IntakeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { JweKeyWrapper, MASTER_KEY_BYTES } from '../keys.js';
@@ -23,12 +21,11 @@ export function decodeMasterKey(text: string): Uint8Array {
 
 export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps> {
   const log = createLogger({ function: 'intake' }, { level: config.logLevel });
-  const secrets = createSecretSource(new SSMClient({ region: config.aws.region }));
+  const secrets = createSecretSource(ssmClient(config.aws));
   const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
-  const dynamo = new DynamoDBClient({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   return {
     objects: new S3IntakeObjects(createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint })),
-    store: new DynamoIntakeStore(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), config.tableName),
+    store: new DynamoIntakeStore(documentClient(config.aws), config.tableName),
     swift: await swiftClientFromConfig(config.swift, secrets, log),
     keys: new JweKeyWrapper(masterKey),
     videoId: videoIdDeriver(masterKey),

@@ -2,10 +2,9 @@
  * What the intake needs from the table, as conditional single-item writes:
  * claiming a video into a batch, counting in-flight seals, and recording outcomes.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '../errors.js';
-import { keys } from './table.js';
+import { isConditionFailure, keys, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 
 export type RegisterOutcome = 'registered' | 'already_registered' | 'not_open' | 'full';
@@ -29,9 +28,6 @@ export interface IntakeStore {
   finishSeal(batchId: string, videoId: string, sealedBytes?: number): Promise<boolean>;
 }
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
-
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
   try {
     await write();
@@ -42,12 +38,6 @@ async function conditional(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
-  if (!item) return undefined;
-  const { pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...rest } = item;
-  void pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk;
-  return rest as T;
-}
 
 export class DynamoIntakeStore implements IntakeStore {
   constructor(
@@ -58,7 +48,7 @@ export class DynamoIntakeStore implements IntakeStore {
   private async get<T>(key: Record<string, string>): Promise<T | undefined> {
     try {
       const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-      return strip<T>(Item);
+      return Item ? stripKeys<T>(Item) : undefined;
     } catch (error) {
       throw new RetryableError('table read failed', { cause: error });
     }

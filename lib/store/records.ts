@@ -18,7 +18,7 @@ export interface VideoRecord {
   updatedAt: string;
 }
 
-export type BatchState = 'open' | 'closing' | 'submitting' | 'submitted' | 'completed' | 'failed';
+export type BatchState = 'open' | 'closing' | 'submitting' | 'submitted' | 'empty' | 'completed' | 'failed';
 
 export interface BatchRecord {
   batchId: string;
@@ -33,4 +33,13 @@ export interface BatchRecord {
   sealedBytes: number;
   /** videoId → epoch ms at which its seal started; the closer waits for this to empty. */
   inflight: Record<string, number>;
+  closingAt?: string;
+  items?: number;
+  workloadUrl?: string;
+  workloadWrittenAt?: string;
+  sessionHash?: string;
+  submitStartedAt?: number;
+  jobId?: string;
+  submittedAt?: string;
+  reason?: string;
 }

@@ -8,6 +8,7 @@
  *   TENANT#<tenant> / OPEN_BATCH       the tenant's open batch pointer
  */
 import {
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   ResourceInUseException,
@@ -21,6 +22,16 @@ export const keys = {
   batch: (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' }),
   openBatch: (tenant: string) => ({ pk: `TENANT#${tenant}`, sk: 'OPEN_BATCH' }),
 };
+
+/** The item without its key and index attributes. */
+export function stripKeys<T>(item: Record<string, unknown>): T {
+  const { pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...rest } = item;
+  void pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk;
+  return rest as T;
+}
+
+export const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 const indexKeys = (name: string, pk: string, sk: string) => ({
   IndexName: name,

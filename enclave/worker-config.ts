@@ -1,0 +1,176 @@
+/**
+ * The enclave worker's configuration, read once into a frozen object. Fails fast with a `ConfigError` naming the
+ * variable (never its value).
+ *
+ * Every variable is looked up in the environment first and, when absent or empty, in the file `<envDir>/<NAME>`
+ * (default `/env`, as the original worker did in HW mode; trailing whitespace/newlines are stripped). In HW mode the
+ * Palaemon session's `environment` replaces the container's (SCONE_CONFIG_ID), so the values below normally come
+ * from the session; `/env/<NAME>` files can be injected by the session too (or mounted into an encrypted region).
+ *
+ * | Variable | Default | Meaning |
+ * |---|---|---|
+ * | REDIS_HOST | required | kubejobs sets `redis-<app_id>` |
+ * | REDIS_PORT | 6379 | |
+ * | REDIS_DB | 0 | the Asperathos emulator gives each job its own database |
+ * | REDIS_QUEUE | job | the key prefix (`job`, `job:processing`, ...) |
+ * | REDIS_STOP_KEY | stop | the list kubejobs stop pushes to |
+ * | ITEM_LEASE_SECS | 15 | lease TTL, renewed every lease/3 while an item is processed |
+ * | QUEUE_POLL_SECS | 2 | BRPOPLPUSH timeout (the original's `timeout=2`) |
+ * | ENCRYPTION_KEY | required | the batch key, standard base64 of 16 bytes |
+ * | JOB_NAME | required | results go to the Swift container `<JOB_NAME>-results` |
+ * | OS_* or ST_AUTH/ST_USER/ST_KEY | required | Swift credentials (lib/swift swiftAuthFromEnv) |
+ * | SPOOL_DIR | /dev/shm if present, else os.tmpdir() | where a decrypted clip is spooled for ffmpeg |
+ * | DOWNLOAD_TIMEOUT_SECS | 60 | idle timeout of a download (no byte for this long) |
+ * | SWIFT_ATTEMPTS | 5 | tries per Swift request on 5xx/network errors before the item fails |
+ * | LOG_LEVEL | info | debug, info, warn, error |
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../lib/errors.js';
+import type { LogLevel } from '../lib/log.js';
+import { parseKeyBase64 } from '../lib/seal.js';
+import { swiftAuthFromEnv, type SwiftAuthenticator } from '../lib/swift/index.js';
+
+export type Env = Record<string, string | undefined>;
+
+export const DEFAULT_ENV_DIR = '/env';
+
+/** Every variable `swiftAuthFromEnv` reads: looked up with the same env-then-file rule. */
+export const SWIFT_ENV_NAMES = [
+  'OS_AUTH_URL',
+  'OS_AUTH_TYPE',
+  'OS_USERNAME',
+  'OS_USER_ID',
+  'OS_USER_DOMAIN_ID',
+  'OS_USER_DOMAIN_NAME',
+  'OS_PASSWORD',
+  'OS_APPLICATION_CREDENTIAL_ID',
+  'OS_APPLICATION_CREDENTIAL_NAME',
+  'OS_APPLICATION_CREDENTIAL_SECRET',
+  'OS_AUTH_TOKEN',
+  'OS_TOKEN',
+  'OS_PROJECT_ID',
+  'OS_PROJECT_NAME',
+  'OS_TENANT_ID',
+  'OS_TENANT_NAME',
+  'OS_PROJECT_DOMAIN_ID',
+  'OS_PROJECT_DOMAIN_NAME',
+  'OS_REGION_NAME',
+  'OS_INTERFACE',
+  'OS_STORAGE_URL',
+  'ST_AUTH',
+  'ST_USER',
+  'ST_KEY',
+] as const;
+
+export interface WorkerConfig {
+  redis: { host: string; port: number; db: number; queue: string; stopKey: string };
+  itemLeaseSecs: number;
+  queuePollSecs: number;
+  /** 16 bytes. Never log it. */
+  encryptionKey: Buffer;
+  jobName: string;
+  resultsContainer: string;
+  /** Built from the OS_* / ST_* variables; holds credentials. */
+  swiftAuth: SwiftAuthenticator;
+  swiftAttempts: number;
+  spoolDir: string;
+  downloadTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+export interface LoadOptions {
+  /** Directory of `<NAME>` files consulted when a variable is absent (default `/env`). */
+  envDir?: string;
+}
+
+/** Looks a name up in `env`, then in `<envDir>/<NAME>`. Empty values count as absent. */
+export function envReader(env: Env, envDir: string = DEFAULT_ENV_DIR): (name: string) => string | undefined {
+  return (name) => {
+    const direct = env[name];
+    if (direct !== undefined && direct !== '') return direct;
+    if (!/^[A-Z0-9_]+$/.test(name)) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(join(envDir, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const value = text.replace(/\s+$/, '');
+    return value === '' ? undefined : value;
+  };
+}
+
+function integer(read: (name: string) => string | undefined, name: string, fallback: number, min: number, max: number): number {
+  const text = read(name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text)) throw new ConfigError(`${name} must be an integer between ${min} and ${max}`);
+  const value = Number(text);
+  if (value < min || value > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}`);
+  return value;
+}
+
+function positiveNumber(read: (name: string) => string | undefined, name: string, fallback: number, max: number): number {
+  const text = read(name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value <= 0 || value > max) throw new ConfigError(`${name} must be a number > 0 and <= ${max}`);
+  return value;
+}
+
+function required(read: (name: string) => string | undefined, name: string): string {
+  const value = read(name);
+  if (value === undefined) throw new ConfigError(`missing configuration: ${name} (environment or ${DEFAULT_ENV_DIR}/${name})`);
+  return value;
+}
+
+/** `<JOB_NAME>-results`; a Swift container name has no '/' and at most 256 bytes. */
+export function resultsContainerName(jobName: string): string {
+  const name = `${jobName}-results`;
+  if (jobName.includes('/') || Buffer.byteLength(name) > 256 || /[\u0000-\u001f]/.test(jobName)) {
+    throw new ConfigError('JOB_NAME must not contain "/" or control characters, and <JOB_NAME>-results must fit 256 bytes');
+  }
+  return name;
+}
+
+export function defaultSpoolDir(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<WorkerConfig> {
+  const read = envReader(env, options.envDir ?? DEFAULT_ENV_DIR);
+  let encryptionKey: Buffer;
+  try {
+    encryptionKey = parseKeyBase64(required(read, 'ENCRYPTION_KEY'));
+  } catch (error) {
+    if (error instanceof ConfigError && !error.message.startsWith('missing')) throw new ConfigError(`ENCRYPTION_KEY: ${error.message}`);
+    throw error;
+  }
+  const jobName = required(read, 'JOB_NAME');
+  const swiftEnv: Env = {};
+  for (const name of SWIFT_ENV_NAMES) swiftEnv[name] = read(name);
+  const logLevel = read('LOG_LEVEL') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be one of debug, info, warn, error');
+  const queue = read('REDIS_QUEUE') ?? 'job';
+  const config: WorkerConfig = {
+    redis: {
+      host: required(read, 'REDIS_HOST'),
+      port: integer(read, 'REDIS_PORT', 6379, 1, 65535),
+      db: integer(read, 'REDIS_DB', 0, 0, 1_000_000),
+      queue,
+      stopKey: read('REDIS_STOP_KEY') ?? 'stop',
+    },
+    itemLeaseSecs: integer(read, 'ITEM_LEASE_SECS', 15, 1, 86_400),
+    queuePollSecs: positiveNumber(read, 'QUEUE_POLL_SECS', 2, 3600),
+    encryptionKey,
+    jobName,
+    resultsContainer: resultsContainerName(jobName),
+    swiftAuth: swiftAuthFromEnv(swiftEnv),
+    swiftAttempts: integer(read, 'SWIFT_ATTEMPTS', 5, 1, 20),
+    spoolDir: read('SPOOL_DIR') ?? defaultSpoolDir(),
+    downloadTimeoutMs: positiveNumber(read, 'DOWNLOAD_TIMEOUT_SECS', 60, 86_400) * 1000,
+    logLevel: logLevel as LogLevel,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,235 @@
+/**
+ * Closes due batches and carries each through to a submitted Asperathos job, one recorded step at a time:
+ *   1. close a full or old batch (no new seal can join it) and wait for its in-flight seals,
+ *   2. write workload.txt (one sealed-object URL per line, ending with \n) to the batch's container,
+ *   3. HW mode: provision the Palaemon session holding the key (idempotent: an existing session of ours is reused),
+ *   4. post the kubejobs job, guarded by a submit claim so overlapping runs never post twice,
+ *   5. record the job id (the batch becomes an active job for sync-status).
+ * A crash or a 5xx at any point leaves the row in a state the next run resumes from.
+ */
+import { RejectedInput, RetryableError } from '../errors.js';
+import { errorFields, type Logger } from '../log.js';
+import type { KeyWrapper } from '../keys.js';
+import type { BatchStore } from '../store/batch-store.js';
+import { ACTIVE_JOBS } from '../store/batch-store.js';
+import type { IntakeStore } from '../store/intake-store.js';
+import type { BatchRecord } from '../store/records.js';
+import type { SwiftStore } from '../swift/index.js';
+import { segmentsContainerOf } from '../sealed-upload.js';
+import { AsperathosError, type JobManager } from '../asperathos/index.js';
+import type { SessionAuthority } from '../palaemon/index.js';
+import { ensureSession } from '../palaemon/index.js';
+import { buildBatchJob, buildBatchSession, type SubmissionSettings } from './job-spec.js';
+
+export interface BatchSettings {
+  maxItems: number;
+  maxBytes: number;
+  maxAgeSecs: number;
+  /** An in-flight seal older than this is abandoned (its intake died); default 20 minutes, beyond Lambda's 15. */
+  staleSealSecs: number;
+  /** A submit claim older than this with no job id is taken over. */
+  staleSubmitSecs: number;
+  links: { kind: 'tempurl'; key: string; ttlSecs: number } | { kind: 'public' };
+  submission: SubmissionSettings;
+}
+
+export interface BatchDeps {
+  batches: BatchStore;
+  intake: IntakeStore;
+  swift: SwiftStore;
+  keys: KeyWrapper;
+  jobs: JobManager;
+  sessions?: SessionAuthority;
+  settings: BatchSettings;
+  log: Logger;
+  now?: () => Date;
+}
+
+export type BatchStep = 'open' | 'waiting_for_seals' | 'empty' | 'submitted' | 'submitting_elsewhere' | 'failed' | 'retry_later';
+
+export interface BatchRunSummary {
+  batches: number;
+  steps: Record<string, BatchStep>;
+  submitted: Array<{ batchId: string; jobId: string }>;
+}
+
+export const WORKLOAD_OBJECT = 'workload.txt';
+
+/** Runs every active batch forward as far as it can go now; with `batchId`, that batch only (closing it even if not due). */
+export async function closeDueBatches(deps: BatchDeps, options: { batchId?: string; signal?: AbortSignal } = {}): Promise<BatchRunSummary> {
+  const summary: BatchRunSummary = { batches: 0, steps: {}, submitted: [] };
+  const candidates: BatchRecord[] = [];
+  if (options.batchId) {
+    const batch = await deps.intake.getBatch(options.batchId);
+    if (!batch) throw new RejectedInput('unknown_batch', 'no such batch');
+    candidates.push(batch);
+  } else {
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.batches.activeBatches(100, cursor);
+      candidates.push(...page.batches);
+      cursor = page.cursor;
+    } while (cursor);
+  }
+  const failures: unknown[] = [];
+  for (const batch of candidates) {
+    summary.batches++;
+    try {
+      const step = await advanceBatch(batch, deps, Boolean(options.batchId), options.signal);
+      summary.steps[batch.batchId] = step.step;
+      if (step.jobId) summary.submitted.push({ batchId: batch.batchId, jobId: step.jobId });
+    } catch (error) {
+      summary.steps[batch.batchId] = 'retry_later';
+      deps.log.warn('batch step failed; the next run resumes it', { batchId: batch.batchId, ...errorFields(error) });
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0 && options.batchId) throw failures[0];
+  return summary;
+}
+
+async function advanceBatch(initial: BatchRecord, deps: BatchDeps, force: boolean, signal?: AbortSignal): Promise<{ step: BatchStep; jobId?: string }> {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log.child({ batchId: initial.batchId, tenant: initial.tenant });
+  let batch = initial;
+  for (;;) {
+    switch (batch.state) {
+      case 'open': {
+        if (!isDue(batch, deps.settings, now(), force)) return { step: 'open' };
+        await deps.batches.transition(batch.batchId, 'open', 'closing', { closingAt: now().toISOString() });
+        await deps.intake.clearOpenBatch(batch.tenant, batch.batchId);
+        log.info('batch closed', { claims: batch.claims });
+        break;
+      }
+      case 'closing': {
+        const waiting = await settleInflight(batch, deps, now());
+        if (waiting > 0) return { step: 'waiting_for_seals' };
+        const written = await writeWorkload(batch, deps, now(), signal);
+        if (written === 0) {
+          await deps.batches.transition(batch.batchId, 'closing', 'empty', { gsi2pk: undefined, gsi2sk: undefined });
+          log.info('batch closed with nothing sealed');
+          return { step: 'empty' };
+        }
+        break;
+      }
+      case 'submitting': {
+        const outcome = await submitBatch(batch, deps, now, signal);
+        if (outcome.step !== 'submitted') return outcome;
+        log.info('job submitted', { jobId: outcome.jobId });
+        return outcome;
+      }
+      case 'submitted':
+        return { step: 'submitted', jobId: batch.jobId };
+      case 'empty':
+        return { step: 'empty' };
+      default:
+        return { step: 'failed' };
+    }
+    const reread = await deps.intake.getBatch(batch.batchId);
+    if (!reread) throw new RetryableError('batch vanished');
+    batch = reread;
+  }
+}
+
+function isDue(batch: BatchRecord, settings: BatchSettings, now: Date, force: boolean): boolean {
+  if (batch.claims === 0) return false;
+  if (force) return true;
+  const ageSecs = (now.getTime() - Date.parse(batch.createdAt)) / 1000;
+  return batch.claims >= settings.maxItems || batch.claimedBytes >= settings.maxBytes || ageSecs >= settings.maxAgeSecs;
+}
+
+/** Ends abandoned seals (counting those that did finish); returns how many are still genuinely in flight. */
+async function settleInflight(batch: BatchRecord, deps: BatchDeps, now: Date): Promise<number> {
+  let waiting = 0;
+  for (const [videoId, startedAtMs] of Object.entries(batch.inflight ?? {})) {
+    const video = await deps.intake.getVideo(videoId);
+    if (video?.stage === 'sealed' && video.batchId === batch.batchId) {
+      await deps.intake.finishSeal(batch.batchId, videoId, video.sealedBytes ?? 0);
+    } else if (video && video.batchId !== batch.batchId) {
+      await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
+    } else if (now.getTime() - startedAtMs > deps.settings.staleSealSecs * 1000) {
+      await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
+      deps.log.warn('dropped an abandoned seal; its intake retry will join a new batch', { batchId: batch.batchId, videoId });
+    } else {
+      waiting++;
+    }
+  }
+  return waiting;
+}
+
+async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, signal?: AbortSignal): Promise<number> {
+  const names: string[] = [];
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.batches.sealedVideos(batch.batchId, cursor);
+    for (const video of page.videos) if (video.objectName) names.push(video.objectName);
+    cursor = page.cursor;
+  } while (cursor);
+  if (names.length === 0) return 0;
+  names.sort();
+  const expiresAtSec = Math.floor(now.getTime() / 1000) + (deps.settings.links.kind === 'tempurl' ? deps.settings.links.ttlSecs : 0);
+  const linkTo = async (name: string) => {
+    const links = deps.settings.links;
+    if (links.kind === 'public') return deps.swift.objectUrl(batch.container, name, { signal });
+    return deps.swift.tempUrl({ method: 'GET', container: batch.container, object: name, expiresAtSec, key: links.key, digest: 'sha256', signal });
+  };
+  if (deps.settings.links.kind === 'public') {
+    await deps.swift.setContainerReadAcl(batch.container, '.r:*', { signal });
+    await deps.swift.setContainerReadAcl(segmentsContainerOf(batch.container), '.r:*', { signal });
+  }
+  const lines: string[] = [];
+  for (const name of names) lines.push(`${await linkTo(name)}\n`);
+  await deps.swift.putObject(batch.container, WORKLOAD_OBJECT, Buffer.from(lines.join('')), { contentType: 'text/plain', signal });
+  await deps.batches.transition(batch.batchId, 'closing', 'submitting', {
+    items: names.length,
+    workloadUrl: await linkTo(WORKLOAD_OBJECT),
+    workloadWrittenAt: now.toISOString(),
+  });
+  return names.length;
+}
+
+async function submitBatch(batch: BatchRecord, deps: BatchDeps, now: () => Date, signal?: AbortSignal): Promise<{ step: BatchStep; jobId?: string }> {
+  const row = batch;
+  if (!row.workloadUrl) throw new RetryableError('batch is submitting without a workload');
+  const submission = deps.settings.submission;
+  const key = await deps.keys.unwrap(batch.wrappedKey, { tenant: batch.tenant, batchId: batch.batchId });
+  try {
+    if (submission.mode === 'HW' && !row.sessionHash) {
+      if (!deps.sessions) throw new RejectedInput('no_cas', 'HW mode needs a Palaemon CAS client');
+      const session = await ensureSession(deps.sessions, buildBatchSession(batch.batchId, key, submission), { signal });
+      await deps.batches.update(batch.batchId, 'submitting', { sessionHash: session.hash, sessionAt: now().toISOString() });
+    }
+    const claimedAt = now().getTime();
+    const claimed = await deps.batches.update(batch.batchId, 'submitting', { submitStartedAt: claimedAt }, {
+      expression: 'attribute_not_exists(submitStartedAt) OR submitStartedAt < :stale',
+      values: { ':stale': claimedAt - deps.settings.staleSubmitSecs * 1000 },
+    });
+    if (!claimed) return { step: 'submitting_elsewhere' };
+    if (submission.mode === 'SIM') {
+      deps.log.warn('SIM mode: the batch key travels in the job env_vars as ENCRYPTION_KEY; never use SIM mode for real patient data', { batchId: batch.batchId });
+    }
+    let jobId: string;
+    try {
+      ({ jobId } = await deps.jobs.submit(buildBatchJob(batch.batchId, row.workloadUrl, key, submission), { signal }));
+    } catch (error) {
+      await deps.batches.update(batch.batchId, 'submitting', { submitStartedAt: undefined });
+      if (error instanceof RejectedInput || error instanceof AsperathosError) {
+        const reason = error instanceof RejectedInput ? error.reason : `asperathos_${error.status}`;
+        await deps.batches.transition(batch.batchId, 'submitting', 'failed', { reason, gsi2pk: undefined, gsi2sk: undefined });
+        deps.log.error('job refused; the batch is failed', { batchId: batch.batchId, reason, ...errorFields(error) });
+        return { step: 'failed' };
+      }
+      throw error;
+    }
+    const submittedAt = now().toISOString();
+    await deps.batches.transition(batch.batchId, 'submitting', 'submitted', {
+      jobId,
+      submittedAt,
+      gsi2pk: ACTIVE_JOBS,
+      gsi2sk: `${submittedAt}#${batch.batchId}`,
+    });
+    return { step: 'submitted', jobId };
+  } finally {
+    key.fill(0);
+  }
+}

@@ -1,0 +1,72 @@
+/** Builds the batch function's dependencies once per container. */
+import type { BatchConfig } from '../config.js';
+import { AsperathosClient } from '../asperathos/index.js';
+import { documentClient, ssmClient } from '../aws-clients.js';
+import { parseEnclaveConfig, parseSecretEnv } from '../enclave-config.js';
+import { decodeMasterKey } from '../intake/wiring.js';
+import { JweKeyWrapper } from '../keys.js';
+import { createLogger } from '../log.js';
+import { PalaemonClient } from '../palaemon/index.js';
+import { createSecretSource } from '../secrets.js';
+import { DynamoBatchStore } from '../store/batch-store.js';
+import { DynamoIntakeStore } from '../store/intake-store.js';
+import { swiftClientFromConfig } from '../swift-from-config.js';
+import type { BatchDeps } from './close.js';
+
+/** TempURLs are signed with the account's second key slot, leaving slot 1 to the operator. */
+export const TEMPURL_KEY_SLOT = 2;
+
+export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
+  const log = createLogger({ function: 'batch' }, { level: config.logLevel });
+  const secrets = createSecretSource(ssmClient(config.aws));
+  const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
+  const doc = documentClient(config.aws);
+  const swift = await swiftClientFromConfig(config.swift, secrets, log);
+  let links: BatchDeps['settings']['links'] = { kind: 'public' };
+  if (config.links.kind === 'tempurl') {
+    const key = await secrets.read(config.links.key, 'TEMPURL_KEY');
+    await swift.setAccountTempUrlKey(key, { slot: TEMPURL_KEY_SLOT });
+    links = { kind: 'tempurl', key, ttlSecs: config.links.ttlSecs };
+  }
+  const sessions = config.cas
+    ? new PalaemonClient({
+        casAddress: config.cas.address,
+        tls: {
+          ca: await secrets.read(config.cas.ca, 'CAS_CA'),
+          cert: await secrets.read(config.cas.clientCert, 'CAS_CLIENT_CERT'),
+          key: await secrets.read(config.cas.clientKey, 'CAS_CLIENT_KEY'),
+        },
+        logger: log,
+      })
+    : undefined;
+  return {
+    batches: new DynamoBatchStore(doc, config.tableName),
+    intake: new DynamoIntakeStore(doc, config.tableName),
+    swift,
+    keys: new JweKeyWrapper(masterKey),
+    jobs: new AsperathosClient({ submissionsUrl: config.asperathosUrl }),
+    sessions,
+    settings: {
+      maxItems: config.maxItems,
+      maxBytes: config.maxBytes,
+      maxAgeSecs: config.maxAgeSecs,
+      staleSealSecs: config.staleSealSecs,
+      staleSubmitSecs: config.staleSubmitSecs,
+      links,
+      submission: {
+        mode: config.mode,
+        casAddress: config.cas?.address,
+        sessionFormat: config.sessionFormat,
+        enclave: parseEnclaveConfig(await secrets.read(config.enclaveConfig, 'ENCLAVE_CONFIG')),
+        workerCmd: config.workerCmd,
+        initSize: config.initSize,
+        expectedTimeSecs: config.expectedTimeSecs,
+        itemLeaseSecs: config.itemLeaseSecs,
+        verbosity: config.verbosity,
+        workerEnv: config.workerEnv,
+        workerSecretEnv: config.workerSecretEnv ? parseSecretEnv(await secrets.read(config.workerSecretEnv, 'WORKER_SECRET_ENV'), 'WORKER_SECRET_ENV') : {},
+      },
+    },
+    log,
+  };
+}

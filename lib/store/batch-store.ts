@@ -1,0 +1,130 @@
+/**
+ * What the batch closer needs from the table. Every step is a conditional transition on the batch row, so
+ * two overlapping runs cannot both take it, and a crash leaves the row in a state the next run continues from:
+ *
+ *   open ──close──► closing ──workload written──► submitting ──job posted──► submitted
+ *                      └──── nothing sealed ────► empty
+ *
+ * Open and in-progress batches sit in the sparse `active` index under BATCH#ACTIVE; a submitted batch moves to
+ * JOB#ACTIVE (what sync-status polls); terminal ones leave the index.
+ */
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { RetryableError } from '../errors.js';
+import { INDEX, isConditionFailure, keys, stripKeys } from './table.js';
+import type { BatchRecord, VideoRecord } from './records.js';
+
+export const ACTIVE_BATCHES = 'BATCH#ACTIVE';
+export const ACTIVE_JOBS = 'JOB#ACTIVE';
+
+export interface BatchStore {
+  /** Open and in-progress batches, oldest first, a page at a time. */
+  activeBatches(limit: number, cursor?: Record<string, unknown>): Promise<{ batches: BatchRecord[]; cursor?: Record<string, unknown> }>;
+  /** Sealed videos of a batch, a page at a time. */
+  sealedVideos(batchId: string, cursor?: Record<string, unknown>): Promise<{ videos: VideoRecord[]; cursor?: Record<string, unknown> }>;
+  /** Moves `state` from `from` to `to`, setting `fields`; false when another run got there first. */
+  transition(batchId: string, from: string, to: string, fields?: Record<string, unknown>, extraCondition?: { expression: string; values: Record<string, unknown> }): Promise<boolean>;
+  /** Sets fields while the batch is in `state`; false when it is not. */
+  update(batchId: string, state: string, fields: Record<string, unknown>, extraCondition?: { expression: string; values: Record<string, unknown> }): Promise<boolean>;
+  /** Drops an abandoned in-flight seal, only if it is still the one seen (same start time). */
+  dropInflight(batchId: string, videoId: string, startedAtMs: number): Promise<boolean>;
+}
+
+
+export class DynamoBatchStore implements BatchStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async query(input: ConstructorParameters<typeof QueryCommand>[0]) {
+    try {
+      return await this.doc.send(new QueryCommand(input));
+    } catch (error) {
+      throw new RetryableError('table query failed', { cause: error });
+    }
+  }
+
+  async activeBatches(limit: number, cursor?: Record<string, unknown>) {
+    const answer = await this.query({
+      TableName: this.tableName,
+      IndexName: INDEX.active,
+      KeyConditionExpression: 'gsi2pk = :active',
+      ExpressionAttributeValues: { ':active': ACTIVE_BATCHES },
+      Limit: limit,
+      ExclusiveStartKey: cursor,
+    });
+    return { batches: (answer.Items ?? []).map((item) => stripKeys<BatchRecord>(item)), cursor: answer.LastEvaluatedKey };
+  }
+
+  async sealedVideos(batchId: string, cursor?: Record<string, unknown>) {
+    const answer = await this.query({
+      TableName: this.tableName,
+      IndexName: INDEX.byBatch,
+      KeyConditionExpression: 'gsi1pk = :batch',
+      FilterExpression: 'stage = :sealed',
+      ExpressionAttributeValues: { ':batch': `BATCH#${batchId}`, ':sealed': 'sealed' },
+      ExclusiveStartKey: cursor,
+    });
+    return { videos: (answer.Items ?? []).map((item) => stripKeys<VideoRecord>(item)), cursor: answer.LastEvaluatedKey };
+  }
+
+  async transition(batchId: string, from: string, to: string, fields: Record<string, unknown> = {}, extra?: { expression: string; values: Record<string, unknown> }) {
+    return this.write(batchId, { ...fields, state: to }, `#state = :from${extra ? ` AND (${extra.expression})` : ''}`, { ':from': from, ...extra?.values });
+  }
+
+  async update(batchId: string, state: string, fields: Record<string, unknown>, extra?: { expression: string; values: Record<string, unknown> }) {
+    return this.write(batchId, fields, `#state = :from${extra ? ` AND (${extra.expression})` : ''}`, { ':from': state, ...extra?.values });
+  }
+
+  private async write(batchId: string, fields: Record<string, unknown>, condition: string, conditionValues: Record<string, unknown>) {
+    const names: Record<string, string> = { '#state': 'state' };
+    const values: Record<string, unknown> = { ...conditionValues };
+    const sets: string[] = [];
+    const removes: string[] = [];
+    Object.entries(fields).forEach(([name, value], i) => {
+      names[`#f${i}`] = name;
+      if (value === undefined) {
+        removes.push(`#f${i}`);
+      } else {
+        values[`:f${i}`] = value;
+        sets.push(`#f${i} = :f${i}`);
+      }
+    });
+    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.batch(batchId),
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw new RetryableError('table write failed', { cause: error });
+    }
+  }
+
+  async dropInflight(batchId: string, videoId: string, startedAtMs: number) {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.batch(batchId),
+          UpdateExpression: 'REMOVE inflight.#video',
+          ConditionExpression: 'inflight.#video = :started',
+          ExpressionAttributeNames: { '#video': videoId },
+          ExpressionAttributeValues: { ':started': startedAtMs },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw new RetryableError('table write failed', { cause: error });
+    }
+  }
+}
