@@ -22,9 +22,7 @@ import { RejectedInput } from '../lib/errors.js';
 import type { SwiftStore } from '../lib/swift/index.js';
 
 /** A failed item's machine-readable reason; see worker.ts for the list. */
-export class ItemFailure extends RejectedInput {
-  override readonly name = 'ItemFailure';
-}
+export class ItemFailure extends RejectedInput {}
 
 /** The id of the item at `itemUrl`: last path segment, percent-decoded, `.mp4` (any case) removed. */
 export function itemIdFromUrl(itemUrl: string): string {

@@ -52,6 +52,9 @@ const intakeSchema = z.object({
   BATCH_MAX_ITEMS: positiveInt.default(50),
   BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
   SWIFT_CONTAINER_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default(''),
+  BATCH_MAX_AGE_SECS: positiveInt.default(600),
+  BATCH_FUNCTION_ARN: z.string().startsWith('arn:').optional(),
+  SCHEDULER_ROLE_ARN: z.string().startsWith('arn:').optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -79,6 +82,9 @@ export interface IntakeConfig {
   batchMaxItems: number;
   batchMaxBytes: number;
   containerPrefix: string;
+  batchMaxAgeSecs: number;
+  /** The one-time close timer per batch (EventBridge Scheduler); absent: the minute schedule closes batches. */
+  dueTimer?: { batchFunctionArn: string; schedulerRoleArn: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   aws: { region: string; s3Endpoint?: string; dynamodbEndpoint?: string };
   swift: SwiftSettings;
@@ -131,6 +137,14 @@ export function parseAwsSettings(env: Env): IntakeConfig['aws'] {
   return { region: aws.AWS_REGION, s3Endpoint: aws.S3_ENDPOINT, dynamodbEndpoint: aws.DYNAMODB_ENDPOINT };
 }
 
+function dueTimerSettings(batchFunctionArn?: string, schedulerRoleArn?: string): IntakeConfig['dueTimer'] {
+  if (!batchFunctionArn && !schedulerRoleArn) return undefined;
+  if (!batchFunctionArn || !schedulerRoleArn) {
+    throw new ConfigError('invalid configuration: set both BATCH_FUNCTION_ARN and SCHEDULER_ROLE_ARN, or neither');
+  }
+  return { batchFunctionArn, schedulerRoleArn };
+}
+
 export function parseIntakeConfig(env: Env): IntakeConfig {
   const intake = parse(intakeSchema, env);
   return Object.freeze({
@@ -140,6 +154,8 @@ export function parseIntakeConfig(env: Env): IntakeConfig {
     batchMaxItems: intake.BATCH_MAX_ITEMS,
     batchMaxBytes: intake.BATCH_MAX_BYTES,
     containerPrefix: intake.SWIFT_CONTAINER_PREFIX,
+    batchMaxAgeSecs: intake.BATCH_MAX_AGE_SECS,
+    dueTimer: dueTimerSettings(intake.BATCH_FUNCTION_ARN, intake.SCHEDULER_ROLE_ARN),
     logLevel: intake.LOG_LEVEL,
     aws: parseAwsSettings(env),
     swift: parseSwiftSettings(env),

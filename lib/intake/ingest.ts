@@ -20,6 +20,7 @@ import type { SwiftStore } from '../swift/index.js';
 import type { IntakeStore } from '../store/intake-store.js';
 import type { BatchRecord, VideoRecord } from '../store/records.js';
 import { tenantOfKey, type VideoIdDeriver } from '../video-id.js';
+import type { BatchDueTimer } from '../batch/due-timer.js';
 
 export interface IntakeLimits {
   maxVideoBytes: number;
@@ -36,6 +37,8 @@ export interface IntakeDeps {
   limits: IntakeLimits;
   containerPrefix: string;
   acceptedKinds: readonly MediaKind[];
+  /** Closes each new batch when its window ends (maxAge after it opens); without it the schedule does. */
+  dueTimer?: { timer: BatchDueTimer; maxAgeSecs: number };
   log: Logger;
   now?: () => Date;
   /** Delays between upload attempts within one invocation; Lambda retries beyond these. */
@@ -157,7 +160,7 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
   await ensureContainers(deps.swift, `${deps.containerPrefix}${pointed}`);
   const key = generateBatchKey();
   try {
-    return await deps.store.createBatch({
+    const created = await deps.store.createBatch({
       batchId: pointed,
       tenant,
       state: 'open',
@@ -170,6 +173,10 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
       sealedBytes: 0,
       inflight: {},
     });
+    if (deps.dueTimer) {
+      await deps.dueTimer.timer.closeAt(created.batchId, new Date(Date.parse(created.createdAt) + deps.dueTimer.maxAgeSecs * 1000));
+    }
+    return created;
   } finally {
     key.fill(0);
   }

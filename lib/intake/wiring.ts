@@ -10,6 +10,8 @@ import { DynamoIntakeStore } from '../store/intake-store.js';
 import { swiftClientFromConfig } from '../swift-from-config.js';
 import { videoIdDeriver } from '../video-id.js';
 import type { IntakeDeps } from './ingest.js';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { EventBridgeDueTimer } from '../batch/due-timer.js';
 
 export function decodeMasterKey(text: string): Uint8Array {
   const bytes = Buffer.from(text.trim(), 'base64');
@@ -32,6 +34,15 @@ export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps>
     limits: { maxVideoBytes: config.maxVideoBytes, batchMaxItems: config.batchMaxItems, batchMaxBytes: config.batchMaxBytes },
     containerPrefix: config.containerPrefix,
     acceptedKinds: ['mp4'],
+    dueTimer: config.dueTimer
+      ? {
+          timer: new EventBridgeDueTimer(new SchedulerClient({ region: config.aws.region }), {
+            batchFunctionArn: config.dueTimer.batchFunctionArn,
+            roleArn: config.dueTimer.schedulerRoleArn,
+          }),
+          maxAgeSecs: config.batchMaxAgeSecs,
+        }
+      : undefined,
     log,
   };
 }

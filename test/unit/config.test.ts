@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { parseIntakeConfig } from '../../lib/config.js';
+import { parseBatchConfig, parseIntakeConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const base = {
@@ -32,6 +32,8 @@ describe('intake configuration', () => {
       batchMaxItems: 50,
       batchMaxBytes: 10 * 1024 ** 3,
       containerPrefix: '',
+      batchMaxAgeSecs: 600,
+      dueTimer: undefined,
       logLevel: 'info',
       aws: { region: 'eu-west-1', s3Endpoint: undefined, dynamodbEndpoint: undefined },
       swift: { auth: { kind: 'tempauth', authUrl: base.SWIFT_AUTH_URL, user: 'test:tester', key: { file: '/run/secrets/swift-key', ssm: undefined } } },
@@ -59,6 +61,14 @@ describe('intake configuration', () => {
     expect(errorOf({ ...base, SWIFT_KEY_FILE: undefined })).toBe('missing configuration: set SWIFT_KEY_FILE or SWIFT_KEY_SSM');
   });
 
+  it('takes the batch close timer only with both its ARNs', () => {
+    const arns = { BATCH_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:1:function:batch', SCHEDULER_ROLE_ARN: 'arn:aws:iam::1:role/s' };
+    expect(parseIntakeConfig({ ...base, ...arns }).dueTimer).toEqual({ batchFunctionArn: arns.BATCH_FUNCTION_ARN, schedulerRoleArn: arns.SCHEDULER_ROLE_ARN });
+    expect(errorOf({ ...base, BATCH_FUNCTION_ARN: arns.BATCH_FUNCTION_ARN })).toBe(
+      'invalid configuration: set both BATCH_FUNCTION_ARN and SCHEDULER_ROLE_ARN, or neither',
+    );
+  });
+
   it('parses Keystone v3 password auth and asks for what it lacks', () => {
     const keystone = { ...base, SWIFT_AUTH: 'keystone', OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_NAME: 'p', OS_PASSWORD_SSM: '/x/swift-password' };
     expect(parseIntakeConfig(keystone).swift.auth).toMatchObject({ kind: 'keystone', method: 'password', username: 'u', projectName: 'p', projectDomainId: 'default' });
@@ -67,5 +77,70 @@ describe('intake configuration', () => {
     const appCred = { ...keystone, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s' };
     expect(errorOf(appCred)).toBe('invalid configuration: OS_APPLICATION_CREDENTIAL_ID is missing');
     expect(parseIntakeConfig({ ...appCred, OS_APPLICATION_CREDENTIAL_ID: 'id' }).swift.auth).toMatchObject({ method: 'application_credential', secret: { file: '/s' } });
+  });
+});
+
+describe('batch configuration', () => {
+  const batchBase = {
+    TABLE_NAME: 'radiomics',
+    ASPERATHOS_URL: 'https://asperathos.example.org:1500/submissions',
+    SGX_MODE: 'HW',
+    CAS_ADDRESS: 'cas.example.org:8081:18765',
+    CAS_CLIENT_CERT_SSM: '/p/cas-client-cert',
+    CAS_CLIENT_KEY_SSM: '/p/cas-client-key',
+    CAS_CA_SSM: '/p/cas-ca',
+    ENCLAVE_CONFIG_SSM: '/p/enclave-config',
+    TEMPURL_KEY_SSM: '/p/tempurl-key',
+    SWIFT_AUTH: 'tempauth',
+    SWIFT_AUTH_URL: 'http://127.0.0.1:18080/auth/v1.0',
+    SWIFT_USER: 'test:tester',
+    SWIFT_KEY_FILE: '/s',
+    MASTER_KEY_FILE: '/m',
+  };
+  const batchError = (env: Record<string, string | undefined>) => {
+    try {
+      parseBatchConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('parses HW mode with its defaults', () => {
+    const config = parseBatchConfig(batchBase);
+    expect(config).toMatchObject({
+      mode: 'HW',
+      maxItems: 50,
+      maxAgeSecs: 600,
+      links: { kind: 'tempurl', ttlSecs: 604800, key: { ssm: '/p/tempurl-key' } },
+      cas: { address: 'cas.example.org:8081:18765', ca: { ssm: '/p/cas-ca' } },
+      sessionFormat: '0.3',
+      workerCmd: ['node', '/app/enclave/worker.mjs'],
+      workerEnv: {},
+      initSize: 1,
+      expectedTimeSecs: 200,
+      itemLeaseSecs: 15,
+      verbosity: 3,
+    });
+  });
+
+  it('names what HW mode lacks', () => {
+    expect(batchError({ ...batchBase, CAS_ADDRESS: undefined })).toBe('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
+    expect(batchError({ ...batchBase, CAS_CA_SSM: undefined })).toBe('missing configuration: set CAS_CA_FILE or CAS_CA_SSM');
+    expect(batchError({ ...batchBase, CAS_ADDRESS: 'cas.example.org:8081' })).toMatch(/^invalid configuration: CAS_ADDRESS is invalid \(expected host:restPort:attestationPort\)/);
+  });
+
+  it('rejects malformed values by name', () => {
+    expect(batchError({ ...batchBase, SGX_MODE: 'sim' })).toMatch(/^invalid configuration: SGX_MODE is invalid/);
+    expect(batchError({ ...batchBase, SCONE_VERBOSITY: '9' })).toMatch(/^invalid configuration: SCONE_VERBOSITY is invalid/);
+    expect(batchError({ ...batchBase, WORKER_ENV: '["a"]' })).toBe('invalid configuration: WORKER_ENV is invalid (expected a JSON object of strings)');
+    expect(batchError({ ...batchBase, ASPERATHOS_URL: undefined })).toBe('invalid configuration: ASPERATHOS_URL is missing');
+  });
+
+  it('SIM mode needs no CAS; public links need no TempURL key', () => {
+    const config = parseBatchConfig({ ...batchBase, SGX_MODE: 'SIM', CAS_ADDRESS: undefined, WORKLOAD_LINKS: 'public', TEMPURL_KEY_SSM: undefined });
+    expect(config.cas).toBeUndefined();
+    expect(config.links).toEqual({ kind: 'public' });
   });
 });

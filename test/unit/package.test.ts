@@ -56,9 +56,35 @@ describe('serverless package (offline, no credentials)', () => {
   });
 
   it('passes secrets only as SSM parameter names, never as values', () => {
-    const env = template.Resources.IntakeLambdaFunction.Properties.Environment.Variables;
-    expect(env.MASTER_KEY_SSM).toBe('/trustworthy-radiomics/dev/master-key');
-    expect(env.OS_PASSWORD_SSM).toBe('/trustworthy-radiomics/dev/swift-password');
-    expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
+    for (const fn of ['IntakeLambdaFunction', 'BatchLambdaFunction']) {
+      const env = template.Resources[fn].Properties.Environment.Variables;
+      expect(env.MASTER_KEY_SSM).toBe('/trustworthy-radiomics/dev/master-key');
+      expect(env.OS_PASSWORD_SSM).toBe('/trustworthy-radiomics/dev/swift-password');
+      expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CERT$|_ENV$/.test(name) && name !== 'WORKER_ENV')).toEqual([]);
+    }
+  });
+
+  it('runs the batch closer every minute, one at a time, from its own zip', () => {
+    expect(template.Resources.BatchEventsRuleSchedule1.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    const fn = template.Resources.BatchLambdaFunction.Properties;
+    expect(fn.Handler).toBe('functions/batch.handler');
+    expect(fn.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['BatchRole', 'Arn'] });
+  });
+
+  it('grants no wildcard actions, and each function only its own role', () => {
+    const roles = Object.entries(template.Resources).filter(([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'));
+    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole']);
+    for (const [, role] of roles) {
+      for (const policy of role.Properties.Policies) {
+        for (const statement of policy.PolicyDocument.Statement) {
+          for (const action of [statement.Action].flat()) expect(action).not.toContain('*');
+        }
+      }
+    }
+    const actionsOf = (role: string) =>
+      template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    expect(actionsOf('IntakeRole')).not.toContain('dynamodb:Query');
+    expect(actionsOf('BatchRole')).not.toContain('s3:GetObject');
   });
 });
