@@ -104,9 +104,10 @@ function shown(text: string): string {
 }
 
 function wholeNumber(name: string, text: string, min: number, max: number, unit: string): number {
-  if (!/^[0-9]{1,9}$/.test(text)) throw new UsageError(`argument ${name}: expected a whole number of ${unit}, got '${shown(text)}'`);
+  const of = unit ? ` of ${unit}` : '';
+  if (!/^[0-9]{1,9}$/.test(text)) throw new UsageError(`argument ${name}: expected a whole number${of}, got '${shown(text)}'`);
   const value = Number(text);
-  if (value < min || value > max) throw new UsageError(`argument ${name}: must be ${min}-${max} ${unit}, got ${value}`);
+  if (value < min || value > max) throw new UsageError(`argument ${name}: must be ${min}-${max}${unit ? ` ${unit}` : ''}, got ${value}`);
   return value;
 }
 
@@ -196,7 +197,7 @@ export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'he
     output,
     expectedTimeSecs: num('--expected-time', DEFAULT_EXPECTED_TIME_SECS, 1, 31_536_000, 'seconds'),
     itemLeaseSecs: num('--item-lease-secs', DEFAULT_ITEM_LEASE_SECS, 1, 86_400, 'seconds'),
-    verbosity: num('--verbosity', DEFAULT_VERBOSITY, 0, 7, 'levels'),
+    verbosity: num('--verbosity', DEFAULT_VERBOSITY, 0, 7, ''),
     links: flags.has('--public')
       ? { kind: 'public' }
       : { kind: 'tempurl', ttlSecs: num('--tempurl-ttl', DEFAULT_TEMPURL_TTL_SECS, 60, 31_536_000, 'seconds') },
