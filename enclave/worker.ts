@@ -224,7 +224,7 @@ export async function runWorker(config: WorkerConfig, deps: WorkerDeps): Promise
   const uploader = new ResultsUploader(deps.swift, config.resultsContainer);
   const itemDeps = { fetch: deps.fetch ?? globalThis.fetch, analyze: deps.analyze ?? analyzeClip, uploader, log };
   const report: WorkerReport = { session, done: 0, failed: 0, stopped: false };
-  const renewEveryMs = 600000;
+  const renewEveryMs = Math.max(200, (config.itemLeaseSecs * 1000) / 3);
   log.info('worker started', { queue: config.redis.queue, lease_secs: config.itemLeaseSecs });
 
   for (;;) {
