@@ -55,7 +55,14 @@ export interface ServicePorts {
   redis: number;
 }
 
-export const DEFAULT_PORTS: ServicePorts = { swift: DEFAULT_SWIFT_PORTS, memcached: 11222, redis: 16379 };
+/**
+ * `RADIOMICS_PORT_OFFSET` shifts every port, so that two checkouts on one machine (a fresh clone beside a
+ * working tree) can each run their own services.
+ */
+const PORT_OFFSET = Number.parseInt(process.env.RADIOMICS_PORT_OFFSET ?? '0', 10) || 0;
+const shift = <T extends Record<string, number>>(ports: T): T =>
+  Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, port + PORT_OFFSET])) as T;
+export const DEFAULT_PORTS: ServicePorts = { swift: shift(DEFAULT_SWIFT_PORTS), memcached: 11222 + PORT_OFFSET, redis: 16379 + PORT_OFFSET };
 
 export interface ServicesOptions {
   repoRoot?: string;
