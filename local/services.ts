@@ -60,8 +60,12 @@ export interface ServicePorts {
  * working tree) can each run their own services.
  */
 const PORT_OFFSET = Number.parseInt(process.env.RADIOMICS_PORT_OFFSET ?? '0', 10) || 0;
-const shift = <T extends Record<string, number>>(ports: T): T =>
-  Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, port + PORT_OFFSET])) as T;
+const shift = (ports: SwiftPorts): SwiftPorts => ({
+  proxy: ports.proxy + PORT_OFFSET,
+  object: ports.object + PORT_OFFSET,
+  container: ports.container + PORT_OFFSET,
+  account: ports.account + PORT_OFFSET,
+});
 export const DEFAULT_PORTS: ServicePorts = { swift: shift(DEFAULT_SWIFT_PORTS), memcached: 11222 + PORT_OFFSET, redis: 16379 + PORT_OFFSET };
 
 export interface ServicesOptions {
