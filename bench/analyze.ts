@@ -1,3 +1,4 @@
+import { REPO_ROOT } from '../local/services.js';
 /**
  * Single-threaded analysis speed on the sample clips: one JSON line per clip, then a summary line.
  *   npx tsx bench/analyze.ts [clip-dir]
@@ -17,7 +18,7 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export async function run(clipDir = '/work/shared/samples/videos'): Promise<{ median_seconds_per_clip: number }> {
+export async function run(clipDir = join(REPO_ROOT, '..', 'shared', 'samples', 'videos')): Promise<{ median_seconds_per_clip: number }> {
   const clips = (await readdir(clipDir)).filter((f) => /\.mp4$/i.test(f)).sort();
   const seconds: number[] = [];
   const elevenFrameSeconds: number[] = [];

@@ -3,13 +3,16 @@ const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   seal: () => import('./commands/seal.js'),
   unseal: () => import('./commands/unseal.js'),
   analyze: () => import('./commands/analyze.js'),
+  'generate-certificate': () => import('./commands/generate-certificate.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]
 commands:
   seal --key <base64 16-byte key> IN OUT     encrypt IN to OUT as iv(12) | tag(16) | ciphertext
   unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering
-  analyze CLIP.mp4 [--json] [--anonymise DIR] run the radiomics pipeline on a plain clip`;
+  analyze CLIP.mp4 [--json] [--anonymise DIR] run the radiomics pipeline on a plain clip
+  generate-certificate [OUT] [--days N] [--key-type rsa|ec]
+                                             CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -125,6 +125,8 @@ function httpUrl(name: string, text: string): string {
 
 /** Parses argv (without `node` and the script). Returns 'help' for -h/--help. */
 export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'help' {
+  const end = argv.indexOf('--');
+  if ((end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '-h' || arg === '--help')) return 'help';
   const values = new Map<string, string>();
   const flags = new Set<string>();
   const positionals: string[] = [];

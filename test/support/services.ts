@@ -32,3 +32,6 @@ export function loadServices(): LocalServices {
     throw new Error(`local services are not running: ${SERVICES_FILE} is missing (run: npm run services:start)`);
   }
 }
+
+/** The read-only reference material beside the checkout (`../shared`), as in CI. */
+export const SHARED_DIR = join(REPO_ROOT, '..', 'shared');

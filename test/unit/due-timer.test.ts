@@ -8,7 +8,9 @@ import { RetryableError } from '../../lib/errors.js';
 const scheduler = mockClient(SchedulerClient);
 const target = { batchFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:radiomics-batch', roleArn: 'arn:aws:iam::111122223333:role/sched' };
 
-beforeEach(() => scheduler.reset());
+beforeEach(() => {
+  scheduler.reset();
+});
 
 describe('batch close timer', () => {
   it('writes at() in UTC, rounded up to the second', () => {
@@ -33,7 +35,7 @@ describe('batch close timer', () => {
   });
 
   it('treats an existing schedule of the same name as set (a duplicate intake)', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', $metadata: {} }));
+    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ Message: 'exists', message: 'exists', $metadata: {} }));
     await expect(new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('b', new Date())).resolves.toBeUndefined();
   });
 

@@ -1,3 +1,4 @@
+import { SHARED_DIR } from '../support/services.js';
 /** The real CLI as a child process: `node bin/radiomics.js seal|unseal ...`. */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHIM = join(REPO, 'bin', 'radiomics.js');
-const SAMPLE = '/work/shared/samples/videos/VH020213M4_001390_20160406T111514.MP4';
+const SAMPLE = join(SHARED_DIR, 'samples/videos/VH020213M4_001390_20160406T111514.MP4');
 const SAMPLE_BYTES = 581853;
 
 const KEY = Buffer.from('8f0e6a1d2c3b4a5968778695a4b3c2d1', 'hex');

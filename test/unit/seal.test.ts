@@ -1,3 +1,4 @@
+import { SHARED_DIR } from '../support/services.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import {
   unsealFile,
 } from '../../lib/seal.js';
 
-const SAMPLE = '/work/shared/samples/videos/VH020213M4_001390_20160406T111534.MP4';
+const SAMPLE = join(SHARED_DIR, 'samples/videos/VH020213M4_001390_20160406T111534.MP4');
 const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
 // McGrew & Viega, "The Galois/Counter Mode of Operation", AES-128 test cases 1 and 3 (no AAD).

@@ -1,3 +1,5 @@
+import { SHARED_DIR } from '../../support/services.js';
+import { join } from 'node:path';
 import { describe, it, expect } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { analyzeClip } from '../../../enclave/analyze-clip.js';
@@ -5,8 +7,8 @@ import { decodeFrames } from '../../../enclave/decode.js';
 import { CvRng } from '../../../enclave/radiomics/rng.js';
 import { segmentFrame } from '../../../enclave/radiomics/segmentation.js';
 
-const GOLDEN = '/work/shared/samples/golden';
-const VIDEOS = '/work/shared/samples/videos';
+const GOLDEN = join(SHARED_DIR, 'samples/golden');
+const VIDEOS = join(SHARED_DIR, 'samples/videos');
 const CLIPS = ['VH020213M4_001390_20160406T111534', 'VH020213M4_001559_20160429T120933'];
 const MAX_RELATIVE_ERROR = 1e-9;
 

@@ -1,3 +1,4 @@
+import { SHARED_DIR } from '../../support/services.js';
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { execFile, execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { promisify } from 'node:util';
 import { analyzeClip } from '../../../enclave/analyze-clip.js';
 import { decodeFrames, DecodeError } from '../../../enclave/decode.js';
 
-const VIDEOS = '/work/shared/samples/videos';
+const VIDEOS = join(SHARED_DIR, 'samples/videos');
 const FFMPEG = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
 const run = promisify(execFile);
 let dir: string;
