@@ -7,15 +7,16 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-const positiveInt = z.coerce.number().int().positive();
-const url = z.string().url();
+export const positiveInt = z.coerce.number().int().positive();
+export const url = z.string().url();
 const secretRef = z.object({ file: z.string().min(1).optional(), ssm: z.string().min(1).optional() });
 
 export type SecretRef = z.infer<typeof secretRef>;
 
-function secret(env: Env, name: string, required = true): SecretRef | undefined {
+/** A secret reference from `<name>_FILE` or `<name>_SSM`; a clear error names both when required and absent. */
+export function secret(env: Env, name: string, required = true): SecretRef | undefined {
   const ref = { file: env[`${name}_FILE`] || undefined, ssm: env[`${name}_SSM`] || undefined };
   if (!ref.file && !ref.ssm) {
     if (!required) return undefined;
@@ -91,7 +92,8 @@ export interface IntakeConfig {
   masterKey: SecretRef;
 }
 
-function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
+/** Parses `env` with `schema`, failing with one ConfigError that names each missing or invalid variable. */
+export function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
