@@ -4,6 +4,7 @@ const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   unseal: () => import('./commands/unseal.js'),
   analyze: () => import('./commands/analyze.js'),
   'generate-certificate': () => import('./commands/generate-certificate.js'),
+  'enclave-config': () => import('./commands/enclave-config.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]
@@ -12,7 +13,9 @@ commands:
   unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering
   analyze CLIP.mp4 [--json] [--anonymise DIR] run the radiomics pipeline on a plain clip
   generate-certificate [OUT] [--days N] [--key-type rsa|ec]
-                                             CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)`;
+                                             CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)
+  enclave-config --keytag K --mrenclave M --image NAME [--out config.json]
+                                             config.json of an enclave image build (see enclave/README.md)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

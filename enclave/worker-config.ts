@@ -23,6 +23,11 @@
  * | DOWNLOAD_TIMEOUT_SECS | 60 | idle timeout of a download (no byte for this long) |
  * | SWIFT_ATTEMPTS | 5 | tries per Swift request on 5xx/network errors before the item fails |
  * | LOG_LEVEL | info | debug, info, warn, error |
+ *
+ * The entry point also reads WORKER_ENV_DIR (the directory, default /env) and WORKER_ENV_FILES (a comma list of the
+ * only names that may come from files; default any, as the original). In HW mode, set WORKER_ENV_FILES in the
+ * session to the non-secret names the pod provides (REDIS_HOST, ...): /env is outside the protected file regions,
+ * so a secret read from there could have been planted by the host.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,14 +88,24 @@ export interface WorkerConfig {
 export interface LoadOptions {
   /** Directory of `<NAME>` files consulted when a variable is absent (default `/env`). */
   envDir?: string;
+  /** Only these names may come from files (default: any). In HW mode the session sets WORKER_ENV_FILES so that
+   *  secrets can only come from the attested session, never from the unprotected /env directory. */
+  fileNames?: ReadonlySet<string>;
 }
 
-/** Looks a name up in `env`, then in `<envDir>/<NAME>`. Empty values count as absent. */
-export function envReader(env: Env, envDir: string = DEFAULT_ENV_DIR): (name: string) => string | undefined {
+/** `WORKER_ENV_FILES=REDIS_HOST,REDIS_PORT` → that set; unset or empty → undefined (any name). */
+export function parseFileNames(value: string | undefined): ReadonlySet<string> | undefined {
+  const names = (value ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  return names.length > 0 ? new Set(names) : undefined;
+}
+
+/** Looks a name up in `env`, then in `<envDir>/<NAME>` (if allowed). Empty values count as absent. */
+export function envReader(env: Env, envDir: string = DEFAULT_ENV_DIR, fileNames?: ReadonlySet<string>): (name: string) => string | undefined {
   return (name) => {
     const direct = env[name];
     if (direct !== undefined && direct !== '') return direct;
     if (!/^[A-Z0-9_]+$/.test(name)) return undefined;
+    if (fileNames && !fileNames.has(name)) return undefined;
     let text: string;
     try {
       text = readFileSync(join(envDir, name), 'utf8');
@@ -139,7 +154,7 @@ export function defaultSpoolDir(): string {
 }
 
 export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<WorkerConfig> {
-  const read = envReader(env, options.envDir ?? DEFAULT_ENV_DIR);
+  const read = envReader(env, options.envDir ?? DEFAULT_ENV_DIR, options.fileNames);
   let encryptionKey: Buffer;
   try {
     encryptionKey = parseKeyBase64(required(read, 'ENCRYPTION_KEY'));

@@ -43,7 +43,7 @@ import { analyzeClip, type ClipAnalysis } from './analyze-clip.js';
 import { DecodeError } from './decode.js';
 import { LeaseQueue, queueKeys } from './queue.js';
 import { analysisJson, FrameZip, ItemFailure, itemIdFromUrl, ResultsUploader } from './results.js';
-import { DEFAULT_ENV_DIR, loadWorkerConfig, type WorkerConfig } from './worker-config.js';
+import { DEFAULT_ENV_DIR, loadWorkerConfig, parseFileNames, type WorkerConfig } from './worker-config.js';
 import { ConfigError, RejectedInput } from '../lib/errors.js';
 import { createLogger, errorFields, shortHash, type Logger } from '../lib/log.js';
 import { createUnsealStream, UnsealError } from '../lib/seal.js';
@@ -52,7 +52,7 @@ import { isSwiftFailure, SwiftClient, type SwiftStore } from '../lib/swift/index
 export const USAGE = `usage: worker [-h|--help]
 Leases sealed clip URLs from the Redis queue, decrypts, analyses and uploads results to Swift; exits 0 when the
 queue and the processing list are empty (or on stop). Configured by environment, each variable falling back to the
-file /env/<NAME> (directory: WORKER_ENV_DIR):
+file /env/<NAME> (directory: WORKER_ENV_DIR; only the names in WORKER_ENV_FILES=A,B if set):
   REDIS_HOST (required), REDIS_PORT=6379, REDIS_DB=0, REDIS_QUEUE=job, REDIS_STOP_KEY=stop,
   ITEM_LEASE_SECS=15, QUEUE_POLL_SECS=2, ENCRYPTION_KEY (required, base64 of 16 bytes),
   JOB_NAME (required; results container <JOB_NAME>-results), OS_* (Keystone v3) or ST_AUTH/ST_USER/ST_KEY,
@@ -225,6 +225,7 @@ export async function runWorker(config: WorkerConfig, deps: WorkerDeps): Promise
   const itemDeps = { fetch: deps.fetch ?? globalThis.fetch, analyze: deps.analyze ?? analyzeClip, uploader, log };
   const report: WorkerReport = { session, done: 0, failed: 0, stopped: false };
   const renewEveryMs = Math.max(200, (config.itemLeaseSecs * 1000) / 3);
+  const cpuAtStart = process.cpuUsage();
   log.info('worker started', { queue: config.redis.queue, lease_secs: config.itemLeaseSecs });
 
   for (;;) {
@@ -276,7 +277,8 @@ export async function runWorker(config: WorkerConfig, deps: WorkerDeps): Promise
       log.warn('item failed', { item_id: itemId, item_hash: itemId === null ? shortHash(item.toString('utf8')) : undefined, reason, seconds });
     }
   }
-  log.info('worker finished', { done: report.done, failed: report.failed, stopped: report.stopped });
+  const cpu = process.cpuUsage(cpuAtStart);
+  log.info('worker finished', { done: report.done, failed: report.failed, stopped: report.stopped, cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)) });
   return report;
 }
 
@@ -293,7 +295,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const bootLog = createLogger({ component: 'enclave-worker' });
   let config: Readonly<WorkerConfig>;
   try {
-    config = loadWorkerConfig(env, { envDir: env.WORKER_ENV_DIR || DEFAULT_ENV_DIR });
+    config = loadWorkerConfig(env, { envDir: env.WORKER_ENV_DIR || DEFAULT_ENV_DIR, fileNames: parseFileNames(env.WORKER_ENV_FILES) });
   } catch (error) {
     if (error instanceof ConfigError) {
       bootLog.error('invalid configuration', { error_message: error.message });

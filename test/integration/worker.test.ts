@@ -9,17 +9,18 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { buildWorkerBundle } from '../../enclave/build.js';
 import { itemKey } from '../../enclave/queue.js';
 import { sealBuffer } from '../../lib/seal.js';
 import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
 import { readZip } from '../fixtures/enclave/zip-reader.js';
-import { loadServices, REPO_ROOT, type LocalServices } from '../support/services.js';
+import { loadServices, REPO_ROOT, type LocalServices, SHARED_DIR } from '../support/services.js';
 
 const run = promisify(execFile);
-const VIDEOS = '/work/shared/samples/videos';
+const VIDEOS = join(SHARED_DIR, 'samples', 'videos');
 const CLIP_A = 'VH020213M4_001390_20160406T111534.MP4'; // 10 frames
 const CLIP_B = 'VH020213M4_001559_20160429T120845.MP4'; // 10 frames
 const CLIP_C = 'VH020213M4_001418_20160407T115216.MP4'; // 11 frames
@@ -71,7 +72,7 @@ interface WorkerRun {
   exited: Promise<number | null>;
 }
 
-function startWorker(job: Job, extraEnv: Record<string, string> = {}): WorkerRun {
+function startWorker(job: Job, extraEnv: Record<string, string> = {}, script = join(REPO_ROOT, 'enclave', 'worker.ts')): WorkerRun {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     REDIS_HOST: services.redis.host,
@@ -89,7 +90,9 @@ function startWorker(job: Job, extraEnv: Record<string, string> = {}): WorkerRun
     WORKER_ENV_DIR: envDir,
     ...extraEnv,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'enclave', 'worker.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+  // the bundle runs from a directory outside the repo, as in the image (/app): no node_modules to fall back on
+  const child = spawn(process.execPath, args, { cwd: script.endsWith('.ts') ? REPO_ROOT : dirname(script), env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let rest = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -254,6 +257,24 @@ describe('enclave worker', () => {
     expect(messages(worker.lines, 'stop requested: not leasing more items').length).toBe(1);
     expect(await redis.lrange(job.prefix, 0, -1)).toEqual(['https://swift.invalid/v1/AUTH_x/c/one.mp4', 'https://swift.invalid/v1/AUTH_x/c/two.mp4']);
     expect(await redis.llen(`${job.prefix}:processing`)).toBe(0);
+  });
+
+  it('the bundled worker.mjs (what the image runs from /app) processes an item like the source', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
+    try {
+      const { bundle } = await buildWorkerBundle({ outDir });
+      const job = newJob();
+      const clip = await sealClip(CLIP_B);
+      await redis.rpush(job.prefix, clip.url);
+      const worker = startWorker(job, {}, bundle);
+      const [code, ref] = await Promise.all([worker.exited, reference(CLIP_B)]);
+      expect(code).toBe(0);
+      const { item_id, ...analysis } = JSON.parse((await swift.getObjectBytes(job.results, `${clip.id}.json`)).toString('utf8')) as Record<string, unknown>;
+      expect([item_id, analysis]).toEqual([clip.id, ref.analysis]);
+      expect(readZip(await swift.getObjectBytes(job.results, `${clip.id}.zip`)).length).toBe(ref.pngs.length);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 when Redis is unreachable and 2 on a configuration error', async () => {

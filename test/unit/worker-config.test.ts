@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envReader, loadWorkerConfig, resultsContainerName } from '../../enclave/worker-config.js';
+import { envReader, loadWorkerConfig, parseFileNames, resultsContainerName } from '../../enclave/worker-config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const KEY = 'AAECAwQFBgcICQoLDA0ODw=='; // bytes 0..15
@@ -109,6 +109,23 @@ describe('worker configuration', () => {
     expect(read('PLAIN')).toBe('v');
     expect(read('../PLAIN')).toBeUndefined();
     expect(read('ABSENT')).toBeUndefined();
+  });
+
+  it('with an allow-list, only the listed names come from files (secrets stay with the attested session)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-env-allow-'));
+    try {
+      writeFileSync(join(dir, 'REDIS_HOST'), 'redis-kj-1\n');
+      writeFileSync(join(dir, 'ENCRYPTION_KEY'), `${KEY}\n`);
+      const fileNames = parseFileNames(' REDIS_HOST, REDIS_PORT ,');
+      expect([...(fileNames ?? [])]).toEqual(['REDIS_HOST', 'REDIS_PORT']);
+      const { REDIS_HOST: _h, ENCRYPTION_KEY: _k, ...rest } = base;
+      expect(() => loadWorkerConfig(rest, { envDir: dir, fileNames })).toThrow(new ConfigError('missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)'));
+      expect(loadWorkerConfig({ ...rest, ENCRYPTION_KEY: KEY }, { envDir: dir, fileNames }).redis.host).toBe('redis-kj-1');
+      expect(parseFileNames(undefined)).toBeUndefined();
+      expect(parseFileNames('')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the results container is <JOB_NAME>-results', () => {

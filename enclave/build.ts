@@ -1,0 +1,86 @@
+/**
+ * Bundles the enclave worker into one file for the SCONE image (no npm install inside the image):
+ *
+ *   node --import tsx enclave/build.ts [OUT_DIR] [--target node20]      → OUT_DIR/worker.mjs (default dist/enclave)
+ *
+ * Output:
+ *   OUT_DIR/worker.mjs                     the worker, its code and its npm dependencies (ioredis, yazl), ESM
+ *   OUT_DIR/radiomics/classifier.json      the shipped classifier: analyze-clip.ts loads it at run time with
+ *                                          createRequire(import.meta.url), i.e. relative to worker.mjs
+ *   OUT_DIR/package.json                   {"type": "module"} so `node worker.mjs` needs no flags
+ * Everything in OUT_DIR is meant to be copied to /app and authenticated by the FSPF (enclave/fspf.sh), so the
+ * code the enclave runs is measured even though node's MRENCLAVE only covers the interpreter.
+ *
+ * ioredis and yazl are CommonJS and call `require` for node built-ins; an ESM bundle has no `require`, so a
+ * banner defines `globalThis.require` with createRequire (esbuild's require shim looks it up at run time).
+ * The bundle needs Node ≥ 20.3 at run time (global fetch, AbortSignal.any in lib/swift): pick the SCONE curated
+ * Node image accordingly and keep `--target` in step with it.
+ */
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const ENCLAVE_DIR = dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_OUT_DIR = join(ENCLAVE_DIR, '..', 'dist', 'enclave');
+
+export interface BuildOptions {
+  outDir?: string;
+  /** esbuild target, e.g. node20 (default) */
+  target?: string;
+  minify?: boolean;
+}
+
+export interface BuildResult {
+  bundle: string;
+  files: string[];
+  bytes: number;
+}
+
+const BANNER = [
+  "import { createRequire as __workerCreateRequire } from 'node:module';",
+  "if (typeof globalThis.require === 'undefined') globalThis.require = __workerCreateRequire(import.meta.url);",
+].join('\n');
+
+export async function buildWorkerBundle(options: BuildOptions = {}): Promise<BuildResult> {
+  const outDir = resolve(options.outDir ?? DEFAULT_OUT_DIR);
+  const bundle = join(outDir, 'worker.mjs');
+  await mkdir(join(outDir, 'radiomics'), { recursive: true });
+  const result = await build({
+    entryPoints: [join(ENCLAVE_DIR, 'worker.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: options.target ?? 'node20',
+    minify: options.minify ?? false,
+    legalComments: 'none',
+    banner: { js: BANNER },
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const classifier = join(outDir, 'radiomics', 'classifier.json');
+  await rm(classifier, { force: true });
+  await copyFile(join(ENCLAVE_DIR, 'radiomics', 'classifier.json'), classifier);
+  await chmod(classifier, 0o644);
+  const packageJson = join(outDir, 'package.json');
+  await writeFile(packageJson, JSON.stringify({ type: 'module', private: true }) + '\n');
+  const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]]?.bytes ?? 0;
+  return { bundle, files: [bundle, classifier, packageJson], bytes };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  let target: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--target') target = args[++i];
+    else if (args[i] === '--minify') continue;
+    else if (args[i] === '-h' || args[i] === '--help') {
+      process.stdout.write('usage: node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]\n');
+      process.exit(0);
+    } else positional.push(args[i]);
+  }
+  const out = await buildWorkerBundle({ outDir: positional[0], target, minify: args.includes('--minify') });
+  process.stdout.write(JSON.stringify({ bundle: out.bundle, bytes: out.bytes, files: out.files }) + '\n');
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Container entry point (runs natively, outside the enclave). kubejobs passes REDIS_HOST (and the emulator
+# REDIS_PORT/REDIS_DB) as container environment, but in HW mode the Palaemon session's environment REPLACES the
+# enclave's, so these values would be lost. They are written to /env/<NAME>, where the worker falls back to them;
+# the session's WORKER_ENV_FILES allows only these non-secret names from files.
+# Then node is exec'd: SCONE attests it (SCONE_CONFIG_ID) and CAS supplies the command and the secrets.
+set -eu
+mkdir -p /env
+for name in REDIS_HOST REDIS_PORT REDIS_DB REDIS_QUEUE; do
+  eval "value=\${$name:-}"
+  if [ -n "$value" ]; then printf '%s\n' "$value" > "/env/$name"; fi
+done
+exec node /app/worker.mjs "$@"

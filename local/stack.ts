@@ -1,0 +1,120 @@
+/**
+ * The whole system on one machine, for `npm start` and the end-to-end tests:
+ *   intake side (local/intake-stack.ts: Swift, Redis, memcached, dynalite, s3rver → the real intake handler),
+ *   the real batch handler on a local schedule (every `tickMs`, standing in for rate(1 minute)),
+ *   the Palaemon CAS emulator (mTLS) for HW mode, and the Asperathos emulator running this project's enclave
+ *   worker as local processes (SIM: the key in env_vars; HW: the worker's key comes from the session).
+ * Every handler is configured only through its environment, as in the cloud.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateTlsFixtures } from './tls-fixtures.js';
+import { startPalaemonEmulator, type PalaemonEmulator } from './palaemon-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from './asperathos-emulator.js';
+import { startIntakeStack, type IntakeStack } from './intake-stack.js';
+import { invokeAsync } from './lambda-local.js';
+import { REPO_ROOT } from './services.js';
+import type { BatchRunSummary } from '../lib/batch/close.js';
+
+export interface StackOptions {
+  mode?: 'SIM' | 'HW';
+  /** The batch window (BATCH_MAX_AGE_SECS). */
+  windowSecs?: number;
+  /** How often the local schedule runs `batch`. */
+  tickMs?: number;
+  workers?: number;
+  log?: (line: string) => void;
+}
+
+export interface Stack extends IntakeStack {
+  mode: 'SIM' | 'HW';
+  asperathos: AsperathosEmulator;
+  cas?: PalaemonEmulator;
+  batchRuns: BatchRunSummary[];
+  stop(): Promise<void>;
+}
+
+/** Illustrative enclave facts for local runs: no enclave is measured here (see enclave/README.md). */
+const LOCAL_ENCLAVE = {
+  mrenclave: '0'.repeat(63) + '1',
+  'image-name': 'local/radiomics-worker:dev',
+  'fspf-tag': '0'.repeat(32),
+  'fspf-key': '0'.repeat(64),
+  'fspf-path': '/fspf.pb',
+};
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const mode = options.mode ?? 'SIM';
+  const log = options.log ?? (() => undefined);
+  const intake = await startIntakeStack({ log });
+  const local = join(REPO_ROOT, '.local');
+  const secret = (name: string, value: string) => {
+    const path = join(local, 'secrets', name);
+    writeFileSync(path, value, { mode: 0o600 });
+    return path;
+  };
+
+  let cas: PalaemonEmulator | undefined;
+  const tls = mode === 'HW' ? await generateTlsFixtures(join(local, 'tls'), { clients: ['batch'] }) : undefined;
+  if (tls) {
+    cas = await startPalaemonEmulator({ tls: { ca: tls.ca, cert: tls.server.cert, key: tls.server.key }, attestationPort: 0 });
+  }
+  const swift = intake.services.swift;
+  const asperathos = await startAsperathosEmulator({
+    redis: intake.services.redis,
+    workerEnv: cas ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath } : {},
+  });
+
+  Object.assign(process.env, {
+    BATCH_MAX_AGE_SECS: String(options.windowSecs ?? 10),
+    ASPERATHOS_URL: asperathos.submissionsUrl,
+    SGX_MODE: mode,
+    WORKLOAD_LINKS: 'tempurl',
+    TEMPURL_KEY_FILE: secret('tempurl-key', 'local-tempurl-key'),
+    ENCLAVE_CONFIG_FILE: secret('enclave-config.json', JSON.stringify(LOCAL_ENCLAVE)),
+    WORKER_CMD: 'node --import tsx enclave/worker.ts',
+    WORKER_ENV: JSON.stringify({ ST_AUTH: swift.authUrl, ST_USER: swift.user }),
+    WORKER_SECRET_ENV_FILE: secret('worker-secret-env.json', JSON.stringify({ ST_KEY: swift.key })),
+    JOB_INIT_SIZE: String(options.workers ?? 2),
+    ...(cas && tls
+      ? {
+          CAS_ADDRESS: cas.casAddress,
+          CAS_CLIENT_CERT_FILE: tls.clients.batch.certPath,
+          CAS_CLIENT_KEY_FILE: tls.clients.batch.keyPath,
+          CAS_CA_FILE: tls.caPath,
+        }
+      : {}),
+  });
+  const { handler: batch } = await import('../functions/batch.js');
+
+  const batchRuns: BatchRunSummary[] = [];
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const result = await invokeAsync('batch', batch, { source: 'aws.events', 'detail-type': 'Scheduled Event' }, { maximumRetryAttempts: 0 });
+      if (result.ok) batchRuns.push(result.result);
+      else log(`[stack] batch run failed: ${(result.error as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  const schedule = setInterval(() => void tick(), options.tickMs ?? 2000);
+  log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}`);
+
+  return {
+    ...intake,
+    mode,
+    asperathos,
+    cas,
+    batchRuns,
+    async stop() {
+      clearInterval(schedule);
+      while (running) await new Promise((resolve) => setTimeout(resolve, 50));
+      await asperathos.close();
+      await cas?.close();
+      await intake.close();
+    },
+  };
+}
