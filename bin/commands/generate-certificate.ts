@@ -6,6 +6,7 @@
  * session's owner by this certificate, so losing the key loses the sessions.
  * Exit: 0 written, 1 failed (a file exists, openssl failed, cannot write), 2 usage error. The key is never printed.
  */
+import { UsageError, scanArgs } from '../../lib/cli-args.js';
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../../lib/errors.js';
 import { generateClientCertificate, validateCommonName, writeClientCertificate, type KeyType } from '../../lib/certs.js';
@@ -21,7 +22,6 @@ Make a self-signed CAS client certificate and key (like the original generate_ce
   --key-type rsa|ec   RSA 4096 (default, like the original) or EC P-256
   --common-name CN    subject CN (default: trustworthy-radiomics)`;
 
-class UsageError extends Error {}
 
 interface Args {
   out: string;
@@ -31,28 +31,9 @@ interface Args {
 }
 
 export function parseGenerateCertificateArgs(argv: readonly string[]): Args | 'help' {
-  const positionals: string[] = [];
-  const values = new Map<string, string>();
-  let optionsDone = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (optionsDone || arg === '-' || !arg.startsWith('-')) {
-      positionals.push(arg);
-      continue;
-    }
-    if (arg === '--') {
-      optionsDone = true;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') return 'help';
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (!['--days', '--key-type', '--common-name'].includes(name)) throw new UsageError(`unrecognized argument: ${name.slice(0, 40)}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`argument ${name}: expected one argument`);
-    if (values.has(name)) throw new UsageError(`argument ${name}: given more than once`);
-    values.set(name, value);
-  }
+  const scanned = scanArgs(argv, { values: new Set(['--days', '--key-type', '--common-name']) });
+  if (scanned === 'help') return 'help';
+  const { positionals, values } = scanned;
   if (positionals.length > 1) throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(' ')}`);
   const daysText = values.get('--days') ?? '365';
   if (!/^[0-9]{1,4}$/.test(daysText) || Number(daysText) < 1 || Number(daysText) > 3650) {

@@ -3,12 +3,11 @@
  * two required mutually exclusive groups, one positional), plus `--cas-ca`, `--public` and `--tempurl-ttl`.
  * Parsing is pure: no file or network access. Every problem is a `UsageError` (exit 2).
  */
+import { UsageError, scanArgs, shown } from '../cli-args.js';
 import { parseCasAddress } from '../palaemon/address.js';
 import { ConfigError } from '../errors.js';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 export const DEFAULT_CONFIG = 'config.json';
 export const DEFAULT_CERT = 'client.pem';
@@ -98,11 +97,6 @@ const VALUE_OPTIONS = new Set([
 ]);
 const FLAG_OPTIONS = new Set(['--sgx-simulation', '--public']);
 
-function shown(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length <= 40 ? clean : `${clean.slice(0, 40)}…`;
-}
-
 function wholeNumber(name: string, text: string, min: number, max: number, unit: string): number {
   const of = unit ? ` of ${unit}` : '';
   if (!/^[0-9]{1,9}$/.test(text)) throw new UsageError(`argument ${name}: expected a whole number${of}, got '${shown(text)}'`);
@@ -125,39 +119,9 @@ function httpUrl(name: string, text: string): string {
 
 /** Parses argv (without `node` and the script). Returns 'help' for -h/--help. */
 export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'help' {
-  const end = argv.indexOf('--');
-  if ((end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '-h' || arg === '--help')) return 'help';
-  const values = new Map<string, string>();
-  const flags = new Set<string>();
-  const positionals: string[] = [];
-  let optionsDone = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (optionsDone || arg === '-' || !arg.startsWith('-')) {
-      positionals.push(arg);
-      continue;
-    }
-    if (arg === '--') {
-      optionsDone = true;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') return 'help';
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (FLAG_OPTIONS.has(name)) {
-      if (eq >= 0) throw new UsageError(`argument ${name}: takes no value`);
-      if (flags.has(name)) throw new UsageError(`argument ${name}: given more than once`);
-      flags.add(name);
-      continue;
-    }
-    if (!VALUE_OPTIONS.has(name)) throw new UsageError(`unrecognized argument: ${shown(name)}`);
-    let value: string | undefined;
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !VALUE_OPTIONS.has(argv[i + 1]) && !FLAG_OPTIONS.has(argv[i + 1]) && argv[i + 1] !== '--') value = argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`argument ${name}: expected one argument`);
-    if (values.has(name)) throw new UsageError(`argument ${name}: given more than once`);
-    values.set(name, value);
-  }
+  const scanned = scanArgs(argv, { values: VALUE_OPTIONS, flags: FLAG_OPTIONS });
+  if (scanned === 'help') return 'help';
+  const { values, flags, positionals } = scanned;
 
   const cas = values.get('--cas-address');
   const sim = flags.has('--sgx-simulation');
