@@ -62,7 +62,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const swift = intake.services.swift;
   const asperathos = await startAsperathosEmulator({
     redis: intake.services.redis,
-    workerEnv: cas ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath } : {},
+    workerEnv: cas
+      ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath, LOCAL_EMULATED_MRENCLAVE: LOCAL_ENCLAVE.mrenclave }
+      : {},
   });
 
   Object.assign(process.env, {
