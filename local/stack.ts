@@ -30,6 +30,10 @@ export interface Stack extends IntakeStack {
   mode: 'SIM' | 'HW';
   asperathos: AsperathosEmulator;
   cas?: PalaemonEmulator;
+  /** The CAS client credentials the batch function uses (HW). */
+  casClientTls?: { ca: string; cert: string; key: string };
+  /** plugin_info of every job the emulator started, as submitted. */
+  submittedJobs: Array<Record<string, unknown>>;
   batchRuns: BatchRunSummary[];
   stop(): Promise<void>;
 }
@@ -60,8 +64,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cas = await startPalaemonEmulator({ tls: { ca: tls.ca, cert: tls.server.cert, key: tls.server.key }, attestationPort: 0 });
   }
   const swift = intake.services.swift;
+  const submittedJobs: Array<Record<string, unknown>> = [];
   const asperathos = await startAsperathosEmulator({
     redis: intake.services.redis,
+    workerCommand: (job) => {
+      if (job.workerIndex === 0) submittedJobs.push(job.pluginInfo);
+      return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'enclave', 'worker.ts')], cwd: REPO_ROOT };
+    },
     workerEnv: cas
       ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath, LOCAL_EMULATED_MRENCLAVE: LOCAL_ENCLAVE.mrenclave }
       : {},
@@ -110,6 +119,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mode,
     asperathos,
     cas,
+    casClientTls: tls ? { ca: String(tls.ca), cert: String(tls.clients.batch.cert), key: String(tls.clients.batch.key) } : undefined,
+    submittedJobs,
     batchRuns,
     async stop() {
       clearInterval(schedule);

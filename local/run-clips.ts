@@ -1,0 +1,122 @@
+/**
+ * Drives clips through a running local stack: uploads them into the intake bucket as one tenant, waits for
+ * every one to be sealed, for its batch's job to end, and collects each clip's result from Swift.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../lib/s3.js';
+import { DynamoIntakeStore } from '../lib/store/intake-store.js';
+import { videoIdDeriver } from '../lib/video-id.js';
+import { decodeMasterKey } from '../lib/intake/wiring.js';
+import { AsperathosClient, TERMINAL_STATUSES } from '../lib/asperathos/index.js';
+import { SwiftClient, TempAuth } from '../lib/swift/index.js';
+import type { VideoRecord } from '../lib/store/records.js';
+import { LOCAL_INTAKE_BUCKET, LOCAL_TABLE } from './intake-stack.js';
+import type { Stack } from './stack.js';
+
+export interface ClipOutcome {
+  clip: string;
+  video?: VideoRecord;
+  /** The worker's `<id>.json`, when there is one. */
+  result?: Record<string, unknown>;
+  resultsContainer?: string;
+}
+
+export interface RunReport {
+  clips: ClipOutcome[];
+  jobs: Array<{ batchId: string; jobId: string; status: string }>;
+  storageUrl: string;
+  timings: { sealedAtMs: number; submittedAtMs: number; doneAtMs: number; startedAtMs: number };
+}
+
+export interface RunProgress {
+  stage: 'sealing' | 'processing';
+  done: number;
+  total: number;
+  jobIds: string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runClips(stack: Stack, clipPaths: string[], options: { tenant?: string; onProgress?: (p: RunProgress) => void; timeoutMs?: number } = {}): Promise<RunReport> {
+  const tenant = options.tenant ?? 'demo';
+  const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000);
+  const startedAtMs = Date.now();
+  const s3 = createS3Client({ region: 'eu-west-1', endpoint: stack.s3.endpoint, credentials: stack.s3.credentials });
+  const delivered = stack.deliveries.length;
+  const eTags = new Map<string, string>();
+  try {
+    for (const path of clipPaths) {
+      const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: `${tenant}/${basename(path)}`, Body: readFileSync(path) }));
+      eTags.set(path, (answer.ETag ?? '').replace(/"/g, ''));
+    }
+  } finally {
+    s3.destroy();
+  }
+  while (stack.deliveries.length - delivered < clipPaths.length) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the intake');
+    options.onProgress?.({ stage: 'sealing', done: stack.deliveries.length - delivered, total: clipPaths.length, jobIds: [] });
+    await sleep(200);
+  }
+  await stack.idle();
+  const sealedAtMs = Date.now();
+  options.onProgress?.({ stage: 'sealing', done: clipPaths.length, total: clipPaths.length, jobIds: [] });
+
+  const masterKey = decodeMasterKey(readFileSync(stack.env.MASTER_KEY_FILE, 'utf8'));
+  const ids = videoIdDeriver(masterKey);
+  const store = new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE);
+  const videos = await Promise.all(
+    clipPaths.map((path) => store.getVideo(ids({ bucket: LOCAL_INTAKE_BUCKET, key: `${tenant}/${basename(path)}`, eTag: eTags.get(path) }))),
+  );
+  const batchIds = [...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id)))];
+
+  const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
+  const jobs = new Map<string, { jobId: string; status: string }>();
+  let submittedAtMs = 0;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the jobs');
+    let items = 0;
+    let processed = 0;
+    let finished = 0;
+    for (const batchId of batchIds) {
+      const batch = await store.getBatch(batchId);
+      if (!batch?.jobId) {
+        items += batch?.claims ?? 0;
+        continue;
+      }
+      submittedAtMs ||= Date.now();
+      const status = await manager.get(batch.jobId);
+      jobs.set(batchId, { jobId: batch.jobId, status: String(status.status) });
+      items += status.progress?.items ?? batch.items ?? 0;
+      processed += status.progress?.processed ?? 0;
+      if (TERMINAL_STATUSES.has(String(status.status))) finished++;
+    }
+    options.onProgress?.({ stage: 'processing', done: processed, total: items, jobIds: [...jobs.values()].map((j) => j.jobId) });
+    if (finished === batchIds.length) break;
+    await sleep(500);
+  }
+  const doneAtMs = Date.now();
+
+  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
+  const clips: ClipOutcome[] = [];
+  for (const [i, path] of clipPaths.entries()) {
+    const video = videos[i];
+    const outcome: ClipOutcome = { clip: basename(path), video };
+    if (video?.stage === 'sealed' && video.batchId) {
+      outcome.resultsContainer = `${video.batchId}-results`;
+      try {
+        outcome.result = JSON.parse((await swift.getObjectBytes(outcome.resultsContainer, `${video.videoId}.json`)).toString()) as Record<string, unknown>;
+      } catch {
+        // no result: the clip failed in the worker (see the job's errors)
+      }
+    }
+    clips.push(outcome);
+  }
+  return {
+    clips,
+    jobs: [...jobs.entries()].map(([batchId, job]) => ({ batchId, ...job })),
+    storageUrl: await swift.storageUrl(),
+    timings: { startedAtMs, sealedAtMs, submittedAtMs, doneAtMs },
+  };
+}
