@@ -5,6 +5,7 @@ const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   analyze: () => import('./commands/analyze.js'),
   'generate-certificate': () => import('./commands/generate-certificate.js'),
   'enclave-config': () => import('./commands/enclave-config.js'),
+  status: () => import('./commands/status.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]
@@ -15,7 +16,9 @@ commands:
   generate-certificate [OUT] [--days N] [--key-type rsa|ec]
                                              CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)
   enclave-config --keytag K --mrenclave M --image NAME [--out config.json]
-                                             config.json of an enclave image build (see enclave/README.md)`;
+                                             config.json of an enclave image build (see enclave/README.md)
+  status [JOB_ID] [--api URL] [--token T | --token-file F] [--json]
+                                             jobs and progress from the status API`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

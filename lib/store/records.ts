@@ -42,4 +42,29 @@ export interface BatchRecord {
   jobId?: string;
   submittedAt?: string;
   reason?: string;
+  /** Written by sync-status (lib/status/sync.ts): the last observed job state and its polling bookkeeping. */
+  jobState?: JobState;
+  /** Epoch ms at which the observation in `jobState` was requested; writes are conditional on it growing. */
+  observedAtMs?: number;
+  /** Set while Asperathos cannot be reached for this job; `jobState` is then the last known state. */
+  staleSince?: string;
+  pollFailures?: number;
+  nextPollAtMs?: number;
+  notFoundCount?: number;
+  /** Crypto-shredding: the wrapped key was deleted once the job ended (SHRED_KEYS_ON_TERMINAL). */
+  keyShreddedAt?: string;
+}
+
+/** A job's state as sync-status last saw it; `status` is Asperathos's, or `lost` when it forgot the job. */
+export interface JobState {
+  status: string;
+  startingTime?: string;
+  visualizerUrl?: string;
+  report?: Record<string, unknown>;
+  progress?: { done: number; total: number; source: 'queue' | 'results' };
+  /** Item (video) ids in the job's errors, at most 1000; `failedCount` counts them all. */
+  failedItems?: string[];
+  failedCount?: number;
+  reason?: string;
+  endedAt?: string;
 }

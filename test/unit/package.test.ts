@@ -74,7 +74,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('grants no wildcard actions, and each function only its own role', () => {
     const roles = Object.entries(template.Resources).filter(([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'));
-    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole']);
+    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole', 'StatusApiRole', 'SyncStatusRole']);
     for (const [, role] of roles) {
       for (const policy of role.Properties.Policies) {
         for (const statement of policy.PolicyDocument.Statement) {
@@ -86,5 +86,29 @@ describe('serverless package (offline, no credentials)', () => {
       template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
     expect(actionsOf('IntakeRole')).not.toContain('dynamodb:Query');
     expect(actionsOf('BatchRole')).not.toContain('s3:GetObject');
+  });
+
+  it('syncs job status every minute on its own role, which may only query the active index and update rows', () => {
+    expect(template.Resources.SyncDashstatusEventsRuleSchedule1.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    const fn = template.Resources.SyncDashstatusLambdaFunction.Properties;
+    expect(fn.Handler).toBe('functions/sync-status.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['SyncStatusRole', 'Arn'] });
+    expect(fn.Timeout).toBe(55);
+    const statements = template.Resources.SyncStatusRole.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' });
+  });
+
+  it('serves the status API over httpApi on its own read-only role', () => {
+    const fn = template.Resources.StatusDashapiLambdaFunction.Properties;
+    expect(fn.Handler).toBe('functions/status-api.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['StatusApiRole', 'Arn'] });
+    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
+    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /videos/{id}']);
+    const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter']);
+    const env = fn.Environment.Variables;
+    expect(env.TEMPURL_KEY_SSM).toBe('/trustworthy-radiomics/dev/tempurl-key');
+    expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * `GET /`: a small self-refreshing status page, no framework. The user pastes a token; it is kept in
+ * sessionStorage (this tab only) and sent as a bearer header to `jobs` (relative, so it works under a stage
+ * path). A strict CSP allows only this page's own inline script and style (by hash) and same-origin fetches.
+ */
+import { createHash } from 'node:crypto';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
+h1{font-size:1.3rem}
+form{margin-bottom:1rem}
+input{width:28rem;font:inherit;padding:.3rem}
+table{border-collapse:collapse;min-width:48rem}
+th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd}
+.bar{width:14rem;height:.9rem;background:#eee;border-radius:.45rem;overflow:hidden}
+.fill{height:100%;background:#2b7de9}
+.status{font-weight:600;padding:.1rem .5rem;border-radius:.3rem;color:#fff}
+.s-submitted,.s-created{background:#7a7a7a}
+.s-ongoing{background:#2b7de9}
+.s-completed{background:#1e8e3e}
+.s-failed,.s-error,.s-lost,.s-not-found{background:#c5221f}
+.s-stopped,.s-terminated{background:#e37400}
+.stale{color:#e37400}
+#message{color:#c5221f}
+`;
+
+const SCRIPT = `
+(function () {
+  var form = document.getElementById('auth'), input = document.getElementById('token');
+  var rows = document.getElementById('rows'), message = document.getElementById('message'), updated = document.getElementById('updated');
+  var refreshSecs = Number(document.body.dataset.refresh) || 10, timer = null;
+  function cell(tr, content) { var td = document.createElement('td'); if (typeof content === 'string') td.textContent = content; else td.appendChild(content); tr.appendChild(td); return td; }
+  function render(jobs) {
+    rows.textContent = '';
+    jobs.forEach(function (job) {
+      var tr = document.createElement('tr'); tr.dataset.job = job.job_id; tr.dataset.status = job.status;
+      cell(tr, job.job_id);
+      var badge = document.createElement('span'); badge.className = 'status s-' + job.status.replace(/\\s+/g, '-'); badge.textContent = job.status; cell(tr, badge);
+      var bar = document.createElement('div'); bar.className = 'bar'; var fill = document.createElement('div'); fill.className = 'fill';
+      var pct = job.progress ? job.progress.percent : (job.status === 'completed' ? 100 : 0); fill.style.width = pct + '%'; bar.appendChild(fill);
+      bar.setAttribute('role', 'progressbar'); bar.setAttribute('aria-valuenow', String(pct)); cell(tr, bar);
+      cell(tr, job.progress ? job.progress.done + ' / ' + job.progress.total : (job.items === null ? '–' : '0 / ' + job.items));
+      cell(tr, String(job.failed_count));
+      cell(tr, job.submitted_at || '–');
+      var stale = cell(tr, job.stale_since ? 'stale since ' + job.stale_since : ''); stale.className = 'stale';
+      rows.appendChild(tr);
+    });
+  }
+  function load() {
+    var token = sessionStorage.getItem('radiomics-token');
+    if (!token) return;
+    fetch('jobs?limit=100', { headers: { authorization: 'Bearer ' + token }, cache: 'no-store' })
+      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, body: body }; }); })
+      .then(function (r) {
+        if (!r.ok) { message.textContent = r.body.message || 'request failed'; return; }
+        message.textContent = ''; render(r.body.jobs); updated.textContent = 'updated ' + new Date().toLocaleTimeString();
+      })
+      .catch(function () { message.textContent = 'the status API is unreachable'; });
+  }
+  form.addEventListener('submit', function (e) {
+    e.preventDefault(); sessionStorage.setItem('radiomics-token', input.value.trim()); input.value = '';
+    load(); if (timer) clearInterval(timer); timer = setInterval(load, refreshSecs * 1000);
+  });
+  if (sessionStorage.getItem('radiomics-token')) { load(); timer = setInterval(load, refreshSecs * 1000); }
+})();
+`;
+
+const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+const CSP = `default-src 'none'; script-src ${hash(SCRIPT)}; style-src ${hash(STYLE)}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+export function statusPage(refreshSecs: number): APIGatewayProxyStructuredResultV2 {
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>Radiomics jobs</title><style>${STYLE}</style></head>
+<body data-refresh="${Math.max(1, Math.floor(refreshSecs))}">
+<h1>Radiomics jobs</h1>
+<form id="auth"><input id="token" type="password" autocomplete="off" placeholder="Paste your access token"> <button type="submit">Show jobs</button></form>
+<p id="message" role="alert"></p>
+<table><thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Items</th><th>Failed</th><th>Submitted</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<p id="updated"></p>
+<script>${SCRIPT}</script>
+</body></html>`;
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' },
+    body,
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * status-api routing on API Gateway v2 (HTTP API) events. Every JSON route needs a bearer token and answers
+ * only within the token's tenant: another tenant's ids answer 404, exactly like ids that do not exist.
+ *
+ *   GET /                 the status page (HTML; the token is typed into the page, never put in a URL)
+ *   GET /jobs             the tenant's jobs, newest first: ?limit=1..100 (20) &cursor=<opaque>
+ *   GET /jobs/{id}        one job with progress, errors and results links (TempURLs)
+ *   GET /batches/{id}     one batch
+ *   GET /videos/{id}      one video's stage
+ * Errors: JSON `{error, message}`; 400 bad query, 401 token, 404 unknown, 405 method, 503 keys or table down.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { AuthError, bearerToken, type TokenVerifier } from '../../auth/jwt.js';
+import { RetryableError } from '../../errors.js';
+import { errorFields, type Logger } from '../../log.js';
+import type { SwiftStore } from '../../swift/index.js';
+import type { Cursor, JobStatusStore } from '../store.js';
+import { statusPage } from './page.js';
+import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
+
+export interface ApiDeps {
+  verifier: TokenVerifier;
+  store: JobStatusStore;
+  swift: SwiftStore;
+  results: { tempUrlKey: string; ttlSecs: number; maxLinks: number };
+  pageRefreshSecs: number;
+  log: Logger;
+  now?: () => number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const ID = /^[0-9a-f]{32}$/;
+const MAX_PAGE = 100;
+const DEFAULT_PAGE = 20;
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { ...JSON_HEADERS, ...headers },
+  body: JSON.stringify(body),
+});
+
+export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps, signal?: AbortSignal): Promise<APIGatewayProxyStructuredResultV2> {
+  try {
+    const method = event.requestContext?.http?.method ?? 'GET';
+    const path = event.rawPath ?? '/';
+    if (method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported', { allow: 'GET' });
+    if (path === '/') return statusPage(deps.pageRefreshSecs);
+    const route = matchRoute(path);
+    if (!route) throw new ApiError(404, 'not_found', 'no such resource');
+    const tenant = await authenticate(event, deps.verifier);
+    const query = queryOf(event, route.name === 'jobs' ? ['limit', 'cursor'] : []);
+    return await answer(route, query, tenant, deps, signal);
+  } catch (error) {
+    return errorResponse(error, deps.log);
+  }
+}
+
+type Route = { name: 'jobs' } | { name: 'job' | 'batch' | 'video'; id: string };
+
+function matchRoute(path: string): Route | undefined {
+  if (path === '/jobs') return { name: 'jobs' };
+  const m = /^\/(jobs|batches|videos)\/([^/]+)$/.exec(path);
+  if (!m) return undefined;
+  if (!ID.test(m[2])) throw new ApiError(404, 'not_found', 'no such resource');
+  return { name: ({ jobs: 'job', batches: 'batch', videos: 'video' } as const)[m[1] as 'jobs' | 'batches' | 'videos'], id: m[2] };
+}
+
+function queryOf(event: APIGatewayProxyEventV2, allowed: string[]): Record<string, string> {
+  const params = event.queryStringParameters ?? {};
+  for (const [name, value] of Object.entries(params)) {
+    if (!allowed.includes(name)) throw new ApiError(400, 'bad_request', `unknown query parameter`);
+    if (value === undefined || value.includes(',')) throw new ApiError(400, 'bad_request', `query parameter ${name} must be given once`);
+  }
+  return params as Record<string, string>;
+}
+
+async function authenticate(event: APIGatewayProxyEventV2, verifier: TokenVerifier): Promise<string> {
+  const header = event.headers?.authorization ?? event.headers?.Authorization;
+  const token = bearerToken(header);
+  if (!token) throw new ApiError(401, 'unauthorized', header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required', { 'www-authenticate': 'Bearer' });
+  return (await verifier.verify(token)).tenant;
+}
+
+async function answer(route: Route, query: Record<string, string>, tenant: string, deps: ApiDeps, signal?: AbortSignal) {
+  if (route.name === 'jobs') {
+    const limit = parseLimit(query.limit);
+    const page = await jobsPage(deps.store, tenant, limit, query.cursor === undefined ? undefined : decodeCursor(query.cursor, tenant));
+    return json(200, { jobs: page.batches.map(jobSummaryView), next_cursor: page.cursor ? encodeCursor(page.cursor) : null });
+  }
+  if (route.name === 'video') {
+    const video = await deps.store.getVideo(route.id);
+    if (!video || video.tenant !== tenant) throw notFound('video');
+    const batch = video.batchId ? await deps.store.getBatch(video.batchId) : undefined;
+    return json(200, await videoView(video, batch?.tenant === tenant ? batch : undefined, deps.swift, signal));
+  }
+  const batch = await deps.store.getBatch(route.id);
+  if (!batch || batch.tenant !== tenant || (route.name === 'job' && !batch.jobId)) throw notFound(route.name);
+  if (route.name === 'batch') return json(200, batchView(batch));
+  const nowMs = (deps.now ?? Date.now)();
+  return json(200, await jobDetailView(batch, { swift: deps.swift, ...deps.results, nowMs }, signal));
+}
+
+const notFound = (what: string) => new ApiError(404, 'not_found', `no such ${what}`);
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PAGE;
+  if (!/^[1-9][0-9]{0,2}$/.test(text) || Number(text) > MAX_PAGE) throw new ApiError(400, 'bad_request', `limit must be an integer from 1 to ${MAX_PAGE}`);
+  return Number(text);
+}
+
+/** Jobs only (batches with a job id), newest first; keeps querying until `limit` are found or the index ends. */
+async function jobsPage(store: JobStatusStore, tenant: string, limit: number, cursor?: Cursor) {
+  const batches = [];
+  let next = cursor;
+  for (let round = 0; round < 10; round++) {
+    const page = await store.tenantBatches(tenant, limit - batches.length, next);
+    batches.push(...page.batches.filter((b) => b.jobId));
+    next = page.cursor;
+    if (!next || batches.length >= limit) break;
+  }
+  return { batches, cursor: next };
+}
+
+export function encodeCursor(key: Cursor): string {
+  return Buffer.from(JSON.stringify([key.gsi3sk, key.pk])).toString('base64url');
+}
+
+function decodeCursor(text: string, tenant: string): Cursor {
+  const bad = new ApiError(400, 'bad_request', 'cursor is not valid');
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(text)) throw bad;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad;
+  const [sortKey, pk] = parsed as [string, string];
+  if (!/^BATCH#[0-9a-f]{32}$/.test(pk) || !/^[0-9TZ:.+-]{10,40}#[0-9a-f]{32}$/.test(sortKey)) throw bad;
+  return { pk, sk: 'BATCH', gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: sortKey };
+}
+
+function errorResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
+  if (error instanceof ApiError) return json(error.status, { error: error.code, message: error.message }, error.headers);
+  if (error instanceof AuthError) {
+    if (error.problem === 'keys_unavailable') return json(503, { error: 'unavailable', message: 'the token cannot be verified right now' }, { 'retry-after': '5' });
+    return json(401, { error: 'unauthorized', message: error.message }, { 'www-authenticate': `Bearer error="invalid_token"` });
+  }
+  if (error instanceof RetryableError) {
+    log.warn('status-api dependency unavailable', errorFields(error));
+    return json(503, { error: 'unavailable', message: 'a backing service is unavailable; retry shortly' }, { 'retry-after': '5' });
+  }
+  log.error('status-api failure', errorFields(error));
+  return json(500, { error: 'internal', message: 'internal error' });
+}

@@ -1,0 +1,109 @@
+/**
+ * Pure mapping from what Asperathos says about a job to what the table stores (JobState), and back to the
+ * words the API speaks. No I/O.
+ *
+ * Asperathos statuses (protocols.md §5): created → ongoing → completed | failed; also error (setup failed),
+ * stopped, terminated, and `not found` (the manager lost the job in Kubernetes). `lost` is ours: the manager
+ * no longer knows the job id at all (GET answers 400 with an empty message) several polls in a row.
+ */
+import type { JobStatus } from '../asperathos/index.js';
+import type { JobState } from '../store/records.js';
+
+export const ASPERATHOS_STATUSES = ['created', 'ongoing', 'completed', 'failed', 'error', 'stopped', 'terminated', 'not found'] as const;
+export type TrackedStatus = (typeof ASPERATHOS_STATUSES)[number] | 'lost' | 'unknown';
+
+/** Terminal status → the batch's final state and the reason recorded with it. */
+const TERMINAL: Record<string, { state: 'completed' | 'failed'; reason?: string }> = {
+  completed: { state: 'completed' },
+  failed: { state: 'failed', reason: 'job_failed' },
+  error: { state: 'failed', reason: 'job_setup_error' },
+  stopped: { state: 'failed', reason: 'job_stopped' },
+  terminated: { state: 'failed', reason: 'job_terminated' },
+  'not found': { state: 'failed', reason: 'job_not_found_in_cluster' },
+  lost: { state: 'failed', reason: 'job_unknown_to_asperathos' },
+};
+
+export function terminalOutcome(status: string): { state: 'completed' | 'failed'; reason?: string } | undefined {
+  return TERMINAL[status];
+}
+
+export function trackedStatus(status: string): TrackedStatus {
+  return (ASPERATHOS_STATUSES as readonly string[]).includes(status) || status === 'lost' ? (status as TrackedStatus) : 'unknown';
+}
+
+const MAX_FAILED_ITEMS = 1000;
+const MAX_REPORT_KEYS = 20;
+
+/** The item id of a failed workload line: the sealed object's name without `.mp4` (the video id). */
+export function itemIdOfUrl(line: string): string | undefined {
+  try {
+    const segment = new URL(line.trim()).pathname.split('/').pop() ?? '';
+    const name = decodeURIComponent(segment).replace(/\.mp4$/i, '');
+    return /^[0-9a-f]{32}$/.test(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Report values worth keeping: scalars and short arrays of scalars (never nested objects, never redis addresses). */
+function reportOf(report: Record<string, unknown>): Record<string, unknown> | undefined {
+  const kept = Object.entries(report)
+    .filter(([key, value]) => !/redis|password|token|secret|key/i.test(key))
+    .filter(([, value]) => ['number', 'string', 'boolean'].includes(typeof value) || (Array.isArray(value) && value.length <= 64 && value.every((v) => v === null || typeof v !== 'object')))
+    .slice(0, MAX_REPORT_KEYS);
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
+export interface Observation {
+  status: JobStatus;
+  /** Failed item URLs from `/errors`, when they were read this time. */
+  errors?: string[];
+  /** From Swift results when the status carries no queue counts. */
+  resultsDone?: number;
+  items?: number;
+  at: Date;
+}
+
+/** Builds the stored state from one observation, keeping the previous failed items when errors were not read. */
+export function jobStateOf(observation: Observation, previous: JobState | undefined, status = observation.status.status): JobState {
+  const s = observation.status;
+  const state: JobState = { status };
+  if (s.startingTime) state.startingTime = s.startingTime.toISOString();
+  if (s.visualizerUrl) state.visualizerUrl = s.visualizerUrl;
+  const report = reportOf(s.report);
+  if (report) state.report = report;
+  if (s.progress) state.progress = { done: s.progress.processed, total: s.progress.items, source: 'queue' };
+  else if (observation.resultsDone !== undefined && observation.items) state.progress = { done: Math.min(observation.resultsDone, observation.items), total: observation.items, source: 'results' };
+  else if (previous?.progress) state.progress = previous.progress;
+  if (observation.errors) {
+    const ids = [...new Set(observation.errors.map(itemIdOfUrl).filter((id): id is string => id !== undefined))].sort();
+    state.failedCount = observation.errors.length;
+    if (ids.length > 0) state.failedItems = ids.slice(0, MAX_FAILED_ITEMS);
+  } else if (previous?.failedCount !== undefined) {
+    state.failedCount = previous.failedCount;
+    if (previous.failedItems) state.failedItems = previous.failedItems;
+  }
+  const outcome = terminalOutcome(status);
+  if (outcome) {
+    state.endedAt = observation.at.toISOString();
+    if (outcome.reason) state.reason = outcome.reason;
+  }
+  return state;
+}
+
+/** True when `next` says something `previous` did not (used to skip no-op writes). */
+export function stateChanged(previous: JobState | undefined, next: JobState): boolean {
+  if (!previous) return true;
+  const { endedAt: _a, ...p } = previous;
+  const { endedAt: _b, ...n } = next;
+  void _a, _b;
+  return stableJson(p) !== stableJson(n);
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

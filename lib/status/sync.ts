@@ -1,0 +1,200 @@
+/**
+ * One sync-status tick: polls Asperathos for every *active* job (the sparse `active` index under JOB#ACTIVE,
+ * never a scan) with bounded concurrency and per-call timeouts, and records what it saw.
+ *
+ * - Every status is mapped (job-state.ts). A terminal one ends polling: the batch becomes completed | failed
+ *   and leaves the index; optionally its wrapped key is deleted (crypto-shredding).
+ * - A job the manager no longer knows (JobNotFound) is retried `notFoundLimit` ticks, then marked `lost`.
+ * - Asperathos unreachable (network, timeout, 5xx): the job keeps its last known state, gets `staleSince`
+ *   and an exponential back-off (`nextPollAtMs`). After `breakerThreshold` consecutive failures in one tick
+ *   the rest of the tick stops calling and only marks jobs stale. Nothing is ever deleted on failure.
+ * - Progress: the queue counts in the status JSON when present (the emulator's items / processed_items),
+ *   else results (`<id>.json`) in the `<batchId>-results` container ÷ items.
+ * - Failed items (`/errors`) are read when the job ends or its progress moved, not on every tick.
+ * - Writes are conditional (still submitted, same job, `observedAtMs` growing): an older poll never wins.
+ *   An unchanged state is not rewritten, except every `heartbeatMs`.
+ */
+import { JobNotFound, AsperathosError, type JobManager, type JobStatus } from '../asperathos/index.js';
+import { RetryableError } from '../errors.js';
+import { errorFields, type Logger } from '../log.js';
+import type { BatchRecord } from '../store/records.js';
+import type { SwiftStore } from '../swift/index.js';
+import { jobStateOf, stateChanged, terminalOutcome } from './job-state.js';
+import type { JobStatusStore } from './store.js';
+import { countResults } from './results.js';
+
+export interface SyncSettings {
+  concurrency: number;
+  notFoundLimit: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  breakerThreshold: number;
+  heartbeatMs: number;
+  shredKeysOnTerminal: boolean;
+  pageSize: number;
+}
+
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
+  concurrency: 32,
+  notFoundLimit: 3,
+  backoffBaseMs: 60_000,
+  backoffMaxMs: 15 * 60_000,
+  breakerThreshold: 20,
+  heartbeatMs: 10 * 60_000,
+  shredKeysOnTerminal: false,
+  pageSize: 500,
+};
+
+export interface SyncDeps {
+  store: JobStatusStore;
+  jobs: JobManager;
+  /** For progress from results when the status has no queue counts; optional. */
+  swift?: SwiftStore;
+  settings: SyncSettings;
+  log: Logger;
+  now?: () => number;
+}
+
+export type JobOutcome = 'updated' | 'unchanged' | 'terminal' | 'stale' | 'backing_off' | 'not_found' | 'lost' | 'superseded' | 'deferred';
+
+export interface SyncSummary {
+  active: number;
+  outcomes: Record<JobOutcome, number>;
+  breakerOpen: boolean;
+  byJob: Record<string, JobOutcome>;
+}
+
+interface Tick {
+  deps: SyncDeps;
+  now: () => number;
+  signal?: AbortSignal;
+  deadlineMs: number;
+  consecutiveFailures: number;
+  breakerOpen: boolean;
+}
+
+export async function syncActiveJobs(deps: SyncDeps, options: { signal?: AbortSignal; deadlineMs?: number } = {}): Promise<SyncSummary> {
+  const now = deps.now ?? Date.now;
+  const tick: Tick = { deps, now, signal: options.signal, deadlineMs: options.deadlineMs ?? Infinity, consecutiveFailures: 0, breakerOpen: false };
+  const summary: SyncSummary = { active: 0, breakerOpen: false, byJob: {}, outcomes: { updated: 0, unchanged: 0, terminal: 0, stale: 0, backing_off: 0, not_found: 0, lost: 0, superseded: 0, deferred: 0 } };
+  let cursor: Record<string, unknown> | undefined;
+  let next = deps.store.activeJobs(deps.settings.pageSize);
+  do {
+    const page = await next;
+    cursor = page.cursor;
+    if (cursor) next = deps.store.activeJobs(deps.settings.pageSize, cursor);
+    summary.active += page.batches.length;
+    await mapBounded(page.batches, deps.settings.concurrency, async (batch) => {
+      let outcome: JobOutcome;
+      try {
+        outcome = await syncJob(batch, tick);
+      } catch (error) {
+        deps.log.warn('job sync failed; the next tick retries it', { batchId: batch.batchId, jobId: batch.jobId, ...errorFields(error) });
+        outcome = 'deferred';
+      }
+      summary.outcomes[outcome]++;
+      summary.byJob[batch.batchId] = outcome;
+    });
+  } while (cursor);
+  summary.breakerOpen = tick.breakerOpen;
+  return summary;
+}
+
+async function syncJob(batch: BatchRecord, tick: Tick): Promise<JobOutcome> {
+  const { deps } = tick;
+  if (!batch.jobId) return 'deferred';
+  const startMs = tick.now();
+  if (batch.nextPollAtMs !== undefined && batch.nextPollAtMs > startMs) return 'backing_off';
+  if (startMs > tick.deadlineMs || tick.signal?.aborted) return 'deferred';
+  const observedAtMs = Math.max(startMs, (batch.observedAtMs ?? 0) + 1);
+  if (tick.breakerOpen) return markUnreachable(batch, observedAtMs, tick);
+  let status: JobStatus;
+  try {
+    status = await deps.jobs.get(batch.jobId, { signal: tick.signal });
+  } catch (error) {
+    if (error instanceof JobNotFound) return notFound(batch, observedAtMs, tick);
+    if (!(error instanceof RetryableError || error instanceof AsperathosError)) throw error;
+    if (++tick.consecutiveFailures >= deps.settings.breakerThreshold && !tick.breakerOpen) {
+      tick.breakerOpen = true;
+      deps.log.warn('Asperathos looks unreachable; the rest of this tick only marks jobs stale', { failures: tick.consecutiveFailures });
+    }
+    return markUnreachable(batch, observedAtMs, tick);
+  }
+  tick.consecutiveFailures = 0;
+  return recordStatus(batch, status, observedAtMs, tick);
+}
+
+async function recordStatus(batch: BatchRecord, status: JobStatus, observedAtMs: number, tick: Tick): Promise<JobOutcome> {
+  const { deps } = tick;
+  const previous = batch.jobState;
+  const outcome = terminalOutcome(status.status);
+  const moved = status.progress ? status.progress.processed !== previous?.progress?.done : false;
+  let errors: string[] | undefined;
+  try {
+    if (outcome || moved || (previous === undefined && status.status === 'ongoing')) errors = await deps.jobs.errors(batch.jobId!, { signal: tick.signal });
+  } catch (error) {
+    if (outcome) return markUnreachable(batch, observedAtMs, tick); // never finish without the failed items
+    deps.log.debug('errors not read this tick', { jobId: batch.jobId, ...errorFields(error) });
+  }
+  const resultsDone = !status.progress && deps.swift && batch.items ? await countResults(deps.swift, batch.batchId, tick.signal).catch(() => undefined) : undefined;
+  const jobState = jobStateOf({ status, errors, resultsDone, items: batch.items, at: new Date(observedAtMs) }, previous);
+  const heartbeatDue = observedAtMs - (batch.observedAtMs ?? 0) >= deps.settings.heartbeatMs;
+  if (!outcome && !stateChanged(previous, jobState) && batch.staleSince === undefined && batch.notFoundCount === undefined && !heartbeatDue) return 'unchanged';
+  const written = await deps.store.recordObservation({
+    batchId: batch.batchId,
+    jobId: batch.jobId!,
+    observedAtMs,
+    jobState,
+    terminal: outcome ? { ...outcome, shredKey: deps.settings.shredKeysOnTerminal } : undefined,
+  });
+  if (!written) return 'superseded';
+  if (outcome) deps.log.info('job ended', { batchId: batch.batchId, jobId: batch.jobId, status: status.status, keyShredded: deps.settings.shredKeysOnTerminal });
+  return outcome ? 'terminal' : 'updated';
+}
+
+async function notFound(batch: BatchRecord, observedAtMs: number, tick: Tick): Promise<JobOutcome> {
+  const { deps } = tick;
+  tick.consecutiveFailures = 0;
+  const count = (batch.notFoundCount ?? 0) + 1;
+  if (count < deps.settings.notFoundLimit) {
+    const ok = await deps.store.recordUnreachable({ ...unreachableFields(batch, observedAtMs, deps), notFoundCount: count });
+    return ok ? 'not_found' : 'superseded';
+  }
+  const jobState = { ...(batch.jobState ?? {}), status: 'lost', reason: 'job_unknown_to_asperathos', endedAt: new Date(observedAtMs).toISOString() };
+  const ok = await deps.store.recordObservation({
+    batchId: batch.batchId,
+    jobId: batch.jobId!,
+    observedAtMs,
+    jobState,
+    notFoundCount: count,
+    terminal: { state: 'failed', reason: 'job_unknown_to_asperathos', shredKey: deps.settings.shredKeysOnTerminal },
+  });
+  if (ok) deps.log.warn('Asperathos no longer knows the job; marked lost', { batchId: batch.batchId, jobId: batch.jobId, polls: count });
+  return ok ? 'lost' : 'superseded';
+}
+
+function unreachableFields(batch: BatchRecord, observedAtMs: number, deps: SyncDeps) {
+  const failures = (batch.pollFailures ?? 0) + 1;
+  const backoffMs = Math.min(deps.settings.backoffMaxMs, deps.settings.backoffBaseMs * 2 ** Math.min(failures - 1, 20));
+  return {
+    batchId: batch.batchId,
+    jobId: batch.jobId!,
+    observedAtMs,
+    staleSince: new Date(observedAtMs).toISOString(),
+    pollFailures: failures,
+    nextPollAtMs: observedAtMs + backoffMs,
+  };
+}
+
+async function markUnreachable(batch: BatchRecord, observedAtMs: number, tick: Tick): Promise<JobOutcome> {
+  return (await tick.deps.store.recordUnreachable(unreachableFields(batch, observedAtMs, tick.deps))) ? 'stale' : 'superseded';
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+export async function mapBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let index = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (index < items.length) await work(items[index++]);
+  });
+  await Promise.all(lanes);
+}
