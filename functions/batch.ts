@@ -3,20 +3,13 @@
  * closes and submits that batch now, even if it is not yet due.
  */
 import middy from '@middy/core';
+import { buildOnce } from '../lib/once.js';
 import type { Context } from 'aws-lambda';
 import { batchConfig } from '../lib/config.js';
 import { buildBatchDeps } from '../lib/batch/wiring.js';
-import { closeDueBatches, type BatchDeps, type BatchRunSummary } from '../lib/batch/close.js';
+import { closeDueBatches, type BatchRunSummary } from '../lib/batch/close.js';
 
-let deps: Promise<BatchDeps> | undefined;
-
-function batchDeps(): Promise<BatchDeps> {
-  deps ??= buildBatchDeps(batchConfig()).catch((error: unknown) => {
-    deps = undefined;
-    throw error;
-  });
-  return deps;
-}
+const batchDeps = buildOnce(() => buildBatchDeps(batchConfig()));
 
 type BatchEvent = { batchId?: unknown } | Record<string, unknown>;
 

@@ -3,20 +3,13 @@
  * Every answer is a response: errors map to `{error, message}` with their status in one place (the router).
  */
 import middy from '@middy/core';
+import { buildOnce } from '../lib/once.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { apiConfig } from '../lib/status/config.js';
 import { buildApiDeps } from '../lib/status/wiring.js';
 import { json, routeRequest, type ApiDeps } from '../lib/status/api/router.js';
 
-let deps: Promise<ApiDeps> | undefined;
-
-function apiDeps(): Promise<ApiDeps> {
-  deps ??= buildApiDeps(apiConfig()).catch((error: unknown) => {
-    deps = undefined;
-    throw error;
-  });
-  return deps;
-}
+const apiDeps = buildOnce(() => buildApiDeps(apiConfig()));
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>().handler(async (event, _context, { signal }) => {
   let ready: ApiDeps;

@@ -3,21 +3,14 @@
  * (lib/status/sync.ts). Stops a little before the Lambda deadline; unpolled jobs are picked up next tick.
  */
 import middy from '@middy/core';
+import { buildOnce } from '../lib/once.js';
 import type { Context } from 'aws-lambda';
 import { syncConfig } from '../lib/status/config.js';
 import { buildSyncDeps } from '../lib/status/wiring.js';
-import { syncActiveJobs, type SyncDeps, type SyncSummary } from '../lib/status/sync.js';
+import { syncActiveJobs, type SyncSummary } from '../lib/status/sync.js';
 
 const SAFETY_MARGIN_MS = 5_000;
-let deps: Promise<SyncDeps> | undefined;
-
-function syncDeps(): Promise<SyncDeps> {
-  deps ??= buildSyncDeps(syncConfig()).catch((error: unknown) => {
-    deps = undefined;
-    throw error;
-  });
-  return deps;
-}
+const syncDeps = buildOnce(() => buildSyncDeps(syncConfig()));
 
 export const handler = middy<unknown, Omit<SyncSummary, 'byJob'>, Error, Context>().handler(async (_event, context, { signal }) => {
   const deadlineMs = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
