@@ -18,6 +18,8 @@ import type { Stack } from './stack.js';
 export interface ClipOutcome {
   clip: string;
   video?: VideoRecord;
+  /** The video's stage as the status API tells it (`done`, `failed` with a reason, …). */
+  apiStage?: { stage: string; reason: string | null };
   /** The worker's `<id>.json`, when there is one. */
   result?: Record<string, unknown>;
   resultsContainer?: string;
@@ -25,7 +27,8 @@ export interface ClipOutcome {
 
 export interface RunReport {
   clips: ClipOutcome[];
-  jobs: Array<{ batchId: string; jobId: string; status: string }>;
+  jobs: Array<{ batchId: string; jobId: string; status: string; apiStatus?: string; apiProgress?: unknown }>;
+  statusPageUrl: string;
   storageUrl: string;
   timings: { sealedAtMs: number; submittedAtMs: number; doneAtMs: number; startedAtMs: number };
 }
@@ -72,7 +75,7 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
   const batchIds = [...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id)))];
 
   const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
-  const jobs = new Map<string, { jobId: string; status: string }>();
+  const jobs = new Map<string, { jobId: string; status: string; apiStatus?: string; apiProgress?: unknown }>();
   let submittedAtMs = 0;
   for (;;) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the jobs');
@@ -98,11 +101,33 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
   }
   const doneAtMs = Date.now();
 
+  // the status the table has once sync-status ran, read through the status API as a person would
+  const token = await stack.statusToken(tenant);
+  const api = async (path: string) => {
+    const answer = await fetch(`${stack.statusApi.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (answer.status !== 200) throw new Error(`status API ${path} answered ${answer.status}`);
+    return (await answer.json()) as Record<string, unknown>;
+  };
+  for (const [batchId, job] of jobs) {
+    for (;;) {
+      const view = await api(`/jobs/${batchId}`);
+      if (TERMINAL_STATUSES.has(String(view.status)) || Date.now() > deadline) {
+        Object.assign(job, { apiStatus: String(view.status), apiProgress: view.progress });
+        break;
+      }
+      await sleep(500);
+    }
+  }
+
   const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
   const clips: ClipOutcome[] = [];
   for (const [i, path] of clipPaths.entries()) {
     const video = videos[i];
     const outcome: ClipOutcome = { clip: basename(path), video };
+    if (video) {
+      const view = await api(`/videos/${video.videoId}`);
+      outcome.apiStage = { stage: String(view.stage), reason: (view.reason as string | null) ?? null };
+    }
     if (video?.stage === 'sealed' && video.batchId) {
       outcome.resultsContainer = `${video.batchId}-results`;
       try {
@@ -117,6 +142,7 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
     clips,
     jobs: [...jobs.entries()].map(([batchId, job]) => ({ batchId, ...job })),
     storageUrl: await swift.storageUrl(),
+    statusPageUrl: `${stack.statusApi.url}/`,
     timings: { startedAtMs, sealedAtMs, submittedAtMs, doneAtMs },
   };
 }

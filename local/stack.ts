@@ -15,6 +15,10 @@ import { startIntakeStack, type IntakeStack } from './intake-stack.js';
 import { invokeAsync } from './lambda-local.js';
 import { REPO_ROOT } from './services.js';
 import type { BatchRunSummary } from '../lib/batch/close.js';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { SignJWT } from 'jose';
+import { startLocalHttpApi, type LocalHttpApi } from './status-api-server.js';
 
 export interface StackOptions {
   mode?: 'SIM' | 'HW';
@@ -23,6 +27,8 @@ export interface StackOptions {
   /** How often the local schedule runs `batch`. */
   tickMs?: number;
   workers?: number;
+  /** Port of the local status API and page; default a free one. */
+  statusPort?: number;
   log?: (line: string) => void;
 }
 
@@ -32,6 +38,10 @@ export interface Stack extends IntakeStack {
   cas?: PalaemonEmulator;
   /** The CAS client credentials the batch function uses (HW). */
   casClientTls?: { ca: string; cert: string; key: string };
+  /** The status API and page, served locally by the real handler. */
+  statusApi: LocalHttpApi;
+  /** A bearer token for tenant `tenant` (12 hours), signed with the local HS256 secret. */
+  statusToken(tenant: string): Promise<string>;
   /** plugin_info of every job the emulator started, as submitted. */
   submittedJobs: Array<Record<string, unknown>>;
   batchRuns: BatchRunSummary[];
@@ -96,7 +106,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         }
       : {}),
   });
+  const hs256Path = join(local, 'secrets', 'status-hs256');
+  if (!existsSync(hs256Path)) writeFileSync(hs256Path, randomBytes(32).toString('base64'), { mode: 0o600 });
+  Object.assign(process.env, {
+    AUTH_ISSUER: 'trustworthy-radiomics-local',
+    AUTH_AUDIENCE: 'radiomics-status',
+    AUTH_HS256_SECRET_FILE: hs256Path,
+    PAGE_REFRESH_SECS: '2',
+    SYNC_BACKOFF_BASE_SECS: '2',
+    SYNC_BACKOFF_MAX_SECS: '10',
+  });
   const { handler: batch } = await import('../functions/batch.js');
+  const { handler: syncStatus } = await import('../functions/sync-status.js');
+  const { handler: statusApiHandler } = await import('../functions/status-api.js');
+  const statusApi = await startLocalHttpApi(statusApiHandler as never, { port: options.statusPort ?? 0 });
+  const statusToken = async (tenant: string) =>
+    new SignJWT({ tenant })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('trustworthy-radiomics-local')
+      .setAudience('radiomics-status')
+      .setSubject('local-operator')
+      .setIssuedAt()
+      .setExpirationTime('12h')
+      .sign(new TextEncoder().encode(readFileSync(hs256Path, 'utf8').trim()));
 
   const batchRuns: BatchRunSummary[] = [];
   let running = false;
@@ -104,15 +136,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (running) return;
     running = true;
     try {
-      const result = await invokeAsync('batch', batch, { source: 'aws.events', 'detail-type': 'Scheduled Event' }, { maximumRetryAttempts: 0 });
+      const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event' };
+      const result = await invokeAsync('batch', batch, scheduled, { maximumRetryAttempts: 0 });
       if (result.ok) batchRuns.push(result.result);
       else log(`[stack] batch run failed: ${(result.error as Error).message}`);
+      const synced = await invokeAsync('sync-status', syncStatus, scheduled, { maximumRetryAttempts: 0 });
+      if (!synced.ok) log(`[stack] sync-status run failed: ${(synced.error as Error).message}`);
     } finally {
       running = false;
     }
   };
   const schedule = setInterval(() => void tick(), options.tickMs ?? 2000);
-  log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}`);
+  log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}; status page ${statusApi.url}/`);
 
   return {
     ...intake,
@@ -121,10 +156,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cas,
     casClientTls: tls ? { ca: String(tls.ca), cert: String(tls.clients.batch.cert), key: String(tls.clients.batch.key) } : undefined,
     submittedJobs,
+    statusApi,
+    statusToken,
     batchRuns,
     async stop() {
       clearInterval(schedule);
       while (running) await new Promise((resolve) => setTimeout(resolve, 50));
+      await statusApi.close();
       await asperathos.close();
       await cas?.close();
       await intake.close();

@@ -6,7 +6,7 @@
  *   npm start -- --hw      the same with the key only in the (emulated) Palaemon session
  *   npm start -- --keep    leave the stack up for exploring (Ctrl-C stops it)
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from './stack.js';
 import { runClips } from './run-clips.js';
@@ -52,6 +52,8 @@ async function main(): Promise<number> {
   try {
     const clips = readdirSync(SAMPLES).filter((name) => /\.mp4$/i.test(name)).sort();
     console.log(`[start] uploading ${clips.length} clips to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; batch window ${process.env.BATCH_MAX_AGE_SECS} s)`);
+    console.log(`[start] status page: ${stack.statusApi.url}/  (token for tenant ${TENANT}: .local/secrets/status-token)`);
+    writeFileSync(join(REPO_ROOT, '.local', 'secrets', 'status-token'), await stack.statusToken(TENANT), { mode: 0o600 });
     const sealing = progressLine('sealed   ');
     const processing = progressLine('processed');
     let stage = 'sealing';
@@ -66,19 +68,20 @@ async function main(): Promise<number> {
         else processing(`${bar(p.done, p.total)} ${p.jobIds.length ? p.jobIds.join(', ') : '(waiting for the batch window)'}`);
       },
     });
-    processing(`done: ${report.jobs.map((j) => `${j.jobId} ${j.status}`).join(', ')}`, true);
+    processing(`done: ${report.jobs.map((j) => `${j.jobId} ${j.status} (status API: ${j.apiStatus})`).join(', ')}`, true);
 
     console.log('\nclip                                   stage     doppler textured label                z          results');
     let done = 0;
-    for (const { clip, video, result, resultsContainer } of report.clips) {
-      let row = `${(video?.stage ?? 'missing').padEnd(9)} ${video?.reason ?? ''}`;
+    for (const { clip, video, result, resultsContainer, apiStage } of report.clips) {
+      const stage = apiStage?.stage ?? video?.stage ?? 'missing';
+      let row = `${stage.padEnd(9)} ${apiStage?.reason ?? video?.reason ?? ''}`;
       if (result) {
         const label = result.label === null || result.label === undefined ? String(result.result) : `${result.label_name ?? result.label} (${result.label_status})`;
         const z = typeof result.decision === 'number' ? result.decision.toFixed(1) : '-';
-        row = `${'done'.padEnd(9)} ${String(result.doppler).padEnd(7)} ${String(result.textured_frames).padEnd(8)} ${label.padEnd(20)} ${z.padEnd(10)} ${report.storageUrl}/${resultsContainer}/${video!.videoId}.json`;
+        row = `${stage.padEnd(9)} ${String(result.doppler).padEnd(7)} ${String(result.textured_frames).padEnd(8)} ${label.padEnd(20)} ${z.padEnd(10)} ${report.storageUrl}/${resultsContainer}/${video!.videoId}.json`;
         done++;
       } else if (resultsContainer) {
-        row = `${'failed'.padEnd(9)} no result in ${resultsContainer} (see the job's errors)`;
+        row = `${stage.padEnd(9)} ${apiStage?.reason ?? 'no result'} (see the job's errors)`;
       }
       console.log(`${clip.padEnd(38)} ${row}`);
     }
@@ -86,6 +89,7 @@ async function main(): Promise<number> {
       `\n[start] ${done} of ${clips.length} clips analysed in ${stack.mode} mode in ${((report.timings.doneAtMs - report.timings.startedAtMs) / 1000).toFixed(1)} s.` +
         ' Labels are the original classifier\'s rule, reported as "unvalidated": not a diagnosis (see README); the view check is not assessed.',
     );
+    console.log(`[start] status page: ${report.statusPageUrl} (paste the token from .local/secrets/status-token)`);
     if (args.has('--keep')) {
       console.log('[start] --keep: the stack stays up; Ctrl-C stops it (npm run services:stop stops Swift, Redis, memcached).');
       await new Promise(() => undefined);

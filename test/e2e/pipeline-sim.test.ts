@@ -8,6 +8,8 @@ import { startStack, type Stack } from '../../local/stack.js';
 import { runClips, type RunReport } from '../../local/run-clips.js';
 import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
 import { AsperathosClient } from '../../lib/asperathos/index.js';
+import { DynamoIntakeStore } from '../../lib/store/intake-store.js';
+import { LOCAL_TABLE } from '../../local/intake-stack.js';
 import { SHARED_DIR } from '../support/services.js';
 import { analyzePlain } from './analyze-plain.js';
 
@@ -51,8 +53,18 @@ describe('end to end, SIM mode', () => {
     }
   }, 120_000);
 
-  it('the job carried the key in env_vars, as SIM mode does, and the batch is recorded as submitted', async () => {
+  it('the job is completed in Asperathos, in the table and through the status API, with every video done', async () => {
     const status = await new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl }).get(report.jobs[0].jobId);
     expect(status.progress).toEqual({ items: 3, processed: 3 });
+    expect(report.jobs[0]).toMatchObject({ apiStatus: 'completed', apiProgress: { done: 3, total: 3, percent: 100, source: 'queue' } });
+    expect(report.clips.map((clip) => clip.apiStage)).toEqual([1, 2, 3].map(() => ({ stage: 'done', reason: null })));
+    const batch = await new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE).getBatch(report.jobs[0].batchId);
+    expect(batch).toMatchObject({ state: 'completed', jobState: { status: 'completed' } });
+  });
+
+  it('the job carried the key in env_vars, as SIM mode does', () => {
+    const env = stack.submittedJobs[0].env_vars as Record<string, string>;
+    expect(env).toMatchObject({ SCONE_MODE: 'SIM', JOB_NAME: report.jobs[0].batchId });
+    expect(env.ENCRYPTION_KEY).toMatch(/^[A-Za-z0-9+/]{22}==$/);
   });
 });
