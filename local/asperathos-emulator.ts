@@ -23,7 +23,8 @@
  * - `init_size` workers are started as plain local processes (SIM mode) with env_vars plus REDIS_*; the
  *   command comes from `workerCommand(job)` (default: this project's enclave/worker.ts through tsx).
  * - created → ongoing (workers started) → completed (every worker exited 0 and job + job:processing are
- *   empty) or failed. Stop does `DEL job` + `RPUSH stop stop` and leaves the workers to drain; terminate
+ *   empty) or failed. A worker that fails (non-zero exit, killed) is replaced, as a Kubernetes Job replaces a
+ *   failed pod, up to `backoffLimit` (6) times per worker; only then does its failure fail the job. Stop does `DEL job` + `RPUSH stop stop` and leaves the workers to drain; terminate
  *   and delete kill them.
  * - Progress: status JSON carries the extra keys `items` and `processed_items`
  *   (items − (LLEN job + LLEN job:processing)) once the workload is pushed. The report keys after the
@@ -78,6 +79,10 @@ export interface AsperathosEmulatorOptions {
   stateDir?: string;
   /** How often workers and queues are checked; default 200 ms. */
   pollMs?: number;
+  /** How many times a failed worker is replaced (Kubernetes Job backoffLimit); default 6. */
+  backoffLimit?: number;
+  /** Delay before a failed worker is replaced; default 500 ms. */
+  restartDelayMs?: number;
   /** Accepted API credentials when a request has enable_auth: true; default any. */
   users?: Record<string, string>;
   /** PEM CA(s) for https workload URLs signed by a local CA. */
@@ -314,6 +319,9 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
     log.info('job finished', { jobId: job.id, status });
   };
 
+  const backoffLimit = options.backoffLimit ?? 6;
+  const restartDelayMs = options.restartDelayMs ?? 500;
+
   const checkJob = async (job: JobRecord) => {
     const rt = runtimeOf(job.id);
     if (closing || rt.finishing || (TERMINAL.has(job.status) && !job.stopping)) return;
@@ -337,7 +345,8 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
     rt.workers = [];
     rt.exitCodes = [];
     rt.exited = 0;
-    for (let i = 0; i < initSize; i++) {
+    const restarts = new Array<number>(initSize).fill(0);
+    const spawnWorker = (i: number) => {
       const command = (options.workerCommand ?? defaultWorkerCommand)({ id: job.id, pluginInfo: job.pluginInfo, workerIndex: i });
       const env = {
         ...base,
@@ -348,8 +357,8 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
         REDIS_DB: String(job.db),
       };
       const child = spawn(command.cmd, command.args, { cwd: command.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      rt.workers.push(child);
-      rt.exitCodes.push(null);
+      rt.workers[i] = child;
+      rt.exitCodes[i] = null;
       const logFile = logDir ? join(logDir, `${job.id}-${i}.log`) : null;
       const onOutput = (chunk: Buffer) => {
         rt.tails[i] = ((rt.tails[i] ?? '') + chunk.toString('utf8')).slice(-2000);
@@ -361,15 +370,29 @@ export async function startAsperathosEmulator(options: AsperathosEmulatorOptions
       const onEnd = (code: number | null) => {
         if (counted) return;
         counted = true;
+        if (closing) {
+          rt.exitCodes[i] = code;
+          rt.exited += 1;
+          return;
+        }
+        if (code !== 0) log.warn('worker exited with failure', { jobId: job.id, worker: i, code: code ?? -1, tail: rt.tails[i] ?? '' });
+        // A Kubernetes Job replaces a failed pod until its backoffLimit: so does the emulator.
+        if (code !== 0 && !job.stopping && !TERMINAL.has(job.status) && restarts[i] < backoffLimit) {
+          restarts[i] += 1;
+          log.info('restarting a failed worker, as Kubernetes replaces a failed pod', { jobId: job.id, worker: i, restart: restarts[i] });
+          setTimeout(() => {
+            if (!closing && !TERMINAL.has(job.status)) spawnWorker(i);
+          }, restartDelayMs);
+          return;
+        }
         rt.exitCodes[i] = code;
         rt.exited += 1;
-        if (closing) return;
-        if (code !== 0) log.warn('worker exited with failure', { jobId: job.id, worker: i, code: code ?? -1, tail: rt.tails[i] ?? '' });
         checkJob(job).catch((error: unknown) => log.error('job check failed', { jobId: job.id, error_message: String(error) }));
       };
       child.once('exit', (code, signal) => onEnd(code ?? (signal ? 128 : null)));
       child.once('error', () => onEnd(127));
-    }
+    };
+    for (let i = 0; i < initSize; i++) spawnWorker(i);
     rt.timer = setInterval(() => {
       checkJob(job).catch((error: unknown) => log.error('job check failed', { jobId: job.id, error_message: String(error) }));
     }, pollMs);

@@ -44,7 +44,7 @@ function secretFile(name: string, make: () => string): string {
   return path;
 }
 
-export async function startIntakeStack(options: { log?: (line: string) => void } = {}): Promise<IntakeStack> {
+export async function startIntakeStack(options: { log?: (line: string) => void; swiftUrl?: string } = {}): Promise<IntakeStack> {
   const { services } = await startServices();
   const dynamo = await startLocalDynamo({ tableName: LOCAL_TABLE });
   const pending = new Set<Promise<unknown>>();
@@ -79,7 +79,7 @@ export async function startIntakeStack(options: { log?: (line: string) => void }
     S3_ENDPOINT: s3.endpoint,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     SWIFT_AUTH: 'tempauth',
-    SWIFT_AUTH_URL: services.swift.authUrl,
+    SWIFT_AUTH_URL: options.swiftUrl ? `${options.swiftUrl}/auth/v1.0` : services.swift.authUrl,
     SWIFT_USER: services.swift.user,
     SWIFT_KEY_FILE: secretFile('swift-key', () => services.swift.key),
     MASTER_KEY_FILE: secretFile('master-key', () => randomBytes(32).toString('base64')),

@@ -89,7 +89,8 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
         continue;
       }
       submittedAtMs ||= Date.now();
-      const status = await manager.get(batch.jobId);
+      const status = await manager.get(batch.jobId).catch(() => undefined);
+      if (!status) continue; // the manager is unreachable for a moment (restarting): ask again next round
       jobs.set(batchId, { jobId: batch.jobId, status: String(status.status) });
       items += status.progress?.items ?? batch.items ?? 0;
       processed += status.progress?.processed ?? 0;

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateTlsFixtures } from './tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from './palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from './asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from './asperathos-emulator.js';
 import { startIntakeStack, type IntakeStack } from './intake-stack.js';
 import { invokeAsync } from './lambda-local.js';
 import { REPO_ROOT } from './services.js';
@@ -29,12 +29,19 @@ export interface StackOptions {
   workers?: number;
   /** Port of the local status API and page; default a free one. */
   statusPort?: number;
+  /** Reach Swift through this base URL (e.g. a fault-injecting proxy) instead of the proxy server itself. */
+  swiftUrl?: string;
+  /** Keep the Asperathos emulator's jobs on disk, so that `restartAsperathos` resumes them. */
+  asperathosStateDir?: string;
+  itemLeaseSecs?: number;
   log?: (line: string) => void;
 }
 
 export interface Stack extends IntakeStack {
   mode: 'SIM' | 'HW';
   asperathos: AsperathosEmulator;
+  /** Stops the Asperathos emulator (its workers die) and starts it again on the same port and state. */
+  restartAsperathos(): Promise<void>;
   cas?: PalaemonEmulator;
   /** The CAS client credentials the batch function uses (HW). */
   casClientTls?: { ca: string; cert: string; key: string };
@@ -60,7 +67,7 @@ const LOCAL_ENCLAVE = {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const mode = options.mode ?? 'SIM';
   const log = options.log ?? (() => undefined);
-  const intake = await startIntakeStack({ log });
+  const intake = await startIntakeStack({ log, swiftUrl: options.swiftUrl });
   const local = join(REPO_ROOT, '.local');
   const secret = (name: string, value: string) => {
     const path = join(local, 'secrets', name);
@@ -75,16 +82,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   const swift = intake.services.swift;
   const submittedJobs: Array<Record<string, unknown>> = [];
-  const asperathos = await startAsperathosEmulator({
+  const asperathosOptions = (port: number): AsperathosEmulatorOptions => ({
+    port,
     redis: intake.services.redis,
-    workerCommand: (job) => {
-      if (job.workerIndex === 0) submittedJobs.push(job.pluginInfo);
+    stateDir: options.asperathosStateDir,
+    workerCommand: (job: { pluginInfo: Record<string, unknown>; workerIndex: number }) => {
+      if (job.workerIndex === 0 && !submittedJobs.includes(job.pluginInfo)) submittedJobs.push(job.pluginInfo);
       return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'enclave', 'worker.ts')], cwd: REPO_ROOT };
     },
     workerEnv: cas
       ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath, LOCAL_EMULATED_MRENCLAVE: LOCAL_ENCLAVE.mrenclave }
       : {},
   });
+  let asperathos = await startAsperathosEmulator(asperathosOptions(0));
+  const swiftAuthUrl = options.swiftUrl ? `${options.swiftUrl}/auth/v1.0` : swift.authUrl;
 
   Object.assign(process.env, {
     BATCH_MAX_AGE_SECS: String(options.windowSecs ?? 10),
@@ -94,7 +105,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     TEMPURL_KEY_FILE: secret('tempurl-key', 'local-tempurl-key'),
     ENCLAVE_CONFIG_FILE: secret('enclave-config.json', JSON.stringify(LOCAL_ENCLAVE)),
     WORKER_CMD: 'node --import tsx enclave/worker.ts',
-    WORKER_ENV: JSON.stringify({ ST_AUTH: swift.authUrl, ST_USER: swift.user }),
+    WORKER_ENV: JSON.stringify({ ST_AUTH: swiftAuthUrl, ST_USER: swift.user }),
+    ITEM_LEASE_SECS: String(options.itemLeaseSecs ?? 15),
     WORKER_SECRET_ENV_FILE: secret('worker-secret-env.json', JSON.stringify({ ST_KEY: swift.key })),
     JOB_INIT_SIZE: String(options.workers ?? 2),
     ...(cas && tls
@@ -152,7 +164,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     ...intake,
     mode,
-    asperathos,
+    get asperathos() {
+      return asperathos;
+    },
+    async restartAsperathos() {
+      const port = asperathos.port;
+      await asperathos.close();
+      asperathos = await startAsperathosEmulator(asperathosOptions(port));
+    },
     cas,
     casClientTls: tls ? { ca: String(tls.ca), cert: String(tls.clients.batch.cert), key: String(tls.clients.batch.key) } : undefined,
     submittedJobs,
