@@ -9,7 +9,7 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-fund --no-audit >&2
 fi
 
-DEBS="swift swift-proxy swift-account swift-container swift-object memcached redis-server ffmpeg chromium"
+DEBS="swift swift-proxy swift-account swift-container swift-object memcached redis-server ffmpeg chromium orthanc orthanc-dicomweb dcmtk"
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,7 +1,7 @@
 /**
  * The PACS hook as a plain node:http server, streaming: request bodies flow part by part into the intake
  * bucket with backpressure, so a study of any size passes in constant memory. The same lib as the Lambda
- * (lib/pacs/hook.ts); this is also the entry for running the hook as a container (see lib/pacs/README.md),
+ * (lib/pacs/hook.ts); this is also the entry for running the hook as a container (see the README, "PACS export hooks"),
  * which DICOMweb-only senders with studies above Lambda's 6 MB payload need.
  * Emulates nothing; it is the real handler on another transport.
  *

@@ -53,7 +53,8 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
   const slotOfColour = new Int32Array(1 << bitsOfTable).fill(-1); // open addressing on the 24-bit colour
   const keyOfSlot = new Int32Array(1 << bitsOfTable);
   const index = new Int32Array(n);
-  const colours: number[] = [];
+  const colours = new Int32Array(n);
+  let count = 0;
   const mask = (1 << bitsOfTable) - 1;
   for (let i = 0; i < n; i++) {
     const key = (frame[i * 3] << 16) | (frame[i * 3 + 1] << 8) | frame[i * 3 + 2];
@@ -61,10 +62,10 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
     for (;;) {
       const s = slotOfColour[h];
       if (s < 0) {
-        slotOfColour[h] = colours.length;
+        slotOfColour[h] = count;
         keyOfSlot[h] = key;
-        index[i] = colours.length;
-        colours.push(key);
+        index[i] = count;
+        colours[count++] = key;
         break;
       }
       if (keyOfSlot[h] === key) {
@@ -74,12 +75,8 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
       h = (h + 1) & mask;
     }
   }
-  const count = colours.length;
   const values = new Float32Array(count * 3);
-  for (let u = 0; u < count; u++) {
-    const key = colours[u];
-    rgbToLabF32(key >>> 16, (key >>> 8) & 255, key & 255, values, u * 3);
-  }
+  for (let u = 0; u < count; u++) labOfColourCached(colours[u], values, u * 3);
   const lab = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     const u = index[i] * 3;
@@ -88,6 +85,44 @@ export function labOfFrame(frame: Uint8Array, n: number): { lab: Float32Array; g
     lab[i * 3 + 2] = values[u + 2];
   }
   return { lab, groups: { index, values, count } };
+}
+
+/**
+ * Lab values of colours already converted (frames of a clip share most colours; the conversion is a pure function of
+ * the colour). Open addressing on the 24-bit key; cleared when half full, so memory stays bounded (~1.3 MB).
+ */
+const LAB_CACHE_BITS = 16;
+const LAB_CACHE_SIZE = 1 << LAB_CACHE_BITS;
+const labCacheKey = new Int32Array(LAB_CACHE_SIZE).fill(-1);
+const labCacheValue = new Float32Array(LAB_CACHE_SIZE * 3);
+let labCacheCount = 0;
+
+/** rgbToLabF32 of the colour key (c0 << 16 | c1 << 8 | c2) into out[o..o+2], through the cache. */
+function labOfColourCached(key: number, out: Float32Array, o: number): void {
+  let h = imul(key, 0x9e3779b1) >>> (32 - LAB_CACHE_BITS);
+  for (;;) {
+    const k = labCacheKey[h];
+    if (k === key) {
+      out[o] = labCacheValue[h * 3];
+      out[o + 1] = labCacheValue[h * 3 + 1];
+      out[o + 2] = labCacheValue[h * 3 + 2];
+      return;
+    }
+    if (k < 0) break;
+    h = (h + 1) & (LAB_CACHE_SIZE - 1);
+  }
+  rgbToLabF32(key >>> 16, (key >>> 8) & 255, key & 255, out, o);
+  if (labCacheCount >= LAB_CACHE_SIZE >> 1) {
+    labCacheKey.fill(-1);
+    labCacheCount = 0;
+    h = imul(key, 0x9e3779b1) >>> (32 - LAB_CACHE_BITS);
+    while (labCacheKey[h] >= 0) h = (h + 1) & (LAB_CACHE_SIZE - 1);
+  }
+  labCacheKey[h] = key;
+  labCacheValue[h * 3] = out[o];
+  labCacheValue[h * 3 + 1] = out[o + 1];
+  labCacheValue[h * 3 + 2] = out[o + 2];
+  labCacheCount++;
 }
 
 /** np.uint8 of a float32: truncate towards zero, keep the low 8 bits (−30.7 → 226). */

@@ -21,6 +21,7 @@ import type { IntakeStore } from '../store/intake-store.js';
 import type { BatchRecord, VideoRecord } from '../store/records.js';
 import { tenantOfKey, type VideoIdDeriver } from '../video-id.js';
 import type { BatchDueTimer } from '../batch/due-timer.js';
+import type { ConvertedObject, DicomConversion } from './dicom-step.js';
 
 export interface IntakeLimits {
   maxVideoBytes: number;
@@ -41,6 +42,8 @@ export interface IntakeDeps {
   dueTimer?: { timer: BatchDueTimer; maxAgeSecs: number };
   log: Logger;
   now?: () => Date;
+  /** DICOM → de-identified, masked MP4 before sealing (lib/intake/dicom-step.ts); without it DICOM is rejected by kind. */
+  convertDicom?: DicomConversion;
   /** Delays between upload attempts within one invocation; Lambda retries beyond these. */
   uploadRetryDelaysMs?: number[];
 }
@@ -100,9 +103,14 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
     const check = new MediaCheck(deps.limits.maxVideoBytes, deps.acceptedKinds);
     try {
       if (attempt > 0) await ensureContainers(deps.swift, batch.container, signal);
-      const object = await deps.objects.open(source.bucket, source.key, source.versionId, signal);
-      const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
-      return await recordSealed(video, batch, sealed.sealedBytes, check.kind ?? 'mp4', deps, now, log);
+      const opened = await deps.objects.open(source.bucket, source.key, source.versionId, signal);
+      const object: ConvertedObject = deps.convertDicom ? await deps.convertDicom(opened, signal) : opened;
+      try {
+        const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
+        return await recordSealed(video, batch, sealed.sealedBytes, object.kind ?? check.kind ?? 'mp4', deps, now, log);
+      } finally {
+        await object.dispose?.();
+      }
     } catch (error) {
       if (error instanceof RejectedInput) {
         await deps.store.finishSeal(batch.batchId, videoId);

@@ -12,6 +12,8 @@ import { videoIdDeriver } from '../video-id.js';
 import type { IntakeDeps } from './ingest.js';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { EventBridgeDueTimer } from '../batch/due-timer.js';
+import { parseDicomIntakeSettings } from '../dicom/config.js';
+import { dicomConversion } from './dicom-step.js';
 
 export function decodeMasterKey(text: string): Uint8Array {
   const bytes = Buffer.from(text.trim(), 'base64');
@@ -34,6 +36,7 @@ export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps>
     limits: { maxVideoBytes: config.maxVideoBytes, batchMaxItems: config.batchMaxItems, batchMaxBytes: config.batchMaxBytes },
     containerPrefix: config.containerPrefix,
     acceptedKinds: ['mp4'],
+    convertDicom: dicomConversionFromEnv(masterKey),
     dueTimer: config.dueTimer
       ? {
           timer: new EventBridgeDueTimer(new SchedulerClient({ region: config.aws.region }), {
@@ -45,4 +48,10 @@ export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps>
       : undefined,
     log,
   };
+}
+
+/** DICOM is converted to MP4 before sealing unless DICOM_INTAKE=off (settings: lib/dicom/config.ts). */
+function dicomConversionFromEnv(masterKey: Uint8Array) {
+  const settings = parseDicomIntakeSettings(process.env);
+  return settings ? dicomConversion({ ...settings, masterKey }) : undefined;
 }

@@ -128,7 +128,7 @@ describe('intake rejections: recorded with a reason, source kept and tagged', ()
     ['not a video', 'not_a_video', () => Buffer.from('%PDF-1.7\n'.repeat(50))],
     ['a truncated MP4', 'truncated_mp4', () => SMALL.subarray(0, 50_000)],
     ['an oversize object', 'too_large', () => clip('VH020213M4_001390_20160406T111514.MP4')],
-    ['DICOM (until the PACS issue lands)', 'dicom_not_accepted', () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(500)])],
+    ['DICOM when the intake has no DICOM converter', 'dicom_not_accepted', () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(500)])],
   ];
 
   it.each(cases)('%s → %s', async (_label, reason, body) => {

@@ -74,7 +74,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('grants no wildcard actions, and each function only its own role', () => {
     const roles = Object.entries(template.Resources).filter(([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'));
-    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole', 'StatusApiRole', 'SyncStatusRole']);
+    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole', 'PacsHookRole', 'StatusApiRole', 'SyncStatusRole']);
     for (const [, role] of roles) {
       for (const policy of role.Properties.Policies) {
         for (const statement of policy.PolicyDocument.Statement) {
@@ -103,12 +103,26 @@ describe('serverless package (offline, no credentials)', () => {
     const fn = template.Resources.StatusDashapiLambdaFunction.Properties;
     expect(fn.Handler).toBe('functions/status-api.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['StatusApiRole', 'Arn'] });
-    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
+    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('GET ')).sort();
     expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /videos/{id}']);
     const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
     expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter']);
     const env = fn.Environment.Variables;
     expect(env.TEMPURL_KEY_SSM).toBe('/trustworthy-radiomics/dev/tempurl-key');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
+  });
+
+  it('serves the PACS hook over httpApi on its own role, which may only put DICOM under <tenant>/dicom/ and read its credentials', () => {
+    const fn = template.Resources.PacsDashhookLambdaFunction.Properties;
+    expect(fn.Handler).toBe('functions/pacs-hook.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['PacsHookRole', 'Arn'] });
+    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('POST ')).sort();
+    expect(routes).toEqual(['POST /dicomweb/studies', 'POST /dicomweb/studies/{study}', 'POST /instances', 'POST /uploads', 'POST /{source}/instances']);
+    const statements = template.Resources.PacsHookRole.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:PutObject', 'ssm:GetParameter']);
+    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe('arn:aws:s3:::dev-radiomics-intake/*/dicom/*');
+    const env = fn.Environment.Variables;
+    expect(env.PACS_CREDENTIALS_SSM).toBe('/trustworthy-radiomics/dev/pacs-credentials');
+    expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CREDENTIALS$/.test(name))).toEqual([]);
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * The pacs-hook function's configuration, parsed once from the environment (lib/config.ts helpers).
+ * Hospital credentials are a secret document (PACS_CREDENTIALS_FILE or _SSM; format in the README, "PACS export hooks"),
+ * re-read every PACS_CREDENTIALS_REFRESH_SECS so rotation needs no deploy. JWTs are accepted when AUTH_ISSUER
+ * is set, verified like the status API (AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM).
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { parse, parseAwsSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef } from '../config.js';
+
+const schema = z.object({
+  INTAKE_BUCKET: z.string().min(1),
+  PACS_RETRIEVE_BASE: url,
+  /** Lambda: 6 MB payloads of base64 → about 4.4 MB of body. The streaming server raises it. */
+  PACS_MAX_REQUEST_BYTES: positiveInt.default(4_400_000),
+  PACS_MAX_INSTANCE_BYTES: positiveInt.default(2 * 1024 ** 3),
+  PACS_MAX_UPLOAD_BYTES: positiveInt.default(5 * 1024 ** 3),
+  PACS_CREDENTIALS_REFRESH_SECS: positiveInt.default(300),
+  UPLOAD_URL_TTL_SECS: positiveInt.max(7 * 24 * 3600).default(900),
+  UPLOAD_MULTIPART_ABOVE_BYTES: positiveInt.default(100 * 1024 * 1024),
+  UPLOAD_PART_BYTES: positiveInt.min(5 * 1024 * 1024).default(64 * 1024 * 1024),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWKS_URL: url.optional(),
+  AUTH_ALGORITHMS: z.string().default('RS256,PS256,ES256'),
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface PacsHookConfig {
+  intakeBucket: string;
+  retrieveBase: string;
+  limits: { maxRequestBytes: number; maxInstanceBytes: number; maxUploadBytes: number };
+  credentials: SecretRef;
+  credentialsRefreshMs: number;
+  uploads: { expiresInSecs: number; multipartAboveBytes: number; multipartPartBytes: number };
+  jwt?: { issuer: string; audience: string; tenantClaim: string } & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  aws: IntakeConfig['aws'];
+}
+
+export function parsePacsHookConfig(env: Env): PacsHookConfig {
+  const c = parse(schema, env);
+  const hsSecret = secret(env, 'AUTH_HS256_SECRET', false);
+  let jwt: PacsHookConfig['jwt'];
+  if (c.AUTH_ISSUER) {
+    if (!c.AUTH_AUDIENCE) throw new ConfigError('invalid configuration: AUTH_AUDIENCE is missing (required with AUTH_ISSUER)');
+    if (Boolean(c.AUTH_JWKS_URL) === Boolean(hsSecret)) {
+      throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
+    }
+    const common = { issuer: c.AUTH_ISSUER, audience: c.AUTH_AUDIENCE, tenantClaim: c.AUTH_TENANT_CLAIM };
+    jwt = c.AUTH_JWKS_URL
+      ? { ...common, kind: 'jwks', jwksUrl: c.AUTH_JWKS_URL, algorithms: c.AUTH_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean) }
+      : { ...common, kind: 'secret', secret: hsSecret! };
+  }
+  return Object.freeze({
+    intakeBucket: c.INTAKE_BUCKET,
+    retrieveBase: c.PACS_RETRIEVE_BASE,
+    limits: { maxRequestBytes: c.PACS_MAX_REQUEST_BYTES, maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES, maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES },
+    credentials: secret(env, 'PACS_CREDENTIALS')!,
+    credentialsRefreshMs: c.PACS_CREDENTIALS_REFRESH_SECS * 1000,
+    uploads: { expiresInSecs: c.UPLOAD_URL_TTL_SECS, multipartAboveBytes: c.UPLOAD_MULTIPART_ABOVE_BYTES, multipartPartBytes: c.UPLOAD_PART_BYTES },
+    jwt,
+    logLevel: c.LOG_LEVEL,
+    aws: parseAwsSettings(env),
+  });
+}
+
+let cached: PacsHookConfig | undefined;
+export const pacsHookConfig = (): PacsHookConfig => (cached ??= parsePacsHookConfig(process.env));

@@ -1,0 +1,165 @@
+/**
+ * A real Orthanc (Debian's 1.10.1 + DICOMweb plugin 1.7) pushes a dcmtk-made Ultrasound Multi-frame file to the
+ * PACS hook through every route, inside network and PID namespaces (only `lo`, since Orthanc always binds 0.0.0.0; the PID namespace ends Orthanc with the driver):
+ * STOW-RS as a synchronous job with Basic (chunked), STOW-RS with Bearer and ChunkedTransfers false, an
+ * asynchronous STOW job, peer store, the Lua OnStoredInstance HttpPost of ../shared/pacs/export.lua, and the
+ * /uploads recipe of lib/pacs/orthanc-uploads.lua (presigned PUT straight into the bucket).
+ * The driver (test/support/orthanc-driver.ts) runs in the namespace with s3rver and the hook; then the intake,
+ * against real dynalite and Swift, de-identifies, converts and seals every object that landed.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { startLocalS3 } from '../../local/s3-local.js';
+import { createS3Client } from '../../lib/s3.js';
+import { dicomConversion } from '../../lib/intake/dicom-step.js';
+import { ingestS3Event } from '../../lib/intake/records.js';
+import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '../support/intake-harness.js';
+import { dcmtkAvailable, makeUsLoopWithDcmtk } from '../support/dicom-fixtures.js';
+import { REPO_ROOT } from '../support/services.js';
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root (unshare --net needs it)';
+  if (!existsSync('/usr/sbin/Orthanc') || !existsSync('/usr/share/orthanc/plugins/libOrthancDicomWeb.so')) return 'Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)';
+  if (!dcmtkAvailable()) return 'dcmtk is not installed (apt-get install dcmtk)';
+  try {
+    execFileSync('unshare', ['--net', '--pid', '--fork', '--kill-child', 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' });
+  } catch {
+    return 'unshare --net is not permitted here';
+  }
+  return undefined;
+}
+
+const reason = skipReason();
+if (reason) process.stdout.write(`SKIPPED pacs-orthanc: ${reason}\n`);
+const maybe = reason ? describe.skip : describe;
+
+const TENANTS = ['hosp-basic', 'hosp-bearer', 'hosp-lua', 'hosp-peer', 'hosp-upload'];
+let work: string;
+let dicom: Buffer;
+let report: any;
+
+function runDriver(): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['--net', '--pid', '--fork', '--kill-child', 'sh', '-c', `ip link set lo up && exec node --import tsx test/support/orthanc-driver.ts "$0" "$1"`, join(work, 'ns'), join(work, 'us.dcm')], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`driver exited ${code}: ${out.slice(-2000)} ${err.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+maybe('a real Orthanc exports to the PACS hook', () => {
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-'));
+    dicom = makeUsLoopWithDcmtk({ frames: 8 });
+    writeFileSync(join(work, 'us.dcm'), dicom);
+    report = await runDriver();
+  }, 120_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('the driver ran to its end', () => {
+    expect(report.error).toBeUndefined();
+    expect(report.upload).toEqual({ status: 200, Status: 'Success' });
+  });
+
+  it('STOW-RS synchronous job with Basic (chunked) succeeds', () => {
+    expect(report.stowBasic).toEqual({ status: 200, body: { InstancesCount: '1', NetworkSizeMB: '0' } });
+    expect(report.hookAnswers).toContainEqual({ route: 'stow', tenant: 'hosp-basic', status: 200, transfer: 'chunked' });
+  });
+
+  it('STOW-RS with Bearer and ChunkedTransfers false (Content-Length) succeeds', () => {
+    expect(report.stowBearer).toEqual({ status: 200, body: { InstancesCount: '1', NetworkSizeMB: '0' } });
+    expect(report.hookAnswers).toContainEqual({ route: 'stow', tenant: 'hosp-bearer', status: 200, transfer: 'length' });
+  });
+
+  it('peer store succeeds with no failed instance', () => {
+    expect(report.peer.status).toBe(200);
+    expect(report.peer.body).toMatchObject({ FailedInstancesCount: 0, InstancesCount: 1, Size: String(dicom.length) });
+  });
+
+  it('the Lua OnStoredInstance HttpPost gets an Orthanc-style Success answer', () => {
+    const returned = report.luaAnswers.filter((line: string) => line.startsWith('Lua HttpPost to hook returned: '));
+    expect(returned).toHaveLength(1);
+    const answer = JSON.parse(returned[0].replace(/^Lua HttpPost to hook returned: \[/, '').replace(/\]$/, ''));
+    expect(answer.Status).toBe('Success');
+    expect(answer.Path).toBe(`/instances/${answer.ID}`);
+  });
+
+  it('the /uploads Lua recipe (lib/pacs/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
+    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))).toEqual([expect.stringMatching(/^hook upload: PUT done for [0-9a-f-]{44}$/)]);
+    expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant: 'hosp-upload', status: 200, transfer: 'length' });
+    expect(report.hookWarnings.filter((w: { message: string }) => w.message !== 'stow with zero parts')).toEqual([]);
+  });
+
+  it('every Orthanc job (sync, async and OnStableStudy STOW, peer store) ended in Success', () => {
+    expect(report.asyncStow).toEqual({ State: 'Success', ErrorCode: 0 });
+    expect(report.jobs.length).toBeGreaterThanOrEqual(5);
+    for (const job of report.jobs) expect(job).toMatchObject({ State: 'Success', ErrorCode: 0 });
+  });
+
+  it("a job failed by a hook outage and then resubmitted stays failed: Orthanc resends an empty body, the hook answers 400", () => {
+    expect(report.resubmit).toEqual({ firstRun: { State: 'Failure', ErrorCode: 1 }, resubmitStatus: 200, afterResubmit: { State: 'Failure', ErrorCode: 1 } });
+    expect(report.hookAnswers).toContainEqual({ route: 'stow', tenant: 'hosp-basic', status: 400, transfer: 'chunked' });
+    expect(report.hookWarnings).toContainEqual({ message: 'stow with zero parts' });
+    expect(report.hookErrors).toEqual(['injected outage']);
+  });
+
+  it('each route landed the byte-exact instance under its tenant, keyed by SOPInstanceUID', () => {
+    const sop = execFileSync('dcmdump', ['+P', '0002,0003', join(work, 'us.dcm')]).toString().match(/\[([0-9.]+)\]/)![1];
+    expect(report.objects).toEqual(TENANTS.map((tenant) => ({ key: `${tenant}/dicom/${sop}.dcm`, bytes: dicom.length, sameBytes: true })));
+  });
+
+  describe('then the intake', () => {
+    let h: IntakeHarness;
+    beforeAll(async () => {
+      h = await startIntakeHarness();
+      h.deps.convertDicom = dicomConversion({ ffmpegPath: '/usr/bin/ffmpeg', masterKey: h.masterKey, maxDicomBytes: 64 * 1024 * 1024 });
+    });
+    afterAll(async () => h?.close());
+
+    it('de-identifies, converts and seals each landed instance; the sealed MP4 has every frame and no PHI', async () => {
+      // the namespace's bucket is a directory; read it with a second s3rver outside the namespace
+      const landed = await startLocalS3({ buckets: ['radiomics-intake'], directory: join(work, 'ns', 's3') });
+      const s3 = createS3Client({ region: 'eu-west-1', endpoint: landed.endpoint, credentials: landed.credentials });
+      try {
+        for (const { key } of report.objects as { key: string }[]) {
+          const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'radiomics-intake', Key: key }))).Body!.transformToByteArray());
+          const eTag = await h.put(key, body);
+          const summary = await ingestS3Event(h.event(key, body.length, eTag), h.deps);
+          expect(summary).toMatchObject({ records: 1, sealed: 1, rejected: 0 });
+          const outcome = summary.outcomes[0] as { videoId: string; batchId: string };
+          const video = await h.store.getVideo(outcome.videoId);
+          const tenant = key.split('/')[0];
+          expect(video).toMatchObject({ stage: 'sealed', tenant });
+          const mp4 = decryptLikeTheOriginal(await h.batchKey(outcome.batchId, tenant), await h.swift.getObjectBytes(video!.container!, video!.objectName!));
+          expect(mp4.includes('TEST^ECHO')).toBe(false);
+          expect(mp4.includes('ECHO001')).toBe(false);
+          writeFileSync(join(work, 'sealed.mp4'), mp4);
+          const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'csv=p=0', join(work, 'sealed.mp4')]).toString().trim();
+          expect(probe).toBe('h264,240,320,8');
+        }
+        expect(h.logLines.join('\n')).not.toMatch(/TEST\^ECHO|ECHO001|1\.2\.276\.0\.7230010/);
+      } finally {
+        s3.destroy();
+        await landed.close();
+      }
+    });
+  });
+});

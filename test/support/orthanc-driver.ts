@@ -1,0 +1,185 @@
+/**
+ * Runs INSIDE a network namespace that has only `lo` (see test/integration/pacs-orthanc.test.ts):
+ * s3rver (the intake bucket, on a directory the caller reads afterwards), the PACS hook's streaming server on
+ * 127.0.0.1:8099, and a real Orthanc from Debian configured from ../shared/pacs/orthanc.json.in with the Lua
+ * export script ../shared/pacs/export.lua. It loads one DICOM file into Orthanc and makes Orthanc push it to
+ * the hook through every route, then prints one JSON line with what Orthanc said and what landed in the bucket.
+ *
+ *   node --import tsx test/support/orthanc-driver.ts <workdir> <dicom file>
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startLocalS3 } from '../../local/s3-local.js';
+import { startPacsHookServer } from '../../local/pacs-hook-server.js';
+import { createS3Client } from '../../lib/s3.js';
+import { credentialAuthenticator, hashCredential } from '../../lib/pacs/auth.js';
+import { S3DicomObjects, S3UploadPresigner } from '../../lib/pacs/objects.js';
+import { createLogger } from '../../lib/log.js';
+import { RetryableError } from '../../lib/errors.js';
+import { REPO_ROOT, SHARED_DIR } from './services.js';
+
+export const DRIVER_BUCKET = 'radiomics-intake';
+/** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
+export const ROUTE_TENANTS = { stowBasic: 'hosp-basic', stowBearer: 'hosp-bearer', peer: 'hosp-peer', lua: 'hosp-lua', luaUpload: 'hosp-upload' } as const;
+
+const [workdir, dicomPath] = process.argv.slice(2);
+const ORTHANC = 'http://127.0.0.1:8042';
+const ADMIN = `Basic ${Buffer.from('pacsadmin:pacsadmin').toString('base64')}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function orthanc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${ORTHANC}${path}`, {
+    method,
+    headers: { authorization: ADMIN, ...(body instanceof Uint8Array ? { 'content-type': 'application/dicom' } : {}) },
+    body: body === undefined ? undefined : body instanceof Uint8Array ? (body as unknown as BodyInit) : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* text */
+  }
+  return { status: response.status, body: parsed };
+}
+
+async function main() {
+  mkdirSync(join(workdir, 's3'), { recursive: true });
+  mkdirSync(join(workdir, 'orthanc'), { recursive: true });
+  const localS3 = await startLocalS3({ buckets: [DRIVER_BUCKET], directory: join(workdir, 's3') });
+  const s3 = createS3Client({ region: 'eu-west-1', endpoint: localS3.endpoint, credentials: localS3.credentials });
+  const credentials = {
+    basic: [
+      { tenant: ROUTE_TENANTS.stowBasic, user: 'stowuser', hash: await hashCredential('basic', 'stowpass') },
+      { tenant: ROUTE_TENANTS.peer, user: 'peeruser', hash: await hashCredential('basic', 'peerpass') },
+    ],
+    bearer: [
+      { tenant: ROUTE_TENANTS.stowBearer, hash: await hashCredential('bearer', 'test-token-123') },
+      { tenant: ROUTE_TENANTS.lua, hash: await hashCredential('bearer', 'lua-token-456') },
+      { tenant: ROUTE_TENANTS.luaUpload, hash: await hashCredential('bearer', 'upload-token-789') },
+    ],
+  };
+  const hookLog: string[] = [];
+  const store = new S3DicomObjects(s3, DRIVER_BUCKET);
+  let failNextPut = false; // one injected bucket outage, to make an Orthanc job fail and then resubmit it
+  const hook = await startPacsHookServer(
+    {
+      auth: credentialAuthenticator({ load: async () => credentials }),
+      objects: { put: (key, body, length, signal) => (failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal)) },
+      presigner: new S3UploadPresigner(s3, DRIVER_BUCKET, { expiresInSecs: 300, multipartAboveBytes: 100 * 1024 * 1024, multipartPartBytes: 64 * 1024 * 1024 }),
+      limits: { maxInstanceBytes: 512 * 1024 * 1024, maxRequestBytes: 4 * 1024 ** 3, maxUploadBytes: 4 * 1024 ** 3 },
+      retrieveBase: 'http://127.0.0.1:8099/dicomweb',
+      log: createLogger({ function: 'pacs-hook' }, { level: 'info', sink: (line) => hookLog.push(line) }),
+    },
+    { port: 8099 },
+  );
+
+  // the shared export.lua, then the /uploads recipe of lib/pacs/orthanc-uploads.lua (it chains OnStoredInstance)
+  const recipe = readFileSync(join(REPO_ROOT, 'lib', 'pacs', 'orthanc-uploads.lua'), 'utf8')
+    .replace("'https://pacs-hook.example.org'", "'http://127.0.0.1:8099'")
+    .replace("'Bearer REPLACE-WITH-HOSPITAL-TOKEN'", "'Bearer upload-token-789'");
+  writeFileSync(join(workdir, 'uploads.lua'), recipe);
+  const config = JSON.parse(
+    readFileSync(join(SHARED_DIR, 'pacs', 'orthanc.json.in'), 'utf8')
+      .replaceAll('@WORK@', join(workdir, 'orthanc'))
+      .replaceAll('@HERE@', join(SHARED_DIR, 'pacs')),
+  );
+  config.LuaScripts = [...config.LuaScripts, join(workdir, 'uploads.lua')];
+  writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(config, null, 2));
+  const logFd = openSync(join(workdir, 'orthanc.log'), 'w');
+  const child = spawn('/usr/sbin/Orthanc', [join(workdir, 'orthanc.json')], { stdio: ['ignore', logFd, logFd] });
+  const result: Record<string, unknown> = {};
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await orthanc('GET', '/system')).status === 200) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 150) throw new Error('Orthanc did not start');
+      await sleep(100);
+    }
+    const dicom = readFileSync(dicomPath);
+    const uploaded = await orthanc('POST', '/instances', new Uint8Array(dicom));
+    const instanceId = uploaded.body.ID as string;
+    const studyId = uploaded.body.ParentStudy as string;
+    result.upload = { status: uploaded.status, Status: uploaded.body.Status };
+
+    // Lua OnStoredInstance fired on that upload (HttpPost to /lua/instances); its object is awaited below
+    const sync = async (path: string, body: unknown) => {
+      const answer = await orthanc('POST', path, body);
+      return { status: answer.status, body: answer.body };
+    };
+    result.stowBasic = await sync('/dicom-web/servers/hook-basic/stow', { Resources: [instanceId], Synchronous: true });
+    result.stowBearer = await sync('/dicom-web/servers/hook-bearer/stow', { Resources: [studyId], Synchronous: true });
+    result.peer = await sync('/peers/hookpeer/store', { Resources: [instanceId], Synchronous: true });
+    // an asynchronous STOW job, as OnStableStudy queues: poll it to its end
+    const queued = await sync('/dicom-web/servers/hook-basic/stow', { Resources: [studyId], Synchronous: false });
+    const jobId = (queued.body as { ID: string }).ID;
+    let job: any;
+    for (let i = 0; i < 100; i++) {
+      job = (await orthanc('GET', `/jobs/${jobId}`)).body;
+      if (job.State === 'Success' || job.State === 'Failure') break;
+      await sleep(100);
+    }
+    result.asyncStow = { State: job?.State, ErrorCode: job?.ErrorCode };
+    // a job that failed on a hook outage, then resubmitted: Orthanc 1.10 resends an EMPTY multipart body
+    // (closing delimiter only) and would count it a success; the hook answers 400, so the job fails visibly
+    const pollJob = async (id: string) => {
+      let state: any;
+      for (let i = 0; i < 100; i++) {
+        state = (await orthanc('GET', `/jobs/${id}`)).body;
+        if (state.State === 'Success' || state.State === 'Failure') break;
+        await sleep(100);
+      }
+      return { State: state?.State, ErrorCode: state?.ErrorCode };
+    };
+    failNextPut = true;
+    const failing = (await sync('/dicom-web/servers/hook-basic/stow', { Resources: [instanceId], Synchronous: false })).body as { ID: string };
+    const firstRun = await pollJob(failing.ID);
+    const resubmit = await orthanc('POST', `/jobs/${failing.ID}/resubmit`, {});
+    await sleep(300);
+    result.resubmit = { firstRun, resubmitStatus: resubmit.status, afterResubmit: await pollJob(failing.ID) };
+    // wait for the Lua export (OnStoredInstance) and for OnStableStudy's own STOW job (StableAge 3 s)
+    let jobs: any[] = [];
+    for (let i = 0; i < 100; i++) {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: DRIVER_BUCKET }));
+      jobs = (await orthanc('GET', '/jobs?expand')).body as any[];
+      const luaLanded = [ROUTE_TENANTS.lua, ROUTE_TENANTS.luaUpload].every((t) => (listed.Contents ?? []).some((o) => o.Key?.startsWith(`${t}/`)));
+      const stableDone = jobs.length >= 6 && jobs.every((j) => j.State === 'Success' || j.State === 'Failure');
+      if (luaLanded && stableDone) break;
+      await sleep(100);
+    }
+    result.jobs = jobs.filter((j) => j.ID !== failing.ID).map((j) => ({ Type: j.Type, State: j.State, ErrorCode: j.ErrorCode }));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: DRIVER_BUCKET }));
+    const dicomSha = createHash('sha256').update(dicom).digest('hex');
+    result.objects = await Promise.all(
+      (listed.Contents ?? []).map(async (o) => {
+        const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: DRIVER_BUCKET, Key: o.Key! }))).Body!.transformToByteArray());
+        return { key: o.Key, bytes: body.length, sameBytes: createHash('sha256').update(body).digest('hex') === dicomSha };
+      }),
+    );
+    result.luaAnswers = readFileSync(join(workdir, 'orthanc.log'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('Lua HttpPost to hook returned') || line.includes('hook upload:'))
+      .map((line) => line.slice(line.indexOf('Lua says: ') + 'Lua says: '.length));
+    result.hookWarnings = hookLog.map((line) => JSON.parse(line)).filter((e) => e.level === 'warn').map((e) => ({ message: e.message, fields: e.fields, reason: e.reason }));
+    result.hookAnswers = hookLog.map((line) => JSON.parse(line)).filter((e) => e.message === 'answered').map((e) => ({ route: e.route, tenant: e.tenant, status: e.status, transfer: e.transfer }));
+    result.hookErrors = hookLog.map((line) => JSON.parse(line)).filter((e) => e.level === 'error').map((e) => e.error_message);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await hook.close();
+    s3.destroy();
+    await localS3.close();
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stdout.write(`${JSON.stringify({ error: String((error as Error)?.stack ?? error) })}\n`);
+  process.exit(1);
+});

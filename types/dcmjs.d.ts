@@ -1,0 +1,21 @@
+/** The slice of dcmjs (no bundled types) that lib/dicom uses. */
+declare module 'dcmjs' {
+  type Dict = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string }>;
+  interface DicomDict {
+    meta: Dict;
+    dict: Dict;
+    write(options?: { fragmentMultiframe?: boolean; allowInvalidVRLength?: boolean }): ArrayBuffer;
+  }
+  const dcmjs: {
+    data: {
+      DicomMessage: { readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict };
+      DicomMetaDictionary: {
+        naturalizeDataset(dict: Dict): Record<string, any>;
+        denaturalizeDataset(dataset: Record<string, any>): Dict;
+        uid(): string;
+      };
+      DicomDict: new (meta: Dict) => DicomDict;
+    };
+  };
+  export default dcmjs;
+}
