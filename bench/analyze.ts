@@ -1,7 +1,7 @@
-import { REPO_ROOT } from '../local/services.js';
 /**
- * Single-threaded analysis speed on the sample clips: one JSON line per clip, then a summary line.
- *   npx tsx bench/analyze.ts [clip-dir]
+ * `npm run bench -- analyze [clip-dir]`: single-threaded analysis speed on the sample clips, one JSON line per clip;
+ * then the enclave worker's throughput with 1 and 2 processes (bench/worker.ts, its own lines); then the summary
+ * {summary, clips, median_seconds_per_clip, …, worker_clips_per_s_1, worker_clips_per_s_2}.
  * `seconds` is wall time (decode in the ffmpeg child overlaps with analysis); `cpu_seconds` is this process's CPU
  * time, a steadier number on a shared machine.
  */
@@ -9,6 +9,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeClip } from '../enclave/analyze-clip.js';
+import { REPO_ROOT } from '../local/services.js';
+import { run as runWorkerBench } from './worker.js';
 
 const BASELINE_SECONDS_PER_CLIP = 19; // original: ~18–20 s per 11-frame clip (docs/radiomics.md §6)
 
@@ -18,7 +20,9 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export async function run(clipDir = join(REPO_ROOT, '..', 'shared', 'samples', 'videos')): Promise<{ median_seconds_per_clip: number }> {
+export async function run(args: string[] | string = []): Promise<{ median_seconds_per_clip: number }> {
+  // bench/run.ts passes the remaining argv (an array); direct callers may pass the directory itself
+  const clipDir = (typeof args === 'string' ? args : args[0]) ?? join(REPO_ROOT, '..', 'shared', 'samples', 'videos');
   const clips = (await readdir(clipDir)).filter((f) => /\.mp4$/i.test(f)).sort();
   const seconds: number[] = [];
   const elevenFrameSeconds: number[] = [];
@@ -39,6 +43,7 @@ export async function run(clipDir = join(REPO_ROOT, '..', 'shared', 'samples', '
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   }
+  const worker = await runWorkerBench();
   const medianSeconds = median(seconds);
   const comparable = elevenFrameSeconds.length ? median(elevenFrameSeconds) : medianSeconds;
   process.stdout.write(
@@ -49,11 +54,13 @@ export async function run(clipDir = join(REPO_ROOT, '..', 'shared', 'samples', '
       median_seconds_per_11_frame_clip: Number(comparable.toFixed(3)),
       baseline: 'original ~18-20 s per 11-frame clip (radiomics.md §6)',
       speedup_vs_original: Number((BASELINE_SECONDS_PER_CLIP / comparable).toFixed(1)),
+      worker_clips_per_s_1: Number(worker.clipsPerS[1].toFixed(3)),
+      worker_clips_per_s_2: Number(worker.clipsPerS[2].toFixed(3)),
     }) + '\n',
   );
   return { median_seconds_per_clip: medianSeconds };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await run(process.argv[2]);
+  await run(process.argv.slice(2));
 }
