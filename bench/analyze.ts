@@ -43,7 +43,7 @@ export async function run(args: string[] | string = []): Promise<{ median_second
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   }
-  const worker = await runWorkerBench();
+  const worker = await runWorkerBench([], { summaryLine: false });
   const medianSeconds = median(seconds);
   const comparable = elevenFrameSeconds.length ? median(elevenFrameSeconds) : medianSeconds;
   process.stdout.write(

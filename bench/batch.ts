@@ -49,6 +49,7 @@ export async function run(): Promise<void> {
       maxItems: 1000,
       maxBytes: 1 << 30,
       maxAgeSecs: WINDOW_SECS,
+      quietSecs: 0,
       staleSealSecs: 1200,
       staleSubmitSecs: 300,
       links: { kind: 'tempurl', key: 'bench-tempurl-key', ttlSecs: 3600 },

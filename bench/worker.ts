@@ -1,8 +1,6 @@
-import { REPO_ROOT } from '../local/services.js';
 /**
  * `npm run bench -- worker [N]`: enclave worker throughput, 1 worker process against 2, on the same N sealed sample
- * clips (default 6 eleven-frame clips) behind TempURLs, with the real Redis and Swift All-In-One
- * (`npm run services:start` first). Workers are the esbuild bundle (what the image runs), started as processes.
+ * clips (default 6 eleven-frame clips) behind TempURLs, with the real Redis and Swift All-In-One (started if needed). Workers are the esbuild bundle (what the image runs), started as processes.
  * Prints one JSON line per run, {workers, clips, seconds, clips_per_s}, then a summary with the 2-vs-1 ratio.
  * `seconds` is wall time from starting the workers to the last exit (process start-up included); on a 2-core
  * machine shared with other work, the ratio is bounded by the free cores, not by the queue: `cpu_share_per_worker`
@@ -14,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, startServices } from '../local/services.js';
 import { Redis } from 'ioredis';
 import { buildWorkerBundle } from '../enclave/build.js';
 import { sealBuffer } from '../lib/seal.js';
@@ -32,9 +31,10 @@ const ELEVEN_FRAME_CLIPS = [
   'VH020213M4_001559_20160429T120822.MP4',
 ];
 
-export async function run(args: string[] = []): Promise<{ ratio: number }> {
+export async function run(args: string[] = [], options: { summaryLine?: boolean } = {}): Promise<{ ratio: number; clipsPerS: Record<1 | 2, number> }> {
   const clips = Number(args[0] ?? '6');
   if (!Number.isInteger(clips) || clips < 1 || clips > ELEVEN_FRAME_CLIPS.length) throw new Error(`N must be 1..${ELEVEN_FRAME_CLIPS.length}`);
+  await startServices();
   const services = loadServices();
   const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
   const redis = new Redis({ host: services.redis.host, port: services.redis.port, db: 0, maxRetriesPerRequest: 2 });
@@ -57,8 +57,8 @@ export async function run(args: string[] = []): Promise<{ ratio: number }> {
       urls.push(await swift.tempUrl({ method: 'GET', container: source, object: name, expiresAtSec: Math.floor(Date.now() / 1000) + 3600, key: tempUrlKey }));
     }
 
-    const results: Record<number, number> = {};
-    for (const workers of [1, 2]) {
+    const results: Record<1 | 2, number> = { 1: 0, 2: 0 };
+    for (const workers of [1, 2] as const) {
       const prefix = `bench-${tag}-w${workers}`;
       const jobName = `bench-worker-${tag}-w${workers}`;
       prefixes.push(prefix);
@@ -115,10 +115,11 @@ export async function run(args: string[] = []): Promise<{ ratio: number }> {
       );
     }
     const ratio = results[2] / results[1];
-    process.stdout.write(
-      JSON.stringify({ summary: true, clips, ratio_2_vs_1: Number(ratio.toFixed(2)), cores: (await import('node:os')).availableParallelism(), note: 'ideal 2.0 on 2 free cores' }) + '\n',
-    );
-    return { ratio };
+    if (options.summaryLine !== false) {
+      const cores = (await import('node:os')).availableParallelism();
+      process.stdout.write(JSON.stringify({ summary: true, clips, ratio_2_vs_1: Number(ratio.toFixed(2)), cores, note: 'ideal 2.0 on 2 free cores' }) + '\n');
+    }
+    return { ratio, clipsPerS: results };
   } finally {
     for (const container of containers) {
       const names: string[] = [];

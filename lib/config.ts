@@ -176,6 +176,7 @@ const batchSchema = z.object({
   BATCH_MAX_ITEMS: positiveInt.default(50),
   BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
   BATCH_MAX_AGE_SECS: positiveInt.default(600),
+  BATCH_QUIET_SECS: z.coerce.number().int().min(0).default(0),
   BATCH_STALE_SEAL_SECS: positiveInt.default(1200),
   BATCH_STALE_SUBMIT_SECS: positiveInt.default(300),
   WORKLOAD_LINKS: z.enum(['tempurl', 'public']).default('tempurl'),
@@ -212,6 +213,7 @@ export interface BatchConfig {
   maxItems: number;
   maxBytes: number;
   maxAgeSecs: number;
+  quietSecs: number;
   staleSealSecs: number;
   staleSubmitSecs: number;
   links: { kind: 'tempurl'; key: SecretRef; ttlSecs: number } | { kind: 'public' };
@@ -243,6 +245,7 @@ export function parseBatchConfig(env: Env): BatchConfig {
     maxItems: batch.BATCH_MAX_ITEMS,
     maxBytes: batch.BATCH_MAX_BYTES,
     maxAgeSecs: batch.BATCH_MAX_AGE_SECS,
+    quietSecs: batch.BATCH_QUIET_SECS,
     staleSealSecs: batch.BATCH_STALE_SEAL_SECS,
     staleSubmitSecs: batch.BATCH_STALE_SUBMIT_SECS,
     links:

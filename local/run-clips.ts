@@ -2,7 +2,7 @@
  * Drives clips through a running local stack: uploads them into the intake bucket as one tenant, waits for
  * every one to be sealed, for its batch's job to end, and collects each clip's result from Swift.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../lib/s3.js';
@@ -41,6 +41,9 @@ export interface RunProgress {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const UPLOAD_CONCURRENCY = 4;
+/** How often this driver looks at the table, the manager and the status API (it only observes; nothing waits on it). */
+const POLL_MS = 100;
 
 export async function runClips(stack: Stack, clipPaths: string[], options: { tenant?: string; onProgress?: (p: RunProgress) => void; timeoutMs?: number } = {}): Promise<RunReport> {
   const tenant = options.tenant ?? 'demo';
@@ -50,17 +53,22 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
   const delivered = stack.deliveries.length;
   const eTags = new Map<string, string>();
   try {
-    for (const path of clipPaths) {
-      const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: `${tenant}/${basename(path)}`, Body: readFileSync(path) }));
-      eTags.set(path, (answer.ETag ?? '').replace(/"/g, ''));
-    }
+    // four uploads at a time, as a PACS export or an upload tool would push a study's clips
+    const queue = [...clipPaths];
+    const uploader = async () => {
+      for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+        const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: `${tenant}/${basename(path)}`, Body: createReadStream(path), ContentLength: statSync(path).size }));
+        eTags.set(path, (answer.ETag ?? '').replace(/"/g, ''));
+      }
+    };
+    await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, uploader));
   } finally {
     s3.destroy();
   }
   while (stack.deliveries.length - delivered < clipPaths.length) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the intake');
     options.onProgress?.({ stage: 'sealing', done: stack.deliveries.length - delivered, total: clipPaths.length, jobIds: [] });
-    await sleep(200);
+    await sleep(POLL_MS);
   }
   await stack.idle();
   const sealedAtMs = Date.now();
@@ -98,7 +106,7 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
     }
     options.onProgress?.({ stage: 'processing', done: processed, total: items, jobIds: [...jobs.values()].map((j) => j.jobId) });
     if (finished === batchIds.length) break;
-    await sleep(500);
+    await sleep(POLL_MS);
   }
   const doneAtMs = Date.now();
 
@@ -116,7 +124,7 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
         Object.assign(job, { apiStatus: String(view.status), apiProgress: view.progress });
         break;
       }
-      await sleep(500);
+      await sleep(POLL_MS);
     }
   }
 

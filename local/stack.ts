@@ -24,6 +24,8 @@ export interface StackOptions {
   mode?: 'SIM' | 'HW';
   /** The batch window (BATCH_MAX_AGE_SECS). */
   windowSecs?: number;
+  /** Close a batch this long after its last seal, before its window ends (BATCH_QUIET_SECS; 0: window only). */
+  quietSecs?: number;
   /** How often the local schedule runs `batch`. */
   tickMs?: number;
   workers?: number;
@@ -99,6 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   Object.assign(process.env, {
     BATCH_MAX_AGE_SECS: String(options.windowSecs ?? 10),
+    BATCH_QUIET_SECS: String(options.quietSecs ?? 1),
     ASPERATHOS_URL: asperathos.submissionsUrl,
     SGX_MODE: mode,
     WORKLOAD_LINKS: 'tempurl',
@@ -143,22 +146,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       .sign(new TextEncoder().encode(readFileSync(hs256Path, 'utf8').trim()));
 
   const batchRuns: BatchRunSummary[] = [];
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
-      const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event' };
-      const result = await invokeAsync('batch', batch, scheduled, { maximumRetryAttempts: 0 });
-      if (result.ok) batchRuns.push(result.result);
-      else log(`[stack] batch run failed: ${(result.error as Error).message}`);
-      const synced = await invokeAsync('sync-status', syncStatus, scheduled, { maximumRetryAttempts: 0 });
-      if (!synced.ok) log(`[stack] sync-status run failed: ${(synced.error as Error).message}`);
-    } finally {
-      running = false;
-    }
+  const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event' };
+  // two independent schedules, as in the cloud: a slow sync-status run never delays a batch run, and a run that is
+  // still going when its next tick comes is skipped (the cloud's batch has reserved concurrency 1)
+  const everyTick = (name: string, run: () => Promise<void>) => {
+    let running: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      running ??= run()
+        .catch((error: unknown) => log(`[stack] ${name} run failed: ${(error as Error).message}`))
+        .finally(() => (running = undefined));
+    }, options.tickMs ?? 1000);
+    return { stop: async () => (clearInterval(timer), await running) };
   };
-  const schedule = setInterval(() => void tick(), options.tickMs ?? 2000);
+  const batchSchedule = everyTick('batch', async () => {
+    const result = await invokeAsync('batch', batch, scheduled, { maximumRetryAttempts: 0 });
+    if (!result.ok) throw result.error;
+    batchRuns.push(result.result);
+  });
+  const syncSchedule = everyTick('sync-status', async () => {
+    const synced = await invokeAsync('sync-status', syncStatus, scheduled, { maximumRetryAttempts: 0 });
+    if (!synced.ok) throw synced.error;
+  });
   log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}; status page ${statusApi.url}/`);
 
   return {
@@ -179,8 +187,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     statusToken,
     batchRuns,
     async stop() {
-      clearInterval(schedule);
-      while (running) await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.all([batchSchedule.stop(), syncSchedule.stop()]);
       await statusApi.close();
       await asperathos.close();
       await cas?.close();

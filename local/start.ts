@@ -1,7 +1,7 @@
 /**
  * `npm start`: the main job end to end on embedded local defaults. The sample clips go into the local intake
  * bucket as tenant `demo`; the real intake handler seals each into its batch in Swift; the real batch handler
- * closes the batch when its window ends and submits the job; the Asperathos emulator runs this project's enclave
+ * closes the batch when uploads go quiet (or its window ends) and submits the job; the Asperathos emulator runs this project's enclave
  * worker, which decrypts, analyses and uploads results to Swift. The run ends with one row per clip.
  *   npm start -- --hw      the same with the key only in the (emulated) Palaemon session
  *   npm start -- --keep    leave the stack up for exploring (Ctrl-C stops it)
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
     const clips = readdirSync(SAMPLES).filter((name) => /\.mp4$/i.test(name)).sort();
-    console.log(`[start] uploading ${clips.length} clips to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; batch window ${process.env.BATCH_MAX_AGE_SECS} s)`);
+    console.log(`[start] uploading ${clips.length} clips to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; batch closes ${process.env.BATCH_QUIET_SECS} s after the last seal, or at the latest ${process.env.BATCH_MAX_AGE_SECS} s after it opens)`);
     console.log(`[start] status page: ${stack.statusApi.url}/  (token for tenant ${TENANT}: .local/secrets/status-token)`);
     writeFileSync(join(REPO_ROOT, '.local', 'secrets', 'status-token'), await stack.statusToken(TENANT), { mode: 0o600 });
     const sealing = progressLine('sealed   ');
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
           stage = p.stage;
         }
         if (p.stage === 'sealing') sealing(bar(p.done, p.total));
-        else processing(`${bar(p.done, p.total)} ${p.jobIds.length ? p.jobIds.join(', ') : '(waiting for the batch window)'}`);
+        else processing(`${bar(p.done, p.total)} ${p.jobIds.length ? p.jobIds.join(', ') : '(waiting for the batch to close)'}`);
       },
     });
     processing(`done: ${report.jobs.map((j) => `${j.jobId} ${j.status} (status API: ${j.apiStatus})`).join(', ')}`, true);

@@ -25,6 +25,8 @@ export interface BatchSettings {
   maxItems: number;
   maxBytes: number;
   maxAgeSecs: number;
+  /** Close a batch this long after the last video joined it or finished sealing, with none in flight (0: never). */
+  quietSecs: number;
   /** An in-flight seal older than this is abandoned (its intake died); default 20 minutes, beyond Lambda's 15. */
   staleSealSecs: number;
   /** A submit claim older than this with no job id is taken over. */
@@ -135,7 +137,13 @@ function isDue(batch: BatchRecord, settings: BatchSettings, now: Date, force: bo
   if (batch.claims === 0) return false;
   if (force) return true;
   const ageSecs = (now.getTime() - Date.parse(batch.createdAt)) / 1000;
-  return batch.claims >= settings.maxItems || batch.claimedBytes >= settings.maxBytes || ageSecs >= settings.maxAgeSecs;
+  return batch.claims >= settings.maxItems || batch.claimedBytes >= settings.maxBytes || ageSecs >= settings.maxAgeSecs || isQuiet(batch, settings, now);
+}
+
+function isQuiet(batch: BatchRecord, settings: BatchSettings, now: Date): boolean {
+  if (settings.quietSecs <= 0 || Object.keys(batch.inflight ?? {}).length > 0) return false;
+  const lastActivityMs = batch.lastActivityMs ?? Date.parse(batch.createdAt);
+  return now.getTime() - lastActivityMs >= settings.quietSecs * 1000;
 }
 
 /** Ends abandoned seals (counting those that did finish); returns how many are still genuinely in flight. */
@@ -144,7 +152,7 @@ async function settleInflight(batch: BatchRecord, deps: BatchDeps, now: Date): P
   for (const [videoId, startedAtMs] of Object.entries(batch.inflight ?? {})) {
     const video = await deps.intake.getVideo(videoId);
     if (video?.stage === 'sealed' && video.batchId === batch.batchId) {
-      await deps.intake.finishSeal(batch.batchId, videoId, video.sealedBytes ?? 0);
+      await deps.intake.finishSeal(batch.batchId, videoId, { bytes: video.sealedBytes ?? 0 });
     } else if (video && video.batchId !== batch.batchId) {
       await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
     } else if (now.getTime() - startedAtMs > deps.settings.staleSealSecs * 1000) {

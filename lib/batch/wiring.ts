@@ -50,6 +50,7 @@ export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
       maxItems: config.maxItems,
       maxBytes: config.maxBytes,
       maxAgeSecs: config.maxAgeSecs,
+      quietSecs: config.quietSecs,
       staleSealSecs: config.staleSealSecs,
       staleSubmitSecs: config.staleSubmitSecs,
       links,

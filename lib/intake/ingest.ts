@@ -66,7 +66,7 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
   const existing = await deps.store.getVideo(videoId);
   if (existing && existing.stage !== 'sealing') {
     if (existing.stage === 'sealed' && existing.batchId) {
-      await deps.store.finishSeal(existing.batchId, videoId, existing.sealedBytes ?? 0);
+      await deps.store.finishSeal(existing.batchId, videoId, { bytes: existing.sealedBytes ?? 0 });
     }
     log.info('duplicate delivery', { stage: existing.stage });
     return { status: 'duplicate', videoId, stage: existing.stage };
@@ -221,7 +221,7 @@ async function recordSealed(
     log.info('a concurrent delivery finished first', { stage: current?.stage });
     return { status: 'duplicate', videoId: video.videoId, stage: current?.stage ?? 'unknown' };
   }
-  await deps.store.finishSeal(batch.batchId, video.videoId, sealedBytes);
+  await deps.store.finishSeal(batch.batchId, video.videoId, { bytes: sealedBytes, atMs: now().getTime() });
   log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
   return { status: 'sealed', videoId: video.videoId, batchId: batch.batchId };
 }

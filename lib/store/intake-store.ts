@@ -25,7 +25,8 @@ export interface IntakeStore {
   createBatch(batch: BatchRecord): Promise<BatchRecord>;
   registerSeal(batchId: string, videoId: string, bytes: number, limits: { maxItems: number; maxBytes: number }, nowMs: number): Promise<RegisterOutcome>;
   /** Ends an in-flight seal; counts it when `sealedBytes` is given. False when it was not in flight. */
-  finishSeal(batchId: string, videoId: string, sealedBytes?: number): Promise<boolean>;
+  /** Ends a seal; with `sealed`, counts it and records the activity time (the quiet-period close starts then). */
+  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }): Promise<boolean>;
 }
 
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
@@ -185,7 +186,7 @@ export class DynamoIntakeStore implements IntakeStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
-          UpdateExpression: 'SET inflight.#video = :now ADD claims :one, claimedBytes :bytes',
+          UpdateExpression: 'SET inflight.#video = :now, lastActivityMs = :now ADD claims :one, claimedBytes :bytes',
           ConditionExpression:
             '#state = :open AND attribute_not_exists(inflight.#video) AND (claims = :zero OR (claims < :maxItems AND claimedBytes <= :room))',
           ExpressionAttributeNames: { '#state': 'state', '#video': videoId },
@@ -208,17 +209,19 @@ export class DynamoIntakeStore implements IntakeStore {
     return batch.state === 'open' ? 'full' : 'not_open';
   }
 
-  finishSeal(batchId: string, videoId: string, sealedBytes?: number) {
-    const counted = sealedBytes !== undefined;
+  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }) {
+    const activity = sealed?.atMs !== undefined ? 'SET lastActivityMs = :at ' : '';
     return conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
-          UpdateExpression: counted ? 'REMOVE inflight.#video ADD sealedItems :one, sealedBytes :bytes' : 'REMOVE inflight.#video',
+          UpdateExpression: sealed ? `${activity}REMOVE inflight.#video ADD sealedItems :one, sealedBytes :bytes` : 'REMOVE inflight.#video',
           ConditionExpression: 'attribute_exists(inflight.#video)',
           ExpressionAttributeNames: { '#video': videoId },
-          ExpressionAttributeValues: counted ? { ':one': 1, ':bytes': sealedBytes } : undefined,
+          ExpressionAttributeValues: sealed
+            ? { ':one': 1, ':bytes': sealed.bytes, ...(sealed.atMs !== undefined ? { ':at': sealed.atMs } : {}) }
+            : undefined,
         }),
       ),
     );

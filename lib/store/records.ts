@@ -33,6 +33,8 @@ export interface BatchRecord {
   sealedBytes: number;
   /** videoId → epoch ms at which its seal started; the closer waits for this to empty. */
   inflight: Record<string, number>;
+  /** Epoch ms of the last video to join the batch or finish sealing into it (the quiet-period close). */
+  lastActivityMs?: number;
   closingAt?: string;
   items?: number;
   workloadUrl?: string;

@@ -52,7 +52,7 @@ let injected503 = 0;
 beforeAll(async () => {
   proxy = await startFaultyProxy(loadServices().swift.proxyUrl);
   stateDir = mkdtempSync(join(tmpdir(), 'e2e-faults-'));
-  stack = await startStack({ mode: 'SIM', windowSecs: 4, tickMs: 1000, workers: 2, swiftUrl: proxy.url, asperathosStateDir: stateDir, itemLeaseSecs: 4 });
+  stack = await startStack({ mode: 'SIM', windowSecs: 4, quietSecs: 0, tickMs: 1000, workers: 2, swiftUrl: proxy.url, asperathosStateDir: stateDir, itemLeaseSecs: 4 });
 
   // Swift answers 503 to everything for 3 s while the first uploads are sealed
   proxy.failNext(1_000_000, { status: 503 });

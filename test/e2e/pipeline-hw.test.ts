@@ -17,7 +17,7 @@ let stack: Stack;
 let report: RunReport;
 
 beforeAll(async () => {
-  stack = await startStack({ mode: 'HW', windowSecs: 3, tickMs: 1000, workers: 1 });
+  stack = await startStack({ mode: 'HW', windowSecs: 3, quietSecs: 0, tickMs: 1000, workers: 1 });
   report = await runClips(stack, CLIPS, { tenant: 'e2ehw' });
 }, 600_000);
 

@@ -21,7 +21,7 @@ let stack: Stack;
 let report: RunReport;
 
 beforeAll(async () => {
-  stack = await startStack({ mode: 'SIM', windowSecs: 3, tickMs: 1000, workers: 2 });
+  stack = await startStack({ mode: 'SIM', windowSecs: 3, quietSecs: 0, tickMs: 1000, workers: 2 });
   report = await runClips(stack, CLIPS, { tenant: 'e2e' });
 }, 600_000);
 

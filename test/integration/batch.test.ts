@@ -68,6 +68,7 @@ function settings(mode: 'SIM' | 'HW', overrides: Partial<BatchSettings> = {}): B
     maxItems: 50,
     maxBytes: 1 << 30,
     maxAgeSecs: 600,
+    quietSecs: 0,
     staleSealSecs: 1200,
     staleSubmitSecs: 300,
     links: { kind: 'tempurl', key: 'batch-test-tempurl-key', ttlSecs: 3600 },
@@ -192,6 +193,30 @@ describe('batch: SIM mode', () => {
     const { h, deps, batchId } = await sealedBatch('SIM', { now: later }, {}, CLIPS.slice(0, 1));
     try {
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('submitted');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a quiet batch closes before its window: only once no seal is in flight and none finished for quietSecs', async () => {
+    let clock = Date.now();
+    const { h, deps, batchId } = await sealedBatch('SIM', { now: () => new Date(clock) }, { quietSecs: 30 }, CLIPS.slice(0, 1));
+    try {
+      const sealedAt = (await h.store.getBatch(batchId))!.lastActivityMs!;
+      expect(Math.abs(sealedAt - Date.now())).toBeLessThan(60_000);
+      clock = sealedAt + 29_999;
+      expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
+      expect(await h.store.registerSeal(batchId, 'f'.repeat(32), 10, { maxItems: 50, maxBytes: 1 << 30 }, sealedAt + 20_000)).toBe('registered');
+      expect((await h.store.getBatch(batchId))!.lastActivityMs).toBe(sealedAt + 20_000);
+      clock = sealedAt + 60_000;
+      // a seal in flight keeps the batch open however long it has been quiet
+      expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
+      expect(await h.store.finishSeal(batchId, 'f'.repeat(32), { bytes: 10, atMs: sealedAt + 40_000 })).toBe(true);
+      clock = sealedAt + 69_999;
+      expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
+      clock = sealedAt + 70_000;
+      expect((await closeDueBatches(deps)).steps[batchId]).toBe('submitted');
+      expect(await h.store.getBatch(batchId)).toMatchObject({ state: 'submitted', items: 1, sealedItems: 2 });
     } finally {
       await h.close();
     }

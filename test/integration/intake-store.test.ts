@@ -59,10 +59,11 @@ describe('DynamoIntakeStore on dynalite', () => {
     expect(await store.registerSeal('b2', 'v1', 100, limits, 2)).toBe('already_registered');
     expect(await store.registerSeal('b2', 'v2', 100, limits, 3)).toBe('registered');
     expect(await store.registerSeal('b2', 'v3', 100, limits, 4)).toBe('full');
-    expect(await store.finishSeal('b2', 'v1', 128)).toBe(true);
-    expect(await store.finishSeal('b2', 'v1', 128)).toBe(false);
+    expect((await store.getBatch('b2'))?.lastActivityMs).toBe(3);
+    expect(await store.finishSeal('b2', 'v1', { bytes: 128, atMs: 7 })).toBe(true);
+    expect(await store.finishSeal('b2', 'v1', { bytes: 128, atMs: 8 })).toBe(false);
     const stored = await store.getBatch('b2');
-    expect(stored).toMatchObject({ claims: 2, claimedBytes: 200, sealedItems: 1, sealedBytes: 128, inflight: { v2: 3 } });
+    expect(stored).toMatchObject({ claims: 2, claimedBytes: 200, sealedItems: 1, sealedBytes: 128, inflight: { v2: 3 }, lastActivityMs: 7 });
   });
 
   it('enforces the byte cap, but always admits a first video', async () => {

@@ -113,6 +113,7 @@ describe('batch configuration', () => {
       mode: 'HW',
       maxItems: 50,
       maxAgeSecs: 600,
+      quietSecs: 0,
       links: { kind: 'tempurl', ttlSecs: 604800, key: { ssm: '/p/tempurl-key' } },
       cas: { address: 'cas.example.org:8081:18765', ca: { ssm: '/p/cas-ca' } },
       sessionFormat: '0.3',
@@ -142,5 +143,11 @@ describe('batch configuration', () => {
     const config = parseBatchConfig({ ...batchBase, SGX_MODE: 'SIM', CAS_ADDRESS: undefined, WORKLOAD_LINKS: 'public', TEMPURL_KEY_SSM: undefined });
     expect(config.cas).toBeUndefined();
     expect(config.links).toEqual({ kind: 'public' });
+  });
+
+  it('takes a quiet-period close in whole seconds, 0 turning it off', () => {
+    expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '45' }).quietSecs).toBe(45);
+    expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '0' }).quietSecs).toBe(0);
+    expect(() => parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '-1' })).toThrow(/BATCH_QUIET_SECS/);
   });
 });
