@@ -3,7 +3,7 @@
  * emulated attestation (the session's environment); the job JSON carries no key.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startStack, type Stack } from '../../local/stack.js';
 import { runClips, type RunReport } from '../../local/run-clips.js';
@@ -26,6 +26,9 @@ afterAll(async () => stack?.stop(), 60_000);
 describe('end to end, HW mode', () => {
   it('the job completes and every clip equals `radiomics analyze` of the plain clip', async () => {
     expect(report.jobs.map((j) => j.status)).toEqual(['completed']);
+    expect(report.clips.map((clip) => [clip.clip, clip.video?.stage, clip.apiStage])).toEqual(
+      CLIPS.map((path) => [basename(path), 'sealed', { stage: 'done', reason: null }]),
+    );
     for (const [i, clip] of report.clips.entries()) {
       const plain = await analyzePlain(CLIPS[i]);
       expect(clip.result?.features).toEqual(plain.features);
