@@ -9,7 +9,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServices } from '../local/services.js';
 import { startIntakeHarness } from '../test/support/intake-harness.js';
 import { generateTlsFixtures } from '../local/tls-fixtures.js';
 import { startPalaemonEmulator } from '../local/palaemon-emulator.js';
@@ -21,7 +20,7 @@ import { DynamoBatchStore } from '../lib/store/batch-store.js';
 import { AsperathosClient } from '../lib/asperathos/index.js';
 import { PalaemonClient } from '../lib/palaemon/index.js';
 import { createLogger } from '../lib/log.js';
-import { REPO_ROOT } from '../local/services.js';
+import { LOCAL_TEMPURL_KEY, REPO_ROOT, startServices } from '../local/services.js';
 
 const WINDOW_SECS = 5;
 const SAMPLES = join(REPO_ROOT, '..', 'shared', 'samples', 'videos');
@@ -36,7 +35,7 @@ export async function run(): Promise<void> {
     workerCommand: () => ({ cmd: process.execPath, args: ['-e', 'process.exit(0)'] }),
   });
   const h = await startIntakeHarness();
-  await h.swift.setAccountTempUrlKey('bench-tempurl-key', { slot: 2 });
+  await h.swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
   let submittedAtMs = 0;
   const batchDeps: BatchDeps = {
     batches: new DynamoBatchStore(h.dynamo.doc, 'radiomics'),
@@ -52,7 +51,7 @@ export async function run(): Promise<void> {
       quietSecs: 0,
       staleSealSecs: 1200,
       staleSubmitSecs: 300,
-      links: { kind: 'tempurl', key: 'bench-tempurl-key', ttlSecs: 3600 },
+      links: { kind: 'tempurl', key: LOCAL_TEMPURL_KEY, ttlSecs: 3600 },
       submission: {
         mode: 'HW',
         casAddress: cas.casAddress,

@@ -49,6 +49,13 @@ import {
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The local account's slot-2 TempURL key (X-Account-Meta-Temp-URL-Key-2). Every local writer of that slot (the
+ * stack, the tests, the benches) sets this one value, because they share one account and run in parallel: a
+ * different value would invalidate the links another run has just signed.
+ */
+export const LOCAL_TEMPURL_KEY = 'local-tempurl-key';
+
 export interface ServicePorts {
   swift: SwiftPorts;
   memcached: number;
@@ -422,6 +429,15 @@ async function swiftAuthProblem(services: LocalServices): Promise<string | null>
     if (auth.status !== 200 || !token || !storageUrl) return `auth answered ${auth.status}`;
     const head = await fetch(storageUrl, { method: 'HEAD', headers: { 'X-Auth-Token': token }, signal: AbortSignal.timeout(5000) });
     if (head.status !== 204 && head.status !== 200) return `account HEAD answered ${head.status}`;
+    if (head.headers.get('x-account-meta-temp-url-key-2') !== LOCAL_TEMPURL_KEY) {
+      const set = await fetch(storageUrl, {
+        method: 'POST',
+        headers: { 'X-Auth-Token': token, 'X-Account-Meta-Temp-URL-Key-2': LOCAL_TEMPURL_KEY },
+        signal: AbortSignal.timeout(5000),
+      });
+      await set.arrayBuffer();
+      if (set.status !== 204) return `setting the account TempURL key answered ${set.status}`;
+    }
     return null;
   } catch (error) {
     return `auth failed: ${(error as Error).message}`;

@@ -13,7 +13,7 @@ import { startPalaemonEmulator, type PalaemonEmulator } from './palaemon-emulato
 import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from './asperathos-emulator.js';
 import { startIntakeStack, type IntakeStack } from './intake-stack.js';
 import { invokeAsync } from './lambda-local.js';
-import { REPO_ROOT } from './services.js';
+import { LOCAL_TEMPURL_KEY, REPO_ROOT } from './services.js';
 import type { BatchRunSummary } from '../lib/batch/close.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -105,7 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ASPERATHOS_URL: asperathos.submissionsUrl,
     SGX_MODE: mode,
     WORKLOAD_LINKS: 'tempurl',
-    TEMPURL_KEY_FILE: secret('tempurl-key', 'local-tempurl-key'),
+    TEMPURL_KEY_FILE: secret('tempurl-key', LOCAL_TEMPURL_KEY),
     ENCLAVE_CONFIG_FILE: secret('enclave-config.json', JSON.stringify(LOCAL_ENCLAVE)),
     WORKER_CMD: 'node --import tsx enclave/worker.ts',
     WORKER_ENV: JSON.stringify({ ST_AUTH: swiftAuthUrl, ST_USER: swift.user }),

@@ -8,6 +8,7 @@ import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/as
 import { invokeAsync } from '../../local/lambda-local.js';
 import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
 import { loadServices, REPO_ROOT } from '../support/services.js';
+import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
 
 const CLIP = readFileSync(new URL('../../../shared/samples/videos/VH020213M4_001559_20160429T120845.MP4', import.meta.url));
 let h: IntakeHarness;
@@ -38,7 +39,7 @@ beforeAll(async () => {
     SWIFT_USER: services.swift.user,
     SWIFT_KEY_FILE: file('swift-key', services.swift.key),
     MASTER_KEY_FILE: file('master-key', h.masterKey.toString('base64')),
-    TEMPURL_KEY_FILE: file('tempurl-key', 'handler-test-tempurl-key'),
+    TEMPURL_KEY_FILE: file('tempurl-key', LOCAL_TEMPURL_KEY),
     ENCLAVE_CONFIG_FILE: file(
       'config.json',
       JSON.stringify({ mrenclave: 'a'.repeat(64), 'image-name': 'worker:1', 'fspf-tag': 'b'.repeat(32), 'fspf-key': 'c'.repeat(64), 'fspf-path': '/fspf.pb' }),

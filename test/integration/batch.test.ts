@@ -19,6 +19,7 @@ import { createLogger } from '../../lib/log.js';
 import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
 import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
 import { loadServices, REPO_ROOT } from '../support/services.js';
+import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const CLIPS = ['VH020213M4_001418_20160407T115216.MP4', 'VH020213M4_001559_20160429T120845.MP4', 'VH020213M4_001418_20160407T114936.MP4'];
@@ -71,7 +72,7 @@ function settings(mode: 'SIM' | 'HW', overrides: Partial<BatchSettings> = {}): B
     quietSecs: 0,
     staleSealSecs: 1200,
     staleSubmitSecs: 300,
-    links: { kind: 'tempurl', key: 'batch-test-tempurl-key', ttlSecs: 3600 },
+    links: { kind: 'tempurl', key: LOCAL_TEMPURL_KEY, ttlSecs: 3600 },
     submission: {
       mode,
       casAddress: cas.casAddress,
@@ -108,7 +109,7 @@ async function sealedBatch(mode: 'SIM' | 'HW', overrides: Partial<BatchDeps> = {
     expect(summary.sealed).toBe(1);
     batchId = (await h.store.getVideo((summary.outcomes[0] as { videoId: string }).videoId))!.batchId!;
   }
-  await h.swift.setAccountTempUrlKey('batch-test-tempurl-key', { slot: 2 });
+  await h.swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
   const deps: BatchDeps = {
     batches: new DynamoBatchStore(h.dynamo.doc, 'radiomics'),
     intake: h.store,

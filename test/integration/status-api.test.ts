@@ -17,8 +17,9 @@ import { assertContract } from '../support/contract.js';
 import { loadServices } from '../support/services.js';
 import { hex32, startStatusRig, waitFor, type StatusRig, type SubmittedJob } from '../support/status-rig.js';
 import { AUDIENCE, confusedToken, ISSUER, startTokenKit, unsecuredToken, type TokenKit } from '../support/tokens.js';
+import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
 
-const TEMPURL_KEY = 'batch-test-tempurl-key';
+const TEMPURL_KEY = LOCAL_TEMPURL_KEY;
 let rig: StatusRig;
 let kit: TokenKit;
 let api: LocalHttpApi;

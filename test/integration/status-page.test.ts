@@ -16,6 +16,7 @@ import { startLocalHttpApi, type LocalHttpApi } from '../../local/status-api-ser
 import { loadServices, REPO_ROOT } from '../support/services.js';
 import { startStatusRig, type StatusRig } from '../support/status-rig.js';
 import { AUDIENCE, HS_SECRET, ISSUER, startTokenKit, type TokenKit } from '../support/tokens.js';
+import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
 
 let rig: StatusRig;
 let kit: TokenKit;
@@ -31,7 +32,7 @@ beforeAll(async () => {
     verifier: createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' }),
     store: rig.store,
     swift: new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) }),
-    results: { tempUrlKey: 'batch-test-tempurl-key', ttlSecs: 600, maxLinks: 100 },
+    results: { tempUrlKey: LOCAL_TEMPURL_KEY, ttlSecs: 600, maxLinks: 100 },
     pageRefreshSecs: 1,
     log: createLogger({}, { level: 'error' }),
   };
