@@ -417,6 +417,7 @@ async function waitHealthy(ctx: Context, d: Daemon, exited: () => string | null)
 }
 
 /** Fetches a TempAuth token and checks the account answers with it. Returns null when Swift is ready. */
+/** Why Swift is not usable yet (null: usable). Usable includes the account's TempURL key 2 being LOCAL_TEMPURL_KEY, set here. */
 async function swiftAuthProblem(services: LocalServices): Promise<string | null> {
   try {
     const auth = await fetch(services.swift.authUrl, {
@@ -429,16 +430,14 @@ async function swiftAuthProblem(services: LocalServices): Promise<string | null>
     if (auth.status !== 200 || !token || !storageUrl) return `auth answered ${auth.status}`;
     const head = await fetch(storageUrl, { method: 'HEAD', headers: { 'X-Auth-Token': token }, signal: AbortSignal.timeout(5000) });
     if (head.status !== 204 && head.status !== 200) return `account HEAD answered ${head.status}`;
-    if (head.headers.get('x-account-meta-temp-url-key-2') !== LOCAL_TEMPURL_KEY) {
-      const set = await fetch(storageUrl, {
-        method: 'POST',
-        headers: { 'X-Auth-Token': token, 'X-Account-Meta-Temp-URL-Key-2': LOCAL_TEMPURL_KEY },
-        signal: AbortSignal.timeout(5000),
-      });
-      await set.arrayBuffer();
-      if (set.status !== 204) return `setting the account TempURL key answered ${set.status}`;
-    }
-    return null;
+    if (head.headers.get('x-account-meta-temp-url-key-2') === LOCAL_TEMPURL_KEY) return null;
+    const set = await fetch(storageUrl, {
+      method: 'POST',
+      headers: { 'X-Auth-Token': token, 'X-Account-Meta-Temp-URL-Key-2': LOCAL_TEMPURL_KEY },
+      signal: AbortSignal.timeout(5000),
+    });
+    await set.arrayBuffer();
+    return set.status === 204 ? null : `setting the account TempURL key answered ${set.status}`;
   } catch (error) {
     return `auth failed: ${(error as Error).message}`;
   }

@@ -314,70 +314,6 @@ function trialDistances(
   newlyZero[j] = zero;
 }
 
-/** `trialDistances` for three trials in one pass over the distinct values. */
-function trialDistances3(
-  values: Float32Array,
-  u: number,
-  groupSize: Int32Array,
-  dist: Float32Array,
-  trialDist: Float32Array[],
-  trialCoords: Float64Array,
-  approxSum: Float64Array,
-  newlyZero: Float64Array,
-): void {
-  const td0 = trialDist[0], td1 = trialDist[1], td2 = trialDist[2];
-  const a0 = trialCoords[0], a1 = trialCoords[1], a2 = trialCoords[2];
-  const b0 = trialCoords[3], b1 = trialCoords[4], b2 = trialCoords[5];
-  const e0 = trialCoords[6], e1 = trialCoords[7], e2 = trialCoords[8];
-  let sumA = 0, sumB = 0, sumE = 0;
-  let zeroA = 0, zeroB = 0, zeroE = 0;
-  for (let g = 0, v = 0; g < u; g++, v += 3) {
-    const old = dist[g];
-    if (old === 0) {
-      td0[g] = 0;
-      td1[g] = 0;
-      td2[g] = 0;
-      continue;
-    }
-    const v0 = values[v], v1 = values[v + 1], v2 = values[v + 2];
-    const size = groupSize[g];
-    const limit = old * F32_DISTANCE_MARGIN + 1e-30;
-    let t0 = v0 - a0, t1 = v1 - a1, t2 = v2 - a2;
-    let m = old;
-    if (!(t0 * t0 + t1 * t1 + t2 * t2 > limit)) {
-      const d = normL2Sqr3(v0, v1, v2, a0, a1, a2);
-      if (!(old < d)) m = d; // std::min(d, old)
-      if (m === 0) zeroA += size;
-    }
-    td0[g] = m;
-    sumA += size * m;
-    t0 = v0 - b0; t1 = v1 - b1; t2 = v2 - b2;
-    m = old;
-    if (!(t0 * t0 + t1 * t1 + t2 * t2 > limit)) {
-      const d = normL2Sqr3(v0, v1, v2, b0, b1, b2);
-      if (!(old < d)) m = d;
-      if (m === 0) zeroB += size;
-    }
-    td1[g] = m;
-    sumB += size * m;
-    t0 = v0 - e0; t1 = v1 - e1; t2 = v2 - e2;
-    m = old;
-    if (!(t0 * t0 + t1 * t1 + t2 * t2 > limit)) {
-      const d = normL2Sqr3(v0, v1, v2, e0, e1, e2);
-      if (!(old < d)) m = d;
-      if (m === 0) zeroE += size;
-    }
-    td2[g] = m;
-    sumE += size * m;
-  }
-  approxSum[0] = sumA;
-  approxSum[1] = sumB;
-  approxSum[2] = sumE;
-  newlyZero[0] = zeroA;
-  newlyZero[1] = zeroB;
-  newlyZero[2] = zeroE;
-}
-
 /**
  * The distinct values bucketed on a coarse 3-D grid, for the k-means++ trials: a trial centre can only lower the
  * distance of values nearer to it than their current distance, so a cell whose bounding box is farther from the
@@ -611,8 +547,6 @@ function generateCentersPP(
       for (let j = 0; j < trials; j++) {
         visitedCount[j] = trialDistancesCells(values, groupSize, dist, trialDist[j], trialCoords, j, approxSum, newlyZero, cells, visited[j]);
       }
-    } else if (trials === 3) {
-      trialDistances3(values, u, groupSize, dist, trialDist, trialCoords, approxSum, newlyZero);
     } else {
       for (let j = 0; j < trials; j++) trialDistances(values, u, groupSize, dist, trialDist[j], trialCoords, j, approxSum, newlyZero);
     }
