@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what `npm start`, `npm test` and the benchmarks need, idempotently:
+# Installs what `npm start`, `npm test` and the benchmarks need, idempotently: Node (.nvmrc, local/ensure-node.sh),
 # npm packages (when node_modules is missing or older than package.json) and Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PATH="$(bash local/ensure-node.sh):$PATH"
+export PATH
 
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then
   echo "[deps] npm install" >&2
