@@ -13,7 +13,8 @@ import dcmjs from 'dcmjs';
 import { RejectedInput, RetryableError } from '../errors.js';
 import { deidentifyDataset, type Dataset } from './deidentify.js';
 import { annotationMask, applyMask, framesPerSecondOf, geometryOf, rgbFrames } from './pixels.js';
-import { ACCEPTED_TRANSFER_SYNTAXES, US_MULTIFRAME_SOP_CLASS, transferSyntaxRejection } from './syntax.js';
+import { assertWholeDicom } from './elements.js';
+import { ACCEPTED_TRANSFER_SYNTAXES, IMPLICIT_VR_LITTLE_ENDIAN, US_MULTIFRAME_SOP_CLASS, transferSyntaxRejection } from './syntax.js';
 
 export interface ParsedDicom {
   dataset: Dataset;
@@ -21,7 +22,7 @@ export interface ParsedDicom {
   sopClassUid: string;
 }
 
-/** Parses and validates: Ultrasound Multi-frame, an accepted transfer syntax, pixel data present. */
+/** Parses and validates: Ultrasound Multi-frame, an accepted transfer syntax, pixel data present, no element cut short. */
 export function readDicom(bytes: Uint8Array): ParsedDicom {
   if (bytes.length < 132 || Buffer.from(bytes.buffer, bytes.byteOffset + 128, 4).toString('latin1') !== 'DICM') {
     throw new RejectedInput('not_dicom', 'the object is not DICOM Part 10 (no DICM at byte 128)');
@@ -44,6 +45,7 @@ export function readDicom(bytes: Uint8Array): ParsedDicom {
   if (!dataset.PixelData || (Array.isArray(dataset.PixelData) && dataset.PixelData.length === 0)) {
     throw new RejectedInput('dicom_no_pixel_data', 'the DICOM instance has no PixelData (7FE0,0010)');
   }
+  assertWholeDicom(bytes, transferSyntaxUid !== IMPLICIT_VR_LITTLE_ENDIAN);
   return { dataset, transferSyntaxUid, sopClassUid };
 }
 

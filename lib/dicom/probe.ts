@@ -10,13 +10,11 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { RejectedInput } from '../errors.js';
+import { DataSetWalker, GrowingBuffer, newMetaScan, scanFileMeta, truncatedDicom, type FileMeta } from './elements.js';
 import { ACCEPTED_TRANSFER_SYNTAXES, US_MULTIFRAME_SOP_CLASS, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntaxRejection } from './syntax.js';
+import { isDicomUid } from './uid.js';
 
-export interface DicomIdentity {
-  transferSyntaxUid: string;
-  sopClassUid: string;
-  sopInstanceUid: string;
-}
+export type DicomIdentity = FileMeta;
 
 export interface DicomSummary extends DicomIdentity {
   studyInstanceUid?: string;
@@ -25,22 +23,15 @@ export interface DicomSummary extends DicomIdentity {
   bytes: number;
 }
 
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
-const UNDEFINED = 0xffffffff;
-const META_CAP = 64 * 1024;
-/** Top-level tags whose (short) values are kept. */
-const WANTED: Record<number, keyof DicomSummary> = {
-  0x00080016: 'sopClassUid',
-  0x00080018: 'sopInstanceUid',
-  0x0020000d: 'studyInstanceUid',
-  0x0020000e: 'seriesInstanceUid',
-};
+const STUDY_INSTANCE_UID = 0x0020000d;
+const SERIES_INSTANCE_UID = 0x0020000e;
 
 export interface ProbeOptions {
   maxBytes: number;
   /** Accepted SOP classes; default Ultrasound Multi-frame only. */
   sopClasses?: readonly string[];
+  /** The study the instance must belong to (STOW-RS to /studies/{study}); a mismatch is refused. */
+  studyInstanceUid?: string;
 }
 
 export class DicomProbe extends Transform {
@@ -50,18 +41,11 @@ export class DicomProbe extends Transform {
   seen: DicomIdentity | undefined;
   private resolveIdentity!: (id: DicomIdentity) => void;
   private rejectIdentity!: (error: Error) => void;
-  private head: Buffer[] = [];
-  private headBytes = 0;
+  private head = new GrowingBuffer();
+  private scan = newMetaScan();
   private bytes = 0;
-  // data set walk
-  private explicit = true;
-  private pending = Buffer.alloc(0);
-  private skip = 0;
-  private capture: { tag: number; length: number } | undefined;
-  private depth = 0;
-  private walking = false;
-  private values: Partial<Record<keyof DicomSummary, string>> = {};
-  private hasPixelData = false;
+  private meta: DicomIdentity | undefined;
+  private walker: DataSetWalker | undefined;
 
   constructor(private readonly options: ProbeOptions) {
     super();
@@ -76,20 +60,16 @@ export class DicomProbe extends Transform {
     this.bytes += chunk.length;
     try {
       if (this.bytes > this.options.maxBytes) throw new RejectedInput('too_large', `the instance exceeds the ${this.options.maxBytes}-byte cap`);
-      if (!this.walking) {
-        this.head.push(chunk);
-        this.headBytes += chunk.length;
-        const head = Buffer.concat(this.head);
-        this.head = [head];
-        const metaEnd = this.parseMeta(head, false);
-        if (metaEnd === undefined) return done();
-        this.head = [];
-        this.walking = true;
-        this.walk(head.subarray(metaEnd));
-        return done(null, head);
+      if (this.walker) {
+        this.walker.feed(chunk);
+        return done(null, chunk);
       }
-      this.walk(chunk);
-      done(null, chunk);
+      const head = this.head.append(chunk);
+      const found = scanFileMeta(head, this.scan, false);
+      if (!found) return done();
+      this.accept(found.meta);
+      this.walker!.feed(head.subarray(found.dataSetAt));
+      done(null, head);
     } catch (error) {
       this.rejectIdentity(error as Error);
       done(error as Error);
@@ -98,18 +78,19 @@ export class DicomProbe extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      if (!this.walking) this.parseMeta(Buffer.concat(this.head), true);
-      if (this.skip > 0 || this.capture || this.pending.length > 0 || this.depth > 0) {
-        throw new RejectedInput('truncated_dicom', 'the DICOM instance ends inside an element: it is truncated');
+      if (!this.walker) this.accept(scanFileMeta(this.head.bytes(), this.scan, true)!.meta);
+      const walker = this.walker!;
+      if (!walker.atBoundary) throw truncatedDicom();
+      if (!walker.hasPixelData) throw new RejectedInput('dicom_no_pixel_data', 'the DICOM instance has no PixelData (7FE0,0010)');
+      const studyInstanceUid = walker.values[STUDY_INSTANCE_UID];
+      const seriesInstanceUid = walker.values[SERIES_INSTANCE_UID];
+      for (const uid of [studyInstanceUid, seriesInstanceUid]) {
+        if (uid !== undefined && !isDicomUid(uid)) throw new RejectedInput('bad_uid', 'the StudyInstanceUID or SeriesInstanceUID is not a valid DICOM UID');
       }
-      if (!this.hasPixelData) throw new RejectedInput('dicom_no_pixel_data', 'the DICOM instance has no PixelData (7FE0,0010)');
-      this.summary = {
-        ...this.identityOf(),
-        studyInstanceUid: this.values.studyInstanceUid,
-        seriesInstanceUid: this.values.seriesInstanceUid,
-        hasPixelData: true,
-        bytes: this.bytes,
-      };
+      if (this.options.studyInstanceUid !== undefined && studyInstanceUid !== this.options.studyInstanceUid) {
+        throw new RejectedInput('study_mismatch', 'the instance belongs to another study than the request names');
+      }
+      this.summary = { ...this.meta!, studyInstanceUid, seriesInstanceUid, hasPixelData: true, bytes: this.bytes };
       done();
     } catch (error) {
       this.rejectIdentity(error as Error);
@@ -117,134 +98,24 @@ export class DicomProbe extends Transform {
     }
   }
 
-  private meta: DicomIdentity | undefined;
-
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.rejectIdentity(error ?? new RejectedInput('truncated_dicom', 'the DICOM stream closed before its meta header'));
     callback(error);
   }
 
-  private identityOf(): DicomIdentity {
-    return this.meta!;
-  }
-
-  /** The offset where the data set starts once the meta group is complete; undefined while more bytes are needed. */
-  private parseMeta(head: Buffer, final: boolean): number | undefined {
-    const notDicom = () => new RejectedInput('not_dicom', 'the body is not DICOM Part 10 (no DICM at byte 128)');
-    if (head.length < 132) {
-      if (final) throw notDicom();
-      return undefined;
-    }
-    if (head.toString('latin1', 128, 132) !== 'DICM') throw notDicom();
-    const found: Record<string, string> = {};
-    let offset = 132;
-    let metaEnd: number | undefined;
-    for (;;) {
-      if (metaEnd !== undefined && offset >= metaEnd) break;
-      if (head.length < offset + 8) break;
-      const group = head.readUInt16LE(offset);
-      if (group !== 0x0002) {
-        metaEnd = offset;
-        break;
-      }
-      const element = head.readUInt16LE(offset + 2);
-      const vr = head.toString('latin1', offset + 4, offset + 6);
-      let length: number;
-      let valueAt: number;
-      if (LONG_VRS.has(vr)) {
-        if (head.length < offset + 12) break;
-        length = head.readUInt32LE(offset + 8);
-        valueAt = offset + 12;
-      } else {
-        length = head.readUInt16LE(offset + 6);
-        valueAt = offset + 8;
-      }
-      if (length === UNDEFINED) throw new RejectedInput('bad_dicom_meta', 'the DICOM meta header is malformed');
-      if (head.length < valueAt + length) break;
-      if (element === 0x0000 && length === 4) metaEnd = valueAt + 4 + head.readUInt32LE(valueAt);
-      if (element === 0x0002 || element === 0x0003 || element === 0x0010) {
-        found[element] = head.toString('latin1', valueAt, valueAt + length).replace(/[\0 ]+$/, '');
-      }
-      offset = valueAt + length;
-    }
-    if (metaEnd === undefined || head.length < metaEnd) {
-      if (head.length > META_CAP || final) throw new RejectedInput('bad_dicom_meta', 'the DICOM meta header is missing or malformed');
-      return undefined;
-    }
-    const identity: DicomIdentity = { transferSyntaxUid: found[0x0010] ?? '', sopClassUid: found[0x0002] ?? '', sopInstanceUid: found[0x0003] ?? '' };
+  /** Applies the hook's policy to the meta header, then starts walking the data set. */
+  private accept(identity: DicomIdentity): void {
     this.seen = identity;
-    if (!UID.test(identity.sopInstanceUid) || identity.sopInstanceUid.length > 64) {
+    if (!isDicomUid(identity.sopInstanceUid)) {
       throw new RejectedInput('bad_sop_instance_uid', 'the DICOM meta header has no valid MediaStorageSOPInstanceUID');
     }
     const sopClasses = this.options.sopClasses ?? [US_MULTIFRAME_SOP_CLASS];
     if (!sopClasses.includes(identity.sopClassUid)) {
-      throw new RejectedInput('dicom_unsupported_sop_class', `SOP class ${identity.sopClassUid || '(none)'} is not accepted; send Ultrasound Multi-frame images`);
+      throw new RejectedInput('dicom_unsupported_sop_class', `SOP class ${isDicomUid(identity.sopClassUid) ? identity.sopClassUid : '(none)'} is not accepted; send Ultrasound Multi-frame images`);
     }
     if (!ACCEPTED_TRANSFER_SYNTAXES.includes(identity.transferSyntaxUid)) throw transferSyntaxRejection(identity.transferSyntaxUid);
-    this.explicit = identity.transferSyntaxUid !== IMPLICIT_VR_LITTLE_ENDIAN;
     this.meta = identity;
+    this.walker = new DataSetWalker(identity.transferSyntaxUid !== IMPLICIT_VR_LITTLE_ENDIAN, new Set([STUDY_INSTANCE_UID, SERIES_INSTANCE_UID]));
     this.resolveIdentity(identity);
-    return metaEnd;
-  }
-
-  /** Walks element headers, skipping values; nests only into undefined-length sequences and items. */
-  private walk(chunk: Buffer): void {
-    let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    let offset = 0;
-    while (offset < data.length) {
-      if (this.skip > 0) {
-        const step = Math.min(this.skip, data.length - offset);
-        this.skip -= step;
-        offset += step;
-        continue;
-      }
-      if (this.capture) {
-        if (data.length - offset < this.capture.length) break;
-        const key = WANTED[this.capture.tag];
-        this.values[key] = data.toString('latin1', offset, offset + this.capture.length).replace(/[\0 ]+$/, '') as never;
-        offset += this.capture.length;
-        this.capture = undefined;
-        continue;
-      }
-      if (data.length - offset < 8) break;
-      const group = data.readUInt16LE(offset);
-      const element = data.readUInt16LE(offset + 2);
-      const tag = ((group << 16) | element) >>> 0;
-      if (group === 0xfffe) {
-        const length = data.readUInt32LE(offset + 4);
-        offset += 8;
-        if (element === 0xe000) {
-          if (length === UNDEFINED) this.depth++;
-          else this.skip = length;
-        } else if (element === 0xe00d || element === 0xe0dd) {
-          this.depth = Math.max(0, this.depth - 1);
-        }
-        continue;
-      }
-      let length: number;
-      let vr = '';
-      if (this.explicit) {
-        vr = data.toString('latin1', offset + 4, offset + 6);
-        if (LONG_VRS.has(vr)) {
-          if (data.length - offset < 12) break;
-          length = data.readUInt32LE(offset + 8);
-          offset += 12;
-        } else {
-          length = data.readUInt16LE(offset + 6);
-          offset += 8;
-        }
-      } else {
-        length = data.readUInt32LE(offset + 4);
-        offset += 8;
-      }
-      if (tag === 0x7fe00010 && this.depth === 0) this.hasPixelData = true; // then walked like any value, to its end
-      if (length === UNDEFINED) {
-        this.depth++;
-        continue;
-      }
-      if (this.depth === 0 && WANTED[tag] && length <= 64) this.capture = { tag, length };
-      else this.skip = length;
-    }
-    this.pending = offset < data.length ? Buffer.from(data.subarray(offset)) : Buffer.alloc(0);
   }
 }

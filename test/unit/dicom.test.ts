@@ -36,6 +36,21 @@ async function rejection(promise: Promise<unknown> | (() => unknown)): Promise<R
   throw new Error('expected a RejectedInput');
 }
 
+/** Appends `count` 10-byte (0002,0100) elements to the meta group (about 10 × count bytes) and fixes its group length. */
+function withLargeMeta(file: Buffer, count: number): Buffer {
+  const groupLength = file.readUInt32LE(132 + 8);
+  const metaEnd = 132 + 12 + groupLength;
+  const element = Buffer.alloc(10);
+  element.writeUInt16LE(0x0002, 0);
+  element.writeUInt16LE(0x0100, 2);
+  element.write('UI', 4, 'latin1');
+  element.writeUInt16LE(2, 6);
+  element.write('1\0', 8, 'latin1');
+  const out = Buffer.concat([file.subarray(0, metaEnd), ...Array.from({ length: count }, () => element), file.subarray(metaEnd)]);
+  out.writeUInt32LE(groupLength + 10 * count, 132 + 8);
+  return out;
+}
+
 const hasDcmtk = dcmtkAvailable();
 let usLoop: Buffer;
 beforeAll(() => {
@@ -85,6 +100,34 @@ describe('DicomProbe (streaming check at the hook)', () => {
   it('another SOP class → dicom_unsupported_sop_class', async () => {
     const file = patchAscii(buildUncompressedLoop(), '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7.1', 2);
     expect((await rejection(probe(file))).reason).toBe('dicom_unsupported_sop_class');
+  });
+
+  it('a 60 kB meta header of 6,000 elements fed one byte at a time is read (constant work per byte)', async () => {
+    const file = withLargeMeta(buildUncompressedLoop(), 6_000);
+    const p = new DicomProbe({ maxBytes: 1 << 30 });
+    const bytes = async function* () {
+      for (let i = 0; i < file.length; i++) {
+        if (i % 1000 === 0) await new Promise(setImmediate); // lets the test's ceiling fire if the work is quadratic
+        yield file.subarray(i, i + 1);
+      }
+    };
+    const out: Buffer[] = [];
+    await pipeline(bytes, p, new Writable({ write(c, _e, cb) { out.push(c); cb(); } }));
+    const [summary, passed] = [p.summary!, Buffer.concat(out)];
+    expect([summary.sopInstanceUid, summary.hasPixelData]).toEqual(['1.2.826.0.1.3680043.8.498.1001', true]);
+    expect(passed.equals(file)).toBe(true);
+  }, 20_000);
+
+  it('an instance of another study than the one named → study_mismatch; of the same study → stored', async () => {
+    const file = buildUncompressedLoop();
+    const run = (studyInstanceUid: string) => pipeline(Readable.from([file]), new DicomProbe({ maxBytes: 1 << 30, studyInstanceUid }), new Writable({ write(_c, _e, cb) { cb(); } }));
+    expect((await rejection(run('9.9.9'))).reason).toBe('study_mismatch');
+    await expect(run('1.2.826.0.1.3680043.8.498.1')).resolves.toBeUndefined();
+  });
+
+  it('a StudyInstanceUID that is not a PS3.5 UID → bad_uid (never echoed in a RetrieveURL)', async () => {
+    const file = buildUncompressedLoop({ StudyInstanceUID: '../../../evil?x=' });
+    expect((await rejection(probe(file))).reason).toBe('bad_uid');
   });
 
   it('more bytes than the cap → too_large', async () => {
@@ -211,6 +254,18 @@ describe('transfer syntax and content rules at conversion', () => {
 
   it('DICOM without pixel data is rejected as dicom_no_pixel_data', async () => {
     expect((await rejection(() => readDicom(buildUncompressedLoop({}, { pixels: false })))).reason).toBe('dicom_no_pixel_data');
+  });
+
+  it.each([50, 80, 95, 99])('an uncompressed loop cut at %i %% is rejected as truncated_dicom (not padded with black frames)', (percent) => {
+    const file = buildUncompressedLoop({}, { width: 64, height: 48, frames: 10 });
+    const cut = file.subarray(0, Math.floor((file.length * percent) / 100));
+    let caught: unknown;
+    try {
+      readDicom(cut);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught instanceof RejectedInput ? [caught.reason, caught.message] : caught).toEqual(['truncated_dicom', 'the DICOM instance ends inside an element: it is truncated']);
   });
 
   it('implicit VR little endian is accepted', () => {
