@@ -7,16 +7,18 @@ import { buildOnce } from '../lib/once.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { apiConfig } from '../lib/status/config.js';
 import { buildApiDeps } from '../lib/status/wiring.js';
-import { json, routeRequest, type ApiDeps } from '../lib/status/api/router.js';
+import { routeRequest, startupFailureResponse, type ApiDeps } from '../lib/status/api/router.js';
+import { createLogger } from '../lib/log.js';
 
 const apiDeps = buildOnce(() => buildApiDeps(apiConfig()));
+const startupLog = createLogger({ function: 'status-api' });
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>().handler(async (event, _context, { signal }) => {
   let ready: ApiDeps;
   try {
     ready = await apiDeps();
-  } catch {
-    return json(503, { error: 'unavailable', message: 'the service is starting or misconfigured; retry shortly' });
+  } catch (error) {
+    return startupFailureResponse(error, startupLog);
   }
   return routeRequest(event, ready, signal);
 });

@@ -20,7 +20,7 @@ const syncSchema = z.object({
   SYNC_BREAKER_THRESHOLD: positiveInt.default(20),
   SYNC_HEARTBEAT_SECS: positiveInt.default(600),
   SHRED_KEYS_ON_TERMINAL: bool,
-  PROGRESS_FROM_RESULTS: bool,
+  PROGRESS_FROM_RESULTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: logLevel,
 });
 
@@ -35,7 +35,10 @@ export interface SyncConfig {
   breakerThreshold: number;
   heartbeatMs: number;
   shredKeysOnTerminal: boolean;
-  /** Swift, to count results when Asperathos gives no queue counts; absent unless PROGRESS_FROM_RESULTS=true. */
+  /**
+   * Swift, for progress (the real manager reports none) and for a finished job's failed items when `/errors` can
+   * no longer be trusted; absent only with PROGRESS_FROM_RESULTS=false.
+   */
   swift?: SwiftSettings;
   logLevel: z.infer<typeof logLevel>;
   aws: IntakeConfig['aws'];
@@ -68,6 +71,7 @@ const apiSchema = z.object({
   AUTH_ALGORITHMS: z.string().default('RS256,PS256,ES256'),
   AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
   AUTH_CLOCK_SKEW_SECS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_MAX_TOKEN_LIFETIME_SECS: positiveInt.max(7 * 24 * 3600).default(12 * 3600),
   RESULTS_TEMPURL_TTL_SECS: positiveInt.max(7 * 24 * 3600).default(900),
   RESULTS_MAX_LINKS: positiveInt.max(10_000).default(1000),
   PAGE_REFRESH_SECS: positiveInt.default(10),
@@ -76,7 +80,7 @@ const apiSchema = z.object({
 
 export interface ApiConfig {
   tableName: string;
-  auth: { issuer: string; audience: string; tenantClaim: string; clockSkewSecs: number } & (
+  auth: { issuer: string; audience: string; tenantClaim: string; clockSkewSecs: number; maxLifetimeSecs: number } & (
     | { kind: 'jwks'; jwksUrl: string; algorithms: string[] }
     | { kind: 'secret'; secret: SecretRef }
   );
@@ -93,7 +97,13 @@ export function parseApiConfig(env: Env): ApiConfig {
   if (Boolean(c.AUTH_JWKS_URL) === Boolean(hsSecret)) {
     throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
   }
-  const common = { issuer: c.AUTH_ISSUER, audience: c.AUTH_AUDIENCE, tenantClaim: c.AUTH_TENANT_CLAIM, clockSkewSecs: c.AUTH_CLOCK_SKEW_SECS };
+  const common = {
+    issuer: c.AUTH_ISSUER,
+    audience: c.AUTH_AUDIENCE,
+    tenantClaim: c.AUTH_TENANT_CLAIM,
+    clockSkewSecs: c.AUTH_CLOCK_SKEW_SECS,
+    maxLifetimeSecs: c.AUTH_MAX_TOKEN_LIFETIME_SECS,
+  };
   return Object.freeze({
     tableName: c.TABLE_NAME,
     auth: c.AUTH_JWKS_URL

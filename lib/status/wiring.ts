@@ -40,7 +40,14 @@ export async function buildApiDeps(config: ApiConfig): Promise<ApiDeps> {
       ? { kind: 'jwks' as const, url: auth.jwksUrl, algorithms: auth.algorithms }
       : { kind: 'secret' as const, secret: Buffer.from(await secrets.read(auth.secret, 'AUTH_HS256_SECRET'), 'utf8') };
   return {
-    verifier: createJwtVerifier({ keys, issuer: auth.issuer, audience: auth.audience, tenantClaim: auth.tenantClaim, clockSkewSecs: auth.clockSkewSecs }),
+    verifier: createJwtVerifier({
+      keys,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      tenantClaim: auth.tenantClaim,
+      clockSkewSecs: auth.clockSkewSecs,
+      maxLifetimeSecs: auth.maxLifetimeSecs,
+    }),
     store: new DynamoJobStatusStore(documentClient(config.aws), config.tableName),
     swift: await swiftClientFromConfig(config.swift, secrets, log),
     results: { tempUrlKey: await secrets.read(config.results.tempUrlKey, 'TEMPURL_KEY'), ttlSecs: config.results.ttlSecs, maxLinks: config.results.maxLinks },

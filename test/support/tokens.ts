@@ -7,12 +7,21 @@ export const ISSUER = 'https://login.radiomics.test/';
 export const AUDIENCE = 'radiomics-status';
 export const HS_SECRET = Buffer.from('a-shared-hs256-secret-of-at-least-32-bytes!', 'utf8');
 
+/** Seconds from now; `Infinity` leaves the claim out. */
+export interface TokenOptions {
+  expSecs?: number;
+  iatSecs?: number;
+  issuer?: string;
+  audience?: string;
+  kid?: string;
+}
+
 export interface TokenKit {
   jwksUrl: string;
   publicPem: string;
   jwksFetches: () => number;
-  rs(claims?: Record<string, unknown>, options?: { expSecs?: number; issuer?: string; audience?: string; kid?: string }): Promise<string>;
-  hs(claims?: Record<string, unknown>, options?: { expSecs?: number; issuer?: string; audience?: string }): Promise<string>;
+  rs(claims?: Record<string, unknown>, options?: TokenOptions): Promise<string>;
+  hs(claims?: Record<string, unknown>, options?: TokenOptions): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -26,13 +35,13 @@ export async function startTokenKit(): Promise<TokenKit> {
     res.end(JSON.stringify({ keys: [jwk] }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const sign = async (key: CryptoKey | Uint8Array, alg: string, claims: Record<string, unknown>, o: { expSecs?: number; issuer?: string; audience?: string; kid?: string }) => {
+  const sign = async (key: CryptoKey | Uint8Array, alg: string, claims: Record<string, unknown>, o: TokenOptions) => {
     const jwt = new SignJWT({ tenant: 'hospital-a', ...claims })
       .setProtectedHeader(alg === 'RS256' ? { alg, kid: o.kid ?? 'k1' } : { alg })
       .setIssuer(o.issuer ?? ISSUER)
       .setAudience(o.audience ?? AUDIENCE)
-      .setSubject('user-1')
-      .setIssuedAt();
+      .setSubject('user-1');
+    if (o.iatSecs !== Infinity) jwt.setIssuedAt(Math.floor(Date.now() / 1000) + (o.iatSecs ?? 0));
     if (o.expSecs !== Infinity) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + (o.expSecs ?? 300));
     return jwt.sign(key);
   };

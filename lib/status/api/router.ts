@@ -58,7 +58,7 @@ export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps,
     if (path === '/') return statusPage(deps.pageRefreshSecs);
     const route = matchRoute(path);
     if (!route) throw new ApiError(404, 'not_found', 'no such resource');
-    const tenant = await authenticate(event, deps.verifier);
+    const tenant = await authenticate(event, deps.verifier, route.name, deps.log);
     const query = queryOf(event, route.name === 'jobs' ? ['limit', 'cursor'] : []);
     return await answer(route, query, tenant, deps, signal);
   } catch (error) {
@@ -85,11 +85,18 @@ function queryOf(event: APIGatewayProxyEventV2, allowed: string[]): Record<strin
   return params as Record<string, string>;
 }
 
-async function authenticate(event: APIGatewayProxyEventV2, verifier: TokenVerifier): Promise<string> {
+/** Every refusal is logged with its reason code (the audit trail); never the token or its claims. */
+async function authenticate(event: APIGatewayProxyEventV2, verifier: TokenVerifier, route: Route['name'], log: Logger): Promise<string> {
   const header = event.headers?.authorization ?? event.headers?.Authorization;
   const token = bearerToken(header);
-  if (!token) throw new ApiError(401, 'unauthorized', header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required', { 'www-authenticate': 'Bearer' });
-  return (await verifier.verify(token)).tenant;
+  try {
+    if (!token) throw new AuthError('missing_token', header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required', header ? 'not_bearer' : 'missing_token');
+    return (await verifier.verify(token)).tenant;
+  } catch (error) {
+    if (error instanceof AuthError && error.problem === 'keys_unavailable') log.error('token not verifiable: signing keys unavailable', { route, reason: error.reason });
+    else if (error instanceof AuthError) log.warn('token refused', { route, problem: error.problem, reason: error.reason });
+    throw error;
+  }
 }
 
 async function answer(route: Route, query: Record<string, string>, tenant: string, deps: ApiDeps, signal?: AbortSignal) {
@@ -151,11 +158,22 @@ function decodeCursor(text: string, tenant: string): Cursor {
   return { pk, sk: 'BATCH', gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: sortKey };
 }
 
+/** The dependencies could not be built: an outage (SSM, say) answers 503; a misconfiguration 500, logged as an error. */
+export function startupFailureResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
+  if (error instanceof RetryableError) {
+    log.warn('status-api cannot start yet', errorFields(error));
+    return json(503, { error: 'unavailable', message: 'the service is starting; retry shortly' }, { 'retry-after': '5' });
+  }
+  log.error('status-api is misconfigured', errorFields(error));
+  return json(500, { error: 'internal', message: 'the service is misconfigured' });
+}
+
 function errorResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
   if (error instanceof ApiError) return json(error.status, { error: error.code, message: error.message }, error.headers);
   if (error instanceof AuthError) {
     if (error.problem === 'keys_unavailable') return json(503, { error: 'unavailable', message: 'the token cannot be verified right now' }, { 'retry-after': '5' });
-    return json(401, { error: 'unauthorized', message: error.message }, { 'www-authenticate': `Bearer error="invalid_token"` });
+    const challenge = error.problem === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token"`;
+    return json(401, { error: 'unauthorized', message: error.message }, { 'www-authenticate': challenge });
   }
   if (error instanceof RetryableError) {
     log.warn('status-api dependency unavailable', errorFields(error));
