@@ -44,7 +44,6 @@ import { DecodeError } from './decode.js';
 import { LeaseQueue, queueKeys } from './queue.js';
 import { analysisJson, FrameZip, ItemFailure, itemIdFromUrl, ResultsUploader } from './results.js';
 import { DEFAULT_ENV_DIR, loadWorkerConfig, parseFileNames, type WorkerConfig } from './worker-config.js';
-import { attestedEnvironment } from './emulated-attestation.js';
 import { ConfigError, RejectedInput } from '../lib/errors.js';
 import { createLogger, errorFields, shortHash, type Logger } from '../lib/log.js';
 import { createUnsealStream, UnsealError } from '../lib/seal.js';
@@ -296,7 +295,6 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const bootLog = createLogger({ component: 'enclave-worker' });
   let config: Readonly<WorkerConfig>;
   try {
-    env = await attestedEnvironment(env);
     config = loadWorkerConfig(env, { envDir: env.WORKER_ENV_DIR || DEFAULT_ENV_DIR, fileNames: parseFileNames(env.WORKER_ENV_FILES) });
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -185,7 +185,17 @@ const batchSchema = z.object({
   SGX_MODE: z.enum(['HW', 'SIM']),
   CAS_ADDRESS: z.string().regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort').optional(),
   SESSION_FORMAT: z.enum(['tutorial', '0.3']).default('0.3'),
-  WORKER_CMD: z.string().min(1).default('node /app/enclave/worker.mjs'),
+  /** The job's cmd; it replaces the image's ENTRYPOINT (lib/enclave-image.ts). */
+  WORKER_CMD: z.string().min(1).default('/entrypoint.sh'),
+  /** HW: the session's command, the program SCONE attests. */
+  SESSION_COMMAND: z.string().min(1).default('node /app/worker.mjs'),
+  /** HW, 0.3 format: the session-language version to declare (0.3 or an exact 0.3.N). */
+  SESSION_VERSION: z.string().regex(/^0\.3(\.\d{1,3})?$/, 'expected 0.3 or 0.3.N').default('0.3'),
+  /** HW: comma lists for security.attestation; empty (nothing tolerated) unless the operator decides otherwise. */
+  CAS_TOLERATE: z.string().regex(/^[a-z0-9,-]*$/, 'expected a comma list such as debug-mode,hyperthreading').default(''),
+  CAS_IGNORE_ADVISORIES: z.string().regex(/^(\*|[A-Z0-9,-]*)$/, 'expected a comma list such as INTEL-SA-00076, or *').default(''),
+  /** HW: the name the CAS certificate carries when it is not CAS_ADDRESS's host (commonly `cas`). */
+  CAS_SERVER_NAME: z.string().optional().transform((name) => name || undefined),
   WORKER_ENV: z
     .string()
     .default('{}')
@@ -219,7 +229,11 @@ export interface BatchConfig {
   links: { kind: 'tempurl'; key: SecretRef; ttlSecs: number } | { kind: 'public' };
   asperathosUrl: string;
   mode: 'HW' | 'SIM';
-  cas?: { address: string; clientCert: SecretRef; clientKey: SecretRef; ca: SecretRef };
+  cas?: { address: string; clientCert: SecretRef; clientKey: SecretRef; ca: SecretRef; serverName?: string };
+  sessionCommand: string;
+  sessionVersion: string;
+  tolerate: string[];
+  ignoreAdvisories: string[];
   sessionFormat: 'tutorial' | '0.3';
   /** The enclave image facts (config.json of the image build: mrenclave, image-name, fspf-tag, fspf-key, fspf-path). */
   enclaveConfig: SecretRef;
@@ -256,8 +270,12 @@ export function parseBatchConfig(env: Env): BatchConfig {
     mode: batch.SGX_MODE,
     cas:
       batch.SGX_MODE === 'HW'
-        ? { address: batch.CAS_ADDRESS!, clientCert: secret(env, 'CAS_CLIENT_CERT')!, clientKey: secret(env, 'CAS_CLIENT_KEY')!, ca: secret(env, 'CAS_CA')! }
+        ? { address: batch.CAS_ADDRESS!, clientCert: secret(env, 'CAS_CLIENT_CERT')!, clientKey: secret(env, 'CAS_CLIENT_KEY')!, ca: secret(env, 'CAS_CA')!, serverName: batch.CAS_SERVER_NAME }
         : undefined,
+    sessionCommand: batch.SESSION_COMMAND,
+    sessionVersion: batch.SESSION_VERSION,
+    tolerate: batch.CAS_TOLERATE.split(',').filter(Boolean),
+    ignoreAdvisories: batch.CAS_IGNORE_ADVISORIES.split(',').filter(Boolean),
     sessionFormat: batch.SESSION_FORMAT,
     enclaveConfig: secret(env, 'ENCLAVE_CONFIG')!,
     workerCmd: batch.WORKER_CMD.split(/\s+/).filter(Boolean),

@@ -1,39 +1,54 @@
 /**
- * Palaemon / SCONE CAS emulator, for tests and the local stack.
+ * Palaemon / SCONE CAS emulator, for tests and the local stack. A record of what is documented about the CAS
+ * (sconedocs: session language 0.2/0.3, CAS CLI intro, host arguments; protocols.md §4), what was inferred from
+ * examples, and what is unknown. Product code (lib/palaemon) must cope with the real CAS, so where the real
+ * behaviour is unknown the emulator takes the less convenient reading.
  *
- * Emulates (protocols.md §4), over HTTPS with a REQUIRED client certificate signed by the local CA:
- * - `POST /session` with a session YAML (tutorial format or `version: "0.3"`). Replies
- *   `201 Created Session[id=<sha256 hex of the body>, name=<name>, status=Pending]` (text/plain).
- *   Predecessor rules: creating an existing name, or updating with a hash other than the current one, answers
- *   400 text `Could not create successor session. Invalid previous session digest: Some("<current>") != None`
- *   (or `!= Some("<given>")`; `None != Some("<given>")` for an update of a missing session).
- * - Ownership: the creator is the SHA-256 fingerprint of the client certificate. `access_policy` entries
- *   CREATOR, ANY and NONE are honoured (default `{read: [CREATOR], update: [CREATOR]}`); others answer 403.
- * - `GET /session` → 400 (the tutorial's liveness probe), `GET /session/<name>` → the YAML as posted,
- *   `GET /v1/sessions/<name>` → `{"session", "hash"}`. Errors are `{"msg": ["…"]}` JSON (404, 403, 400).
- * - Sessions persist in `<stateDir>/palaemon-sessions.json` when `stateDir` is given.
+ * Documented, emulated:
+ * - `POST /session` with a session YAML (no version = 0.1, `0.2`, `0.3`, `0.3.N`). Predecessor rules: creating an
+ *   existing name, or updating with a hash other than the current one, answers 400 text `Could not create successor
+ *   session. Invalid previous session digest: Some("<current>") != None` (or `!= Some("<given>")`).
+ * - Client identity: users present an X.509 certificate, commonly self-signed by the CLI (`scone self show`); the
+ *   creator is identified by its public key (SHA-256 of the SubjectPublicKeyInfo here). Any client certificate is
+ *   accepted at TLS level; a request without one answers 401.
+ * - `access_policy` entries CREATOR, ANY and NONE (default `{read: [CREATOR], update: [CREATOR]}`); others 400.
+ * - Secrets: `ascii` values are used as they are and take no encoding suffix (`$$SCONE::NAME:hex$$` on an ascii
+ *   secret is refused); `binary` values are hex and are referenced as `$$SCONE::NAME:hex$$` or `:base64$$`.
+ * - Host environment variables: an environment key `@@NAME` takes its value from the program's host environment
+ *   (sconedocs "Host Program Arguments and Environment Variables"); the emulated attestation returns such keys as
+ *   they are and the emulated runtime (local/scone-runtime.ts) fills them.
+ *
+ * Inferred from examples (issue 11, transcripts), emulated:
+ * - Read-back is normalised: `GET /session/<name>` and `GET /v1/sessions/<name>` answer the stored session with
+ *   `creator` (here the creator's key hash; the real value's shape is unknown), `persistency` (value unknown; here
+ *   `None`), `predecessor: null` on a first version, and MRENCLAVEs moved from `mrenclaves:` into an
+ *   `attestation: [{mrenclave: [...]}]` section. The text is therefore never the YAML that was posted.
+ * - `GET /session` → 400 (the tutorial's liveness probe); errors are `{"msg": ["…"]}` JSON.
+ * - `GET /v1/sessions/<name>` → `{"session", "hash"}` (newer CAS; older ones lack the endpoint: clients must not
+ *   rely on it, nor on `hash`).
+ *
+ * Unknown, so not emulated: the real hash algorithm (SHA-256 of the posted bytes here); exact status codes of
+ * digest errors (400 here); whether the CAS withholds secret values on read-back; which session-language version a
+ * given CAS release accepts for which feature (the per-service `attestation:` section is 0.3.7/SCONE 5.4; `@@` host
+ * variables are attributed to 0.3.8 in issue 11, unconfirmed); volumes, x509 secret generation, signer-based
+ * attestation, LAS, quotes, TCB and advisory evaluation (`tolerate`/`ignore_advisories` are stored, not applied).
  *
  * EMULATED ATTESTATION (stands in for SGX attestation and proves NOTHING):
  * `GET /v1/attest/<session>/<service>` with header `X-Emulated-Mrenclave: <64 hex>` answers the service's
- * `{config_id, command, pwd, environment, fspf_path, fspf_key, fspf_tag}` with `$$SCONE::NAME$$` secret references
- * substituted (`$$SCONE::NAME:hex$$` and `:base64$$` too; a binary secret without a suffix gives its base64),
- * but only if the presented value is in the service's MRENCLAVE list. Any local process can present any
- * value: this only lets local SIM/HW-emulation runs exercise the same session and configuration path.
- * It is served on the main port (client certificate required) and, if `attestationPort` is given, on a second
- * HTTPS port that asks for no client certificate, like a CAS's separate attestation port.
- *
- * Not emulated: the real CAS's session language checks beyond the above, volumes, x509 secret generation,
- * signer-based attestation, LAS, quotes, TCB policies, exact status codes of the real CAS for digest errors
- * (unconfirmed; 400 here) and the real hash algorithm (SHA-256 of the posted bytes here).
+ * `{config_id, command, pwd, environment, fspf_path, fspf_key, fspf_tag}` with `$$SCONE::NAME$$` references
+ * substituted, but only if the presented value is one of the service's MRENCLAVEs. Any local process can present
+ * any value. It is served on the main port and, if `attestationPort` is given, on a second HTTPS port that asks for
+ * no client certificate, like a CAS's separate attestation port (SCONE_CAS_ADDR).
+ * Sessions persist in `<stateDir>/palaemon-sessions.json` when `stateDir` is given.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { Document, parse as parseYaml } from 'yaml';
 import { createLogger, type Logger } from '../lib/log.js';
 
 export interface PalaemonEmulatorOptions {
@@ -41,7 +56,7 @@ export interface PalaemonEmulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** Server certificate and key, and the CA (or CAs) whose client certificates are accepted. */
+  /** Server certificate and key, and CA certificates the server offers (client certificates need not chain to them). */
   tls: { ca: string | Buffer | ReadonlyArray<string | Buffer>; cert: string | Buffer; key: string | Buffer };
   stateDir?: string;
   /** A second port serving only the emulated attestation, without client certificates. 0 picks a free port. */
@@ -77,7 +92,8 @@ interface SessionDoc {
 
 const NAME = /^[A-Za-z0-9_\-.~]{1,128}$/;
 const MAX_BODY = 1024 * 1024;
-const REFERENCE = /\$\$SCONE::([A-Za-z0-9_]+)(?::(hex|base64))?\$\$/g;
+const REFERENCE = /\$\$SCONE::([A-Za-z0-9_]+)(?::([A-Za-z0-9_]+))?\$\$/g;
+const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly text = false) {
@@ -153,22 +169,38 @@ function substitute(value: string, secrets: Map<string, { kind: string; value: s
   return value.replace(REFERENCE, (_m, name: string, format: string | undefined) => {
     const secret = secrets.get(name);
     if (!secret) throw new HttpError(500, `undefined secret ${name}`);
-    const bytes = secret.kind === 'binary' ? Buffer.from(secret.value, 'base64') : Buffer.from(secret.value, 'utf8');
-    if (format === 'hex') return bytes.toString('hex');
-    if (format === 'base64') return bytes.toString('base64');
-    return secret.kind === 'binary' ? bytes.toString('base64') : secret.value;
+    if (secret.kind === 'ascii') return secret.value;
+    const bytes = Buffer.from(secret.value, 'hex');
+    return format === 'base64' ? bytes.toString('base64') : bytes.toString('hex');
   });
+}
+
+/** What the CAS refuses in secrets and their references (documented: ascii takes no suffix, binary is hex). */
+function checkSecretUse(service: string, value: string, secrets: Map<string, { kind: string; value: string }>): void {
+  for (const match of value.matchAll(REFERENCE)) {
+    const secret = secrets.get(match[1]);
+    if (!secret) throw new HttpError(400, `service ${service}: environment references undefined secret ${match[1]}`);
+    const format = match[2];
+    if (secret.kind === 'ascii' && format !== undefined) throw new HttpError(400, `service ${service}: ascii secret ${match[1]} takes no encoding (:${format})`);
+    if (secret.kind === 'binary' && format !== undefined && format !== 'hex' && format !== 'base64') {
+      throw new HttpError(400, `service ${service}: unknown encoding :${format} of secret ${match[1]}`);
+    }
+  }
 }
 
 function validateSession(doc: SessionDoc): string {
   if (!doc || typeof doc !== 'object') throw new HttpError(400, 'the session must be a YAML mapping');
   if (typeof doc.name !== 'string' || !NAME.test(doc.name)) throw new HttpError(400, 'invalid session name: expected [A-Za-z0-9_-.~]{1,128}');
-  if (doc.version !== undefined && !['0.1', '0.2', '0.3'].includes(String(doc.version))) {
+  if (doc.version !== undefined && !/^0\.[123]$|^0\.3\.[0-9]{1,3}$/.test(String(doc.version))) {
     throw new HttpError(400, `unsupported session version ${String(doc.version)}`);
   }
   const list = services(doc);
   if (list.length === 0) throw new HttpError(400, 'the session has no services');
   const secrets = secretsOf(doc);
+  for (const [name, secret] of secrets) {
+    if (!['ascii', 'binary'].includes(secret.kind)) throw new HttpError(400, `secret ${name}: the emulator knows kinds ascii and binary`);
+    if (secret.kind === 'binary' && !HEX_BYTES.test(secret.value)) throw new HttpError(400, `secret ${name}: a binary value must be hex`);
+  }
   for (const service of list) {
     if (typeof service?.name !== 'string' || !NAME.test(service.name)) throw new HttpError(400, 'invalid service name');
     for (const m of mrenclavesOf(service)) {
@@ -178,11 +210,7 @@ function validateSession(doc: SessionDoc): string {
     if (env !== undefined && (env === null || typeof env !== 'object' || Array.isArray(env))) {
       throw new HttpError(400, `service ${service.name}: environment must be a mapping`);
     }
-    for (const value of Object.values((env ?? {}) as Record<string, unknown>)) {
-      for (const match of String(value).matchAll(REFERENCE)) {
-        if (!secrets.has(match[1])) throw new HttpError(400, `service ${service.name}: environment references undefined secret ${match[1]}`);
-      }
-    }
+    for (const value of Object.values((env ?? {}) as Record<string, unknown>)) checkSecretUse(service.name, String(value), secrets);
   }
   for (const which of ['read', 'update'] as const) {
     for (const entry of policyOf(doc, which)) {
@@ -210,11 +238,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** The client's identity: SHA-256 of its certificate's public key (SubjectPublicKeyInfo, DER). */
 function fingerprintOf(req: IncomingMessage): string | null {
   const socket = req.socket as TLSSocket;
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : null;
-  if (!peer || !peer.fingerprint256) return null;
-  return peer.fingerprint256.replace(/:/g, '').toLowerCase();
+  if (!peer || !peer.raw) return null;
+  const spki = new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+/** The stored session as the CAS gives it back (see the header: inferred normalisation). */
+function normalised(stored: StoredSession): string {
+  const doc = parseYaml(stored.yaml) as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...doc, predecessor: doc.predecessor ?? null, creator: stored.creator, persistency: 'None' };
+  if (Array.isArray(doc.services)) {
+    out.services = (doc.services as Array<Record<string, unknown>>).map((service) => {
+      const { mrenclaves, ...rest } = service;
+      return Array.isArray(mrenclaves) ? { ...rest, attestation: [{ mrenclave: mrenclaves }] } : service;
+    });
+  }
+  return new Document(out).toString({ lineWidth: 0 });
 }
 
 export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): Promise<PalaemonEmulator> {
@@ -307,12 +350,12 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
     const textRead = /^\/session\/([^/]+)$/.exec(path);
     if (textRead && method === 'GET') {
       const stored = readable(decodeURIComponent(textRead[1]), fingerprint);
-      return send(res, 200, stored.yaml, 'application/x-yaml; charset=utf-8');
+      return send(res, 200, normalised(stored), 'application/x-yaml; charset=utf-8');
     }
     const jsonRead = /^\/v1\/sessions\/([^/]+)$/.exec(path);
     if (jsonRead && method === 'GET') {
       const stored = readable(decodeURIComponent(jsonRead[1]), fingerprint);
-      return sendJson(res, 200, { session: stored.yaml, hash: stored.hash });
+      return sendJson(res, 200, { session: normalised(stored), hash: stored.hash });
     }
     throw new HttpError(404, 'not found');
   };
@@ -336,7 +379,7 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
     });
 
   const tls = { ca: options.tls.ca as string | Buffer | Array<string | Buffer>, cert: options.tls.cert, key: options.tls.key };
-  const main = createServer({ ...tls, requestCert: true, rejectUnauthorized: true }, handler(false));
+  const main = createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, handler(false));
   main.on('tlsClientError', () => undefined);
   const port = await listen(main, options.port ?? 0);
   let attestation: Server | undefined;

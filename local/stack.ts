@@ -90,11 +90,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     stateDir: options.asperathosStateDir,
     workerCommand: (job: { pluginInfo: Record<string, unknown>; workerIndex: number }) => {
       if (job.workerIndex === 0 && !submittedJobs.includes(job.pluginInfo)) submittedJobs.push(job.pluginInfo);
-      return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'enclave', 'worker.ts')], cwd: REPO_ROOT };
+      // plays /entrypoint.sh and the SCONE runtime (HW: the session's environment only), then the worker's main
+      return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'local', 'worker-entry.ts')], cwd: REPO_ROOT };
     },
-    workerEnv: cas
-      ? { LOCAL_CAS_ATTESTATION_URL: cas.attestationUrl!, LOCAL_CAS_CA_FILE: tls!.caPath, LOCAL_EMULATED_MRENCLAVE: LOCAL_ENCLAVE.mrenclave }
-      : {},
+    workerEnv: cas ? { LOCAL_CAS_CA_FILE: tls!.caPath, LOCAL_EMULATED_MRENCLAVE: LOCAL_ENCLAVE.mrenclave } : {},
   });
   let asperathos = await startAsperathosEmulator(asperathosOptions(0));
   const swiftAuthUrl = options.swiftUrl ? `${options.swiftUrl}/auth/v1.0` : swift.authUrl;
@@ -107,7 +106,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WORKLOAD_LINKS: 'tempurl',
     TEMPURL_KEY_FILE: secret('tempurl-key', LOCAL_TEMPURL_KEY),
     ENCLAVE_CONFIG_FILE: secret('enclave-config.json', JSON.stringify(LOCAL_ENCLAVE)),
-    WORKER_CMD: 'node --import tsx enclave/worker.ts',
+    WORKER_CMD: 'node --import tsx local/worker-entry.ts',
     WORKER_ENV: JSON.stringify({ ST_AUTH: swiftAuthUrl, ST_USER: swift.user }),
     ITEM_LEASE_SECS: String(options.itemLeaseSecs ?? 15),
     WORKER_SECRET_ENV_FILE: secret('worker-secret-env.json', JSON.stringify({ ST_KEY: swift.key })),

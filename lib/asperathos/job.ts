@@ -43,8 +43,8 @@ export const TUTORIAL_JOB_TEMPLATE = Object.freeze({
 });
 
 export const DEFAULT_EXPECTED_TIME_SECS = 200;
-/** This project's worker inside the enclave image (enclave/worker). */
-export const DEFAULT_WORKER_CMD: readonly string[] = Object.freeze(['node', '/app/enclave/worker.mjs']);
+/** The enclave image's entry point: kubejobs' command replaces ENTRYPOINT, so the job runs it (lib/enclave-image.ts). */
+export const DEFAULT_WORKER_CMD: readonly string[] = Object.freeze(['/entrypoint.sh']);
 export const DEFAULT_LAS_ADDRESS = '172.17.0.1:18766';
 export const DEFAULT_SERVICE_NAME = 'radiomics';
 export const DEFAULT_ITEM_LEASE_SECS = 15;

@@ -4,6 +4,7 @@
  * SIM: no CAS, so the key and the worker's settings travel in env_vars, exactly as the original --sgx-simulation.
  */
 import { buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '../asperathos/index.js';
+import { SESSION_WORKER_COMMAND, SESSION_WORKER_ENV } from '../enclave-image.js';
 import { buildRadiomicsSession, type EnclaveImage } from '../palaemon/index.js';
 
 export interface SubmissionSettings {
@@ -12,8 +13,16 @@ export interface SubmissionSettings {
   casAddress?: string;
   sessionFormat: 'tutorial' | '0.3';
   enclave: EnclaveImage;
-  /** The worker command as the job's `cmd`, and (HW) the session's `command`. */
+  /** The job's `cmd`, which replaces the image's ENTRYPOINT: `/entrypoint.sh` for the enclave image. */
   workerCmd: string[];
+  /** HW: the session's `command`, the program SCONE attests (default `node /app/worker.mjs`). */
+  sessionCommand?: string;
+  /** HW, 0.3 format: the declared session-language version (default `0.3`). */
+  sessionVersion?: string;
+  /** HW: `security.attestation.tolerate` (default none). */
+  tolerate?: readonly string[];
+  /** HW: `security.attestation.ignore_advisories` (default none). */
+  ignoreAdvisories?: readonly string[];
   initSize: number;
   expectedTimeSecs: number;
   itemLeaseSecs: number;
@@ -33,9 +42,12 @@ export function buildBatchSession(batchId: string, key: Buffer, settings: Submis
     format: settings.sessionFormat,
     name: batchId,
     image: settings.enclave,
-    command: settings.workerCmd.join(' '),
+    command: settings.sessionCommand ?? SESSION_WORKER_COMMAND,
     encryptionKey: key.toString('base64'),
-    environment: workerSettings(batchId, settings),
+    environment: { ...SESSION_WORKER_ENV, ...workerSettings(batchId, settings) },
+    tolerate: settings.tolerate,
+    ignoreAdvisories: settings.ignoreAdvisories,
+    version: settings.sessionVersion,
     secretEnvironment: settings.workerSecretEnv,
   });
 }

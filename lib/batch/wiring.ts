@@ -35,6 +35,7 @@ export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
           ca: await secrets.read(config.cas.ca, 'CAS_CA'),
           cert: await secrets.read(config.cas.clientCert, 'CAS_CLIENT_CERT'),
           key: await secrets.read(config.cas.clientKey, 'CAS_CLIENT_KEY'),
+          servername: config.cas.serverName,
         },
         logger: log,
       })
@@ -60,6 +61,10 @@ export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
         sessionFormat: config.sessionFormat,
         enclave: parseEnclaveConfig(await secrets.read(config.enclaveConfig, 'ENCLAVE_CONFIG')),
         workerCmd: config.workerCmd,
+        sessionCommand: config.sessionCommand,
+        sessionVersion: config.sessionVersion,
+        tolerate: config.tolerate,
+        ignoreAdvisories: config.ignoreAdvisories,
         initSize: config.initSize,
         expectedTimeSecs: config.expectedTimeSecs,
         itemLeaseSecs: config.itemLeaseSecs,

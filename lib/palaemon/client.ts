@@ -27,9 +27,10 @@ export interface CallOptions {
 }
 
 export interface StoredSession {
-  /** The session YAML as the CAS returns it. */
+  /** The session YAML as the CAS returns it (normalised: it may add fields and reshape some). */
   session: string;
-  hash: string;
+  /** Absent when the CAS does not say it (the docs do not promise it). */
+  hash?: string;
 }
 
 export interface SessionAuthority {
@@ -38,7 +39,7 @@ export interface SessionAuthority {
   create(yaml: string, options?: CallOptions): Promise<CreatedSession>;
   /** The session YAML (`GET /session/<name>`). */
   read(name: string, options?: CallOptions): Promise<string>;
-  /** The session YAML and its hash (`GET /v1/sessions/<name>`, newer CAS versions). */
+  /** The session YAML and, when given, its hash (`GET /v1/sessions/<name>`, newer CAS versions). */
   readWithHash(name: string, options?: CallOptions): Promise<StoredSession>;
   /** POSTs a session YAML that carries `predecessor: <current hash>`. */
   update(yaml: string, options?: CallOptions): Promise<CreatedSession>;
@@ -51,7 +52,8 @@ export interface PalaemonTls {
   cert: string | Buffer;
   /** PEM private key of the client certificate. */
   key: string | Buffer;
-  /** TLS server name to verify, when it differs from the URL's host. */
+  /** The name the CAS certificate carries when it differs from the address's host (commonly `cas`: the SCONE
+   *  docs connect with `--connect-to cas:8081:$CAS_ADDR:8081`). Verified against the pinned CA. */
   servername?: string;
 }
 
@@ -157,10 +159,10 @@ export class PalaemonClient implements SessionAuthority {
       throw new RetryableError(`CAS answered GET /v1/sessions/${name} with a body that is not JSON`);
     }
     const { session, hash } = (json ?? {}) as Record<string, unknown>;
-    if (typeof session !== 'string' || typeof hash !== 'string') {
-      throw new RetryableError(`CAS answered GET /v1/sessions/${name} without string fields session and hash`);
+    if (typeof session !== 'string') {
+      throw new RetryableError(`CAS answered GET /v1/sessions/${name} without string field session`);
     }
-    return { session, hash };
+    return typeof hash === 'string' && hash.length > 0 ? { session, hash } : { session };
   }
 
   private async post(yaml: string, action: 'create' | 'update', options: CallOptions): Promise<CreatedSession> {

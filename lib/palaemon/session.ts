@@ -1,9 +1,13 @@
 /**
  * Palaemon / SCONE CAS session builders (protocols.md §4).
  * - `buildTutorialSession`: the tutorial's format (no `version:`, `digest: create`, `mrenclaves` per service and image).
- * - `buildSessionV03`: session language 0.3 (`version: "0.3"`, `secrets`, `attestation`, `security`, `access_policy`).
+ * - `buildSessionV03`: session language 0.3 (`version`, `secrets`, `security`, `access_policy`). MRENCLAVEs go in the
+ *   service's `mrenclaves:` list, which every session-language version reads; the per-service `attestation:` section
+ *   is a 0.3.7 feature (SCONE 5.4) that older CAS releases refuse, so it is never emitted.
  * - `buildRadiomicsSession`: this project's session, the batch key put in the environment (tutorial format)
  *   or as an ascii secret referenced as `$$SCONE::ENCRYPTION_KEY$$` (0.3).
+ * `security.attestation.tolerate` and `ignore_advisories` are empty unless the operator lists them: the CAS then
+ * accepts only production-mode enclaves on up-to-date platforms (sconedocs, session language 0.3).
  * Every input is validated; errors name the field and never echo a key or an environment value.
  */
 import { Document } from 'yaml';
@@ -68,7 +72,7 @@ export interface TutorialSessionInput {
 
 export interface SecretInput {
   name: string;
-  /** `ascii`: the value as is. `binary`: the value is standard base64 of the bytes. */
+  /** `ascii`: the value as is. `binary`: the bytes as hex (the session language's encoding of binary values). */
   kind: 'ascii' | 'binary';
   value: string;
 }
@@ -80,12 +84,16 @@ export interface AccessPolicy {
 
 export interface SessionV03Input {
   name: string;
+  /** The session-language version to declare, `0.3` (default) or an exact `0.3.N`. */
+  version?: string;
   service: ServiceInput;
   secrets?: readonly SecretInput[];
   /** `hardware` (default) or `none` (simulation). */
   attestationMode?: 'hardware' | 'none';
   /** e.g. `debug-mode`, `hyperthreading`, `outdated-tcb`. Omitted when empty. */
   tolerate?: readonly string[];
+  /** Intel security advisory ids (`INTEL-SA-00076`) the CAS may ignore, or `['*']`. Omitted when empty. */
+  ignoreAdvisories?: readonly string[];
   /** Default `{read: [CREATOR], update: [CREATOR]}`. */
   accessPolicy?: AccessPolicy;
   predecessor?: string | null;
@@ -106,6 +114,9 @@ export interface RadiomicsSessionInput {
   secretEnvironment?: Readonly<Record<string, string>>;
   attestationMode?: 'hardware' | 'none';
   tolerate?: readonly string[];
+  ignoreAdvisories?: readonly string[];
+  /** 0.3 format only: the declared session-language version (default `0.3`). */
+  version?: string;
   predecessor?: string | null;
 }
 
@@ -113,9 +124,12 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
-const PREDECESSOR = /^[A-Za-z0-9]{1,256}$/;
+/** A session hash: 32 bytes as hex. */
+const PREDECESSOR = /^[0-9a-fA-F]{64}$/;
 const KEY_B64 = /^[A-Za-z0-9+/]{22}==$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
+const SESSION_VERSION = /^0\.3(?:\.[0-9]{1,3})?$/;
+const ADVISORY = /^(?:\*|[A-Z]+-SA-[0-9]{5})$/;
 const POLICY_ENTRY = /^(CREATOR|ANY|NONE)$/;
 
 function nameProblem(value: unknown): string {
@@ -193,7 +207,7 @@ function validateEnvironment(env: Readonly<Record<string, string>>, what = 'envi
 function validatePredecessor(value: unknown): asserts value is string | null | undefined {
   if (value === null || value === undefined) return;
   if (typeof value !== 'string' || !PREDECESSOR.test(value)) {
-    throw new SessionInputError('invalid_predecessor', 'invalid predecessor: expected the current session hash (1-256 letters and digits)');
+    throw new SessionInputError('invalid_predecessor', 'invalid predecessor: expected the current session hash (64 hex characters)');
   }
 }
 
@@ -291,8 +305,8 @@ function checkSecrets(secrets: readonly SecretInput[]): SecretInput[] {
     if (typeof secret.value !== 'string' || secret.value.length === 0 || secret.value.includes('\u0000')) {
       throw new SessionInputError('invalid_secret', `invalid secret ${secret.name}: the value must be a non-empty string`);
     }
-    if (secret.kind === 'binary' && !BASE64.test(secret.value)) {
-      throw new SessionInputError('invalid_secret', `invalid secret ${secret.name}: a binary value must be standard base64`);
+    if (secret.kind === 'binary' && !HEX_BYTES.test(secret.value)) {
+      throw new SessionInputError('invalid_secret', `invalid secret ${secret.name}: a binary value must be hex`);
     }
     return { name: secret.name, kind: secret.kind, value: secret.value };
   });
@@ -318,14 +332,23 @@ export function buildSessionV03(input: SessionV03Input): string {
       throw new SessionInputError('invalid_policy', 'invalid attestation tolerate entry: expected lower-case words joined by -');
     }
   }
-  const session: Record<string, unknown> = { name: input.name, version: '0.3' };
+  for (const advisory of input.ignoreAdvisories ?? []) {
+    if (typeof advisory !== 'string' || !ADVISORY.test(advisory)) {
+      throw new SessionInputError('invalid_policy', 'invalid ignore_advisories entry: expected an advisory id such as INTEL-SA-00076, or *');
+    }
+  }
+  const version = input.version ?? '0.3';
+  if (typeof version !== 'string' || !SESSION_VERSION.test(version)) {
+    throw new SessionInputError('invalid_policy', 'invalid session version: expected 0.3 or 0.3.N');
+  }
+  const session: Record<string, unknown> = { name: input.name, version };
   if (input.predecessor) session.predecessor = input.predecessor;
   session.access_policy = { read: [...policy.read], update: [...policy.update] };
   session.services = [
     {
       name: s.name,
       image_name: s.imageName,
-      attestation: { mrenclave: s.mrenclaves },
+      mrenclaves: s.mrenclaves,
       command: s.command,
       pwd: s.pwd,
       environment: s.environment,
@@ -338,6 +361,7 @@ export function buildSessionV03(input: SessionV03Input): string {
   session.images = [{ name: s.imageName }];
   const attestation: Record<string, unknown> = { mode };
   if (input.tolerate && input.tolerate.length > 0) attestation.tolerate = [...input.tolerate];
+  if (input.ignoreAdvisories && input.ignoreAdvisories.length > 0) attestation.ignore_advisories = [...input.ignoreAdvisories];
   session.security = { attestation };
   return toSessionYaml(session);
 }
@@ -364,6 +388,9 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
     pwd: input.pwd,
   };
   if (input.format === 'tutorial') {
+    if ((input.tolerate?.length ?? 0) > 0 || (input.ignoreAdvisories?.length ?? 0) > 0 || input.version !== undefined) {
+      throw new SessionInputError('invalid_policy', 'invalid session format: tolerate, ignore_advisories and version need the 0.3 format');
+    }
     return buildTutorialSession({
       name: input.name,
       predecessor: input.predecessor,
@@ -380,6 +407,8 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
     predecessor: input.predecessor,
     attestationMode: input.attestationMode,
     tolerate: input.tolerate,
+    ignoreAdvisories: input.ignoreAdvisories,
+    version: input.version,
     service: { ...serviceBase, environment: { ...references, ...environment } },
     secrets: [
       { name: ENCRYPTION_KEY_SECRET, kind: 'ascii', value: input.encryptionKey },

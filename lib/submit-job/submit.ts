@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { JOB_WORKER_CMD } from '../enclave-image.js';
 import { AsperathosError, type JobManager, type KubejobsJob } from '../asperathos/index.js';
 import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '../batch/job-spec.js';
 import { MediaCheck } from '../media-check.js';
@@ -27,8 +28,8 @@ import { MAX_VIDEO_BYTES, SubmitJobError, fsReason, type LocalVideo } from './in
 export const WORKLOAD_OBJECT = 'workload.txt';
 /** TempURLs are signed with the account's second key slot, like the batch function (lib/batch/wiring.ts). */
 export const TEMPURL_KEY_SLOT = 2;
-/** The worker inside the enclave image; the batch function's default WORKER_CMD (lib/config.ts). */
-export const WORKER_CMD: readonly string[] = ['node', '/app/enclave/worker.mjs'];
+/** The job's cmd for the enclave image (lib/enclave-image.ts); the batch function's default WORKER_CMD too. */
+export const WORKER_CMD: readonly string[] = JOB_WORKER_CMD;
 
 export interface SubmitJobDeps {
   swift: SwiftClient;

@@ -1,0 +1,59 @@
+/**
+ * LOCAL RUNS ONLY: what the SCONE runtime does to a program before its main runs, emulated from the documentation
+ * (protocols.md §4; sconedocs SCONE_ENV, "Host Program Arguments and Environment Variables"):
+ * - SCONE_MODE=HW: the enclave attests to the CAS at SCONE_CAS_ADDR for SCONE_CONFIG_ID, and the session service's
+ *   command, pwd and environment REPLACE the process's. The program sees only the session's environment, after
+ *   `$$SCONE::…$$` substitution (done by the emulated CAS) and `@@NAME` host-variable expansion (done here: the key
+ *   `@@NAME` becomes NAME with the host's value). Nothing else passes from the host: not REDIS_*, PATH or HOME.
+ * - SIM (or AUTO without SGX, as here): the program runs with its own argv and environment.
+ * Differences from the real runtime: attestation is emulated (local/emulated-attestation.ts) and proves nothing;
+ * the FSPF is not applied; the image's paths are rooted (local/image-root.ts). Unknown, so refused here: an `@@NAME`
+ * whose variable the host does not set (the docs' excerpt we read does not say what the session's value then does).
+ */
+import { attestWithEmulator, AttestationError } from './emulated-attestation.js';
+import { rooted } from './image-root.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface RuntimeSettings {
+  /** The image root (local/image-root.ts); the session's image paths are rooted under it. */
+  root: string;
+  /** PEM file of the emulated CAS's CA (HW). */
+  caFile?: string;
+  /** The MRENCLAVE the emulated enclave presents (HW). */
+  mrenclave?: string;
+}
+
+export interface Launch {
+  /** The program's arguments after the interpreter, e.g. ['<root>/app/worker.mjs']. */
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+function defined(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+export async function sconeLaunch(args: string[], hostEnv: Env, settings: RuntimeSettings): Promise<Launch> {
+  if (hostEnv.SCONE_MODE !== 'HW') return { args, env: defined(hostEnv) };
+  const configId = hostEnv.SCONE_CONFIG_ID;
+  const casAddress = hostEnv.SCONE_CAS_ADDR;
+  if (!configId || !casAddress) throw new AttestationError('SCONE_MODE=HW needs SCONE_CONFIG_ID and SCONE_CAS_ADDR');
+  if (!settings.caFile || !settings.mrenclave) throw new AttestationError('the emulated runtime needs the CAS CA file and an MRENCLAVE');
+  const service = await attestWithEmulator({ configId, casAddress, caFile: settings.caFile, mrenclave: settings.mrenclave });
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(service.environment)) {
+    if (!name.startsWith('@@')) {
+      env[name] = rooted(settings.root, value);
+      continue;
+    }
+    const hostName = name.slice(2);
+    const hostValue = hostEnv[hostName];
+    if (hostValue === undefined) throw new AttestationError(`the session takes ${hostName} from the host, which does not set it`);
+    env[hostName] = hostValue;
+  }
+  const [program, ...rest] = rooted(settings.root, service.command).split(/\s+/).filter(Boolean);
+  if (program !== 'node') throw new AttestationError('the emulated runtime runs node programs only');
+  return { args: rest, env, cwd: service.pwd === null ? undefined : rooted(settings.root, service.pwd) };
+}
