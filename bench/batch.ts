@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startIntakeHarness } from '../test/support/intake-harness.js';
 import { generateTlsFixtures } from '../local/tls-fixtures.js';
 import { startPalaemonEmulator } from '../local/palaemon-emulator.js';
-import { startAsperathosEmulator } from '../local/asperathos-emulator.js';
+import { startAsperathosEmulator } from '../local/asperathos/index.js';
 import { ingestS3Event } from '../lib/intake/records.js';
 import { closeDueBatches, type BatchDeps } from '../lib/batch/close.js';
 import { LocalDueTimer } from '../lib/batch/due-timer.js';

@@ -213,6 +213,9 @@ const batchSchema = z.object({
     }),
   JOB_INIT_SIZE: positiveInt.default(1),
   EXPECTED_TIME_SECS: positiveInt.default(200),
+  JOB_RESOURCES_LIFETIME_SECS: positiveInt.default(300),
+  ENABLE_VISUALIZER: z.enum(['true', 'false']).default('false'),
+  GRAFANA_USER: z.string().min(1).default('admin'),
   ITEM_LEASE_SECS: positiveInt.default(15),
   SCONE_VERBOSITY: z.coerce.number().int().min(0).max(7).default(3),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -243,6 +246,9 @@ export interface BatchConfig {
   workerSecretEnv?: SecretRef;
   initSize: number;
   expectedTimeSecs: number;
+  resourcesLifetimeSecs: number;
+  /** The manager's Grafana dashboard (ENABLE_VISUALIZER=true): its user and, by reference, its password. */
+  visualizer?: { username: string; password: SecretRef };
   itemLeaseSecs: number;
   verbosity: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -254,6 +260,10 @@ export interface BatchConfig {
 export function parseBatchConfig(env: Env): BatchConfig {
   const batch = parse(batchSchema, env);
   if (batch.SGX_MODE === 'HW' && !batch.CAS_ADDRESS) throw new ConfigError('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
+  const grafanaPassword = batch.ENABLE_VISUALIZER === 'true' ? secret(env, 'GRAFANA_PASSWORD', false) : undefined;
+  if (batch.ENABLE_VISUALIZER === 'true' && !grafanaPassword) {
+    throw new ConfigError('invalid configuration: GRAFANA_PASSWORD_FILE or GRAFANA_PASSWORD_SSM is missing (required when ENABLE_VISUALIZER=true)');
+  }
   return Object.freeze({
     tableName: batch.TABLE_NAME,
     maxItems: batch.BATCH_MAX_ITEMS,
@@ -283,6 +293,8 @@ export function parseBatchConfig(env: Env): BatchConfig {
     workerSecretEnv: secret(env, 'WORKER_SECRET_ENV', false),
     initSize: batch.JOB_INIT_SIZE,
     expectedTimeSecs: batch.EXPECTED_TIME_SECS,
+    resourcesLifetimeSecs: batch.JOB_RESOURCES_LIFETIME_SECS,
+    visualizer: grafanaPassword ? { username: batch.GRAFANA_USER, password: grafanaPassword } : undefined,
     itemLeaseSecs: batch.ITEM_LEASE_SECS,
     verbosity: batch.SCONE_VERBOSITY,
     logLevel: batch.LOG_LEVEL,

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateTlsFixtures } from './tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from './palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from './asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from './asperathos/index.js';
 import { startIntakeStack, type IntakeStack } from './intake-stack.js';
 import { invokeAsync } from './lambda-local.js';
 import { LOCAL_TEMPURL_KEY, REPO_ROOT } from './services.js';

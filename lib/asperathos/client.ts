@@ -23,12 +23,12 @@ export interface JobStatus {
   status: JobStatusName | string;
   /** null while "Job is not running yet!". */
   startingTime: Date | null;
-  /** null while "URL not generated!". */
+  /** null for "URL not generated!" and "Url is dead!". */
   visualizerUrl: string | null;
   redis: { ip: string; port: number } | null;
   /** Report keys once finished (execution_time, final_replicas, …) and any other extra keys. */
   report: Record<string, unknown>;
-  /** Emulator extra: items pushed and processed (items − (LLEN job + LLEN job:processing)). */
+  /** Only where a manager reports `items` and `processed_items` (the real one does not; sync-status then counts results). */
   progress: { items: number; processed: number } | null;
   raw: Record<string, unknown>;
 }
@@ -40,7 +40,11 @@ export interface JobManager {
   stop(jobId: string, options?: CallOptions): Promise<void>;
   terminate(jobId: string, options?: CallOptions): Promise<void>;
   delete(jobId: string, options?: CallOptions): Promise<void>;
-  /** Failed items, decoded from the manager's Python bytes text (`"b'https://…'"`). */
+  /**
+   * Failed items, decoded from the manager's Python bytes text (`"b'https://…'"`). The manager renders an empty
+   * list, an unknown id and a deleted job Redis all as `{}`: each is `[]` here. A 500 (no Redis yet, or a
+   * restarted manager) is a RetryableError: the list can no longer be read there.
+   */
   errors(jobId: string, options?: CallOptions): Promise<string[]>;
   report(jobId: string, options?: CallOptions): Promise<Record<string, unknown>>;
   health(options?: CallOptions): Promise<boolean>;
@@ -77,7 +81,10 @@ export interface AsperathosClientOptions {
 }
 
 const START_NOT_RUNNING = 'Job is not running yet!';
-const URL_NOT_GENERATED = 'URL not generated!';
+/** The manager's visualizer_url placeholders: before the dashboard exists, and once the job's resources are deleted. */
+export const VISUALIZER_PLACEHOLDERS: ReadonlySet<string> = new Set(['URL not generated!', 'Url is dead!']);
+/** DELETE of an unknown id: 400 with this message (every other job route: 400 with an empty message). */
+const DELETE_UNKNOWN_MESSAGE = 'Specified submission does not exists in this Asperathos instance!';
 const KNOWN_KEYS = new Set(['app_id', 'status', 'starting_time', 'visualizer_url', 'redis_ip', 'redis_port', 'items', 'processed_items']);
 
 /** `%Y-%m-%dT%H:%M:%S.%fGMT` (microseconds) → Date; null for "Job is not running yet!" or anything else. */
@@ -140,7 +147,7 @@ export function pythonBytesRepr(bytes: Uint8Array): string {
 
 export function toJobStatus(jobId: string, raw: Record<string, unknown>): JobStatus {
   const report = Object.fromEntries(Object.entries(raw).filter(([k]) => !KNOWN_KEYS.has(k)));
-  const visualizer = typeof raw.visualizer_url === 'string' && raw.visualizer_url !== URL_NOT_GENERATED ? raw.visualizer_url : null;
+  const visualizer = typeof raw.visualizer_url === 'string' && raw.visualizer_url !== '' && !VISUALIZER_PLACEHOLDERS.has(raw.visualizer_url) ? raw.visualizer_url : null;
   const port = typeof raw.redis_port === 'number' ? raw.redis_port : typeof raw.redis_port === 'string' ? Number(raw.redis_port) : NaN;
   const redis = typeof raw.redis_ip === 'string' && raw.redis_ip && Number.isFinite(port) ? { ip: raw.redis_ip, port } : null;
   const progress = typeof raw.items === 'number' && typeof raw.processed_items === 'number' ? { items: raw.items, processed: raw.processed_items } : null;
@@ -154,6 +161,10 @@ export function toJobStatus(jobId: string, raw: Record<string, unknown>): JobSta
     progress,
     raw,
   };
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
 interface Reply {
@@ -213,6 +224,7 @@ export class AsperathosClient implements JobManager {
   async errors(jobId: string, options: CallOptions = {}): Promise<string[]> {
     const reply = await this.call('GET', `${this.jobUrl(jobId)}/errors`, undefined, options, `read errors of job ${jobId}`, jobId);
     const json = this.json(reply, `read errors of job ${jobId}`);
+    if (isEmptyObject(json)) return [];
     if (!Array.isArray(json)) throw new RetryableError(`Asperathos answered errors of job ${jobId} with something other than a list`);
     return json.map((item) => parsePythonBytes(String(item)));
   }
@@ -282,7 +294,7 @@ export class AsperathosClient implements JobManager {
     if (response.status >= 500) {
       throw new RetryableError(`Asperathos failed to ${what}: ${response.status}${managerMessage ? `: ${managerMessage}` : ''}`);
     }
-    if (response.status === 400 && managerMessage === '' && jobId !== undefined) throw new JobNotFound(jobId);
+    if (response.status === 400 && jobId !== undefined && (managerMessage === '' || managerMessage === DELETE_UNKNOWN_MESSAGE)) throw new JobNotFound(jobId);
     throw new AsperathosError(
       response.status,
       errorName,

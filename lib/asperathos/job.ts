@@ -43,6 +43,12 @@ export const TUTORIAL_JOB_TEMPLATE = Object.freeze({
 });
 
 export const DEFAULT_EXPECTED_TIME_SECS = 200;
+/**
+ * plugin_info.job_resources_lifetime: seconds after the job ends before the manager deletes its Redis (and with
+ * it `job:errors`) and the dashboard. The tutorial sent 30; sync-status runs each minute, so the default leaves
+ * five ticks to read the failed items.
+ */
+export const DEFAULT_JOB_RESOURCES_LIFETIME_SECS = 300;
 /** The enclave image's entry point: kubejobs' command replaces ENTRYPOINT, so the job runs it (lib/enclave-image.ts). */
 export const DEFAULT_WORKER_CMD: readonly string[] = Object.freeze(['/entrypoint.sh']);
 export const DEFAULT_LAS_ADDRESS = '172.17.0.1:18766';
@@ -105,9 +111,13 @@ export interface JobInput {
   expectedTimeSecs?: number;
   /** control_parameters.max_rep; default the template's 2 (raised to initSize when smaller). */
   maxReplicas?: number;
-  /** Grafana credentials (plugin_info.username/password); default admin and an empty password. */
-  grafana?: { username?: string; password?: string };
-  enableVisualizer?: boolean;
+  /** Default DEFAULT_JOB_RESOURCES_LIFETIME_SECS. */
+  resourcesLifetimeSecs?: number;
+  /**
+   * The manager's Grafana dashboard (enable_visualizer). Off by default: a cluster without the visualizer
+   * service and InfluxDB puts the job in `error` ("Creating InfluxDB Service... (404)").
+   */
+  visualizer?: { username: string; password: string };
   /** API auth (enable_auth: true with top-level username/password). */
   auth?: { username: string; password: string };
 }
@@ -164,9 +174,13 @@ export function buildJob(input: JobInput): KubejobsJob {
   info.env_vars = validateEnv(input.env);
   const maxRep = input.maxReplicas !== undefined ? positiveInteger(input.maxReplicas, 'invalid_max_replicas', 'max replicas') : info.control_parameters.max_rep;
   info.control_parameters.max_rep = Math.max(maxRep, initSize);
-  info.username = input.grafana?.username ?? 'admin';
-  info.password = input.grafana?.password ?? '';
-  if (input.enableVisualizer !== undefined) info.enable_visualizer = input.enableVisualizer;
+  info.job_resources_lifetime = positiveInteger(input.resourcesLifetimeSecs ?? DEFAULT_JOB_RESOURCES_LIFETIME_SECS, 'invalid_resources_lifetime', 'job_resources_lifetime');
+  info.enable_visualizer = input.visualizer !== undefined;
+  info.username = input.visualizer?.username ?? 'admin';
+  info.password = input.visualizer?.password ?? '';
+  if (input.visualizer && (!input.visualizer.username || !input.visualizer.password)) {
+    throw new JobInputError('invalid_visualizer', 'invalid visualizer: the Grafana username and password are both required');
+  }
   if (input.auth) {
     if (!input.auth.username || !input.auth.password) throw new JobInputError('invalid_auth', 'invalid auth: username and password are both required');
     job.enable_auth = true;

@@ -25,6 +25,10 @@ export interface SubmissionSettings {
   ignoreAdvisories?: readonly string[];
   initSize: number;
   expectedTimeSecs: number;
+  /** plugin_info.job_resources_lifetime; default DEFAULT_JOB_RESOURCES_LIFETIME_SECS. */
+  resourcesLifetimeSecs?: number;
+  /** The manager's Grafana dashboard; absent = enable_visualizer false. */
+  visualizer?: { username: string; password: string };
   itemLeaseSecs: number;
   verbosity: number;
   /** Non-secret settings the worker needs (e.g. ST_AUTH, ST_USER or OS_AUTH_URL, OS_PROJECT_NAME). */
@@ -73,5 +77,7 @@ export function buildBatchJob(batchId: string, workloadUrl: string, key: Buffer,
     cmd: settings.workerCmd,
     initSize: settings.initSize,
     expectedTimeSecs: settings.expectedTimeSecs,
+    resourcesLifetimeSecs: settings.resourcesLifetimeSecs,
+    visualizer: settings.visualizer,
   });
 }

@@ -67,6 +67,10 @@ export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
         ignoreAdvisories: config.ignoreAdvisories,
         initSize: config.initSize,
         expectedTimeSecs: config.expectedTimeSecs,
+        resourcesLifetimeSecs: config.resourcesLifetimeSecs,
+        visualizer: config.visualizer
+          ? { username: config.visualizer.username, password: await secrets.read(config.visualizer.password, 'GRAFANA_PASSWORD') }
+          : undefined,
         itemLeaseSecs: config.itemLeaseSecs,
         verbosity: config.verbosity,
         workerEnv: config.workerEnv,

@@ -54,17 +54,32 @@ function reportOf(report: Record<string, unknown>): Record<string, unknown> | un
   return kept.length > 0 ? Object.fromEntries(kept) : undefined;
 }
 
+export type FailedItemsSource = NonNullable<JobState['failedItemsSource']>;
+
+/** Failed items as item ids, with how many there were (a list may repeat an item or hold foreign lines). */
+export interface FailedItems {
+  ids: string[];
+  count: number;
+  source: FailedItemsSource;
+}
+
+/** The manager's `/errors` lines (workload URLs) as failed items. */
+export function failedFromManager(urls: readonly string[]): FailedItems {
+  const ids = [...new Set(urls.map(itemIdOfUrl).filter((id): id is string => id !== undefined))].sort();
+  return { ids, count: urls.length, source: 'manager' };
+}
+
 export interface Observation {
   status: JobStatus;
-  /** Failed item URLs from `/errors`, when they were read this time. */
-  errors?: string[];
-  /** From Swift results when the status carries no queue counts. */
+  /** Failed items, when they were read this time. */
+  failed?: FailedItems;
+  /** Items with a result (`<id>.json` or `<id>.error.json`), when the status carries no queue counts. */
   resultsDone?: number;
   items?: number;
   at: Date;
 }
 
-/** Builds the stored state from one observation, keeping the previous failed items when errors were not read. */
+/** Builds the stored state from one observation, keeping the previous failed items when none were read. */
 export function jobStateOf(observation: Observation, previous: JobState | undefined, status = observation.status.status): JobState {
   const s = observation.status;
   const state: JobState = { status };
@@ -75,13 +90,15 @@ export function jobStateOf(observation: Observation, previous: JobState | undefi
   if (s.progress) state.progress = { done: s.progress.processed, total: s.progress.items, source: 'queue' };
   else if (observation.resultsDone !== undefined && observation.items) state.progress = { done: Math.min(observation.resultsDone, observation.items), total: observation.items, source: 'results' };
   else if (previous?.progress) state.progress = previous.progress;
-  if (observation.errors) {
-    const ids = [...new Set(observation.errors.map(itemIdOfUrl).filter((id): id is string => id !== undefined))].sort();
-    state.failedCount = observation.errors.length;
-    if (ids.length > 0) state.failedItems = ids.slice(0, MAX_FAILED_ITEMS);
+  const failed = observation.failed;
+  if (failed) {
+    state.failedCount = failed.count;
+    if (failed.ids.length > 0) state.failedItems = failed.ids.slice(0, MAX_FAILED_ITEMS);
+    state.failedItemsSource = failed.source;
   } else if (previous?.failedCount !== undefined) {
     state.failedCount = previous.failedCount;
     if (previous.failedItems) state.failedItems = previous.failedItems;
+    if (previous.failedItemsSource) state.failedItemsSource = previous.failedItemsSource;
   }
   const outcome = terminalOutcome(status);
   if (outcome) {

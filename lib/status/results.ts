@@ -46,17 +46,40 @@ export async function listResults(swift: SwiftStore, batchId: string, max: numbe
   return { results: [...byId.values()], truncated };
 }
 
-/** How many items have their `<id>.json` analysis result. */
-export async function countResults(swift: SwiftStore, batchId: string, signal?: AbortSignal): Promise<number> {
-  let done = 0;
+/** Which items have an analysis (`<id>.json`) and which a failure record (`<id>.error.json`). */
+export interface ResultsTally {
+  analysed: Set<string>;
+  failed: Set<string>;
+}
+
+/** Items with either result: the job's progress where the manager reports none. */
+export function finishedCount(tally: ResultsTally): number {
+  return new Set([...tally.analysed, ...tally.failed]).size;
+}
+
+/**
+ * One listing of the results container, at most `maxObjects` names (three per item at most: json, zip,
+ * error.json). A missing container is no results yet.
+ */
+export async function tallyResults(swift: SwiftStore, batchId: string, maxObjects: number, signal?: AbortSignal): Promise<ResultsTally> {
+  const tally: ResultsTally = { analysed: new Set(), failed: new Set() };
+  let seen = 0;
   try {
-    for await (const object of swift.listAllObjects(resultsContainerOf(batchId), { signal })) {
-      if (/^[0-9a-f]{32}\.json$/.test(object.name)) done++;
+    for await (const object of swift.listAllObjects(resultsContainerOf(batchId), { signal, limit: Math.min(10_000, maxObjects) })) {
+      if (++seen > maxObjects) break;
+      const m = NAME.exec(object.name);
+      if (m?.[2] === 'json') tally.analysed.add(m[1]);
+      else if (m?.[2] === 'error.json') tally.failed.add(m[1]);
     }
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
-  return done;
+  return tally;
+}
+
+/** The items of `itemIds` that failed: an `<id>.error.json`, or no `<id>.json` once the job has ended. */
+export function failedFromResults(itemIds: readonly string[], tally: ResultsTally): string[] {
+  return itemIds.filter((id) => tally.failed.has(id) || !tally.analysed.has(id)).sort();
 }
 
 /** Whether the video's analysis result exists (HEAD `<id>.json`). */

@@ -43,6 +43,8 @@ export interface JobStatusStore {
   recordUnreachable(write: StaleWrite): Promise<boolean>;
   getBatch(batchId: string): Promise<BatchRecord | undefined>;
   getVideo(videoId: string): Promise<VideoRecord | undefined>;
+  /** The video ids the batch's workload listed (its sealed videos). */
+  batchItemIds(batchId: string): Promise<string[]>;
   tenantBatches(tenant: string, limit: number, cursor?: Cursor): Promise<{ batches: BatchRecord[]; cursor?: Cursor }>;
 }
 
@@ -91,6 +93,27 @@ export class DynamoJobStatusStore implements JobStatusStore {
   async getVideo(videoId: string) {
     const { Item } = await this.send(new GetCommand({ TableName: this.tableName, Key: keys.video(videoId) }));
     return Item ? stripKeys<VideoRecord>(Item) : undefined;
+  }
+
+  async batchItemIds(batchId: string) {
+    const ids: string[] = [];
+    let cursor: Cursor | undefined;
+    do {
+      const answer = await this.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: INDEX.byBatch,
+          KeyConditionExpression: 'gsi1pk = :batch',
+          FilterExpression: 'stage = :sealed',
+          ProjectionExpression: 'videoId',
+          ExpressionAttributeValues: { ':batch': `BATCH#${batchId}`, ':sealed': 'sealed' },
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      for (const item of answer.Items ?? []) if (typeof item.videoId === 'string') ids.push(item.videoId);
+      cursor = answer.LastEvaluatedKey;
+    } while (cursor);
+    return ids;
   }
 
   recordObservation(write: ObservationWrite) {

@@ -8,9 +8,12 @@
  * - Asperathos unreachable (network, timeout, 5xx): the job keeps its last known state, gets `staleSince`
  *   and an exponential back-off (`nextPollAtMs`). After `breakerThreshold` consecutive failures in one tick
  *   the rest of the tick stops calling and only marks jobs stale. Nothing is ever deleted on failure.
- * - Progress: the queue counts in the status JSON when present (the emulator's items / processed_items),
- *   else results (`<id>.json`) in the `<batchId>-results` container ÷ items.
- * - Failed items (`/errors`) are read when the job ends or its progress moved, not on every tick.
+ * - Progress: the queue counts in the status JSON where a manager reports them (the real one does not), else
+ *   items with `<id>.json` or `<id>.error.json` in the `<batchId>-results` container ÷ items: one listing a tick.
+ * - Failed items: `/errors` is read on every tick of an ongoing job and the last list kept. When the job ends,
+ *   a terminal status is recorded in that same tick: the failed items are the manager's list when it names any,
+ *   else derived from the results container (job-evidence.ts), else, after `settleRetryLimit` ticks in which
+ *   neither could be read, the last list seen. `failedItemsSource` records which.
  * - Writes are conditional (still submitted, same job, `observedAtMs` growing): an older poll never wins.
  *   An unchanged state is not rewritten, except every `heartbeatMs`.
  */
@@ -19,9 +22,10 @@ import { RetryableError } from '../errors.js';
 import { errorFields, type Logger } from '../log.js';
 import type { BatchRecord } from '../store/records.js';
 import type { SwiftStore } from '../swift/index.js';
-import { jobStateOf, stateChanged, terminalOutcome } from './job-state.js';
+import { readManagerErrors, readResultsTally, settleFailedItems } from './job-evidence.js';
+import { failedFromManager, jobStateOf, stateChanged, terminalOutcome, type FailedItems } from './job-state.js';
+import { finishedCount } from './results.js';
 import type { JobStatusStore } from './store.js';
-import { countResults } from './results.js';
 
 export interface SyncSettings {
   concurrency: number;
@@ -32,6 +36,8 @@ export interface SyncSettings {
   heartbeatMs: number;
   shredKeysOnTerminal: boolean;
   pageSize: number;
+  /** Ticks a finished job is retried when neither /errors nor the results container can be read. */
+  settleRetryLimit: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -43,6 +49,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   heartbeatMs: 10 * 60_000,
   shredKeysOnTerminal: false,
   pageSize: 500,
+  settleRetryLimit: 3,
 };
 
 export interface SyncDeps {
@@ -128,16 +135,20 @@ async function recordStatus(batch: BatchRecord, status: JobStatus, observedAtMs:
   const { deps } = tick;
   const previous = batch.jobState;
   const outcome = terminalOutcome(status.status);
-  const moved = status.progress ? status.progress.processed !== previous?.progress?.done : false;
-  let errors: string[] | undefined;
-  try {
-    if (outcome || moved || (previous === undefined && status.status === 'ongoing')) errors = await deps.jobs.errors(batch.jobId!, { signal: tick.signal });
-  } catch (error) {
-    if (outcome) return markUnreachable(batch, observedAtMs, tick); // never finish without the failed items
-    deps.log.debug('errors not read this tick', { jobId: batch.jobId, ...errorFields(error) });
+  const running = status.status === 'ongoing';
+  const managerErrors = outcome || running ? await readManagerErrors(deps, batch, tick.signal) : undefined;
+  const tally = (outcome || running) && (outcome || !status.progress) ? await readResultsTally(deps, batch, tick.signal) : undefined;
+  let failed: FailedItems | undefined = running && managerErrors ? failedFromManager(managerErrors) : undefined;
+  if (outcome) {
+    failed = await settleFailedItems(deps, batch, managerErrors, tally, tick.signal);
+    if (!failed) {
+      if ((batch.pollFailures ?? 0) + 1 < deps.settings.settleRetryLimit) return markUnreachable(batch, observedAtMs, tick);
+      failed = { ids: previous?.failedItems ?? [], count: previous?.failedCount ?? 0, source: 'last_seen' };
+      deps.log.warn('job ended but its failed items could not be read; recording the last list seen', { batchId: batch.batchId, jobId: batch.jobId });
+    }
   }
-  const resultsDone = !status.progress && deps.swift && batch.items ? await countResults(deps.swift, batch.batchId, tick.signal).catch(() => undefined) : undefined;
-  const jobState = jobStateOf({ status, errors, resultsDone, items: batch.items, at: new Date(observedAtMs) }, previous);
+  const resultsDone = tally && !status.progress ? finishedCount(tally) : undefined;
+  const jobState = jobStateOf({ status, failed, resultsDone, items: batch.items, at: new Date(observedAtMs) }, previous);
   const heartbeatDue = observedAtMs - (batch.observedAtMs ?? 0) >= deps.settings.heartbeatMs;
   if (!outcome && !stateChanged(previous, jobState) && batch.staleSince === undefined && batch.notFoundCount === undefined && !heartbeatDue) return 'unchanged';
   const written = await deps.store.recordObservation({
@@ -148,7 +159,16 @@ async function recordStatus(batch: BatchRecord, status: JobStatus, observedAtMs:
     terminal: outcome ? { ...outcome, shredKey: deps.settings.shredKeysOnTerminal } : undefined,
   });
   if (!written) return 'superseded';
-  if (outcome) deps.log.info('job ended', { batchId: batch.batchId, jobId: batch.jobId, status: status.status, keyShredded: deps.settings.shredKeysOnTerminal });
+  if (outcome) {
+    deps.log.info('job ended', {
+      batchId: batch.batchId,
+      jobId: batch.jobId,
+      status: status.status,
+      failedCount: jobState.failedCount,
+      failedItemsSource: jobState.failedItemsSource,
+      keyShredded: deps.settings.shredKeysOnTerminal,
+    });
+  }
   return outcome ? 'terminal' : 'updated';
 }
 

@@ -64,9 +64,14 @@ export interface JobState {
   visualizerUrl?: string;
   report?: Record<string, unknown>;
   progress?: { done: number; total: number; source: 'queue' | 'results' };
-  /** Item (video) ids in the job's errors, at most 1000; `failedCount` counts them all. */
+  /** Item (video) ids that failed, at most 1000; `failedCount` counts them all. */
   failedItems?: string[];
   failedCount?: number;
+  /**
+   * Where the failed items came from: the manager's `/errors` list, the results container (an `<id>.error.json`
+   * or no `<id>.json` after the end), or the last list seen while the job ran (neither could be read at the end).
+   */
+  failedItemsSource?: 'manager' | 'results' | 'last_seen';
   reason?: string;
   endedAt?: string;
 }

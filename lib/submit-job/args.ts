@@ -15,6 +15,7 @@ export const DEFAULT_EXPECTED_TIME_SECS = 200;
 export const DEFAULT_ITEM_LEASE_SECS = 15;
 export const DEFAULT_VERBOSITY = 3;
 export const DEFAULT_TEMPURL_TTL_SECS = 7 * 24 * 3600;
+export const DEFAULT_RESOURCES_LIFETIME_SECS = 300;
 
 export type SubmitMode =
   | { kind: 'HW'; casAddress: string; cert: string; casCa: string }
@@ -31,10 +32,14 @@ export interface SubmitJobArgs {
   itemLeaseSecs: number;
   verbosity: number;
   links: { kind: 'tempurl'; ttlSecs: number } | { kind: 'public' };
+  resourcesLifetimeSecs: number;
+  /** plugin_info.enable_visualizer; the Grafana credentials come from GRAFANA_USER and GRAFANA_PASSWORD. */
+  enableVisualizer: boolean;
 }
 
 export const USAGE = `usage: submit-job [-h] [--config CONFIG] [--cert CERT] [--cas-ca CA] [--expected-time SECS]
                   [--item-lease-secs SECS] [--verbosity N] [--public | --tempurl-ttl SECS]
+                  [--job-resources-lifetime SECS] [--enable-visualizer]
                   (--cas-address HOST:REST:ATTEST | --sgx-simulation)
                   (--generate-json-only OUTPUT_JSON | --submissions-url URL)
                   data-path`;
@@ -74,6 +79,12 @@ options:
   --public                   make the container and its _segments container public-read and list
                              plain object URLs, like the original (default: expiring TempURLs)
   --tempurl-ttl SECS         lifetime of the TempURLs in workload.txt (default: ${DEFAULT_TEMPURL_TTL_SECS})
+  --job-resources-lifetime SECS
+                             seconds the manager keeps the job's Redis (and its failed-item list) after
+                             the end, plugin_info.job_resources_lifetime (default: ${DEFAULT_RESOURCES_LIFETIME_SECS})
+  --enable-visualizer        ask the manager for a Grafana dashboard (needs the cluster's visualizer and
+                             InfluxDB; without them the job goes to error). Credentials: GRAFANA_USER
+                             (default admin) and GRAFANA_PASSWORD
 
 environment:
   Swift credentials: OS_AUTH_URL + OS_* (Keystone v3), or ST_AUTH, ST_USER, ST_KEY (TempAuth). The worker
@@ -94,8 +105,9 @@ const VALUE_OPTIONS = new Set([
   '--generate-json-only',
   '--submissions-url',
   '--tempurl-ttl',
+  '--job-resources-lifetime',
 ]);
-const FLAG_OPTIONS = new Set(['--sgx-simulation', '--public']);
+const FLAG_OPTIONS = new Set(['--sgx-simulation', '--public', '--enable-visualizer']);
 
 function wholeNumber(name: string, text: string, min: number, max: number, unit: string): number {
   const of = unit ? ` of ${unit}` : '';
@@ -167,5 +179,7 @@ export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'he
     links: flags.has('--public')
       ? { kind: 'public' }
       : { kind: 'tempurl', ttlSecs: num('--tempurl-ttl', DEFAULT_TEMPURL_TTL_SECS, 60, 31_536_000, 'seconds') },
+    resourcesLifetimeSecs: num('--job-resources-lifetime', DEFAULT_RESOURCES_LIFETIME_SECS, 1, 31_536_000, 'seconds'),
+    enableVisualizer: flags.has('--enable-visualizer'),
   };
 }

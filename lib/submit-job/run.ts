@@ -44,6 +44,12 @@ function statusRecordingFetch(): { fetch: typeof fetch; lastStatus: () => number
   };
 }
 
+/** --enable-visualizer: the Grafana credentials, from the environment only (never argv, never printed). */
+function grafanaCredentials(env: Record<string, string | undefined>): { username: string; password: string } {
+  if (!env.GRAFANA_PASSWORD) throw new SubmitJobError('--enable-visualizer needs GRAFANA_PASSWORD in the environment');
+  return { username: env.GRAFANA_USER || 'admin', password: env.GRAFANA_PASSWORD };
+}
+
 function describe(error: unknown): string {
   if (error instanceof SubmitJobError || error instanceof ConfigError || error instanceof CasRequestError) return error.message;
   if (isSwiftFailure(error)) return `Swift: ${error.message}`;
@@ -83,6 +89,8 @@ export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, stri
       workerCmd: [...WORKER_CMD],
       initSize: 1,
       expectedTimeSecs: args.expectedTimeSecs,
+      resourcesLifetimeSecs: args.resourcesLifetimeSecs,
+      visualizer: args.enableVisualizer ? grafanaCredentials(env) : undefined,
       itemLeaseSecs: args.itemLeaseSecs,
       verbosity: args.verbosity,
       workerEnv: worker.settings,

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServices, REPO_ROOT } from '../support/services.js';
-import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '../../local/asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '../../local/asperathos/index.js';
 import { AsperathosClient, AsperathosError, JobNotFound, buildJob, type JobStatus, type KubejobsJob } from '../../lib/asperathos/index.js';
 import { RetryableError } from '../../lib/errors.js';
 
@@ -100,29 +100,29 @@ describe('Asperathos emulator: request and error shapes', () => {
     expect(await client.health()).toBe(true);
   });
 
-  it('POST with a non-JSON content type, invalid JSON or an empty body gives 500', async () => {
+  it('POST with a non-JSON content type, invalid JSON or an empty body gives 500 "Internal Server Error"', async () => {
     const body = JSON.stringify(job('/five.txt'));
-    expect(await raw('POST', '/submissions', body, { 'content-type': 'text/plain' })).toEqual({ status: 500, text: err(500, 'Unsupported Content-Type: text/plain') });
-    expect(await raw('POST', '/submissions', '{"plugin":', { 'content-type': 'application/json' })).toEqual({ status: 500, text: err(500, 'Invalid JSON in request body') });
-    expect(await raw('POST', '/submissions.json', '')).toEqual({ status: 500, text: err(500, 'Empty request body') });
+    expect(await raw('POST', '/submissions', body, { 'content-type': 'text/plain' })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await raw('POST', '/submissions', '{"plugin":', { 'content-type': 'application/json' })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await raw('POST', '/submissions.json', '')).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
   });
 
-  it('missing enable_auth, plugin_info or plugin names, or unknown names, give 500', async () => {
+  it('missing enable_auth, plugin_info or plugin names, or unknown names, give 500 "Internal Server Error"', async () => {
     const base = job('/five.txt') as unknown as Record<string, unknown>;
     const info = base.plugin_info as Record<string, unknown>;
     const post = (value: unknown) => raw('POST', '/submissions', JSON.stringify(value), { 'content-type': 'application/json; charset=utf-8' });
     const { enable_auth: _a, ...noAuth } = base;
     const { plugin_info: _p, ...noInfo } = base;
     const { plugin: _n, ...noPlugin } = base;
-    expect(await post(noAuth)).toEqual({ status: 500, text: err(500, 'Missing field: enable_auth') });
-    expect(await post(noInfo)).toEqual({ status: 500, text: err(500, 'Missing field: plugin_info') });
-    expect(await post(noPlugin)).toEqual({ status: 500, text: err(500, 'Missing field: plugin') });
-    expect(await post({ ...base, plugin: 'spark' })).toEqual({ status: 500, text: err(500, 'Unknown plugin: spark') });
+    expect(await post(noAuth)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await post(noInfo)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await post(noPlugin)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await post({ ...base, plugin: 'spark' })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
     const { control_plugin: _c, ...noControl } = info;
-    expect(await post({ ...base, plugin_info: noControl })).toEqual({ status: 500, text: err(500, 'Missing field: control_plugin') });
+    expect(await post({ ...base, plugin_info: noControl })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
     expect(await post({ ...base, plugin_info: { ...info, monitor_plugin: 'kubejobs_cost', visualizer_plugin: 'grafana' } })).toEqual({
       status: 500,
-      text: err(500, 'Unknown visualizer_plugin: grafana'),
+      text: err(500, 'Internal Server Error'),
     });
   });
 
@@ -141,23 +141,32 @@ describe('Asperathos emulator: request and error shapes', () => {
     const bad = { ...job('/five.txt'), plugin: 'nope' };
     const error = (await client.submit(bad).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(RetryableError);
-    expect(error.message).toBe('Asperathos failed to submit job: 500: Unknown plugin: nope');
+    expect(error.message).toBe('Asperathos failed to submit job: 500: Internal Server Error');
   });
 
-  it('an unknown job id gives 400 with an empty message on every job route; the client says JobNotFound', async () => {
+  it('an unknown job id: 400 with an empty message, except /errors (200 {}) and DELETE (400 with its message); the client says JobNotFound', async () => {
     const empty = { status: 400, text: err(400, '') };
     expect(await raw('GET', '/submissions/kj-0000000')).toEqual(empty);
     expect(await raw('GET', '/submissions/kj-0000000.json')).toEqual(empty);
-    expect(await raw('GET', '/submissions/kj-0000000/errors')).toEqual(empty);
+    expect(await raw('GET', '/submissions/kj-0000000/errors')).toEqual({ status: 200, text: '{}' });
     expect(await raw('GET', '/submissions/kj-0000000/report.json')).toEqual(empty);
     expect(await raw('GET', '/submissions/kj-0000000/visualizer')).toEqual(empty);
+    expect(await raw('GET', '/submissions/kj-0000000/log')).toEqual(empty);
     expect(await raw('PUT', '/submissions/kj-0000000/stop', '{"enable_auth": false}')).toEqual(empty);
-    expect(await raw('DELETE', '/submissions/kj-0000000')).toEqual(empty);
-    for (const call of [() => client.get('kj-0000000'), () => client.stop('kj-0000000'), () => client.terminate('kj-0000000'), () => client.delete('kj-0000000'), () => client.errors('kj-0000000')]) {
+    expect(await raw('DELETE', '/submissions/kj-0000000')).toEqual({ status: 400, text: err(400, 'Specified submission does not exists in this Asperathos instance!') });
+    expect(await client.errors('kj-0000000')).toEqual([]);
+    for (const call of [() => client.get('kj-0000000'), () => client.stop('kj-0000000'), () => client.terminate('kj-0000000'), () => client.delete('kj-0000000')]) {
       const error = (await call().catch((e: unknown) => e)) as JobNotFound;
       expect(error).toBeInstanceOf(JobNotFound);
       expect(error.message).toBe('Asperathos job kj-0000000 not found');
     }
+  });
+
+  it('PUT stop with {} answers 400 with an empty message; /log of a known job answers 500', async () => {
+    const { jobId } = await client.submit(job('/five.txt'));
+    expect(await raw('PUT', `/submissions/${jobId}/stop`, '{}')).toEqual({ status: 400, text: err(400, '') });
+    expect(await raw('GET', `/submissions/${jobId}/log`)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    await waitForStatus(client, jobId, 'completed');
   });
 
   it('an unreachable manager gives RetryableError and health() false', async () => {
@@ -177,12 +186,15 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     expect(done.raw.starting_time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}GMT$/);
     expect(done.startingTime).toBeInstanceOf(Date);
     expect(done.raw.visualizer_url).toBe('URL not generated!');
-    expect(done.redis).toEqual(loadServices().redis.host === done.raw.redis_ip ? { ip: loadServices().redis.host, port: loadServices().redis.port } : null);
-    expect(done.progress).toEqual({ items: 5, processed: 5 });
-    expect(done.report.final_replicas).toBe(2);
-    expect(done.report.worker_exit_codes).toEqual([0, 0]);
+    expect(done.redis).toEqual({ ip: loadServices().redis.host, port: loadServices().redis.port });
+    expect(done.progress).toBeNull();
+    expect(Object.keys(done.raw)).toEqual([
+      'app_id', 'status', 'starting_time', 'visualizer_url', 'redis_ip', 'redis_port',
+      'scaling_strategy', 'heuristic_options', 'max_error', 'min_error', 'final_replicas', 'final_error', 'execution_time',
+    ]);
+    expect(done.report).toMatchObject({ scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1, derivative_gain: 0, integral_gain: 0 }, max_error: 0, min_error: 0, final_replicas: 2, final_error: 0 });
     expect(typeof done.report.execution_time).toBe('number');
-    expect(Object.keys(done.raw).slice(0, 6)).toEqual(['app_id', 'status', 'starting_time', 'visualizer_url', 'redis_ip', 'redis_port']);
+    expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
     expect(await client.errors(jobId)).toEqual([]);
     const all = await client.list();
     expect(all[jobId].status).toBe('completed');
@@ -207,8 +219,8 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
   it('a worker that exits non-zero makes the job failed', async () => {
     const { jobId } = await client.submit(job('/five.txt', { FAKE_WORKER_EXIT_CODE: '3' }));
     const failed = await waitForStatus(client, jobId, 'failed');
-    expect(failed.report.worker_exit_codes).toEqual([3]);
-    expect(failed.progress).toEqual({ items: 5, processed: 0 });
+    expect(failed.report.final_replicas).toBe(1);
+    expect(failed.progress).toBeNull();
   });
 
   it('plugin_info problems found after the 202 turn the job into error', async () => {
@@ -217,34 +229,33 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     const { jobId } = await client.submit(bad);
     const status = await waitForStatus(client, jobId, 'error');
     expect(status.raw).toEqual({ app_id: jobId, status: 'error', starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: null, redis_port: null });
-    expect(await client.report(jobId)).toEqual({ error: 'plugin_info.init_size must be an integer > 0' });
+    expect(await client.report(jobId)).toEqual({});
+    // Before the job's Redis existed, the manager has no Redis client to read job:errors with.
+    expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
   });
 
   it('a workload that cannot be downloaded turns the job into error', async () => {
     const { jobId } = await client.submit(job('/missing.txt'));
-    await waitForStatus(client, jobId, 'error');
-    expect(await client.report(jobId)).toEqual({ error: 'workload download failed: workload download answered 404' });
+    const status = await waitForStatus(client, jobId, 'error');
+    expect([status.raw.redis_ip, status.raw.redis_port]).toEqual([null, null]);
+    expect((await raw('GET', `/submissions/${jobId}/errors`)).status).toBe(500);
   });
 
   it('stop empties the queue and ends the job as stopped once workers drain', async () => {
     const { jobId } = await client.submit(job('/ten.txt', { FAKE_WORKER_ITEM_MS: '1000' }));
-    const ongoing = await waitForStatus(client, jobId, 'ongoing');
-    expect(ongoing.progress?.items).toBe(10);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitForStatus(client, jobId, 'ongoing');
     await client.stop(jobId);
     expect((await client.get(jobId)).status).toBe('stopped');
-    const end = Date.now() + 20_000;
+    const end = Date.now() + 40_000;
     let status = await client.get(jobId);
-    while (status.report.worker_exit_codes === undefined && Date.now() < end) {
+    while (status.report.execution_time === undefined && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 100));
       status = await client.get(jobId);
     }
     expect(status.status).toBe('stopped');
-    expect(status.report.worker_exit_codes).toEqual([0]);
-    // Ten items at one second each would take ten seconds: the deleted queue let the worker finish early.
-    expect(status.report.execution_time).toBeLessThan(7);
-    // items − (LLEN job + LLEN job:processing) counts the deleted items too, as the manager's formula does.
-    expect(status.progress).toEqual({ items: 10, processed: 10 });
+    expect(status.report.final_replicas).toBe(1);
+    // The deleted queue let the worker drain: done with no item left queued or in processing.
+    expect(await client.errors(jobId)).toEqual([]);
   });
 
   it('terminate kills the workers; delete forgets the job', async () => {
@@ -253,7 +264,6 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     await client.terminate(jobId);
     const terminated = await client.get(jobId);
     expect(terminated.status).toBe('terminated');
-    expect(terminated.progress!.processed).toBeLessThan(10);
     await client.delete(jobId);
     await expect(client.get(jobId)).rejects.toBeInstanceOf(JobNotFound);
   });
@@ -272,9 +282,47 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
       const secondClient = new AsperathosClient({ submissionsUrl: second.submissionsUrl });
       const done = await waitForStatus(secondClient, jobId, 'completed');
       expect(done.raw.starting_time).toBe(before.raw.starting_time);
-      expect(done.progress).toEqual({ items: 10, processed: 10 });
+      // The restarted manager has no Redis client for a job of the earlier run.
+      await expect(secondClient.errors(jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${jobId}: 500: Internal Server Error`));
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('Asperathos emulator: resources lifetime and the visualizer', () => {
+  it('job_resources_lifetime after the end the Redis is deleted: /errors says {} even for failed items, visualizer_url "Url is dead!"', async () => {
+    const doomed = job('/with-bad.txt', { FAKE_WORKER_FAIL_ITEMS: 'bad' });
+    doomed.plugin_info.job_resources_lifetime = 1;
+    const { jobId } = await client.submit(doomed);
+    await waitForStatus(client, jobId, 'completed');
+    const end = Date.now() + 30_000;
+    while ((await client.get(jobId)).raw.visualizer_url !== 'Url is dead!' && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const dead = await client.get(jobId);
+    expect([dead.status, dead.raw.visualizer_url, dead.visualizerUrl]).toEqual(['completed', 'Url is dead!', null]);
+    expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
+  });
+
+  it('enable_visualizer on a cluster without a visualizer: the job goes to error after its Redis was provisioned', async () => {
+    const { jobId } = await client.submit(buildJob({ workloadUrl: `${workloadBase}/five.txt`, image: 'radiomics:test', env: {}, visualizer: { username: 'admin', password: 'g' } }));
+    const status = await waitForStatus(client, jobId, 'error');
+    expect(status.raw).toMatchObject({ starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: loadServices().redis.host, redis_port: loadServices().redis.port });
+    expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
+  });
+
+  it('enable_visualizer on a cluster with one: the dashboard URL while the job lives, then "Url is dead!"', async () => {
+    const withGrafana = await startAsperathosEmulator({ redis: loadServices().redis, workerCommand: fakeWorker, pollMs: 100, visualizerUrl: 'http://grafana.local:3000' });
+    try {
+      const c = new AsperathosClient({ submissionsUrl: withGrafana.submissionsUrl });
+      const spec = buildJob({ workloadUrl: `${workloadBase}/five.txt`, image: 'radiomics:test', env: {}, visualizer: { username: 'admin', password: 'g' }, resourcesLifetimeSecs: 2 });
+      const { jobId } = await c.submit(spec);
+      const done = await waitForStatus(c, jobId, 'completed');
+      expect(done.visualizerUrl).toBe(`http://grafana.local:3000/d/${jobId}`);
+      const end = Date.now() + 30_000;
+      while ((await c.get(jobId)).raw.visualizer_url !== 'Url is dead!' && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect((await c.get(jobId)).raw.visualizer_url).toBe('Url is dead!');
+    } finally {
+      await withGrafana.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ingestS3Event } from '../../lib/intake/records.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
 import { invokeAsync } from '../../local/lambda-local.js';
 import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
 import { loadServices, REPO_ROOT } from '../support/services.js';

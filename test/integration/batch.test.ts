@@ -14,7 +14,7 @@ import { AsperathosClient, type JobManager } from '../../lib/asperathos/index.js
 import { PalaemonClient } from '../../lib/palaemon/index.js';
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
 import { createLogger } from '../../lib/log.js';
 import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
 import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';

@@ -17,7 +17,7 @@ import { PalaemonClient } from '../../lib/palaemon/index.js';
 import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
 import { decryptLikeTheOriginal } from '../support/intake-harness.js';
 import { loadServices, REPO_ROOT, SHARED_DIR } from '../support/services.js';
 

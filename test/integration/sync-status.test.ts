@@ -1,7 +1,9 @@
 /** sync-status against dynalite and the Asperathos emulator (real fake-worker processes, real Redis). */
-import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { AsperathosClient, type JobManager } from '../../lib/asperathos/index.js';
+import { RetryableError } from '../../lib/errors.js';
+import type { SwiftStore } from '../../lib/swift/index.js';
 import { createLogger } from '../../lib/log.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs, type SyncDeps, type SyncSettings } from '../../lib/status/sync.js';
 import type { BatchRecord } from '../../lib/store/records.js';
@@ -10,6 +12,9 @@ import { hex32, startStatusRig, waitFor, type StatusRig } from '../support/statu
 
 let rig: StatusRig;
 let proxy: FaultyProxy;
+
+// Jobs run real worker processes: waits are on state, with ceilings generous enough for a loaded machine.
+jest.setTimeout(240_000);
 
 beforeAll(async () => {
   rig = await startStatusRig();
@@ -21,7 +26,7 @@ afterAll(async () => {
 });
 
 function deps(overrides: Partial<SyncDeps> = {}, settings: Partial<SyncSettings> = {}): SyncDeps {
-  return { store: rig.store, jobs: rig.client, settings: { ...DEFAULT_SYNC_SETTINGS, backoffBaseMs: 1000, ...settings }, log: createLogger({}, { level: 'error' }), ...overrides };
+  return { store: rig.store, jobs: rig.client, swift: rig.swift, settings: { ...DEFAULT_SYNC_SETTINGS, backoffBaseMs: 1000, ...settings }, log: createLogger({}, { level: 'error' }), ...overrides };
 }
 
 const row = async (batchId: string) => (await rig.store.getBatch(batchId)) as BatchRecord & { gsi2pk?: string };
@@ -61,19 +66,22 @@ describe('sync-status: every Asperathos status', () => {
     }
   });
 
-  it('ongoing → completed: records starting time and queue progress, then ends polling and leaves the index', async () => {
-    const job = await rig.submit({ items: 3, env: { FAKE_WORKER_ITEM_MS: '400' } });
+  it('ongoing → completed: records starting time and progress from the results container, then ends in one tick on /errors {}', async () => {
+    const job = await rig.submit({ items: 3, results: true, env: { FAKE_WORKER_ITEM_MS: '400' } });
     const ongoing = await syncUntil(job.batchId, 'ongoing');
     expect(ongoing.jobState?.startingTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    expect(ongoing.jobState?.progress).toMatchObject({ total: 3, source: 'queue' });
+    expect(ongoing.jobState?.progress).toMatchObject({ total: 3, source: 'results' });
     expect(ongoing.staleSince).toBeUndefined();
     await emulatorStatus(job.jobId, 'completed');
+    expect(await rig.client.errors(job.jobId)).toEqual([]);
     const summary = await syncActiveJobs(deps());
     expect(summary.byJob[job.batchId]).toBe('terminal');
     const done = await row(job.batchId);
     expect(done.state).toBe('completed');
-    expect(done.jobState).toMatchObject({ status: 'completed', progress: { done: 3, total: 3, source: 'queue' }, failedCount: 0 });
-    expect(done.jobState?.report).toMatchObject({ final_replicas: 1, worker_exit_codes: [0] });
+    expect(done.jobState).toMatchObject({ status: 'completed', progress: { done: 3, total: 3, source: 'results' }, failedCount: 0, failedItemsSource: 'manager' });
+    expect(done.jobState?.failedItems).toBeUndefined();
+    expect(done.jobState?.visualizerUrl).toBeUndefined();
+    expect(done.jobState?.report).toMatchObject({ scaling_strategy: 'default', max_error: 0, min_error: 0, final_replicas: 1, final_error: 0 });
     expect(typeof done.jobState?.report?.execution_time).toBe('number');
     expect(done.jobState?.endedAt).toBe(new Date(done.observedAtMs!).toISOString());
     expect(done.wrappedKey).toBe('wrapped-key-material');
@@ -84,10 +92,10 @@ describe('sync-status: every Asperathos status', () => {
 
   it('completed with failed items: records the item ids from /errors, never the URLs', async () => {
     const videoIds = [hex32(), hex32(), hex32()];
-    const job = await rig.submit({ videoIds, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[1] } });
+    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[1] } });
     await emulatorStatus(job.jobId, 'completed');
     const done = await syncUntil(job.batchId, 'completed');
-    expect(done.jobState).toMatchObject({ failedItems: [videoIds[1]], failedCount: 1, progress: { done: 3, total: 3 } });
+    expect(done.jobState).toMatchObject({ failedItems: [videoIds[1]], failedCount: 1, failedItemsSource: 'manager', progress: { done: 3, total: 3 } });
     expect(JSON.stringify(done.jobState)).not.toContain('http');
   });
 
@@ -96,14 +104,20 @@ describe('sync-status: every Asperathos status', () => {
     await emulatorStatus(job.jobId, 'failed');
     const b = await syncUntil(job.batchId, 'failed');
     expect(b).toMatchObject({ state: 'failed', reason: 'job_failed', jobState: { status: 'failed', reason: 'job_failed', progress: { done: 0, total: 2 } } });
+    // `/errors` says {} (no item reached job:errors), but no item has a result: both failed.
+    expect(b.jobState).toMatchObject({ failedItems: [...job.videoIds].sort(), failedCount: 2, failedItemsSource: 'results' });
     expect(await activeIds()).not.toContain(job.batchId);
   });
 
   it('error: a job whose setup fails is recorded as error', async () => {
     const job = await rig.submit({ items: 1, pluginInfo: { init_size: 0 } });
     await emulatorStatus(job.jobId, 'error');
-    const b = await syncUntil(job.batchId, 'error');
+    // Before its Redis existed: /errors answers 500. The job still ends in one tick, its item failed.
+    await expect(rig.client.errors(job.jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`));
+    expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
+    const b = await row(job.batchId);
     expect(b).toMatchObject({ state: 'failed', reason: 'job_setup_error', jobState: { status: 'error', reason: 'job_setup_error' } });
+    expect(b.jobState).toMatchObject({ failedItems: job.videoIds, failedCount: 1, failedItemsSource: 'results' });
   });
 
   it('stopped and terminated: both end polling with their own reasons', async () => {
@@ -157,7 +171,7 @@ describe('sync-status: Asperathos unreachable', () => {
     rig.holdWorkloads(true);
     let job;
     try {
-      job = await rig.submit({ items: 2 });
+      job = await rig.submit({ items: 2, results: true });
       await syncUntil(job.batchId, 'created');
     } finally {
       rig.holdWorkloads(false);
@@ -259,5 +273,75 @@ describe('sync-status: crypto-shredding', () => {
     const b = await row(job.batchId);
     expect(b.wrappedKey).toBeUndefined();
     expect(b.keyShreddedAt).toBe(new Date(b.observedAtMs!).toISOString());
+  });
+});
+
+describe('sync-status against the real manager\'s /errors answers: every finished job ends', () => {
+  it('progress while ongoing counts <id>.json and <id>.error.json, without items in the status JSON, and keeps the errors seen', async () => {
+    const videoIds = [hex32(), hex32(), hex32()];
+    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_ITEM_MS: '1500', FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
+    const midway = await waitFor(`${job.batchId} progress between 0 and 3 while ongoing`, async () => {
+      await syncActiveJobs(deps());
+      const b = await row(job.batchId);
+      const p = b.jobState?.progress;
+      return b.jobState?.status === 'ongoing' && p && p.done > 0 && p.done < 3 ? b : undefined;
+    });
+    expect(midway.jobState?.progress).toMatchObject({ total: 3, source: 'results' });
+    expect((await rig.client.get(job.jobId)).raw).not.toHaveProperty('items');
+    // RedisWQ takes the last line first: the failed item is the first one processed.
+    expect(midway.jobState).toMatchObject({ failedItems: [videoIds[2]], failedCount: 1, failedItemsSource: 'manager' });
+  });
+
+  it('Redis deleted after job_resources_lifetime: /errors says {} despite a failed item, which comes from the results container', async () => {
+    const videoIds = [hex32(), hex32()];
+    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[0] }, pluginInfo: { job_resources_lifetime: 1 } });
+    await waitFor(`${job.jobId} resources deleted`, async () => ((await rig.client.get(job.jobId)).raw.visualizer_url === 'Url is dead!' ? true : undefined));
+    expect(await rig.client.errors(job.jobId)).toEqual([]);
+    expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
+    const b = await row(job.batchId);
+    expect(b).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedItems: [videoIds[0]], failedCount: 1, failedItemsSource: 'results', progress: { done: 2, total: 2 } } });
+    expect(b.jobState?.visualizerUrl).toBeUndefined();
+  });
+
+  it('a manager restarted after the end answers 500 on /errors; the job still ends in one tick with its failed items', async () => {
+    const videoIds = [hex32(), hex32(), hex32()];
+    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: `${videoIds[0]},${videoIds[1]}` } });
+    await emulatorStatus(job.jobId, 'completed');
+    await rig.restartAsperathos();
+    expect((await rig.client.get(job.jobId)).status).toBe('completed');
+    await expect(rig.client.errors(job.jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`));
+    expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
+    expect(await row(job.batchId)).toMatchObject({
+      state: 'completed',
+      pollFailures: 0,
+      jobState: { status: 'completed', failedItems: [videoIds[0], videoIds[1]].sort(), failedCount: 2, failedItemsSource: 'results' },
+    });
+  });
+
+  it('when neither /errors nor the results container can be read, a finished job is retried settleRetryLimit ticks, then ends with the last list seen', async () => {
+    const videoIds = [hex32(), hex32()];
+    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_ITEM_MS: '800', FAKE_WORKER_FAIL_ITEMS: videoIds[1] } });
+    await waitFor(`${job.batchId} failed item seen while ongoing`, async () => {
+      await syncActiveJobs(deps());
+      const b = await row(job.batchId);
+      return b.jobState?.status === 'ongoing' && b.jobState.failedCount === 1 ? b : undefined;
+    });
+    await emulatorStatus(job.jobId, 'completed');
+    const blind: JobManager = Object.create(rig.client);
+    blind.errors = async () => {
+      throw new RetryableError('Asperathos failed to read errors: 500: Internal Server Error');
+    };
+    const swiftDown: SwiftStore = Object.create(rig.swift);
+    swiftDown.listObjects = async () => {
+      throw new RetryableError('Swift is unreachable');
+    };
+    let now = Date.now() + 1;
+    const d = deps({ jobs: blind, swift: swiftDown, now: () => now }, { settleRetryLimit: 3, backoffBaseMs: 1000, backoffMaxMs: 1000 });
+    expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('stale');
+    now += 1001;
+    expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('stale');
+    now += 1001;
+    expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('terminal');
+    expect(await row(job.batchId)).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedItems: [videoIds[1]], failedCount: 1, failedItemsSource: 'last_seen' } });
   });
 });

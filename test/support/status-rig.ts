@@ -4,27 +4,36 @@
  * and record its batch row exactly as lib/batch/close.ts leaves it (state submitted, in the active index).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynamodb-local.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '../../local/asperathos/index.js';
 import { AsperathosClient } from '../../lib/asperathos/index.js';
 import { DynamoJobStatusStore } from '../../lib/status/store.js';
 import { keys } from '../../lib/store/table.js';
 import { ACTIVE_JOBS } from '../../lib/store/batch-store.js';
 import type { BatchRecord } from '../../lib/store/records.js';
+import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
 import { loadServices, REPO_ROOT } from './services.js';
 
 export interface StatusRig {
   dynamo: LocalDynamo;
+  /** The current emulator (a restart replaces it on the same port and state dir). */
   asperathos: AsperathosEmulator;
   client: AsperathosClient;
   store: DynamoJobStatusStore;
+  /** The local Swift, where workers started with `results: true` write `<id>.json` / `<id>.error.json`. */
+  swift: SwiftClient;
+  /** Restarts the emulator, as a manager restart: it keeps its jobs but has no Redis client for them. */
+  restartAsperathos(): Promise<void>;
   /** While true, workload downloads wait (the job stays `created`). */
   holdWorkloads(hold: boolean): void;
-  submit(options: { tenant?: string; items?: number; videoIds?: string[]; env?: Record<string, string>; pluginInfo?: Record<string, unknown>; createdAt?: string }): Promise<SubmittedJob>;
+  /** `results`: the fake worker writes results to Swift, as the real worker does. */
+  submit(options: { tenant?: string; items?: number; videoIds?: string[]; env?: Record<string, string>; pluginInfo?: Record<string, unknown>; createdAt?: string; results?: boolean }): Promise<SubmittedJob>;
   putVideo(videoId: string, batchId: string | undefined, tenant: string, stage?: string, reason?: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,11 +48,21 @@ export const hex32 = () => randomBytes(16).toString('hex');
 
 export async function startStatusRig(): Promise<StatusRig> {
   const dynamo = await startLocalDynamo({ tableName: 'radiomics' });
-  const asperathos = await startAsperathosEmulator({
-    redis: loadServices().redis,
+  const services = loadServices();
+  const stateDir = await mkdtemp(join(tmpdir(), 'status-rig-'));
+  const emulatorOptions = (port: number): AsperathosEmulatorOptions => ({
+    port,
+    redis: services.redis,
     pollMs: 100,
+    stateDir,
+    // Few replacements of a failed worker: each is a tsx start, slow on a loaded machine.
+    backoffLimit: 1,
+    restartDelayMs: 100,
     workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')] }),
   });
+  let asperathos = await startAsperathosEmulator(emulatorOptions(0));
+  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
+  const resultsEnv = { FAKE_WORKER_SWIFT_AUTH: services.swift.authUrl, FAKE_WORKER_SWIFT_USER: services.swift.user, FAKE_WORKER_SWIFT_KEY: services.swift.key };
   const workloads = new Map<string, string>();
   let held: Array<() => void> = [];
   let hold = false;
@@ -63,9 +82,17 @@ export async function startStatusRig(): Promise<StatusRig> {
 
   const rig: StatusRig = {
     dynamo,
-    asperathos,
+    get asperathos() {
+      return asperathos;
+    },
     client,
     store,
+    swift,
+    async restartAsperathos() {
+      const port = asperathos.port;
+      await asperathos.close();
+      asperathos = await startAsperathosEmulator(emulatorOptions(port));
+    },
     holdWorkloads(next) {
       hold = next;
       if (!next) {
@@ -74,7 +101,7 @@ export async function startStatusRig(): Promise<StatusRig> {
         waiting.forEach((send) => send());
       }
     },
-    async submit({ tenant = 'hospital-a', items = 3, videoIds: givenIds, env = {}, pluginInfo = {}, createdAt = new Date().toISOString() }) {
+    async submit({ tenant = 'hospital-a', items = 3, videoIds: givenIds, env = {}, pluginInfo = {}, createdAt = new Date().toISOString(), results = false }) {
       const batchId = hex32();
       const videoIds = givenIds ?? Array.from({ length: items }, hex32);
       items = videoIds.length;
@@ -88,7 +115,7 @@ export async function startStatusRig(): Promise<StatusRig> {
           control_plugin: 'kubejobs', control_parameters: { min_rep: 1, max_rep: 1 },
           monitor_plugin: 'kubejobs', monitor_info: { expected_time: 200 },
           enable_visualizer: false, visualizer_plugin: 'k8s-grafana', visualizer_info: {},
-          env_vars: { JOB_NAME: batchId, ...env },
+          env_vars: { JOB_NAME: batchId, ...(results ? resultsEnv : {}), ...env },
           ...pluginInfo,
         },
       } as never);
@@ -127,12 +154,14 @@ export async function startStatusRig(): Promise<StatusRig> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await asperathos.close();
       await dynamo.close();
+      await rm(stateDir, { recursive: true, force: true });
     },
   };
   return rig;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+/** Polls `probe` until it gives a value; the ceiling is generous, for a loaded CI machine, and never a pass condition. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

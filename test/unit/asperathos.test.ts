@@ -15,7 +15,7 @@ import {
   simEnvironment,
 } from '../../lib/asperathos/index.js';
 import { ConfigError, RetryableError } from '../../lib/errors.js';
-import { backgroundValidationProblem, workloadLines } from '../../local/asperathos-emulator.js';
+import { backgroundValidationProblem, workloadLines } from '../../local/asperathos/index.js';
 
 const KEY = Buffer.alloc(16, 7).toString('base64');
 
@@ -32,7 +32,7 @@ describe('job builder', () => {
         img: 'registry.local/radiomics:1',
         init_size: 1,
         redis_workload: 'https://swift.local/v1/AUTH_x/c/workload.txt',
-        job_resources_lifetime: 30,
+        job_resources_lifetime: 300,
         k8s_resources_control: { limits: { memory: '4Gi', cpu: '2000m' }, requests: { memory: '3Gi', cpu: '1000m' } },
         control_plugin: 'kubejobs',
         control_parameters: {
@@ -49,7 +49,7 @@ describe('job builder', () => {
         },
         monitor_plugin: 'kubejobs',
         monitor_info: { expected_time: 200 },
-        enable_visualizer: true,
+        enable_visualizer: false,
         visualizer_plugin: 'k8s-grafana',
         visualizer_info: { datasource_type: 'influxdb' },
         env_vars: { A: '1' },
@@ -59,7 +59,7 @@ describe('job builder', () => {
     expect(TUTORIAL_JOB_TEMPLATE.plugin_info.env_vars).toEqual({});
   });
 
-  it('takes cmd, init_size, expected time, replicas, grafana and API auth', () => {
+  it('takes cmd, init_size, expected time, replicas, resources lifetime, the visualizer and API auth', () => {
     const job = buildJob({
       workloadUrl: 'http://x/w.txt',
       image: 'i',
@@ -67,8 +67,8 @@ describe('job builder', () => {
       cmd: ['python3', 'worker.py'],
       initSize: 4,
       expectedTimeSecs: 600,
-      grafana: { username: 'g', password: 'p' },
-      enableVisualizer: false,
+      resourcesLifetimeSecs: 45,
+      visualizer: { username: 'g', password: 'p' },
       auth: { username: 'u', password: 'pw' },
     });
     expect([job.enable_auth, job.username, job.password]).toEqual([true, 'u', 'pw']);
@@ -76,7 +76,8 @@ describe('job builder', () => {
     expect(job.plugin_info.init_size).toBe(4);
     expect(job.plugin_info.control_parameters.max_rep).toBe(4);
     expect(job.plugin_info.monitor_info.expected_time).toBe(600);
-    expect([job.plugin_info.username, job.plugin_info.password, job.plugin_info.enable_visualizer]).toEqual(['g', 'p', false]);
+    expect([job.plugin_info.username, job.plugin_info.password, job.plugin_info.enable_visualizer]).toEqual(['g', 'p', true]);
+    expect(job.plugin_info.job_resources_lifetime).toBe(45);
   });
 
   it.each([
@@ -90,6 +91,8 @@ describe('job builder', () => {
     [{ env: { 'BAD-NAME': 'x' } }, 'invalid_env', 'invalid env_vars: a variable name must match [A-Za-z_][A-Za-z0-9_]*'],
     [{ env: { N: 1 as unknown as string } }, 'invalid_env', 'invalid env_vars: the value of N must be a string'],
     [{ auth: { username: 'u', password: '' } }, 'invalid_auth', 'invalid auth: username and password are both required'],
+    [{ visualizer: { username: 'admin', password: '' } }, 'invalid_visualizer', 'invalid visualizer: the Grafana username and password are both required'],
+    [{ resourcesLifetimeSecs: 0 }, 'invalid_resources_lifetime', 'invalid job_resources_lifetime: expected an integer > 0'],
   ])('%#: refuses %j', (patch, reason, message) => {
     try {
       buildJob({ workloadUrl: 'http://x/w.txt', image: 'i', env: {}, ...patch });
@@ -261,6 +264,37 @@ describe('AsperathosClient with an injected fetch', () => {
       { execution_time: 12.5, final_replicas: 2 },
       { items: 4, processed: 4 },
     ]);
+  });
+
+  it('reads the real manager\'s status JSON: no progress keys, the monitor\'s report keys, both visualizer placeholders as null', async () => {
+    const body = (visualizer: string) =>
+      JSON.stringify({
+        app_id: 'kj-1', status: 'completed', starting_time: '2026-12-02T10:00:00.000001GMT', visualizer_url: visualizer, redis_ip: '10.0.0.9', redis_port: 6379,
+        scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1 }, max_error: 0, min_error: -0.5, final_replicas: 1, final_error: 0, execution_time: 31.2,
+      });
+    const dead = await client(reply(200, body('Url is dead!'))).get('kj-1');
+    expect([dead.visualizerUrl, dead.progress, dead.report]).toEqual([
+      null,
+      null,
+      { scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1 }, max_error: 0, min_error: -0.5, final_replicas: 1, final_error: 0, execution_time: 31.2 },
+    ]);
+    expect((await client(reply(200, body('URL not generated!'))).get('kj-1')).visualizerUrl).toBeNull();
+    expect((await client(reply(200, body('http://grafana:3000/d/kj-1'))).get('kj-1')).visualizerUrl).toBe('http://grafana:3000/d/kj-1');
+  });
+
+  it('/errors: {} (none, unknown id, Redis deleted) is an empty list; a list is decoded; a 500 is RetryableError', async () => {
+    expect(await client(reply(200, '{}')).errors('kj-1')).toEqual([]);
+    expect(await client(reply(200, '["b\'https://s/c/a.mp4\'"]')).errors('kj-1')).toEqual(['https://s/c/a.mp4']);
+    const internal = '{"error_code": 500, "error_message": "Internal Server Error", "error_name": "INTERNAL_SERVER_ERROR"}';
+    await expect(client(reply(500, internal)).errors('kj-1')).rejects.toThrow(new RetryableError('Asperathos failed to read errors of job kj-1: 500: Internal Server Error'));
+    await expect(client(reply(200, '{"x": 1}')).errors('kj-1')).rejects.toThrow(new RetryableError('Asperathos answered errors of job kj-1 with something other than a list'));
+  });
+
+  it('DELETE of an unknown id (400 "Specified submission does not exists…") is JobNotFound', async () => {
+    const answer = '{"error_code": 400, "error_message": "Specified submission does not exists in this Asperathos instance!", "error_name": "BAD_REQUEST"}';
+    const error = (await client(reply(400, answer)).delete('kj-1').catch((e: unknown) => e)) as JobNotFound;
+    expect(error).toBeInstanceOf(JobNotFound);
+    expect(error.message).toBe('Asperathos job kj-1 not found');
   });
 
   it('sends stop, terminate and delete with an enable_auth body to the right URLs', async () => {

@@ -88,15 +88,22 @@ describe('serverless package (offline, no credentials)', () => {
     expect(actionsOf('BatchRole')).not.toContain('s3:GetObject');
   });
 
-  it('syncs job status every minute on its own role, which may only query the active index and update rows', () => {
+  it('syncs job status every minute on its own role: query the active and byBatch indexes, update rows, read the Swift password', () => {
     expect(template.Resources.SyncDashstatusEventsRuleSchedule1.Properties.ScheduleExpression).toBe('rate(1 minute)');
     const fn = template.Resources.SyncDashstatusLambdaFunction.Properties;
     expect(fn.Handler).toBe('functions/sync-status.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['SyncStatusRole', 'Arn'] });
     expect(fn.Timeout).toBe(55);
     const statements = template.Resources.SyncStatusRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents']);
-    expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' });
+    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter']);
+    expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual([
+      { 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' },
+      { 'Fn::Sub': '${RadiomicsTable.Arn}/index/byBatch' },
+    ]);
+    expect(statements.find((s: any) => [s.Action].flat().includes('ssm:GetParameter')).Resource).toEqual({
+      'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password',
+    });
+    expect(fn.Environment.Variables).toMatchObject({ PROGRESS_FROM_RESULTS: 'true', OS_PASSWORD_SSM: '/trustworthy-radiomics/dev/swift-password' });
   });
 
   it('serves the status API over httpApi on its own read-only role', () => {
