@@ -8,7 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../lib/s3.js';
 import { DynamoIntakeStore } from '../lib/store/intake-store.js';
 import { videoIdDeriver } from '../lib/video-id.js';
-import { decodeMasterKey } from '../lib/intake/wiring.js';
+import { decodeMasterKey } from '../lib/keys.js';
 import { AsperathosClient, TERMINAL_STATUSES } from '../lib/asperathos/index.js';
 import { SwiftClient, TempAuth } from '../lib/swift/index.js';
 import type { VideoRecord } from '../lib/store/records.js';
@@ -83,6 +83,13 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
   const batchIds = [...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id)))];
 
   const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
+  // the status as the table has it once sync-status ran, read through the status API as a person would
+  const token = await stack.statusToken(tenant);
+  const api = async (path: string) => {
+    const answer = await fetch(`${stack.statusApi.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (answer.status !== 200) throw new Error(`status API ${path} answered ${answer.status}`);
+    return (await answer.json()) as Record<string, unknown>;
+  };
   const jobs = new Map<string, { jobId: string; status: string; apiStatus?: string; apiProgress?: unknown }>();
   let submittedAtMs = 0;
   for (;;) {
@@ -100,8 +107,10 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
       const status = await manager.get(batch.jobId).catch(() => undefined);
       if (!status) continue; // the manager is unreachable for a moment (restarting): ask again next round
       jobs.set(batchId, { jobId: batch.jobId, status: String(status.status) });
-      items += status.progress?.items ?? batch.items ?? 0;
-      processed += status.progress?.processed ?? 0;
+      // the real manager reports no progress: sync-status counts results, and the API shows it
+      const progress = (await api(`/jobs/${batchId}`).catch(() => undefined))?.progress as { done: number; total: number } | null | undefined;
+      items += progress?.total ?? batch.items ?? 0;
+      processed += progress?.done ?? 0;
       if (TERMINAL_STATUSES.has(String(status.status))) finished++;
     }
     options.onProgress?.({ stage: 'processing', done: processed, total: items, jobIds: [...jobs.values()].map((j) => j.jobId) });
@@ -110,13 +119,6 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
   }
   const doneAtMs = Date.now();
 
-  // the status the table has once sync-status ran, read through the status API as a person would
-  const token = await stack.statusToken(tenant);
-  const api = async (path: string) => {
-    const answer = await fetch(`${stack.statusApi.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-    if (answer.status !== 200) throw new Error(`status API ${path} answered ${answer.status}`);
-    return (await answer.json()) as Record<string, unknown>;
-  };
   for (const [batchId, job] of jobs) {
     for (;;) {
       const view = await api(`/jobs/${batchId}`);

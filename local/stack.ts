@@ -44,6 +44,8 @@ export interface Stack extends IntakeStack {
   asperathos: AsperathosEmulator;
   /** Stops the Asperathos emulator (its workers die) and starts it again on the same port and state. */
   restartAsperathos(): Promise<void>;
+  /** Holds the local sync-status schedule (no tick runs while paused), e.g. to let a job end unobserved. */
+  pauseSync(paused: boolean): void;
   cas?: PalaemonEmulator;
   /** The CAS client credentials the batch function uses (HW). */
   casClientTls?: { ca: string; cert: string; key: string };
@@ -148,9 +150,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event' };
   // two independent schedules, as in the cloud: a slow sync-status run never delays a batch run, and a run that is
   // still going when its next tick comes is skipped (the cloud's batch has reserved concurrency 1)
-  const everyTick = (name: string, run: () => Promise<void>) => {
+  const everyTick = (name: string, run: () => Promise<void>, isPaused: () => boolean = () => false) => {
     let running: Promise<void> | undefined;
     const timer = setInterval(() => {
+      if (isPaused()) return;
       running ??= run()
         .catch((error: unknown) => log(`[stack] ${name} run failed: ${(error as Error).message}`))
         .finally(() => (running = undefined));
@@ -162,10 +165,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (!result.ok) throw result.error;
     batchRuns.push(result.result);
   });
-  const syncSchedule = everyTick('sync-status', async () => {
-    const synced = await invokeAsync('sync-status', syncStatus, scheduled, { maximumRetryAttempts: 0 });
-    if (!synced.ok) throw synced.error;
-  });
+  let syncPaused = false;
+  const syncSchedule = everyTick(
+    'sync-status',
+    async () => {
+      const synced = await invokeAsync('sync-status', syncStatus, scheduled, { maximumRetryAttempts: 0 });
+      if (!synced.ok) throw synced.error;
+    },
+    () => syncPaused,
+  );
   log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}; status page ${statusApi.url}/`);
 
   return {
@@ -178,6 +186,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const port = asperathos.port;
       await asperathos.close();
       asperathos = await startAsperathosEmulator(asperathosOptions(port));
+    },
+    pauseSync(paused: boolean) {
+      syncPaused = paused;
     },
     cas,
     casClientTls: tls ? { ca: String(tls.ca), cert: String(tls.clients.batch.cert), key: String(tls.clients.batch.key) } : undefined,

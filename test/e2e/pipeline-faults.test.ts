@@ -42,6 +42,12 @@ function workerPids(batchId: string): number[] {
   return pids;
 }
 
+async function analysedCount(batchId: string): Promise<number> {
+  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: loadServices().swift.authUrl, user: loadServices().swift.user, key: loadServices().swift.key }) });
+  const page = await swift.listObjects(`${batchId}-results`).catch(() => ({ objects: [] }));
+  return page.objects.filter((o) => /^[0-9a-f]{32}\.json$/.test(o.name)).length;
+}
+
 let stack: Stack;
 let proxy: FaultyProxy;
 let report: RunReport;
@@ -72,7 +78,8 @@ beforeAll(async () => {
         const batchId = (submitted.env_vars as Record<string, string>).JOB_NAME;
         const list = await jobs.list().catch(() => ({}));
         const job = Object.values(list)[0];
-        if (job?.status === 'ongoing' && (job.progress?.processed ?? 0) >= 1) {
+        // the manager reports no progress: an item is finished once its <id>.json is in the results container
+        if (job?.status === 'ongoing' && (await analysedCount(batchId)) >= 1) {
           const pids = workerPids(batchId);
           if (pids.length > 0) {
             process.kill(pids[0], 'SIGKILL');
