@@ -35,6 +35,8 @@ export interface BuildResult {
   bundle: string;
   files: string[];
   bytes: number;
+  /** Every source file in the bundle, relative to the repository (what the image's MRENCLAVE/FSPF will vouch for). */
+  inputs: string[];
 }
 
 const BANNER = [
@@ -66,7 +68,7 @@ export async function buildWorkerBundle(options: BuildOptions = {}): Promise<Bui
   const packageJson = join(outDir, 'package.json');
   await writeFile(packageJson, JSON.stringify({ type: 'module', private: true }) + '\n');
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]]?.bytes ?? 0;
-  return { bundle, files: [bundle, classifier, packageJson], bytes };
+  return { bundle, files: [bundle, classifier, packageJson], bytes, inputs: Object.keys(result.metafile.inputs).sort() };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -12,7 +12,6 @@
  *   may move MRENCLAVEs into an `attestation` section, may withhold secret values), so only the fields this project
  *   sets are compared, in a canonical form.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { RetryableError } from '../errors.js';
 import type { CallOptions, SessionAuthority, StoredSession } from './client.js';
@@ -42,7 +41,11 @@ function mrenclavesOf(service: Doc): string[] {
 }
 
 function serviceFields(service: Doc): Doc {
-  const environment = Object.fromEntries(Object.entries(asDoc(service.environment)).map(([k, v]) => [k, String(v)]));
+  const environment = Object.fromEntries(
+    Object.entries(asDoc(service.environment))
+      .map(([k, v]) => [k, String(v)])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   return {
     name: text(service.name),
     image_name: text(service.image_name),
@@ -78,7 +81,8 @@ export function projectFields(doc: unknown, withSecretValues = true): Doc {
 export function sameSession(stored: unknown, wanted: unknown): boolean {
   const storedSecrets = asList(asDoc(stored).secrets).map(asDoc);
   const valuesShown = storedSecrets.length > 0 && storedSecrets.every((s) => s.value !== undefined);
-  return isDeepStrictEqual(projectFields(stored, valuesShown), projectFields(wanted, valuesShown));
+  // canonical JSON: the projections are built key by key in one order (and structural, whatever realm made them)
+  return JSON.stringify(projectFields(stored, valuesShown)) === JSON.stringify(projectFields(wanted, valuesShown));
 }
 
 function digestOf(error: CasRequestError): string | undefined {

@@ -1,9 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { X509Certificate, createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
 import {
@@ -16,6 +18,16 @@ import {
   type RadiomicsSessionInput,
 } from '../../lib/palaemon/index.js';
 import { ConfigError, RetryableError } from '../../lib/errors.js';
+
+/** The emulator's creator id: SHA-256 of the certificate's SubjectPublicKeyInfo. */
+const keyHashOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+
+/** What the CAS gives back for a posted session: creator, persistency, predecessor null, MRENCLAVEs reshaped. */
+function normalisedShape(yaml: string, creatorPem: string): Record<string, unknown> {
+  const doc = parseYaml(yaml) as Record<string, unknown>;
+  const services = (doc.services as Array<Record<string, unknown>>).map(({ mrenclaves, ...rest }) => ({ ...rest, attestation: [{ mrenclave: mrenclaves }] }));
+  return { ...doc, services, predecessor: null, creator: keyHashOf(creatorPem), persistency: 'None' };
+}
 
 const MRENCLAVE = 'a'.repeat(64);
 const KEY = Buffer.alloc(16, 7).toString('base64');
@@ -63,8 +75,9 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     expect(created.name).toBe('batch-create');
     expect(created.status).toBe('Pending');
     expect(created.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(await alice.read('batch-create')).toBe(yaml);
-    expect(await alice.readWithHash('batch-create')).toEqual({ session: yaml, hash: created.hash });
+    const readBack = await alice.read('batch-create');
+    expect(parseYaml(readBack)).toEqual(normalisedShape(yaml, fx.clients.alice.cert));
+    expect(await alice.readWithHash('batch-create')).toEqual({ session: readBack, hash: created.hash });
   });
 
   it('a second create of the same name fails with the exact digest text, kind exists', async () => {
@@ -156,6 +169,42 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     expect([foreign.status, foreign.kind]).toEqual([403, 'forbidden']);
   });
 
+  it('ensureSession reuses our session without relying on the error wording or GET /v1/sessions (older CAS)', async () => {
+    const yaml = buildRadiomicsSession(sessionInput('batch-older-cas'));
+    await alice.create(yaml);
+    const olderCas = {
+      ...alice,
+      check: () => alice.check(),
+      read: (name: string) => alice.read(name),
+      update: (y: string) => alice.update(y),
+      create: async (y: string) => {
+        await alice.create(y).catch(() => undefined);
+        throw new CasRequestError(409, 'rejected', 'session already exists', 'CAS refused to create session batch-older-cas: 409');
+      },
+      readWithHash: async () => {
+        throw new CasRequestError(404, 'not_found', 'not found', 'CAS refused to read session batch-older-cas: 404');
+      },
+    };
+    expect(await ensureSession(olderCas, yaml)).toEqual({ name: 'batch-older-cas', created: false });
+    const changed = buildRadiomicsSession(sessionInput('batch-older-cas', { environment: { ITEM_LEASE_SECS: '16' } }));
+    await expect(ensureSession(olderCas, changed)).rejects.toBeInstanceOf(SessionConflict);
+  });
+
+  it('ensureSession re-raises the create error when the session does not exist', async () => {
+    const refused = new CasRequestError(400, 'rejected', 'bad session', 'CAS refused to create session batch-never: 400: bad session');
+    const failing = { ...alice, read: (name: string) => alice.read(name), readWithHash: (name: string) => alice.readWithHash(name), create: async () => Promise.reject(refused) };
+    await expect(ensureSession(failing, buildRadiomicsSession(sessionInput('batch-never')))).rejects.toBe(refused);
+  });
+
+  it('the CAS refuses an ascii secret with an encoding suffix and a binary secret not in hex', async () => {
+    const session = (secret: string, reference: string) =>
+      `name: batch-secrets\nversion: "0.3"\nservices:\n  - name: s\n    mrenclaves: [${MRENCLAVE}]\n    command: c\n    environment: {K: "${reference}"}\nsecrets:\n  - ${secret}\n`;
+    const refusal = async (yaml: string) => ((await alice.create(yaml).catch((e: unknown) => e)) as CasRequestError).message;
+    expect(await refusal(session('{name: K, kind: ascii, value: v}', '$$SCONE::K:hex$$'))).toBe('CAS refused to create session batch-secrets: 400: service s: ascii secret K takes no encoding (:hex)');
+    expect(await refusal(session('{name: K, kind: binary, value: "AAE="}', '$$SCONE::K:hex$$'))).toBe('CAS refused to create session batch-secrets: 400: secret K: a binary value must be hex');
+    expect((await alice.create(session('{name: K, kind: binary, value: "000102"}', '$$SCONE::K:hex$$'))).name).toBe('batch-secrets');
+  });
+
   it('emulated attestation returns the environment with secrets substituted only for a listed mrenclave', async () => {
     await alice.create(buildRadiomicsSession(sessionInput('batch-attest')));
     const attest = (mrenclave: string) =>
@@ -186,7 +235,8 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
   it('the tutorial format is accepted too', async () => {
     const yaml = buildTutorialSession({ name: 'batch-tutorial', service: { image, command: 'python3 worker.py', environment: { ENCRYPTION_KEY: KEY } } });
     const created = await alice.create(yaml);
-    expect(await alice.readWithHash('batch-tutorial')).toEqual({ session: yaml, hash: created.hash });
+    const stored = await alice.readWithHash('batch-tutorial');
+    expect([parseYaml(stored.session), stored.hash]).toEqual([normalisedShape(yaml, fx.clients.alice.cert), created.hash]);
   });
 
   it('sessions survive an emulator restart with the same state dir', async () => {
@@ -202,23 +252,39 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
 });
 
 describe('TLS failures and an unreachable CAS', () => {
-  it('a client without a certificate is rejected at TLS level', async () => {
-    const error = await new Promise<NodeJS.ErrnoException>((resolve) => {
+  it('a client without a certificate is answered 401', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpsRequest(`${cas.url}/session`, { ca: fx.ca, agent: false }, (res) => {
-        res.resume();
-        resolve(new Error(`unexpected HTTP ${res.statusCode}`) as NodeJS.ErrnoException);
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
-      req.on('error', (e: NodeJS.ErrnoException) => resolve(e));
+      req.on('error', reject);
       req.end();
     });
-    expect(error.code).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+    expect(answer).toEqual({ status: 401, body: '{"msg":["a client certificate is required"]}' });
   });
 
-  it('a client certificate from another CA is refused by the server (TLS 1.3: the client sees a hang-up)', async () => {
-    const client = new PalaemonClient({ baseUrl: cas.url, tls: { ca: fx.ca, cert: other.clients.mallory.cert, key: other.clients.mallory.key } });
-    const error = (await client.check().catch((e: unknown) => e)) as Error;
-    expect(error).toBeInstanceOf(RetryableError);
-    expect(error.message).toBe(`CAS at ${cas.url} is unreachable (ECONNRESET): socket hang up`);
+  it('a client certificate of any issuer is accepted, and its key is another creator', async () => {
+    await alice.create(buildRadiomicsSession(sessionInput('batch-mallory')));
+    const mallory = new PalaemonClient({ baseUrl: cas.url, tls: { ca: fx.ca, cert: other.clients.mallory.cert, key: other.clients.mallory.key } });
+    await expect(mallory.check()).resolves.toBeUndefined();
+    const error = (await mallory.read('batch-mallory').catch((e: unknown) => e)) as CasRequestError;
+    expect([error.status, error.kind]).toEqual([403, 'forbidden']);
+  });
+
+  it('the TLS server name is a setting: a CAS certificate naming only cas is verified as cas', async () => {
+    const named = await generateTlsFixtures(join(dir, 'named-tls'), { clients: ['alice'], serverNames: ['DNS:cas'] });
+    const namedCas = await startPalaemonEmulator({ tls: { ca: named.ca, cert: named.server.cert, key: named.server.key } });
+    try {
+      const tls = { ca: named.ca, cert: named.clients.alice.cert, key: named.clients.alice.key };
+      await expect(new PalaemonClient({ baseUrl: namedCas.url, tls: { ...tls, servername: 'cas' } }).check()).resolves.toBeUndefined();
+      const wrong = (await new PalaemonClient({ baseUrl: namedCas.url, tls: { ...tls, servername: 'cas.other' } }).check().catch((e: unknown) => e)) as Error;
+      expect(wrong).toBeInstanceOf(ConfigError);
+      expect(wrong.message.startsWith(`TLS with the CAS at ${namedCas.url} failed (ERR_TLS_CERT_ALTNAME_INVALID)`)).toBe(true);
+    } finally {
+      await namedCas.close();
+    }
   });
 
   it('a client trusting a different CA refuses the server: ConfigError', async () => {

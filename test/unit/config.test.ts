@@ -107,6 +107,13 @@ describe('batch configuration', () => {
     throw new Error('expected a ConfigError');
   };
 
+  it('HW attestation settings: tolerate and ignore_advisories lists, session version, CAS server name', () => {
+    const config = parseBatchConfig({ ...batchBase, CAS_TOLERATE: 'debug-mode,hyperthreading', CAS_IGNORE_ADVISORIES: 'INTEL-SA-00076', SESSION_VERSION: '0.3.5', CAS_SERVER_NAME: 'cas' });
+    expect([config.tolerate, config.ignoreAdvisories, config.sessionVersion, config.cas?.serverName]).toEqual([['debug-mode', 'hyperthreading'], ['INTEL-SA-00076'], '0.3.5', 'cas']);
+    expect(parseBatchConfig({ ...batchBase, CAS_SERVER_NAME: '' }).cas?.serverName).toBeUndefined();
+    expect(batchError({ ...batchBase, SESSION_VERSION: '0.4' })).toMatch(/^invalid configuration: SESSION_VERSION is invalid \(expected 0.3 or 0.3.N\)/);
+  });
+
   it('parses HW mode with its defaults', () => {
     const config = parseBatchConfig(batchBase);
     expect(config).toMatchObject({
@@ -117,7 +124,11 @@ describe('batch configuration', () => {
       links: { kind: 'tempurl', ttlSecs: 604800, key: { ssm: '/p/tempurl-key' } },
       cas: { address: 'cas.example.org:8081:18765', ca: { ssm: '/p/cas-ca' } },
       sessionFormat: '0.3',
-      workerCmd: ['node', '/app/enclave/worker.mjs'],
+      workerCmd: ['/entrypoint.sh'],
+      sessionCommand: 'node /app/worker.mjs',
+      sessionVersion: '0.3',
+      tolerate: [],
+      ignoreAdvisories: [],
       workerEnv: {},
       initSize: 1,
       expectedTimeSecs: 200,

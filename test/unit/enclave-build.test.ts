@@ -39,6 +39,12 @@ describe('worker bundle', () => {
     expect(specifiers.filter((s) => !s.startsWith('node:'))).toEqual([]);
   });
 
+  it('ships no local-only or test path: only enclave/, lib/ and npm dependencies, and no emulated attestation', () => {
+    expect(built.inputs.filter((input) => !/^(enclave|lib|node_modules)\//.test(input))).toEqual([]);
+    const source = readFileSync(built.bundle, 'utf8');
+    expect(['emulated-attestation', 'X-Emulated-Mrenclave', '/v1/attest/', 'LOCAL_CAS_', 'LOCAL_EMULATED_MRENCLAVE'].filter((marker) => source.includes(marker))).toEqual([]);
+  });
+
   it('runs --help from its own directory', async () => {
     const { stdout } = await run(process.execPath, [built.bundle, '--help'], { cwd: outDir, env: { PATH: process.env.PATH ?? '' } });
     expect(stdout.split('\n')[0]).toBe('usage: worker [-h|--help]');

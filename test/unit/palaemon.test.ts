@@ -9,7 +9,7 @@ import {
   parseCasAddress,
   parseCreateReply,
   scrub,
-  sessionContains,
+  sameSession,
   sessionSensitiveValues,
   SessionInputError,
   type EnclaveImage,
@@ -94,11 +94,13 @@ describe('tutorial session YAML', () => {
 
 describe('session language 0.3 YAML', () => {
   it('puts the key in an ascii secret referenced as $$SCONE::ENCRYPTION_KEY$$', () => {
-    const yaml = buildRadiomicsSession(radiomics({ secretEnvironment: { OS_AUTH_TOKEN: 'tok' }, tolerate: ['debug-mode'], predecessor: 'f'.repeat(64) }));
+    const yaml = buildRadiomicsSession(
+      radiomics({ secretEnvironment: { OS_AUTH_TOKEN: 'tok' }, tolerate: ['debug-mode'], ignoreAdvisories: ['INTEL-SA-00076'], version: '0.3.5', predecessor: 'f'.repeat(64) }),
+    );
     expect(yaml).toBe(
       [
         'name: batch-1',
-        'version: "0.3"',
+        'version: 0.3.5',
         `predecessor: ${'f'.repeat(64)}`,
         'access_policy:',
         '  read:',
@@ -108,9 +110,8 @@ describe('session language 0.3 YAML', () => {
         'services:',
         '  - name: radiomics',
         '    image_name: registry.local/radiomics:1',
-        '    attestation:',
-        '      mrenclave:',
-        `        - "${'1'.repeat(64)}"`,
+        '    mrenclaves:',
+        `      - "${'1'.repeat(64)}"`,
         '    command: node /app/enclave/worker.js',
         '    pwd: /app',
         '    environment:',
@@ -134,15 +135,28 @@ describe('session language 0.3 YAML', () => {
         '    mode: hardware',
         '    tolerate:',
         '      - debug-mode',
+        '    ignore_advisories:',
+        '      - INTEL-SA-00076',
         '',
       ].join('\n'),
     );
   });
 
-  it('omits predecessor, secrets and tolerate when not given; attestation mode none', () => {
+  it('omits predecessor, secrets, tolerate and ignore_advisories when not given; attestation mode none', () => {
     const doc = parseYaml(buildSessionV03({ name: 'n', service: { image, command: 'c' }, attestationMode: 'none' }));
     expect(Object.keys(doc)).toEqual(['name', 'version', 'access_policy', 'services', 'images', 'security']);
-    expect(doc.security).toEqual({ attestation: { mode: 'none' } });
+    expect([doc.version, doc.security]).toEqual(['0.3', { attestation: { mode: 'none' } }]);
+  });
+
+  it('tolerates nothing by default: hardware mode with no tolerate or ignore_advisories', () => {
+    expect(parseYaml(buildRadiomicsSession(radiomics())).security).toEqual({ attestation: { mode: 'hardware' } });
+  });
+
+  it('the tutorial format refuses the 0.3-only settings', () => {
+    expect(rejection(() => buildRadiomicsSession(radiomics({ format: 'tutorial', tolerate: ['debug-mode'] })))).toEqual({
+      reason: 'invalid_policy',
+      message: 'invalid session format: tolerate, ignore_advisories and version need the 0.3 format',
+    });
   });
 
   it('the tutorial format of the radiomics session carries the key in the environment', () => {
@@ -183,7 +197,7 @@ describe('session input validation', () => {
     [tutorial({ pwd: 'app' }), 'invalid_pwd', 'invalid pwd: expected an absolute path without control characters'],
     [tutorial({ name: 'svc/x' }), 'invalid_service_name', 'invalid service name: must be 1-128 characters of A-Z a-z 0-9 _ - . ~ (character 4 is not allowed)'],
     [tutorial({ environment: { '1BAD': 'x' } }), 'invalid_environment', 'invalid environment: variable name must match [A-Za-z_][A-Za-z0-9_]* (variable 1)'],
-    [() => buildTutorialSession({ name: 'n', predecessor: 'not-a-hash', service: { image, command: 'c' } }), 'invalid_predecessor', 'invalid predecessor: expected the current session hash (1-256 letters and digits)'],
+    [() => buildTutorialSession({ name: 'n', predecessor: 'not-a-hash', service: { image, command: 'c' } }), 'invalid_predecessor', 'invalid predecessor: expected the current session hash (64 hex characters)'],
   ])('%#: %s', (build, reason, message) => {
     expect(rejection(build as () => unknown)).toEqual({ reason, message });
   });
@@ -198,13 +212,15 @@ describe('session input validation', () => {
     expect(r).toEqual({ reason: 'invalid_encryption_key', message: 'invalid encryption key: expected 16 bytes as standard base64 (24 characters ending in ==)' });
   });
 
-  it('secrets: bad name, duplicates, bad kind, empty and non-base64 binary values', () => {
+  it('secrets: bad name, duplicates, bad kind, empty and non-hex binary values', () => {
     const v03 = (secrets: Parameters<typeof buildSessionV03>[0]['secrets']) => () => buildSessionV03({ name: 'n', service: { image, command: 'c' }, secrets });
     expect(rejection(v03([{ name: '9x', kind: 'ascii', value: 'v' }])).message).toBe('invalid secret 1: name must match [A-Za-z_][A-Za-z0-9_]*');
     expect(rejection(v03([{ name: 'X', kind: 'ascii', value: 'v' }, { name: 'X', kind: 'ascii', value: 'w' }])).message).toBe('invalid secret X: the name is used twice');
     expect(rejection(v03([{ name: 'X', kind: 'x509' as 'ascii', value: 'v' }])).message).toBe('invalid secret X: kind must be ascii or binary');
     expect(rejection(v03([{ name: 'X', kind: 'ascii', value: '' }])).message).toBe('invalid secret X: the value must be a non-empty string');
-    expect(rejection(v03([{ name: 'X', kind: 'binary', value: 'not base64!' }])).message).toBe('invalid secret X: a binary value must be standard base64');
+    expect(rejection(v03([{ name: 'X', kind: 'binary', value: 'AAE=' }])).message).toBe('invalid secret X: a binary value must be hex');
+    expect(rejection(v03([{ name: 'X', kind: 'binary', value: 'abc' }])).message).toBe('invalid secret X: a binary value must be hex');
+    expect(parseYaml(buildSessionV03({ name: 'n', service: { image, command: 'c' }, secrets: [{ name: 'X', kind: 'binary', value: '00ff' }] })).secrets).toEqual([{ name: 'X', kind: 'binary', value: '00ff' }]);
   });
 
   it('policy entries, attestation mode and tolerate are checked', () => {
@@ -212,6 +228,8 @@ describe('session input validation', () => {
     expect(rejection(v03({ accessPolicy: { read: ['EVERYONE'], update: ['CREATOR'] } })).message).toBe('invalid access policy: entries must be CREATOR, ANY or NONE');
     expect(rejection(v03({ attestationMode: 'sim' as 'none' })).message).toBe('invalid attestation mode: expected hardware or none');
     expect(rejection(v03({ tolerate: ['Debug Mode'] })).message).toBe('invalid attestation tolerate entry: expected lower-case words joined by -');
+    expect(rejection(v03({ ignoreAdvisories: ['SA-76'] })).message).toBe('invalid ignore_advisories entry: expected an advisory id such as INTEL-SA-00076, or *');
+    expect(rejection(v03({ version: '0.4' })).message).toBe('invalid session version: expected 0.3 or 0.3.N');
   });
 
   it('the radiomics builder refuses ENCRYPTION_KEY or a secret name in the plain environment', () => {
@@ -292,11 +310,28 @@ describe('CAS replies', () => {
   });
 });
 
-describe('sessionContains', () => {
-  it('accepts a stored session with extra fields and refuses a changed value', () => {
-    expect(sessionContains({ a: 1, b: [{ c: 'x', d: 2 }], extra: true }, { a: 1, b: [{ c: 'x' }] })).toBe(true);
-    expect(sessionContains({ a: 1, b: [{ c: 'y' }] }, { a: 1, b: [{ c: 'x' }] })).toBe(false);
-    expect(sessionContains({ a: [1, 2] }, { a: [1] })).toBe(false);
-    expect(sessionContains({ v: 0.3 }, { v: '0.3' })).toBe(true);
+describe('sameSession: only the fields this project sets count', () => {
+  const posted = parseYaml(buildRadiomicsSession(radiomics({ secretEnvironment: { OS_AUTH_TOKEN: 'tok' } })));
+  const readBack = (patch: (doc: Record<string, any>) => void) => {
+    const doc = structuredClone(posted) as Record<string, any>;
+    doc.creator = 'key-hash';
+    doc.persistency = 'None';
+    doc.predecessor = null;
+    doc.services[0].attestation = [{ mrenclave: doc.services[0].mrenclaves }];
+    delete doc.services[0].mrenclaves;
+    patch(doc);
+    return doc;
+  };
+
+  it('accepts the normalised read-back: creator, persistency, predecessor null, MRENCLAVEs in an attestation section', () => {
+    expect(sameSession(readBack(() => undefined), posted)).toBe(true);
+  });
+
+  it('accepts a read-back without secret values, and refuses a changed setting, MRENCLAVE, secret or tolerate list', () => {
+    expect(sameSession(readBack((d) => d.secrets.forEach((s: Record<string, unknown>) => delete s.value)), posted)).toBe(true);
+    expect(sameSession(readBack((d) => (d.services[0].environment.ITEM_LEASE_SECS = '16')), posted)).toBe(false);
+    expect(sameSession(readBack((d) => (d.services[0].attestation = [{ mrenclave: ['2'.repeat(64)] }])), posted)).toBe(false);
+    expect(sameSession(readBack((d) => (d.secrets[0].value = 'other')), posted)).toBe(false);
+    expect(sameSession(readBack((d) => (d.security.attestation.tolerate = ['debug-mode'])), posted)).toBe(false);
   });
 });
