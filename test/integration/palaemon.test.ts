@@ -173,7 +173,6 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     const yaml = buildRadiomicsSession(sessionInput('batch-older-cas'));
     await alice.create(yaml);
     const olderCas = {
-      ...alice,
       check: () => alice.check(),
       read: (name: string) => alice.read(name),
       update: (y: string) => alice.update(y),
@@ -192,7 +191,13 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
 
   it('ensureSession re-raises the create error when the session does not exist', async () => {
     const refused = new CasRequestError(400, 'rejected', 'bad session', 'CAS refused to create session batch-never: 400: bad session');
-    const failing = { ...alice, read: (name: string) => alice.read(name), readWithHash: (name: string) => alice.readWithHash(name), create: async () => Promise.reject(refused) };
+    const failing = {
+      check: () => alice.check(),
+      update: (y: string) => alice.update(y),
+      read: (name: string) => alice.read(name),
+      readWithHash: (name: string) => alice.readWithHash(name),
+      create: async () => Promise.reject(refused),
+    };
     await expect(ensureSession(failing, buildRadiomicsSession(sessionInput('batch-never')))).rejects.toBe(refused);
   });
 
