@@ -33,7 +33,7 @@ function workerPids(batchId: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (!cmdline.includes('enclave/worker.ts')) continue;
+      if (!cmdline.includes('local/worker-entry.ts')) continue;
       if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`JOB_NAME=${batchId}`)) pids.push(Number(entry));
     } catch {
       // the process ended meanwhile

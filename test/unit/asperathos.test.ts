@@ -28,7 +28,7 @@ describe('job builder', () => {
       plugin_info: {
         username: 'admin',
         password: '',
-        cmd: ['node', '/app/enclave/worker.mjs'],
+        cmd: ['/entrypoint.sh'],
         img: 'registry.local/radiomics:1',
         init_size: 1,
         redis_workload: 'https://swift.local/v1/AUTH_x/c/workload.txt',
