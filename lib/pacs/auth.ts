@@ -94,12 +94,19 @@ export interface CredentialAuthenticatorOptions {
   refreshMs?: number;
   cacheMs?: number;
   now?: () => number;
+  /** Checks a secret against a credential-document hash; default scrypt or salted SHA-256 as the hash says. */
+  checkSecret?: (hash: string, secret: string) => Promise<boolean>;
 }
+
+/** A hash no password matches, checked for unknown Basic users so that they cost the same scrypt as known ones. */
+let dummyBasicHash: Promise<string> | undefined;
+const unknownUserHash = () => (dummyBasicHash ??= hashCredential('basic', randomBytes(24).toString('base64')));
 
 export function credentialAuthenticator(options: CredentialAuthenticatorOptions): Authenticator {
   const now = options.now ?? Date.now;
   const refreshMs = options.refreshMs ?? 5 * 60_000;
   const cacheMs = options.cacheMs ?? 60_000;
+  const checkSecret = options.checkSecret ?? matches;
   let loaded: { at: number; credentials: Promise<HospitalCredentials> } | undefined;
   const verified = new Map<string, { tenant: string; until: number; generation: Promise<HospitalCredentials> }>();
 
@@ -134,7 +141,7 @@ export function credentialAuthenticator(options: CredentialAuthenticatorOptions)
         }
         const credentials = await current();
         for (const entry of credentials.bearer) {
-          if (await matches(entry.hash, value)) return { tenant: entry.tenant, method: 'bearer' };
+          if (await checkSecret(entry.hash, value)) return { tenant: entry.tenant, method: 'bearer' };
         }
         throw new Unauthorized('bad_credentials');
       }
@@ -149,9 +156,10 @@ export function credentialAuthenticator(options: CredentialAuthenticatorOptions)
       if (colon <= 0) throw new Unauthorized('bad_credentials');
       const user = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
-      for (const entry of credentials.basic) {
-        if (entry.user !== user) continue;
-        if (await matches(entry.hash, password)) {
+      const entries = credentials.basic.filter((entry) => entry.user === user);
+      if (entries.length === 0) await checkSecret(await unknownUserHash(), password);
+      for (const entry of entries) {
+        if (await checkSecret(entry.hash, password)) {
           if (verified.size > 1000) verified.clear();
           verified.set(cacheKey, { tenant: entry.tenant, until: now() + cacheMs, generation });
           return { tenant: entry.tenant, method: 'basic' };

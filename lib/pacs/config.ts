@@ -2,7 +2,8 @@
  * The pacs-hook function's configuration, parsed once from the environment (lib/config.ts helpers).
  * Hospital credentials are a secret document (PACS_CREDENTIALS_FILE or _SSM; format in the README, "PACS export hooks"),
  * re-read every PACS_CREDENTIALS_REFRESH_SECS so rotation needs no deploy. JWTs are accepted when AUTH_ISSUER
- * is set, verified like the status API (AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM).
+ * is set, verified like the status API (AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM) but for their own audience
+ * (PACS_AUTH_AUDIENCE, never the status API's AUTH_AUDIENCE) and scope (PACS_AUTH_SCOPE).
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -15,40 +16,77 @@ const schema = z.object({
   PACS_MAX_REQUEST_BYTES: positiveInt.default(4_400_000),
   PACS_MAX_INSTANCE_BYTES: positiveInt.default(2 * 1024 ** 3),
   PACS_MAX_UPLOAD_BYTES: positiveInt.default(5 * 1024 ** 3),
+  /** Instances per STOW-RS request: 1,000 answer items stay far below Lambda's 6 MB response limit. */
+  PACS_MAX_STOW_PARTS: positiveInt.default(1000),
+  /** Failed logins allowed per source address and per user name in each window, then 429 until it ends. */
+  PACS_AUTH_MAX_FAILURES: positiveInt.default(10),
+  PACS_AUTH_FAILURE_WINDOW_SECS: positiveInt.default(900),
+  /** The streaming server's timeouts: request headers, a whole request, an idle socket, an idle keep-alive connection. */
+  PACS_HEADERS_TIMEOUT_SECS: positiveInt.default(20),
+  PACS_REQUEST_TIMEOUT_SECS: positiveInt.default(3600),
+  PACS_IDLE_TIMEOUT_SECS: positiveInt.default(60),
+  PACS_KEEP_ALIVE_TIMEOUT_SECS: positiveInt.default(5),
   PACS_CREDENTIALS_REFRESH_SECS: positiveInt.default(300),
   UPLOAD_URL_TTL_SECS: positiveInt.max(7 * 24 * 3600).default(900),
   UPLOAD_MULTIPART_ABOVE_BYTES: positiveInt.default(100 * 1024 * 1024),
   UPLOAD_PART_BYTES: positiveInt.min(5 * 1024 * 1024).default(64 * 1024 * 1024),
   AUTH_ISSUER: z.string().min(1).optional(),
+  /** The status API's audience: read tokens. Only compared, so the hook never shares it. */
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** Writing needs its own audience and scope: a status (read) token never writes. */
+  PACS_AUTH_AUDIENCE: z.string().min(1).default('radiomics-pacs'),
+  PACS_AUTH_SCOPE: z.string().regex(/^\S+$/).default('pacs:write'),
+  AUTH_CLOCK_SKEW_SECS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_MAX_TOKEN_LIFETIME_SECS: positiveInt.max(7 * 24 * 3600).default(12 * 3600),
   AUTH_JWKS_URL: url.optional(),
   AUTH_ALGORITHMS: z.string().default('RS256,PS256,ES256'),
   AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
+export interface PacsServerTimeouts {
+  headersMs: number;
+  requestMs: number;
+  idleMs: number;
+  keepAliveMs: number;
+}
+
 export interface PacsHookConfig {
   intakeBucket: string;
   retrieveBase: string;
-  limits: { maxRequestBytes: number; maxInstanceBytes: number; maxUploadBytes: number };
+  limits: { maxRequestBytes: number; maxInstanceBytes: number; maxUploadBytes: number; maxStowParts: number };
+  failedLogins: { maxFailures: number; windowMs: number };
+  server: PacsServerTimeouts;
   credentials: SecretRef;
   credentialsRefreshMs: number;
   uploads: { expiresInSecs: number; multipartAboveBytes: number; multipartPartBytes: number };
-  jwt?: { issuer: string; audience: string; tenantClaim: string } & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
+  jwt?: { issuer: string; audience: string; requiredScope: string; tenantClaim: string; clockSkewSecs: number; maxLifetimeSecs: number } & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   aws: IntakeConfig['aws'];
 }
 
 export function parsePacsHookConfig(env: Env): PacsHookConfig {
   const c = parse(schema, env);
+  if (c.PACS_HEADERS_TIMEOUT_SECS > c.PACS_REQUEST_TIMEOUT_SECS) {
+    throw new ConfigError('invalid configuration: PACS_HEADERS_TIMEOUT_SECS must not exceed PACS_REQUEST_TIMEOUT_SECS');
+  }
   const hsSecret = secret(env, 'AUTH_HS256_SECRET', false);
   let jwt: PacsHookConfig['jwt'];
   if (c.AUTH_ISSUER) {
-    if (!c.AUTH_AUDIENCE) throw new ConfigError('invalid configuration: AUTH_AUDIENCE is missing (required with AUTH_ISSUER)');
+    if (c.PACS_AUTH_AUDIENCE === c.AUTH_AUDIENCE) {
+      throw new ConfigError('invalid configuration: PACS_AUTH_AUDIENCE must differ from AUTH_AUDIENCE (the status API\'s read tokens)');
+    }
     if (Boolean(c.AUTH_JWKS_URL) === Boolean(hsSecret)) {
       throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
     }
-    const common = { issuer: c.AUTH_ISSUER, audience: c.AUTH_AUDIENCE, tenantClaim: c.AUTH_TENANT_CLAIM };
+    const common = {
+      issuer: c.AUTH_ISSUER,
+      audience: c.PACS_AUTH_AUDIENCE,
+      requiredScope: c.PACS_AUTH_SCOPE,
+      tenantClaim: c.AUTH_TENANT_CLAIM,
+      clockSkewSecs: c.AUTH_CLOCK_SKEW_SECS,
+      maxLifetimeSecs: c.AUTH_MAX_TOKEN_LIFETIME_SECS,
+    };
     jwt = c.AUTH_JWKS_URL
       ? { ...common, kind: 'jwks', jwksUrl: c.AUTH_JWKS_URL, algorithms: c.AUTH_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean) }
       : { ...common, kind: 'secret', secret: hsSecret! };
@@ -56,7 +94,14 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
   return Object.freeze({
     intakeBucket: c.INTAKE_BUCKET,
     retrieveBase: c.PACS_RETRIEVE_BASE,
-    limits: { maxRequestBytes: c.PACS_MAX_REQUEST_BYTES, maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES, maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES },
+    limits: { maxRequestBytes: c.PACS_MAX_REQUEST_BYTES, maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES, maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES, maxStowParts: c.PACS_MAX_STOW_PARTS },
+    failedLogins: { maxFailures: c.PACS_AUTH_MAX_FAILURES, windowMs: c.PACS_AUTH_FAILURE_WINDOW_SECS * 1000 },
+    server: {
+      headersMs: c.PACS_HEADERS_TIMEOUT_SECS * 1000,
+      requestMs: c.PACS_REQUEST_TIMEOUT_SECS * 1000,
+      idleMs: c.PACS_IDLE_TIMEOUT_SECS * 1000,
+      keepAliveMs: c.PACS_KEEP_ALIVE_TIMEOUT_SECS * 1000,
+    },
     credentials: secret(env, 'PACS_CREDENTIALS')!,
     credentialsRefreshMs: c.PACS_CREDENTIALS_REFRESH_SECS * 1000,
     uploads: { expiresInSecs: c.UPLOAD_URL_TTL_SECS, multipartAboveBytes: c.UPLOAD_MULTIPART_ABOVE_BYTES, multipartPartBytes: c.UPLOAD_PART_BYTES },

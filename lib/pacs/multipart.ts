@@ -5,7 +5,8 @@
  * Tolerant of what real senders do (see ../shared/docs/pacs.md): Orthanc's 73-character boundary (over
  * RFC 2046's 70), a quoted boundary, no preamble, no CRLF after the closing delimiter, chunked or
  * Content-Length bodies. Strict where it matters: a body that ends before the closing delimiter is
- * truncated (400), a part bigger than the cap (declared or counted) is 413, and a part whose declared
+ * truncated (400), a part bigger than the cap (declared or counted), a body past its cap (counted) or more parts
+ * than the cap are 413, and a part whose declared
  * Content-Length disagrees with its bytes is 400. Memory: one source chunk plus a delimiter-sized tail.
  */
 import { Readable } from 'node:stream';
@@ -83,6 +84,9 @@ export interface MultipartPart {
 
 export interface MultipartLimits {
   maxPartBytes: number;
+  /** Cap on the whole body, counted as it streams (chunked bodies declare no length). */
+  maxBodyBytes?: number;
+  maxParts?: number;
   maxHeaderBytes?: number;
   maxPreambleBytes?: number;
 }
@@ -123,6 +127,9 @@ export class MultipartReader {
       if (this.state === 'end') return null;
       const headers = await this.readHeaders();
       this.partsSeen++;
+      if (this.limits.maxParts !== undefined && this.partsSeen > this.limits.maxParts) {
+        throw this.fail(new MultipartError(413, 'too_many_parts', `the request holds more than ${this.limits.maxParts} parts; send the study in several requests`));
+      }
       const declared = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
       if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
         throw this.fail(new MultipartError(400, 'bad_part_length', 'a part has an invalid Content-Length'));
@@ -167,6 +174,9 @@ export class MultipartReader {
     }
     const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'latin1') : next.value;
     this.bytesRead += chunk.length;
+    if (this.limits.maxBodyBytes !== undefined && this.bytesRead > this.limits.maxBodyBytes) {
+      throw this.fail(new MultipartError(413, 'request_too_large', `the request exceeds the ${this.limits.maxBodyBytes}-byte cap; use POST /uploads`));
+    }
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     return true;
   }

@@ -41,6 +41,10 @@ export function failureReasonOf(reason: string): number {
       return FAILURE.outOfResources;
     case 'store_failed':
       return FAILURE.processingFailure;
+    // PS3.18 Table I.2-2 has no code of its own for an instance of another study than the request's target;
+    // Processing failure is the one Orthanc's STOW-RS server answers for it (with 409 Conflict)
+    case 'study_mismatch':
+      return FAILURE.processingFailure;
     default:
       return FAILURE.cannotUnderstand;
   }
@@ -62,12 +66,12 @@ export function stowStatus(stored: number, failed: number): 200 | 202 | 400 | 40
   return stored > 0 ? 202 : 409;
 }
 
-export function stowResponseBody(retrieveBase: string, stored: StoredInstance[], failed: FailedInstance[]): Record<string, JsonAttribute> {
+/** UIDs in the answer were validated (PS3.5) before they got here: the probe refuses instances with other ones. */
+export function stowResponseBody(retrieveBase: string, stored: StoredInstance[], failed: FailedInstance[], targetStudy?: string): Record<string, JsonAttribute> {
   const body: Record<string, JsonAttribute> = {};
   const studies = new Set(stored.map((s) => s.studyInstanceUid).filter(Boolean));
-  if (studies.size === 1) {
-    body['00081190'] = { vr: 'UR', Value: [`${retrieveBase.replace(/\/$/, '')}/studies/${[...studies][0]}`] };
-  }
+  const study = targetStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (study) body['00081190'] = { vr: 'UR', Value: [`${retrieveBase.replace(/\/$/, '')}/studies/${study}`] };
   if (failed.length > 0) {
     body['00081198'] = {
       vr: 'SQ',

@@ -1,10 +1,11 @@
 /** Builds the hook's dependencies once per container (Lambda) or process (streaming server). */
-import { ssmClient } from '../aws-clients.js';
+import { ssmParameters } from '../aws-clients.js';
 import { createJwtVerifier } from '../auth/jwt.js';
 import { createLogger, type Logger } from '../log.js';
 import { createS3Client } from '../s3.js';
 import { createSecretSource } from '../secrets.js';
 import { credentialAuthenticator, parseHospitalCredentials } from './auth.js';
+import { loginThrottle } from './login-throttle.js';
 import type { PacsHookConfig } from './config.js';
 import type { PacsHookDeps } from './hook.js';
 import { S3DicomObjects, S3UploadPresigner } from './objects.js';
@@ -14,7 +15,7 @@ export async function buildPacsHookDeps(
   options: { log?: Logger; s3Credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
 ): Promise<PacsHookDeps> {
   const log = options.log ?? createLogger({ function: 'pacs-hook' }, { level: config.logLevel });
-  const ssm = ssmClient(config.aws);
+  const ssm = ssmParameters(config.aws);
   const s3 = createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint, credentials: options.s3Credentials });
   let verifier;
   if (config.jwt) {
@@ -23,7 +24,15 @@ export async function buildPacsHookDeps(
       jwt.kind === 'jwks'
         ? { kind: 'jwks' as const, url: jwt.jwksUrl, algorithms: jwt.algorithms }
         : { kind: 'secret' as const, secret: Buffer.from(await createSecretSource(ssm).read(jwt.secret, 'AUTH_HS256_SECRET'), 'utf8') };
-    verifier = createJwtVerifier({ keys, issuer: jwt.issuer, audience: jwt.audience, tenantClaim: jwt.tenantClaim });
+    verifier = createJwtVerifier({
+      keys,
+      issuer: jwt.issuer,
+      audience: jwt.audience,
+      requiredScope: jwt.requiredScope,
+      tenantClaim: jwt.tenantClaim,
+      clockSkewSecs: jwt.clockSkewSecs,
+      maxLifetimeSecs: jwt.maxLifetimeSecs,
+    });
   }
   return {
     // a fresh secret source per load: the shared one caches for the container's life, which would defeat rotation
@@ -37,5 +46,6 @@ export async function buildPacsHookDeps(
     limits: config.limits,
     retrieveBase: config.retrieveBase,
     log,
+    loginThrottle: loginThrottle(config.failedLogins),
   };
 }
