@@ -1,6 +1,10 @@
 /**
  * The intake bucket, behind a small interface. Clients are built with checksum calculation
  * WHEN_REQUIRED: the default aws-chunked uploads are mishandled by s3rver and Swift's s3api.
+ *
+ * Reads are pinned to the object the event names: its VersionId where the event has one, else `If-Match` on its
+ * ETag; the answer's ETag is compared as well, for stores that ignore `If-Match` (s3rver). A key overwritten since
+ * the event is `SourceSuperseded`: the newer object's own event seals the newer bytes.
  */
 import { Readable } from 'node:stream';
 import {
@@ -10,6 +14,17 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { RejectedInput, RetryableError } from './errors.js';
+import type { ObjectCreated } from './s3-events.js';
+import { traced } from './tracing.js';
+
+/** The object an event names. */
+export type SourceRef = Pick<ObjectCreated, 'bucket' | 'key' | 'versionId' | 'eTag'>;
+
+export class SourceSuperseded extends RejectedInput {
+  constructor() {
+    super('superseded', 'the key holds a newer object than the event names');
+  }
+}
 
 export interface SourceObject {
   body: Readable;
@@ -18,20 +33,23 @@ export interface SourceObject {
 }
 
 export interface IntakeObjects {
-  open(bucket: string, key: string, versionId?: string, signal?: AbortSignal): Promise<SourceObject>;
+  /** The event's own object; `SourceSuperseded` when the key holds another one now. */
+  open(source: SourceRef, signal?: AbortSignal): Promise<SourceObject>;
   /** Marks a rejected source in place (it is kept, never deleted) with a machine-readable reason. */
   markRejected(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<void>;
 }
 
 export function createS3Client(options: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
-  return new S3Client({
-    region: options.region,
-    endpoint: options.endpoint,
-    forcePathStyle: Boolean(options.endpoint),
-    credentials: options.credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return traced(
+    new S3Client({
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: Boolean(options.endpoint),
+      credentials: options.credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+  );
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -41,15 +59,22 @@ function statusOf(error: unknown): number | undefined {
 export class S3IntakeObjects implements IntakeObjects {
   constructor(private readonly s3: S3Client) {}
 
-  async open(bucket: string, key: string, versionId?: string, signal?: AbortSignal): Promise<SourceObject> {
+  async open(source: SourceRef, signal?: AbortSignal): Promise<SourceObject> {
+    const pin = source.versionId ? { VersionId: source.versionId } : source.eTag ? { IfMatch: `"${source.eTag}"` } : {};
     try {
-      const answer = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
+      const answer = await this.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key, ...pin }), { abortSignal: signal });
       const body = answer.Body;
       if (!(body instanceof Readable)) throw new RetryableError('S3 GetObject returned no stream');
-      return { body, size: Number(answer.ContentLength ?? 0), eTag: answer.ETag?.replace(/"/g, '') };
+      const eTag = answer.ETag?.replace(/"/g, '');
+      if (!source.versionId && source.eTag && eTag !== source.eTag) {
+        body.destroy();
+        throw new SourceSuperseded();
+      }
+      return { body, size: Number(answer.ContentLength ?? 0), eTag };
     } catch (error) {
-      if (error instanceof RetryableError) throw error;
+      if (error instanceof RetryableError || error instanceof SourceSuperseded) throw error;
       const status = statusOf(error);
+      if (status === 412 || (error as { name?: string }).name === 'PreconditionFailed') throw new SourceSuperseded();
       if (status === 404 || (error as { name?: string }).name === 'NoSuchKey') {
         throw new RejectedInput('source_missing', 'the source object no longer exists');
       }

@@ -6,13 +6,16 @@
  *   batch row  inflight[videoId] set while sealing; the closer waits for it to empty, and only an
  *              open batch with room accepts a new seal, so a video is never sealed with a closed batch's key.
  * A duplicate event finds the video sealed and only finishes any bookkeeping a crash left behind.
+ * The read is pinned to the event's object (lib/s3.ts): when the key was overwritten since, the video is recorded
+ * `superseded` and left to the newer object's own event; the object under the key is not tagged.
+ * Logs name the object only by its video id, a keyed hash: an unkeyed hash of a name would confirm a guessed name.
  */
 import { randomUUID } from 'node:crypto';
 import { RejectedInput, RetryableError } from '../errors.js';
-import { errorFields, shortHash, type Logger } from '../log.js';
+import { errorFields, type Logger } from '../log.js';
 import { MediaCheck, type MediaKind } from '../media-check.js';
 import type { KeyWrapper } from '../keys.js';
-import type { IntakeObjects } from '../s3.js';
+import { SourceSuperseded, type IntakeObjects } from '../s3.js';
 import type { ObjectCreated } from '../s3-events.js';
 import { generateBatchKey } from '../seal.js';
 import { segmentsContainerOf, uploadSealed } from '../sealed-upload.js';
@@ -51,7 +54,8 @@ export interface IntakeDeps {
 export type IngestOutcome =
   | { status: 'sealed'; videoId: string; batchId: string }
   | { status: 'duplicate'; videoId: string; stage: string }
-  | { status: 'rejected'; videoId: string; reason: string };
+  | { status: 'rejected'; videoId: string; reason: string }
+  | { status: 'superseded'; videoId: string };
 
 const MAX_BATCH_HOPS = 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,7 +65,7 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
   const videoId = deps.videoId(source);
   const tenantResult = tenantOfKey(source.key);
   const tenant = tenantResult.ok ? tenantResult.tenant : '-';
-  const log = deps.log.child({ videoId, tenant, source: shortHash(`${source.bucket}/${source.key}`) });
+  const log = deps.log.child({ videoId, tenant });
 
   const existing = await deps.store.getVideo(videoId);
   if (existing && existing.stage !== 'sealing') {
@@ -72,19 +76,13 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
     return { status: 'duplicate', videoId, stage: existing.stage };
   }
 
-  const reject = async (reason: string, message: string, kind?: MediaKind): Promise<IngestOutcome> => {
+  const recordUnsealed = async (stage: 'rejected' | 'superseded', reason: string, kind?: MediaKind) => {
     const at = now().toISOString();
+    await deps.store.rejectVideo({ videoId, tenant, stage, reason, kind, bytes: source.size, receivedAt: existing?.receivedAt ?? at, updatedAt: at });
+  };
+  const reject = async (reason: string, message: string, kind?: MediaKind): Promise<IngestOutcome> => {
     await deps.objects.markRejected(source.bucket, source.key, source.versionId, reason);
-    await deps.store.rejectVideo({
-      videoId,
-      tenant,
-      stage: 'rejected',
-      reason,
-      kind,
-      bytes: source.size,
-      receivedAt: existing?.receivedAt ?? at,
-      updatedAt: at,
-    });
+    await recordUnsealed('rejected', reason, kind);
     log.warn('rejected', { reason, detail: message });
     return { status: 'rejected', videoId, reason };
   };
@@ -103,7 +101,7 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
     const check = new MediaCheck(deps.limits.maxVideoBytes, deps.acceptedKinds);
     try {
       if (attempt > 0) await ensureContainers(deps.swift, batch.container, signal);
-      const opened = await deps.objects.open(source.bucket, source.key, source.versionId, signal);
+      const opened = await deps.objects.open(source, signal);
       const object: ConvertedObject = deps.convertDicom ? await deps.convertDicom(opened, signal) : opened;
       try {
         const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
@@ -112,6 +110,12 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
         await object.dispose?.();
       }
     } catch (error) {
+      if (error instanceof SourceSuperseded) {
+        await deps.store.finishSeal(batch.batchId, videoId);
+        await recordUnsealed('superseded', error.reason);
+        log.info('superseded: the key holds a newer object, which its own event seals');
+        return { status: 'superseded', videoId };
+      }
       if (error instanceof RejectedInput) {
         await deps.store.finishSeal(batch.batchId, videoId);
         return reject(error.reason, error.message, check.kind);

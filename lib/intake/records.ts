@@ -2,19 +2,20 @@
  * Runs every record of an S3 event through `ingestObject`, so that one bad record never sinks the
  * others. Rejections are results. Retryable failures are collected and rethrown after the other
  * records are done, so Lambda retries the event (every record is idempotent).
+ * A malformed record is named by its position in the event: a hash of it would hash the object name.
  */
-import { createHash } from 'node:crypto';
 import { RetryableError } from '../errors.js';
 import { parseS3Record, s3Records } from '../s3-events.js';
 import { ingestObject, type IngestOutcome, type IntakeDeps } from './ingest.js';
 
-export type RecordOutcome = IngestOutcome | { status: 'malformed'; reason: 'malformed_event'; record: string };
+export type RecordOutcome = IngestOutcome | { status: 'malformed'; reason: 'malformed_event'; record: number };
 
 export interface IntakeSummary {
   records: number;
   sealed: number;
   duplicates: number;
   rejected: number;
+  superseded: number;
   malformed: number;
   outcomes: RecordOutcome[];
 }
@@ -22,10 +23,9 @@ export interface IntakeSummary {
 export async function ingestS3Event(event: unknown, deps: IntakeDeps, signal?: AbortSignal): Promise<IntakeSummary> {
   const outcomes: RecordOutcome[] = [];
   const failures: unknown[] = [];
-  for (const raw of s3Records(event)) {
+  for (const [record, raw] of s3Records(event).entries()) {
     const parsed = parseS3Record(raw);
     if (!parsed.ok) {
-      const record = createHash('sha256').update(JSON.stringify(raw) ?? 'undefined').digest('hex').slice(0, 12);
       deps.log.warn('malformed event record', { reason: parsed.reason, detail: parsed.detail, record });
       outcomes.push({ status: 'malformed', reason: parsed.reason, record });
       continue;
@@ -47,6 +47,7 @@ export async function ingestS3Event(event: unknown, deps: IntakeDeps, signal?: A
     sealed: count('sealed'),
     duplicates: count('duplicate'),
     rejected: count('rejected'),
+    superseded: count('superseded'),
     malformed: count('malformed'),
     outcomes,
   };

@@ -14,8 +14,8 @@ export interface IntakeStore {
   /** Puts the video in `sealing` for `batchId`, if it is new or still sealing elsewhere. False when it moved on. */
   claimVideo(video: VideoRecord, previousBatchId?: string): Promise<boolean>;
   markSealed(videoId: string, batchId: string, sealed: { container: string; objectName: string; sealedBytes: number; at: string }): Promise<boolean>;
-  /** Records a rejection unless the video already got further than sealing. */
-  rejectVideo(video: VideoRecord): Promise<void>;
+  /** Records a rejection (or a superseded source) unless the video already got further than sealing. */
+  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }): Promise<void>;
   getOpenBatchId(tenant: string): Promise<string | undefined>;
   /** Points the tenant at `batchId` unless another batch is pointed at already; returns the winner. */
   pointOpenBatch(tenant: string, batchId: string): Promise<string>;
@@ -113,7 +113,7 @@ export class DynamoIntakeStore implements IntakeStore {
     );
   }
 
-  async rejectVideo(video: VideoRecord) {
+  async rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }) {
     await conditional(() =>
       this.doc.send(
         new PutCommand({

@@ -1,6 +1,7 @@
 /** The table's record shapes, as the application sees them (no key attributes). */
 
-export type VideoStage = 'sealing' | 'sealed' | 'batched' | 'submitted' | 'processing' | 'done' | 'failed' | 'rejected';
+/** `superseded`: the key was overwritten before the intake read it; the newer object's own event seals it. */
+export type VideoStage = 'sealing' | 'sealed' | 'batched' | 'submitted' | 'processing' | 'done' | 'failed' | 'rejected' | 'superseded';
 
 export interface VideoRecord {
   videoId: string;

@@ -51,12 +51,13 @@ afterAll(async () => {
 describe('functions/intake.handler', () => {
   it('seals an uploaded clip end to end from its environment alone', async () => {
     const client = createS3Client({ region: 'eu-west-1', endpoint: s3.endpoint, credentials: s3.credentials });
-    await client.send(new PutObjectCommand({ Bucket: 'intake', Key: 'demo/a b+c.mp4', Body: CLIP }));
+    const put = await client.send(new PutObjectCommand({ Bucket: 'intake', Key: 'demo/a b+c.mp4', Body: CLIP }));
     const { handler } = await import('../../functions/intake.js');
     const event = JSON.parse(readFileSync(new URL('../../events/s3.object-created.json', import.meta.url), 'utf8'));
     event.Records[0].s3.bucket.name = 'intake';
     event.Records[0].s3.object.key = encodeS3EventKey('demo/a b+c.mp4');
     event.Records[0].s3.object.size = CLIP.length;
+    event.Records[0].s3.object.eTag = put.ETag!.replace(/"/g, '');
     const result = await invokeAsync('intake', handler, event, { maximumRetryAttempts: 0 });
     if (!result.ok) throw result.error;
     expect(result.result).toMatchObject({ records: 1, sealed: 1, rejected: 0, malformed: 0 });

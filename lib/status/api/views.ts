@@ -112,7 +112,7 @@ export type VideoStageView = 'received' | 'sealed' | 'batched' | 'submitted' | '
 
 /** The video's stage, from its row, its batch and the job's state (and whether its `<id>.json` exists). */
 export async function videoStage(video: VideoRecord, batch: BatchRecord | undefined, swift: SwiftStore, signal?: AbortSignal): Promise<{ stage: VideoStageView; reason: string | null }> {
-  if (video.stage === 'rejected' || video.stage === 'failed') return { stage: 'failed', reason: video.reason ?? 'rejected' };
+  if (video.stage === 'rejected' || video.stage === 'failed' || video.stage === 'superseded') return { stage: 'failed', reason: video.reason ?? video.stage };
   if (video.stage === 'sealing') return { stage: 'received', reason: null };
   if (!batch) return { stage: 'sealed', reason: null };
   if (!batch.jobId) {
