@@ -12,7 +12,8 @@
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RetryableError } from '../errors.js';
+import { AuthError } from '../auth/jwt.js';
 
 export interface TokenVerifier {
   verify(token: string): Promise<{ tenant: string }>;
@@ -135,7 +136,8 @@ export function credentialAuthenticator(options: CredentialAuthenticatorOptions)
             const { tenant } = await options.jwt.verify(value);
             if (!TENANT.test(tenant)) throw new Unauthorized('bad_credentials');
             return { tenant, method: 'jwt' };
-          } catch {
+          } catch (error) {
+            if (error instanceof AuthError && error.problem === 'keys_unavailable') throw new RetryableError('the signing keys for JWTs are unavailable', { cause: error });
             throw new Unauthorized('bad_credentials');
           }
         }
