@@ -1,13 +1,18 @@
 /** S3 ObjectCreated:* on the intake bucket → seal each video into its tenant's open batch in Swift. */
-import middy from '@middy/core';
-import { buildOnce } from '../lib/once.js';
-import type { Context, S3Event } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { intakeConfig } from '../lib/config.js';
+import { recordIntake } from '../lib/function-metrics.js';
 import { buildIntakeDeps } from '../lib/intake/wiring.js';
 import { ingestS3Event, type IntakeSummary } from '../lib/intake/records.js';
+import { eventFunction } from '../lib/middleware/event-function.js';
+import { functionTools } from '../lib/middleware/function-tools.js';
+import { buildOnce } from '../lib/once.js';
 
-const intakeDeps = buildOnce(() => buildIntakeDeps(intakeConfig()));
+const tools = functionTools('intake');
+const intakeDeps = buildOnce(() => buildIntakeDeps(intakeConfig(), { log: tools.log }));
 
-export const handler = middy<S3Event, IntakeSummary, Error, Context>().handler(async (event, _context, { signal }) =>
-  ingestS3Event(event, await intakeDeps(), signal),
-);
+export const handler = eventFunction<S3Event, IntakeSummary>(tools, async (event, _context, { signal }) => {
+  const summary = await ingestS3Event(event, await intakeDeps(), signal);
+  recordIntake(tools.metricSink, summary);
+  return summary;
+});

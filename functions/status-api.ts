@@ -1,24 +1,18 @@
 /**
  * HTTP API (API Gateway v2): the job status API and the status page (lib/status/api/router.ts).
- * Every answer is a response: errors map to `{error, message}` with their status in one place (the router).
+ * Every answer is a response: the router maps errors to `{error, message}`; a failed start-up (outage 503,
+ * misconfiguration 500, logged every time) is answered by `startupFailureResponse` through the HTTP middleware.
  */
-import middy from '@middy/core';
+import { httpFunction } from '../lib/middleware/http-function.js';
+import { functionTools } from '../lib/middleware/function-tools.js';
 import { buildOnce } from '../lib/once.js';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { routeRequest, startupFailureResponse } from '../lib/status/api/router.js';
 import { apiConfig } from '../lib/status/config.js';
 import { buildApiDeps } from '../lib/status/wiring.js';
-import { routeRequest, startupFailureResponse, type ApiDeps } from '../lib/status/api/router.js';
-import { createLogger } from '../lib/log.js';
 
-const apiDeps = buildOnce(() => buildApiDeps(apiConfig()));
-const startupLog = createLogger({ function: 'status-api' });
+const tools = functionTools('status-api');
+const apiDeps = buildOnce(() => buildApiDeps(apiConfig(), { log: tools.log }));
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>().handler(async (event, _context, { signal }) => {
-  let ready: ApiDeps;
-  try {
-    ready = await apiDeps();
-  } catch (error) {
-    return startupFailureResponse(error, startupLog);
-  }
-  return routeRequest(event, ready, signal);
-});
+export const handler = httpFunction(tools, startupFailureResponse, async (event, _context, { signal }) =>
+  routeRequest(event, await apiDeps(), signal),
+);

@@ -2,19 +2,22 @@
  * Schedule (rate 1 minute): polls Asperathos for every active job and records status, progress and errors
  * (lib/status/sync.ts). Stops a little before the Lambda deadline; unpolled jobs are picked up next tick.
  */
-import middy from '@middy/core';
+import { recordSync } from '../lib/function-metrics.js';
+import { eventFunction } from '../lib/middleware/event-function.js';
+import { functionTools } from '../lib/middleware/function-tools.js';
 import { buildOnce } from '../lib/once.js';
-import type { Context } from 'aws-lambda';
 import { syncConfig } from '../lib/status/config.js';
-import { buildSyncDeps } from '../lib/status/wiring.js';
 import { syncActiveJobs, type SyncSummary } from '../lib/status/sync.js';
+import { buildSyncDeps } from '../lib/status/sync-wiring.js';
 
 const SAFETY_MARGIN_MS = 5_000;
-const syncDeps = buildOnce(() => buildSyncDeps(syncConfig()));
+const tools = functionTools('sync-status');
+const syncDeps = buildOnce(() => buildSyncDeps(syncConfig(), { log: tools.log }));
 
-export const handler = middy<unknown, Omit<SyncSummary, 'byJob'>, Error, Context>().handler(async (_event, context, { signal }) => {
+export const handler = eventFunction<unknown, Omit<SyncSummary, 'byJob'>>(tools, async (_event, context, { signal }) => {
   const deadlineMs = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
   const { byJob: _byJob, ...summary } = await syncActiveJobs(await syncDeps(), { signal, deadlineMs });
   void _byJob;
+  recordSync(tools.metricSink, summary);
   return summary;
 });

@@ -1,14 +1,24 @@
-/** AWS SDK clients built once per container from the validated AWS settings. */
+/** AWS SDK clients built once per container from the validated AWS settings, traced in Lambda (lib/tracing.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { IntakeConfig } from './config.js';
+import type { ParameterStore } from './secrets.js';
+import { traced } from './tracing.js';
 
-export function documentClient(aws: IntakeConfig['aws']): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({ region: aws.region, endpoint: aws.dynamodbEndpoint });
+type AwsSettings = IntakeConfig['aws'];
+
+export function documentClient(aws: AwsSettings): DynamoDBDocumentClient {
+  const client = traced(new DynamoDBClient({ region: aws.region, endpoint: aws.dynamodbEndpoint }));
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-export function ssmClient(aws: IntakeConfig['aws']): SSMClient {
-  return new SSMClient({ region: aws.region });
+export function ssmParameters(aws: AwsSettings): ParameterStore {
+  const ssm = traced(new SSMClient({ region: aws.region }));
+  return {
+    async secureString(name) {
+      const answer = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+      return answer.Parameter?.Value;
+    },
+  };
 }

@@ -101,6 +101,15 @@ export class JweKeyWrapper implements KeyWrapper {
   }
 }
 
+/** The master key from its secret's text (SSM parameter or file): base64 of exactly 32 bytes. */
+export function decodeMasterKey(text: string): Uint8Array {
+  const bytes = Buffer.from(text.trim(), 'base64');
+  if (bytes.length !== MASTER_KEY_BYTES) {
+    throw new ConfigError(`MASTER_KEY must be ${MASTER_KEY_BYTES} bytes of base64, got ${bytes.length} bytes`);
+  }
+  return bytes;
+}
+
 /**
  * Read a 32-byte master key from a file: either exactly 32 raw bytes, or standard/url-safe base64 of
  * 32 bytes (surrounding whitespace allowed). A 32-byte file made only of base64 characters is taken as
@@ -114,10 +123,10 @@ export async function loadMasterKeyFile(path: string): Promise<Uint8Array> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(`master key file ${path} cannot be read (${code ?? 'error'})`);
   }
-  return decodeMasterKey(content, path);
+  return decodeMasterKeyFile(content, path);
 }
 
-function decodeMasterKey(content: Buffer, path: string): Uint8Array {
+function decodeMasterKeyFile(content: Buffer, path: string): Uint8Array {
   const text = content.toString('latin1').trim();
   // 32 random bytes are all base64 characters with probability 4^-32: such a file is base64 text of the
   // wrong size (e.g. of 24 bytes), not a raw key.

@@ -3,7 +3,6 @@
  * cached per container. Values never appear in errors or logs.
  */
 import { readFile } from 'node:fs/promises';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { SecretRef } from './config.js';
 import { ConfigError, RetryableError } from './errors.js';
 
@@ -11,7 +10,12 @@ export interface SecretSource {
   read(ref: SecretRef, name: string): Promise<string>;
 }
 
-export function createSecretSource(ssm?: SSMClient): SecretSource {
+/** SSM Parameter Store, as the secret source sees it (lib/aws-clients.ts `ssmParameters`); absent where no role may read one. */
+export interface ParameterStore {
+  secureString(name: string): Promise<string | undefined>;
+}
+
+export function createSecretSource(ssm?: ParameterStore): SecretSource {
   const cache = new Map<string, Promise<string>>();
   const load = async (ref: SecretRef, name: string): Promise<string> => {
     if (ref.file) {
@@ -23,8 +27,7 @@ export function createSecretSource(ssm?: SSMClient): SecretSource {
     }
     if (!ref.ssm || !ssm) throw new ConfigError(`secret ${name}: no file and no SSM client configured`);
     try {
-      const answer = await ssm.send(new GetParameterCommand({ Name: ref.ssm, WithDecryption: true }));
-      const value = answer.Parameter?.Value;
+      const value = await ssm.secureString(ref.ssm);
       if (!value) throw new ConfigError(`secret ${name}: SSM parameter is empty`);
       return value;
     } catch (error) {

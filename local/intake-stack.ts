@@ -84,6 +84,8 @@ export async function startIntakeStack(options: { log?: (line: string) => void; 
     SWIFT_KEY_FILE: secretFile('swift-key', () => services.swift.key),
     MASTER_KEY_FILE: secretFile('master-key', () => randomBytes(32).toString('base64')),
     LOG_LEVEL: 'warn',
+    // CloudWatch picks EMF records out of Lambda's stdout; locally they would only bury the progress display
+    POWERTOOLS_METRICS_DISABLED: 'true',
   };
   Object.assign(process.env, env);
   handler = (await import('../functions/intake.js')).handler as unknown as (event: S3Event) => Promise<IntakeSummary>;

@@ -52,7 +52,8 @@ export type BatchStep = 'open' | 'waiting_for_seals' | 'empty' | 'submitted' | '
 export interface BatchRunSummary {
   batches: number;
   steps: Record<string, BatchStep>;
-  submitted: Array<{ batchId: string; jobId: string }>;
+  /** `submitDelaySecs`: from the batch's close to its job's submission, for the batches this run submitted. */
+  submitted: Array<{ batchId: string; jobId: string; submitDelaySecs?: number }>;
 }
 
 export const WORKLOAD_OBJECT = 'workload.txt';
@@ -79,7 +80,7 @@ export async function closeDueBatches(deps: BatchDeps, options: { batchId?: stri
     try {
       const step = await advanceBatch(batch, deps, Boolean(options.batchId), options.signal);
       summary.steps[batch.batchId] = step.step;
-      if (step.jobId) summary.submitted.push({ batchId: batch.batchId, jobId: step.jobId });
+      if (step.jobId) summary.submitted.push({ batchId: batch.batchId, jobId: step.jobId, submitDelaySecs: step.submitDelaySecs });
     } catch (error) {
       summary.steps[batch.batchId] = 'retry_later';
       deps.log.warn('batch step failed; the next run resumes it', { batchId: batch.batchId, ...errorFields(error) });
@@ -90,7 +91,12 @@ export async function closeDueBatches(deps: BatchDeps, options: { batchId?: stri
   return summary;
 }
 
-async function advanceBatch(initial: BatchRecord, deps: BatchDeps, force: boolean, signal?: AbortSignal): Promise<{ step: BatchStep; jobId?: string }> {
+async function advanceBatch(
+  initial: BatchRecord,
+  deps: BatchDeps,
+  force: boolean,
+  signal?: AbortSignal,
+): Promise<{ step: BatchStep; jobId?: string; submitDelaySecs?: number }> {
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ batchId: initial.batchId, tenant: initial.tenant });
   let batch = initial;
@@ -118,7 +124,8 @@ async function advanceBatch(initial: BatchRecord, deps: BatchDeps, force: boolea
         const outcome = await submitBatch(batch, deps, now, signal);
         if (outcome.step !== 'submitted') return outcome;
         log.info('job submitted', { jobId: outcome.jobId });
-        return outcome;
+        const closedAtMs = batch.closingAt ? Date.parse(batch.closingAt) : undefined;
+        return { ...outcome, submitDelaySecs: closedAtMs === undefined ? undefined : (now().getTime() - closedAtMs) / 1000 };
       }
       case 'submitted':
         return { step: 'submitted', jobId: batch.jobId };

@@ -1,11 +1,10 @@
 /** Builds the batch function's dependencies once per container. */
 import type { BatchConfig } from '../config.js';
-import { AsperathosClient } from '../asperathos/index.js';
-import { documentClient, ssmClient } from '../aws-clients.js';
+import { AsperathosClient } from '../asperathos/client.js';
+import { documentClient, ssmParameters } from '../aws-clients.js';
 import { parseEnclaveConfig, parseSecretEnv } from '../enclave-config.js';
-import { decodeMasterKey } from '../intake/wiring.js';
-import { JweKeyWrapper } from '../keys.js';
-import { createLogger } from '../log.js';
+import { decodeMasterKey, JweKeyWrapper } from '../keys.js';
+import { createLogger, type Logger } from '../log.js';
 import { PalaemonClient } from '../palaemon/index.js';
 import { createSecretSource } from '../secrets.js';
 import { DynamoBatchStore } from '../store/batch-store.js';
@@ -16,9 +15,9 @@ import type { BatchDeps } from './close.js';
 /** TempURLs are signed with the account's second key slot, leaving slot 1 to the operator. */
 export const TEMPURL_KEY_SLOT = 2;
 
-export async function buildBatchDeps(config: BatchConfig): Promise<BatchDeps> {
-  const log = createLogger({ function: 'batch' }, { level: config.logLevel });
-  const secrets = createSecretSource(ssmClient(config.aws));
+export async function buildBatchDeps(config: BatchConfig, options: { log?: Logger } = {}): Promise<BatchDeps> {
+  const log = options.log ?? createLogger({ function: 'batch' }, { level: config.logLevel });
+  const secrets = createSecretSource(ssmParameters(config.aws));
   const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
   const doc = documentClient(config.aws);
   const swift = await swiftClientFromConfig(config.swift, secrets, log);

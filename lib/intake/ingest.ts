@@ -52,7 +52,7 @@ export interface IntakeDeps {
 }
 
 export type IngestOutcome =
-  | { status: 'sealed'; videoId: string; batchId: string }
+  | { status: 'sealed'; videoId: string; batchId: string; sealedBytes: number }
   | { status: 'duplicate'; videoId: string; stage: string }
   | { status: 'rejected'; videoId: string; reason: string }
   | { status: 'superseded'; videoId: string };
@@ -227,5 +227,5 @@ async function recordSealed(
   }
   await deps.store.finishSeal(batch.batchId, video.videoId, { bytes: sealedBytes, atMs: now().getTime() });
   log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
-  return { status: 'sealed', videoId: video.videoId, batchId: batch.batchId };
+  return { status: 'sealed', videoId: video.videoId, batchId: batch.batchId, sealedBytes };
 }

@@ -1,9 +1,8 @@
 /** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
-import { documentClient, ssmClient } from '../aws-clients.js';
+import { documentClient, ssmParameters } from '../aws-clients.js';
 import type { IntakeConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { JweKeyWrapper, MASTER_KEY_BYTES } from '../keys.js';
-import { createLogger } from '../log.js';
+import { decodeMasterKey, JweKeyWrapper } from '../keys.js';
+import { createLogger, type Logger } from '../log.js';
 import { createS3Client, S3IntakeObjects } from '../s3.js';
 import { createSecretSource } from '../secrets.js';
 import { DynamoIntakeStore } from '../store/intake-store.js';
@@ -11,21 +10,14 @@ import { swiftClientFromConfig } from '../swift-from-config.js';
 import { videoIdDeriver } from '../video-id.js';
 import type { IntakeDeps } from './ingest.js';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { traced } from '../tracing.js';
 import { EventBridgeDueTimer } from '../batch/due-timer.js';
 import { parseDicomIntakeSettings } from '../dicom/config.js';
 import { dicomConversion } from './dicom-step.js';
 
-export function decodeMasterKey(text: string): Uint8Array {
-  const bytes = Buffer.from(text.trim(), 'base64');
-  if (bytes.length !== MASTER_KEY_BYTES) {
-    throw new ConfigError(`MASTER_KEY must be ${MASTER_KEY_BYTES} bytes of base64, got ${bytes.length} bytes`);
-  }
-  return bytes;
-}
-
-export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps> {
-  const log = createLogger({ function: 'intake' }, { level: config.logLevel });
-  const secrets = createSecretSource(ssmClient(config.aws));
+export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Logger } = {}): Promise<IntakeDeps> {
+  const log = options.log ?? createLogger({ function: 'intake' }, { level: config.logLevel });
+  const secrets = createSecretSource(ssmParameters(config.aws));
   const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
   return {
     objects: new S3IntakeObjects(createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint })),
@@ -39,7 +31,7 @@ export async function buildIntakeDeps(config: IntakeConfig): Promise<IntakeDeps>
     convertDicom: dicomConversionFromEnv(masterKey),
     dueTimer: config.dueTimer
       ? {
-          timer: new EventBridgeDueTimer(new SchedulerClient({ region: config.aws.region }), {
+          timer: new EventBridgeDueTimer(traced(new SchedulerClient({ region: config.aws.region })), {
             batchFunctionArn: config.dueTimer.batchFunctionArn,
             roleArn: config.dueTimer.schedulerRoleArn,
           }),

@@ -17,7 +17,7 @@
  * - Writes are conditional (still submitted, same job, `observedAtMs` growing): an older poll never wins.
  *   An unchanged state is not rewritten, except every `heartbeatMs`.
  */
-import { JobNotFound, AsperathosError, type JobManager, type JobStatus } from '../asperathos/index.js';
+import { JobNotFound, AsperathosError, type JobManager, type JobStatus } from '../asperathos/client.js';
 import { RetryableError } from '../errors.js';
 import { errorFields, type Logger } from '../log.js';
 import type { BatchRecord } from '../store/records.js';

@@ -1,39 +1,16 @@
-/** Builds the sync-status and status-api dependencies once per container. */
-import { AsperathosClient } from '../asperathos/index.js';
+/** Builds the status-api dependencies once per container (sync-status: lib/status/sync-wiring.ts). */
 import { createJwtVerifier } from '../auth/jwt.js';
-import { documentClient, ssmClient } from '../aws-clients.js';
-import { createLogger } from '../log.js';
+import { documentClient, ssmParameters } from '../aws-clients.js';
+import { createLogger, type Logger } from '../log.js';
 import { createSecretSource } from '../secrets.js';
 import { swiftClientFromConfig } from '../swift-from-config.js';
 import type { ApiDeps } from './api/router.js';
-import type { ApiConfig, SyncConfig } from './config.js';
+import type { ApiConfig } from './config.js';
 import { DynamoJobStatusStore } from './store.js';
-import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync.js';
 
-export async function buildSyncDeps(config: SyncConfig): Promise<SyncDeps> {
-  const log = createLogger({ function: 'sync-status' }, { level: config.logLevel });
-  const swift = config.swift ? await swiftClientFromConfig(config.swift, createSecretSource(ssmClient(config.aws)), log) : undefined;
-  return {
-    store: new DynamoJobStatusStore(documentClient(config.aws), config.tableName),
-    jobs: new AsperathosClient({ submissionsUrl: config.asperathosUrl, timeoutMs: config.asperathosTimeoutMs }),
-    swift,
-    settings: {
-      ...DEFAULT_SYNC_SETTINGS,
-      concurrency: config.concurrency,
-      notFoundLimit: config.notFoundLimit,
-      backoffBaseMs: config.backoffBaseMs,
-      backoffMaxMs: config.backoffMaxMs,
-      breakerThreshold: config.breakerThreshold,
-      heartbeatMs: config.heartbeatMs,
-      shredKeysOnTerminal: config.shredKeysOnTerminal,
-    },
-    log,
-  };
-}
-
-export async function buildApiDeps(config: ApiConfig): Promise<ApiDeps> {
-  const log = createLogger({ function: 'status-api' }, { level: config.logLevel });
-  const secrets = createSecretSource(ssmClient(config.aws));
+export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } = {}): Promise<ApiDeps> {
+  const log = options.log ?? createLogger({ function: 'status-api' }, { level: config.logLevel });
+  const secrets = createSecretSource(ssmParameters(config.aws));
   const auth = config.auth;
   const keys =
     auth.kind === 'jwks'
