@@ -20,6 +20,7 @@ describe('function metrics', () => {
       duplicates: 0,
       rejected: 2,
       malformed: 1,
+      superseded: 0,
       outcomes: [
         { status: 'sealed', videoId: 'a', batchId: 'b', sealedBytes: 1000 },
         { status: 'sealed', videoId: 'c', batchId: 'b', sealedBytes: 28 },
