@@ -28,6 +28,7 @@ import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaem
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { readZip } from '../fixtures/enclave/zip-reader.js';
 import { loadServices, REPO_ROOT, SHARED_DIR, type LocalServices } from '../support/services.js';
+import { removeContainers } from '../support/swift-cleanup.js';
 
 const run = promisify(execFile);
 const CLIP = join(SHARED_DIR, 'samples', 'videos', 'VH020213M4_001390_20160406T111534.MP4'); // 10 frames
@@ -60,16 +61,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const container of containers) {
-    const names: string[] = [];
-    try {
-      for await (const entry of swift.listAllObjects(container)) names.push(entry.name);
-    } catch {
-      /* never created */
-    }
-    for (const name of names) await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
-    await swift.deleteContainer(container, { ignoreMissing: true }).catch(() => undefined);
-  }
+  await removeContainers(swift, containers);
   for (const queue of queues) {
     const keys = await redis.keys(`${queue}*`);
     if (keys.length > 0) await redis.del(...keys);
