@@ -11,6 +11,9 @@ import { parse, parseAwsSettings, positiveInt, secret, url, type Env, type Intak
 
 const schema = z.object({
   INTAKE_BUCKET: z.string().min(1),
+  /** The single table; when set, refusals are recorded there for GET /pacs/refusals (kept PACS_REFUSAL_KEEP_DAYS). */
+  TABLE_NAME: z.string().min(1).optional(),
+  PACS_REFUSAL_KEEP_DAYS: positiveInt.default(30),
   PACS_RETRIEVE_BASE: url,
   /** Lambda: 6 MB payloads of base64 → about 4.4 MB of body. The streaming server raises it. */
   PACS_MAX_REQUEST_BYTES: positiveInt.default(4_400_000),
@@ -54,6 +57,7 @@ export interface PacsServerTimeouts {
 export interface PacsHookConfig {
   intakeBucket: string;
   retrieveBase: string;
+  refusals?: { tableName: string; keepDays: number };
   limits: { maxRequestBytes: number; maxInstanceBytes: number; maxUploadBytes: number; maxStowParts: number };
   failedLogins: { maxFailures: number; windowMs: number };
   server: PacsServerTimeouts;
@@ -93,6 +97,7 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
   }
   return Object.freeze({
     intakeBucket: c.INTAKE_BUCKET,
+    refusals: c.TABLE_NAME ? { tableName: c.TABLE_NAME, keepDays: c.PACS_REFUSAL_KEEP_DAYS } : undefined,
     retrieveBase: c.PACS_RETRIEVE_BASE,
     limits: { maxRequestBytes: c.PACS_MAX_REQUEST_BYTES, maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES, maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES, maxStowParts: c.PACS_MAX_STOW_PARTS },
     failedLogins: { maxFailures: c.PACS_AUTH_MAX_FAILURES, windowMs: c.PACS_AUTH_FAILURE_WINDOW_SECS * 1000 },

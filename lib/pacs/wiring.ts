@@ -1,5 +1,6 @@
 /** Builds the hook's dependencies once per container (Lambda) or process (streaming server). */
-import { ssmParameters } from '../aws-clients.js';
+import { documentClient, ssmParameters } from '../aws-clients.js';
+import { DynamoRefusalLog } from '../store/refusals.js';
 import { createJwtVerifier } from '../auth/jwt.js';
 import { createLogger, type Logger } from '../log.js';
 import { createS3Client } from '../s3.js';
@@ -47,5 +48,6 @@ export async function buildPacsHookDeps(
     retrieveBase: config.retrieveBase,
     log,
     loginThrottle: loginThrottle(config.failedLogins),
+    refusals: config.refusals && new DynamoRefusalLog(documentClient(config.aws), config.refusals.tableName, { keepDays: config.refusals.keepDays }),
   };
 }

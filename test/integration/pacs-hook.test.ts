@@ -144,6 +144,10 @@ describe('STOW-RS POST /dicomweb/studies', () => {
     ['an unsupported transfer syntax', 'dicom_unsupported_transfer_syntax', () => patchAscii(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2101' }), '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.5\0')],
     ['DICOM without pixel data', 'dicom_no_pixel_data', () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2102' }, { pixels: false })],
     ['DICM at 128 and garbage after', 'bad_dicom', () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(400, 0xff)])],
+    ['an uncompressed loop cut at 80 %', 'truncated_dicom', () => {
+      const whole = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2103' }, { width: 64, height: 48, frames: 10 });
+      return whole.subarray(0, Math.floor(whole.length * 0.8));
+    }],
   ])('DICOM that reaches the bucket without the hook (a presigned upload) is rejected by the intake: %s → %s, kept and tagged', async (_label, reason, body) => {
     const key = `hosp-a/dicom/direct-${reason}.dcm`;
     const file = body();

@@ -7,6 +7,7 @@
  *   GET /jobs/{id}        one job with progress, errors and results links (TempURLs)
  *   GET /batches/{id}     one batch
  *   GET /videos/{id}      one video's stage
+ *   GET /pacs/refusals    the PACS hook's latest refusals for the tenant, newest first: ?limit=1..100 (20)
  * Errors: JSON `{error, message}`; 400 bad query, 401 token, 404 unknown, 405 method, 503 keys or table down.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -15,6 +16,8 @@ import { RetryableError } from '../../errors.js';
 import { errorFields, type Logger } from '../../log.js';
 import type { SwiftStore } from '../../swift/index.js';
 import type { Cursor, JobStatusStore } from '../store.js';
+import type { RefusalLog } from '../../store/refusals.js';
+import { refusalText } from '../../pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
 import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
 
@@ -25,6 +28,7 @@ export interface ApiDeps {
   results: { tempUrlKey: string; ttlSecs: number; maxLinks: number };
   pageRefreshSecs: number;
   log: Logger;
+  refusals?: RefusalLog;
   now?: () => number;
 }
 
@@ -59,17 +63,18 @@ export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps,
     const route = matchRoute(path);
     if (!route) throw new ApiError(404, 'not_found', 'no such resource');
     const tenant = await authenticate(event, deps.verifier, route.name, deps.log);
-    const query = queryOf(event, route.name === 'jobs' ? ['limit', 'cursor'] : []);
+    const query = queryOf(event, route.name === 'jobs' ? ['limit', 'cursor'] : route.name === 'refusals' ? ['limit'] : []);
     return await answer(route, query, tenant, deps, signal);
   } catch (error) {
     return errorResponse(error, deps.log);
   }
 }
 
-type Route = { name: 'jobs' } | { name: 'job' | 'batch' | 'video'; id: string };
+type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'job' | 'batch' | 'video'; id: string };
 
 function matchRoute(path: string): Route | undefined {
   if (path === '/jobs') return { name: 'jobs' };
+  if (path === '/pacs/refusals') return { name: 'refusals' };
   const m = /^\/(jobs|batches|videos)\/([^/]+)$/.exec(path);
   if (!m) return undefined;
   if (!ID.test(m[2])) throw new ApiError(404, 'not_found', 'no such resource');
@@ -104,6 +109,11 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
     const limit = parseLimit(query.limit);
     const page = await jobsPage(deps.store, tenant, limit, query.cursor === undefined ? undefined : decodeCursor(query.cursor, tenant));
     return json(200, { jobs: page.batches.map(jobSummaryView), next_cursor: page.cursor ? encodeCursor(page.cursor) : null });
+  }
+  if (route.name === 'refusals') {
+    if (!deps.refusals) throw notFound('refusals');
+    const refusals = await deps.refusals.recent(tenant, parseLimit(query.limit));
+    return json(200, { refusals: refusals.map((r) => ({ at: r.at, route: r.route, sop_instance_uid: r.sopInstanceUid ?? null, reason: r.reason, text: refusalText(r.reason), status: r.status })) });
   }
   if (route.name === 'video') {
     const video = await deps.store.getVideo(route.id);
