@@ -51,12 +51,13 @@ beforeAll(async () => {
   const videoIds = [hex32(), hex32(), hex32()];
   completed = await rig.submit({ videoIds, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[2] }, createdAt: '2026-01-01T00:00:03.000Z' });
   await waitFor('completed', async () => ((await rig.client.get(completed.jobId)).status === 'completed' ? true : undefined));
-  await syncActiveJobs({ store: rig.store, jobs: rig.client, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
+  // the results as a worker would have left them: the second clip has none
   const results = `${completed.batchId}-results`;
   await swift.createContainer(results);
   await swift.putObject(results, `${videoIds[0]}.json`, Buffer.from('{"frames":12}'), { contentType: 'application/json' });
   await swift.putObject(results, `${videoIds[0]}.zip`, Buffer.from('PK-zip-bytes'));
   await swift.putObject(results, `${videoIds[2]}.error.json`, Buffer.from('{"reason":"decrypt_failed"}'));
+  await syncActiveJobs({ store: rig.store, jobs: rig.client, swift: rig.swift, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
 }, 90_000);
 
 afterAll(async () => {
@@ -105,7 +106,7 @@ describe('status-api: routes within the tenant', () => {
     assertContract('/jobs', 200, second.body);
     expect(second.body.jobs.map((j: { job_id: string }) => j.job_id)).toEqual([older.batchId]);
     expect(second.body.next_cursor).toBeNull();
-    expect(first.body.jobs[0]).toMatchObject({ status: 'completed', batch_state: 'completed', progress: { done: 3, total: 3, percent: 100, source: 'queue' }, failed_count: 1, items: 3, asperathos_job_id: completed.jobId });
+    expect(first.body.jobs[0]).toMatchObject({ status: 'completed', batch_state: 'completed', progress: { done: 2, total: 3, percent: 66.7, source: 'results' }, failed_count: 1, items: 3, asperathos_job_id: completed.jobId });
   });
 
   it('GET /jobs/{id} gives status, progress, timestamps, failed items and working TempURL links to the results', async () => {
@@ -253,7 +254,7 @@ describe('radiomics status (CLI)', () => {
     const out = capture();
     const err = capture();
     expect(await run(['--api', api.url], { RADIOMICS_TOKEN: token }, out.stream, err.stream)).toBe(0);
-    expect(out.text()).toContain(`${completed.batchId}  completed  [########################] 3/3 100.0%  failed 1`);
+    expect(out.text()).toContain(`${completed.batchId}  completed  [################--------] 2/3 66.7%  failed 1`);
     const detail = capture();
     expect(await run([completed.batchId, '--api', api.url, '--token', token], {}, detail.stream, err.stream)).toBe(0);
     expect(detail.text()).toContain(`status     completed`);

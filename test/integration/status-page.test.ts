@@ -56,8 +56,8 @@ afterAll(async () => {
 
 describe('status page in Chromium', () => {
   it('lists the tenant\'s job with a progress bar and shows it move to completed', async () => {
-    const job = await rig.submit({ items: 4, env: { FAKE_WORKER_ITEM_MS: '500' } });
-    const sync = () => syncActiveJobs({ store: rig.store, jobs: rig.client, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
+    const job = await rig.submit({ items: 4, results: true, env: { FAKE_WORKER_ITEM_MS: '500' } });
+    const sync = () => syncActiveJobs({ store: rig.store, jobs: rig.client, swift: rig.swift, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
     await sync();
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -71,7 +71,7 @@ describe('status page in Chromium', () => {
     expect(await row.getAttribute('data-status')).toMatch(/^(created|ongoing|submitted)$/);
     const ticker = setInterval(() => void sync().catch(() => undefined), 300);
     try {
-      await page.waitForSelector(`tr[data-job="${job.batchId}"][data-status="completed"]`, { timeout: 20_000 });
+      await page.waitForSelector(`tr[data-job="${job.batchId}"][data-status="completed"]`, { timeout: 60_000 });
     } finally {
       clearInterval(ticker);
     }

@@ -28,6 +28,8 @@ describe('parseSubmitJobArgs', () => {
       itemLeaseSecs: 15,
       verbosity: 3,
       links: { kind: 'tempurl', ttlSecs: 604800 },
+      resourcesLifetimeSecs: 300,
+      enableVisualizer: false,
     });
   });
 
@@ -35,7 +37,7 @@ describe('parseSubmitJobArgs', () => {
     expect(
       parseSubmitJobArgs([
         'videos', '--config=conf.json', '--cert', 'me.pem', '--expected-time', '300', '--item-lease-secs=30',
-        '--verbosity', '0', '--public', ...HW_SUBMIT,
+        '--verbosity', '0', '--public', '--job-resources-lifetime=900', '--enable-visualizer', ...HW_SUBMIT,
       ]),
     ).toEqual({
       dataPath: 'videos',
@@ -46,6 +48,8 @@ describe('parseSubmitJobArgs', () => {
       itemLeaseSecs: 30,
       verbosity: 0,
       links: { kind: 'public' },
+      resourcesLifetimeSecs: 900,
+      enableVisualizer: true,
     });
   });
 
