@@ -97,7 +97,7 @@ interface PodRun {
 }
 
 /** Seals the clip, provisions the session (HW), queues the item, and starts the job's cmd as kubejobs would. */
-async function startPod(mode: 'HW' | 'SIM'): Promise<PodRun> {
+async function startPod(mode: 'HW' | 'SIM', cmd?: string[]): Promise<PodRun> {
   const tag = randomBytes(5).toString('hex');
   const batchId = `su-${mode.toLowerCase()}-${tag}`;
   const queue = `su-q-${tag}`;
@@ -115,7 +115,7 @@ async function startPod(mode: 'HW' | 'SIM'): Promise<PodRun> {
     await client.create(buildBatchSession(batchId, key, settings));
   }
   const job = buildBatchJob(batchId, 'https://swift.invalid/workload.txt', key, settings).plugin_info;
-  const root = join(dir, `root-${mode}`);
+  const root = join(dir, `root-${tag}`);
   const layout = await layOutImage(root, { runtimeArgs: ['--ca-file', tls.caPath, '--mrenclave', MRENCLAVE] });
   const env: Record<string, string> = {
     ...layout.env,
@@ -125,7 +125,7 @@ async function startPod(mode: 'HW' | 'SIM'): Promise<PodRun> {
     REDIS_PORT: String(services.redis.port),
     REDIS_QUEUE: queue,
   };
-  const [command, ...args] = (job.cmd as string[]).map((part) => rooted(root, part));
+  const [command, ...args] = (cmd ?? (job.cmd as string[])).map((part) => rooted(root, part));
   const child = spawn(command, args, { cwd: layout.workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -143,13 +143,13 @@ async function expectResults(pod: PodRun): Promise<void> {
   expect(entries.map((e) => e.data)).toEqual(reference.pngs);
 }
 
-const doneLines = (output: string) =>
+const logLines = (output: string, message: string) =>
   output
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((entry) => entry.message === 'item done')
-    .map((entry) => entry.item_id);
+    .filter((entry) => entry.message === message);
+const doneLines = (output: string) => logLines(output, 'item done').map((entry) => entry.item_id);
 
 describe('the enclave start-up path, as kubejobs and SCONE run it', () => {
   it('SIM: the job cmd starts the bundled worker with env_vars plus REDIS_HOST, which processes one sealed item end to end', async () => {
@@ -167,5 +167,18 @@ describe('the enclave start-up path, as kubejobs and SCONE run it', () => {
     expect(pod.envVarNames).toEqual(
       ['SCONE_ALLOW_DLOPEN', 'SCONE_ALPINE', 'SCONE_CAS_ADDR', 'SCONE_CONFIG_ID', 'SCONE_HEAP', 'SCONE_LAS_ADDR', 'SCONE_LOG', 'SCONE_MODE', 'SCONE_STACK', 'SCONE_VERSION'].sort(),
     );
+  }, 120_000);
+
+  it('HW without the entry point: REDIS_HOST is in the pod but not in the session, so the worker exits 2 naming it', async () => {
+    const pod = await startPod('HW', ['node', '/app/worker.mjs']);
+    expect([pod.code, logLines(pod.output, 'invalid configuration').map((entry) => entry.error_message)]).toEqual([
+      2,
+      ['missing configuration: REDIS_HOST (environment or /env/REDIS_HOST)'],
+    ]);
+  }, 120_000);
+
+  it('the former WORKER_CMD names no file in the image: node exits 1 before the worker starts', async () => {
+    const pod = await startPod('SIM', ['node', '/app/enclave/worker.mjs']);
+    expect([pod.code, pod.output.includes(`Cannot find module '${join(pod.root, 'app', 'enclave', 'worker.mjs')}'`)]).toEqual([1, true]);
   }, 120_000);
 });
