@@ -7,6 +7,7 @@ import { swiftClientFromConfig } from '../swift-from-config.js';
 import type { ApiDeps } from './api/router.js';
 import type { ApiConfig } from './config.js';
 import { DynamoJobStatusStore } from './store.js';
+import { DynamoRefusalLog } from '../store/refusals.js';
 
 export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } = {}): Promise<ApiDeps> {
   const log = options.log ?? createLogger({ function: 'status-api' }, { level: config.logLevel });
@@ -30,5 +31,6 @@ export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } 
     results: { tempUrlKey: await secrets.read(config.results.tempUrlKey, 'TEMPURL_KEY'), ttlSecs: config.results.ttlSecs, maxLinks: config.results.maxLinks },
     pageRefreshSecs: config.pageRefreshSecs,
     log,
+    refusals: new DynamoRefusalLog(documentClient(config.aws), config.tableName),
   };
 }

@@ -17,6 +17,7 @@ import { routeRequest, type ApiDeps } from '../../lib/status/api/router.js';
 import { createLogger } from '../../lib/log.js';
 import { buildUncompressedLoop, patchAscii } from '../support/dicom-fixtures.js';
 import { orthancBoundary, orthancStowBody, stowContentType } from '../support/stow.js';
+import { assertContract } from '../support/contract.js';
 
 const SECRET = Buffer.from('status-api-test-secret-of-32-bytes-or-more', 'utf8');
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -95,6 +96,7 @@ describe('GET /pacs/refusals', () => {
 
     const { status, body } = await listRefusals('hosp-a');
     expect(status).toBe(200);
+    assertContract('/pacs/refusals', 200, body);
     expect(body.refusals.map(({ at, ...rest }: { at: string }) => (expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), rest))).toEqual([
       { route: 'stow', sop_instance_uid: '1.2.826.0.1.3680043.8.498.8002', reason: 'study_mismatch', text: 'the instance belongs to another study than the STOW-RS path names', status: 409 },
       {
