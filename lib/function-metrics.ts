@@ -24,6 +24,7 @@ export function recordBatchRun(sink: MetricSink, summary: BatchRunSummary): void
   const delaysSecs = summary.submitted.flatMap((s) => (s.submitDelaySecs === undefined ? [] : [s.submitDelaySecs]));
   sink.add('BatchesSubmitted', 'Count', delaysSecs.length);
   for (const delaySecs of delaysSecs) sink.add('SubmitDelaySecs', 'Seconds', delaySecs);
+  sink.add('OldestUnsubmittedBatchSecs', 'Seconds', summary.oldestUnsubmittedSecs);
 }
 
 export function recordSync(sink: MetricSink, summary: Pick<SyncSummary, 'outcomes'>): void {

@@ -54,13 +54,17 @@ export interface BatchRunSummary {
   steps: Record<string, BatchStep>;
   /** `submitDelaySecs`: from the batch's close to its job's submission, for the batches this run submitted. */
   submitted: Array<{ batchId: string; jobId: string; submitDelaySecs?: number }>;
+  /** Age since its close of the oldest batch this run left closed but unsubmitted (0: none); the stuck-batch alarm. */
+  oldestUnsubmittedSecs: number;
 }
+
+const UNSUBMITTED_STEPS: ReadonlySet<BatchStep> = new Set(['waiting_for_seals', 'submitting_elsewhere', 'retry_later']);
 
 export const WORKLOAD_OBJECT = 'workload.txt';
 
 /** Runs every active batch forward as far as it can go now; with `batchId`, that batch only (closing it even if not due). */
 export async function closeDueBatches(deps: BatchDeps, options: { batchId?: string; signal?: AbortSignal } = {}): Promise<BatchRunSummary> {
-  const summary: BatchRunSummary = { batches: 0, steps: {}, submitted: [] };
+  const summary: BatchRunSummary = { batches: 0, steps: {}, submitted: [], oldestUnsubmittedSecs: 0 };
   const candidates: BatchRecord[] = [];
   if (options.batchId) {
     const batch = await deps.intake.getBatch(options.batchId);
@@ -86,6 +90,11 @@ export async function closeDueBatches(deps: BatchDeps, options: { batchId?: stri
       deps.log.warn('batch step failed; the next run resumes it', { batchId: batch.batchId, ...errorFields(error) });
       failures.push(error);
     }
+  }
+  const nowMs = (deps.now ?? (() => new Date()))().getTime();
+  for (const batch of candidates) {
+    if (!batch.closingAt || !UNSUBMITTED_STEPS.has(summary.steps[batch.batchId])) continue;
+    summary.oldestUnsubmittedSecs = Math.max(summary.oldestUnsubmittedSecs, (nowMs - Date.parse(batch.closingAt)) / 1000);
   }
   if (failures.length > 0 && options.batchId) throw failures[0];
   return summary;

@@ -1,6 +1,6 @@
 /**
  * The middy chain of the HTTP API functions (status-api, pacs-hook): the observed chain of lib/middleware/event-function.ts,
- * every request counted by status code (`Requests`, dimension `statusCode`), and an error that escapes the handler
+ * every request counted by status code (`Requests`, dimension `statusCode`; `ServerErrors` for the 5xx alarm), and an error that escapes the handler
  * answered by the function's own `respond` (which logs it), never by API Gateway's bare 500.
  */
 import type { MiddlewareObj, MiddyfiedHandler } from '@middy/core';
@@ -19,8 +19,11 @@ export function httpFunction(tools: FunctionTools, respond: ErrorResponder, body
 }
 
 function countByStatus(tools: FunctionTools): MiddlewareObj<Event, Result, Error, Context> {
-  const count = (response: Result | null | undefined) =>
-    tools.metricSink.add('Requests', 'Count', 1, { statusCode: String(response?.statusCode ?? 500) });
+  const count = (response: Result | null | undefined) => {
+    const statusCode = response?.statusCode ?? 500;
+    tools.metricSink.add('Requests', 'Count', 1, { statusCode: String(statusCode) });
+    tools.metricSink.add('ServerErrors', 'Count', statusCode >= 500 ? 1 : 0);
+  };
   return { after: (request) => count(request.response), onError: (request) => count(request.response) };
 }
 

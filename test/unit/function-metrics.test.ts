@@ -37,10 +37,11 @@ describe('function metrics', () => {
     ]);
   });
 
-  it('batch: batches this run submitted and each one\'s delay after its close; earlier submissions are not counted again', () => {
+  it('batch: batches this run submitted, each one\'s delay after its close (earlier submissions not counted again), and the oldest still unsubmitted', () => {
     const { lines, sink } = recorder();
-    recordBatchRun(sink, { batches: 2, steps: {}, submitted: [{ batchId: 'a', jobId: 'j1', submitDelaySecs: 61.5 }, { batchId: 'b', jobId: 'j0' }] });
-    expect(lines).toEqual(['BatchesSubmitted 1 Count', 'SubmitDelaySecs 61.5 Seconds']);
+    const submitted = [{ batchId: 'a', jobId: 'j1', submitDelaySecs: 61.5 }, { batchId: 'b', jobId: 'j0' }];
+    recordBatchRun(sink, { batches: 3, steps: {}, submitted, oldestUnsubmittedSecs: 1900 });
+    expect(lines).toEqual(['BatchesSubmitted 1 Count', 'SubmitDelaySecs 61.5 Seconds', 'OldestUnsubmittedBatchSecs 1900 Seconds']);
   });
 
   it('sync-status: jobs polled (not deferred or backing off), stale, and ended by outcome', () => {

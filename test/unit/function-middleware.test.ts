@@ -80,7 +80,7 @@ describe('HTTP functions', () => {
     expect(await handler(event, context())).toEqual({ statusCode: 503, body: 'retry' });
     fail = false;
     expect(await handler(event, context())).toEqual({ statusCode: 200, body: 'ok' });
-    expect(counted).toEqual(['Requests 1 {"statusCode":"503"}', 'Requests 1 {"statusCode":"200"}']);
+    expect(counted).toEqual(['Requests 1 {"statusCode":"503"}', 'ServerErrors 1 undefined', 'Requests 1 {"statusCode":"200"}', 'ServerErrors 0 undefined']);
     expect(records().filter((r) => r.level === 'ERROR').map((r) => [r.message, r.error_message])).toEqual([['startup failed', 'SSM unavailable']]);
   });
 });
