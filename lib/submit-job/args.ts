@@ -18,7 +18,7 @@ export const DEFAULT_TEMPURL_TTL_SECS = 7 * 24 * 3600;
 export const DEFAULT_RESOURCES_LIFETIME_SECS = 300;
 
 export type SubmitMode =
-  | { kind: 'HW'; casAddress: string; cert: string; casCa: string }
+  | { kind: 'HW'; casAddress: string; cert: string; casCa: string; serverName?: string }
   | { kind: 'SIM' };
 
 export type SubmitOutput = { kind: 'json'; path: string } | { kind: 'submit'; submissionsUrl: string };
@@ -37,7 +37,8 @@ export interface SubmitJobArgs {
   enableVisualizer: boolean;
 }
 
-export const USAGE = `usage: submit-job [-h] [--config CONFIG] [--cert CERT] [--cas-ca CA] [--expected-time SECS]
+export const USAGE = `usage: submit-job [-h] [--config CONFIG] [--cert CERT] [--cas-ca CA] [--cas-server-name NAME]
+                  [--expected-time SECS]
                   [--item-lease-secs SECS] [--verbosity N] [--public | --tempurl-ttl SECS]
                   [--job-resources-lifetime SECS] [--enable-visualizer]
                   (--cas-address HOST:REST:ATTEST | --sgx-simulation)
@@ -65,6 +66,8 @@ options:
                              client-key.pem), as \`radiomics generate-certificate\` writes it
   --cas-ca CA                PEM of the CA that signed the CAS's TLS certificate (required with
                              --cas-address; TLS verification is always on)
+  --cas-server-name NAME     the name the CAS certificate carries, when it is not the host of --cas-address
+                             (commonly cas)
   --expected-time SECS       expected time to finish the job, monitor_info.expected_time
                              (default: ${DEFAULT_EXPECTED_TIME_SECS})
   --item-lease-secs SECS     expected time to process one video, ITEM_LEASE_SECS (default: ${DEFAULT_ITEM_LEASE_SECS})
@@ -98,6 +101,7 @@ const VALUE_OPTIONS = new Set([
   '--config',
   '--cert',
   '--cas-ca',
+  '--cas-server-name',
   '--expected-time',
   '--item-lease-secs',
   '--verbosity',
@@ -160,7 +164,8 @@ export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'he
     }
     const casCa = values.get('--cas-ca');
     if (casCa === undefined) throw new UsageError('argument --cas-ca: required with --cas-address (the CA that signed the CAS certificate)');
-    mode = { kind: 'HW', casAddress: cas, cert: values.get('--cert') ?? DEFAULT_CERT, casCa };
+    const serverName = values.get('--cas-server-name');
+    mode = { kind: 'HW', casAddress: cas, cert: values.get('--cert') ?? DEFAULT_CERT, casCa, ...(serverName === undefined ? {} : { serverName }) };
   }
   const output: SubmitOutput =
     jsonPath !== undefined ? { kind: 'json', path: jsonPath } : { kind: 'submit', submissionsUrl: httpUrl('--submissions-url', submissionsUrl!) };

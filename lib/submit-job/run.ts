@@ -102,7 +102,7 @@ export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, stri
       {
         swift: new SwiftClient({ auth: swiftAuth }),
         sessions:
-          args.mode.kind === 'HW' && tls ? new PalaemonClient({ casAddress: args.mode.casAddress, tls: { ca: tls.ca, cert: tls.cert, key: tls.key } }) : undefined,
+          args.mode.kind === 'HW' && tls ? new PalaemonClient({ casAddress: args.mode.casAddress, tls: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: args.mode.serverName } }) : undefined,
         jobs: args.output.kind === 'submit' ? new AsperathosClient({ submissionsUrl: args.output.submissionsUrl, fetch: recorder.fetch }) : undefined,
         jobsLastStatus: recorder.lastStatus,
         tempUrlKey: env.TEMPURL_KEY || undefined,

@@ -53,6 +53,10 @@ describe('parseSubmitJobArgs', () => {
     });
   });
 
+  it('--cas-server-name sets the name checked on the CAS certificate', () => {
+    expect(parseSubmitJobArgs(['videos', ...HW_SUBMIT, '--cas-server-name', 'cas']).mode).toEqual({ kind: 'HW', casAddress: 'cas.example:8081:18765', cert: 'client.pem', casCa: 'ca.pem', serverName: 'cas' });
+  });
+
   it('--cert defaults to client.pem; --tempurl-ttl sets the link lifetime; -- ends the options', () => {
     const args = parseSubmitJobArgs([...HW_SUBMIT, '--tempurl-ttl', '3600', '--', '--odd-dir']);
     expect(args).toMatchObject({ dataPath: '--odd-dir', mode: { cert: 'client.pem' }, links: { kind: 'tempurl', ttlSecs: 3600 } });
