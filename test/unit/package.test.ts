@@ -74,7 +74,7 @@ describe('serverless package (offline, no credentials)', () => {
 
   it('grants no wildcard actions, and each function only its own role', () => {
     const roles = Object.entries(template.Resources).filter(([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'));
-    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'IntakeRole', 'PacsHookRole', 'StatusApiRole', 'SyncStatusRole']);
+    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'BucketLifecycleRole', 'IntakeRole', 'PacsHookRole', 'StatusApiRole', 'SyncStatusRole']);
     for (const [, role] of roles) {
       for (const policy of role.Properties.Policies) {
         for (const statement of policy.PolicyDocument.Statement) {
@@ -131,5 +131,28 @@ describe('serverless package (offline, no credentials)', () => {
     const env = fn.Environment.Variables;
     expect(env.PACS_CREDENTIALS_SSM).toBe('/trustworthy-radiomics/dev/pacs-credentials');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CREDENTIALS$/.test(name))).toEqual([]);
+  });
+
+  it('gives PACS writes their own JWT audience and scope, and both HTTP functions a 12 h token lifetime cap', () => {
+    const pacs = template.Resources.PacsDashhookLambdaFunction.Properties.Environment.Variables;
+    const status = template.Resources.StatusDashapiLambdaFunction.Properties.Environment.Variables;
+    expect([pacs.PACS_AUTH_AUDIENCE, pacs.PACS_AUTH_SCOPE, status.AUTH_AUDIENCE]).toEqual(['radiomics-pacs', 'pacs:write', 'radiomics-status']);
+    expect([pacs.AUTH_MAX_TOKEN_LIFETIME_SECS, status.AUTH_MAX_TOKEN_LIFETIME_SECS]).toEqual(['43200', '43200']);
+  });
+
+  it('expires intake objects tagged radiomics-status=rejected after rejectedExpiryDays (7), through a custom resource on its own role', () => {
+    expect(template.Resources.IntakeRejectedExpiry).toEqual({
+      Type: 'Custom::RejectedExpiry',
+      Properties: { ServiceToken: { 'Fn::GetAtt': ['BucketDashlifecycleLambdaFunction', 'Arn'] }, BucketName: 'dev-radiomics-intake', ExpireRejectedAfterDays: 7 },
+    });
+    const fn = template.Resources.BucketDashlifecycleLambdaFunction.Properties;
+    expect(fn.Handler).toBe('functions/bucket-lifecycle.handler');
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['BucketLifecycleRole', 'Arn'] });
+    const statements = template.Resources.BucketLifecycleRole.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutLifecycleConfiguration'))).toEqual({
+      Effect: 'Allow',
+      Action: ['s3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration'],
+      Resource: 'arn:aws:s3:::dev-radiomics-intake',
+    });
   });
 });
