@@ -15,6 +15,8 @@ export interface AttestationRequest {
   caFile: string;
   /** The MRENCLAVE this "enclave" claims (64 hex). */
   mrenclave: string;
+  /** Platform properties the CAS must tolerate, e.g. ['debug-mode'] (default none: a production enclave). */
+  platform?: readonly string[];
 }
 
 export interface ServiceConfiguration {
@@ -48,7 +50,9 @@ export async function attestWithEmulator(input: AttestationRequest): Promise<Ser
   const url = new URL(`/v1/attest/${encodeURIComponent(session)}/${encodeURIComponent(service)}`, `https://${input.casAddress}`);
   let answer: { status: number; body: string };
   try {
-    answer = await getText(url, await readFile(input.caFile), { 'X-Emulated-Mrenclave': input.mrenclave });
+    const headers: Record<string, string> = { 'X-Emulated-Mrenclave': input.mrenclave };
+    if (input.platform && input.platform.length > 0) headers['X-Emulated-Platform'] = input.platform.join(',');
+    answer = await getText(url, await readFile(input.caFile), headers);
   } catch (error) {
     throw new AttestationError(`emulated attestation failed: ${(error as Error).message}`);
   }

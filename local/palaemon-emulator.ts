@@ -31,12 +31,15 @@
  * digest errors (400 here); whether the CAS withholds secret values on read-back; which session-language version a
  * given CAS release accepts for which feature (the per-service `attestation:` section is 0.3.7/SCONE 5.4; `@@` host
  * variables are attributed to 0.3.8 in issue 11, unconfirmed); volumes, x509 secret generation, signer-based
- * attestation, LAS, quotes, TCB and advisory evaluation (`tolerate`/`ignore_advisories` are stored, not applied).
+ * attestation, LAS, quotes, and how a real platform's properties and advisories are determined (the emulated enclave
+ * declares them; see below).
  *
  * EMULATED ATTESTATION (stands in for SGX attestation and proves NOTHING):
  * `GET /v1/attest/<session>/<service>` with header `X-Emulated-Mrenclave: <64 hex>` answers the service's
  * `{config_id, command, pwd, environment, fspf_path, fspf_key, fspf_tag}` with `$$SCONE::NAME$$` references
- * substituted, but only if the presented value is one of the service's MRENCLAVEs. Any local process can present
+ * substituted, but only if the presented value is one of the service's MRENCLAVEs and every platform property
+ * (`X-Emulated-Platform: debug-mode,hyperthreading,outdated-tcb`) and advisory (`X-Emulated-Advisories`) the
+ * emulated enclave declares is in the session's `tolerate` / `ignore_advisories` (documented: nothing else passes). Any local process can present
  * any value. It is served on the main port and, if `attestationPort` is given, on a second HTTPS port that asks for
  * no client certificate, like a CAS's separate attestation port (SCONE_CAS_ADDR).
  * Sessions persist in `<stateDir>/palaemon-sessions.json` when `stateDir` is given.
@@ -238,6 +241,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+const listHeader = (req: IncomingMessage, name: string): string[] =>
+  String(req.headers[name] ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+
+/** Documented: the CAS accepts only production-mode enclaves on trustworthy, up-to-date platforms unless the session's
+ *  `security.attestation.tolerate` / `ignore_advisories` list the exception. The emulated enclave states its platform's
+ *  properties (X-Emulated-Platform: debug-mode,hyperthreading,...) and advisories (X-Emulated-Advisories). */
+function refuseUntolerated(doc: SessionDoc, req: IncomingMessage, configId: string): void {
+  const attestation = ((doc as Record<string, unknown>).security as Record<string, Record<string, unknown>> | undefined)?.attestation ?? {};
+  const tolerated = Array.isArray(attestation.tolerate) ? attestation.tolerate.map(String) : [];
+  const ignored = Array.isArray(attestation.ignore_advisories) ? attestation.ignore_advisories.map(String) : attestation.ignore_advisories === '*' ? ['*'] : [];
+  const properties = listHeader(req, 'x-emulated-platform').filter((p) => !tolerated.includes(p));
+  const advisories = ignored.includes('*') ? [] : listHeader(req, 'x-emulated-advisories').filter((a) => !ignored.includes(a));
+  if (properties.length + advisories.length > 0) {
+    throw new HttpError(403, `attestation refused for ${configId}: not tolerated: ${[...properties, ...advisories].join(', ')}`);
+  }
+}
+
 /** The client's identity: SHA-256 of its certificate's public key (SubjectPublicKeyInfo, DER). */
 function fingerprintOf(req: IncomingMessage): string | null {
   const socket = req.socket as TLSSocket;
@@ -280,6 +303,7 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
     const service = services(doc).find((s) => s.name === serviceName);
     if (!service) throw new HttpError(404, `service ${serviceName} not found in session ${sessionName}`);
     if (!mrenclavesOf(service).includes(presented)) throw new HttpError(403, `mrenclave not permitted for ${sessionName}/${serviceName}`);
+    refuseUntolerated(doc, req, `${sessionName}/${serviceName}`);
     const secrets = secretsOf(doc);
     const environment = Object.fromEntries(
       Object.entries((service.environment ?? {}) as Record<string, unknown>).map(([k, v]) => [k, substitute(String(v), secrets)]),

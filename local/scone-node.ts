@@ -2,7 +2,7 @@
  * LOCAL RUNS ONLY: the image's `node` as SCONE's curated image provides it (a sconified node), emulated: the shim
  * that local/image-root.ts puts on the image's PATH runs
  *
- *   node --import tsx local/scone-node.ts --image-root ROOT [--ca-file PEM --mrenclave HEX] -- ARGS...
+ *   node --import tsx local/scone-node.ts --image-root ROOT [--ca-file PEM --mrenclave HEX --platform P,Q] -- ARGS...
  *
  * which applies the emulated SCONE runtime (local/scone-runtime.ts) and then runs the real node with the resulting
  * arguments, environment and working directory, forwarding SIGTERM/SIGINT and the exit status.
@@ -19,7 +19,8 @@ function settingsOf(argv: string[]): { settings: RuntimeSettings; args: string[]
   };
   const root = value('--image-root');
   if (!root) throw new Error('scone-node: --image-root is required');
-  return { settings: { root, caFile: value('--ca-file'), mrenclave: value('--mrenclave') }, args: end < 0 ? [] : argv.slice(end + 1) };
+  const platform = value('--platform')?.split(',').filter(Boolean);
+  return { settings: { root, caFile: value('--ca-file'), mrenclave: value('--mrenclave'), platform }, args: end < 0 ? [] : argv.slice(end + 1) };
 }
 
 const { settings, args } = settingsOf(process.argv.slice(2));

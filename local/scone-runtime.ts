@@ -22,6 +22,8 @@ export interface RuntimeSettings {
   caFile?: string;
   /** The MRENCLAVE the emulated enclave presents (HW). */
   mrenclave?: string;
+  /** Properties of the emulated platform the session must tolerate, e.g. ['debug-mode'] (default none). */
+  platform?: readonly string[];
 }
 
 export interface Launch {
@@ -41,7 +43,7 @@ export async function sconeLaunch(args: string[], hostEnv: Env, settings: Runtim
   const casAddress = hostEnv.SCONE_CAS_ADDR;
   if (!configId || !casAddress) throw new AttestationError('SCONE_MODE=HW needs SCONE_CONFIG_ID and SCONE_CAS_ADDR');
   if (!settings.caFile || !settings.mrenclave) throw new AttestationError('the emulated runtime needs the CAS CA file and an MRENCLAVE');
-  const service = await attestWithEmulator({ configId, casAddress, caFile: settings.caFile, mrenclave: settings.mrenclave });
+  const service = await attestWithEmulator({ configId, casAddress, caFile: settings.caFile, mrenclave: settings.mrenclave, platform: settings.platform });
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(service.environment)) {
     if (!name.startsWith('@@')) {

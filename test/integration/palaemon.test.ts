@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
+import { attestWithEmulator } from '../../local/emulated-attestation.js';
 import {
   PalaemonClient,
   CasRequestError,
@@ -235,6 +236,16 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     });
     const denied = await attest('e'.repeat(64));
     expect(denied).toEqual({ status: 403, body: '{"msg":["mrenclave not permitted for batch-attest/radiomics"]}' });
+  });
+
+  it('emulated attestation refuses a debug-mode enclave unless the session tolerates it', async () => {
+    await alice.create(buildRadiomicsSession(sessionInput('batch-strict')));
+    await alice.create(buildRadiomicsSession(sessionInput('batch-tolerant', { tolerate: ['debug-mode'] })));
+    const request = { casAddress: `127.0.0.1:${new URL(cas.attestationUrl!).port}`, caFile: fx.caPath, mrenclave: MRENCLAVE, platform: ['debug-mode'] };
+    const refused = (await attestWithEmulator({ ...request, configId: 'batch-strict/radiomics' }).catch((e: unknown) => e)) as Error;
+    expect(refused.message).toBe('emulated attestation refused (403)');
+    expect((await attestWithEmulator({ ...request, configId: 'batch-tolerant/radiomics' })).environment.ITEM_LEASE_SECS).toBe('15');
+    expect((await attestWithEmulator({ ...request, platform: [], configId: 'batch-strict/radiomics' })).command).toBe('node /app/worker.js');
   });
 
   it('the tutorial format is accepted too', async () => {
