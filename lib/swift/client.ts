@@ -408,15 +408,16 @@ export class SwiftClient implements SwiftStore {
         });
     }
     if (!options.signal) return this.pendingAuth;
-    // The shared authentication is not cancelled by one caller; the caller just stops waiting.
+    // The shared authentication is not cancelled by one caller; the caller just stops waiting. Its listener goes
+    // when the wait ends: a caller's signal often outlives the call, and many callers may wait at once.
     const signal = options.signal;
-    return Promise.race([
-      this.pendingAuth,
-      new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(abortReason(signal));
-        signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
-      }),
-    ]);
+    const pending = this.pendingAuth;
+    return new Promise<SwiftSession>((resolve, reject) => {
+      if (signal.aborted) return reject(abortReason(signal));
+      const onAbort = () => reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private async authenticateWithRetry(attempt: Attempt): Promise<SwiftSession> {
