@@ -6,19 +6,23 @@
  * k-means uses a fresh OpenCV RNG per clip (state 0xffffffff), threaded through the frames in order — what the
  * original did in a fresh process; in a long-lived original process the results depended on earlier clips.
  *
- * The label is the shipped, degenerate classifier's output (docs/radiomics.md §5): always reported as
- * `label_status: 'unvalidated'` with its decision value z, never as a diagnosis. `view` is never assessed.
+ * Results are named: the 57-value clip vector as {name: value} (CLIP_FEATURE_NAMES), per-frame rows keyed by the
+ * 28 TEXTURE_FEATURE_NAMES plus the frame index. The values are the computed doubles, unrounded.
+ * The label is the shipped, degenerate classifier's output (docs/radiomics.md §5): always reported in the block
+ * `{rule, z, label, label_status: 'unvalidated'}`, never as a diagnosis. `view` is never assessed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { decodeFrames, type DecodeOptions, type VideoInput } from './decode.js';
-import { classify, clipFeatureVector, type Classifier } from './radiomics/aggregate.js';
+import { classify, CLIP_FEATURE_NAMES, clipFeatureVector, type Classification, type Classifier } from './radiomics/aggregate.js';
 import { anonymisedPng } from './radiomics/anonymise.js';
 import { isDopplerFrame } from './radiomics/doppler.js';
 import { CvRng } from './radiomics/rng.js';
 import { segmentFrame } from './radiomics/segmentation.js';
-import { hasAnyPixel, textureFeatures } from './radiomics/texture.js';
+import { hasAnyPixel, TEXTURE_FEATURE_NAMES, textureFeatures } from './radiomics/texture.js';
+
+type TextureFeatureName = (typeof TEXTURE_FEATURE_NAMES)[number];
 
 const require = createRequire(import.meta.url);
 /** The original classifier's numbers (coef, intercept, mean_textures, std_textures), copied from samples/. */
@@ -34,6 +38,20 @@ export type ClipResult =
   /** Doppler clusters were found but every segmented frame was empty after erosion (the original crashed) */
   | 'no_textured_frames';
 
+/** One textured frame's 28 texture features by name, with the frame's index in the clip. */
+export type FrameFeatures = { frame: number } & Record<TextureFeatureName, number>;
+
+/** The shipped classifier's decision, always marked unvalidated (docs/radiomics.md §5). */
+export interface LabelBlock {
+  rule: string;
+  /** z = coef · x' + intercept; null when not computed */
+  z: number | null;
+  label: string | null;
+  label_status: 'unvalidated';
+}
+
+export const LABEL_RULE = "the original main.py's shipped logistic regression: z = coef · ((x − mean) / std) + intercept; RHD if z > 0, else Normal";
+
 export interface ClipAnalysis {
   result: ClipResult;
   doppler: boolean;
@@ -43,16 +61,11 @@ export interface ClipAnalysis {
   textured_frames: number;
   /** frames where no k-means cluster qualified as Doppler (the original would have crashed on the first) */
   frames_without_doppler_region: number;
-  /** 57 values: nanmean(28), nanmedian(28), maxVelocity of the max-autoCorrelation frame; null unless result ok */
-  features: number[] | null;
-  /** one row of the 28 texture features per textured frame, in frame order */
-  per_frame: number[][];
-  /** 1 = RHD, 0 = Normal from the shipped classifier; null when not computed */
-  label: 0 | 1 | null;
-  label_name: string | null;
-  label_status: 'unvalidated';
-  /** z = coef · x' + intercept */
-  decision: number | null;
+  /** the 57-value clip vector by name (CLIP_FEATURE_NAMES, the classifier's order); null unless result ok */
+  features: Record<string, number> | null;
+  /** one row of the 28 named texture features per textured frame, in frame order */
+  per_frame: FrameFeatures[];
+  label: LabelBlock;
   view: 'not_assessed';
 }
 
@@ -86,6 +99,7 @@ export async function analyzeClip(input: VideoInput, options: AnalyzeClipOptions
   if (options.anonymiseDir !== undefined) await mkdir(options.anonymiseDir, { recursive: true });
   const rng = new CvRng();
   const perFrame: number[][] = [];
+  const perFrameIndex: number[] = [];
   let frames = 0;
   let doppler = false;
   let framesWithoutDopplerRegion = 0;
@@ -107,28 +121,27 @@ export async function analyzeClip(input: VideoInput, options: AnalyzeClipOptions
       if (event.textured) {
         event.features = textureFeatures(segmentation.segmented, width, height);
         perFrame.push(event.features);
+        perFrameIndex.push(index);
       }
     }
     await options.onFrame?.(event);
   }
 
-  const report = (
-    result: ClipResult,
-    features: number[] | null,
-    classification: { decision: number; label: 0 | 1 | null; labelName: string | null } | null,
-  ): ClipAnalysis => ({
+  const report = (result: ClipResult, features: number[] | null, classification: Classification | null): ClipAnalysis => ({
     result,
     doppler,
     frames,
     textured_frames: perFrame.length,
-    features,
-    per_frame: perFrame,
-    label: classification?.label ?? null,
-    label_name: classification?.labelName ?? null,
-    label_status: 'unvalidated',
-    decision: classification && !Number.isNaN(classification.decision) ? classification.decision : null,
-    view: 'not_assessed',
     frames_without_doppler_region: framesWithoutDopplerRegion,
+    features: features && named(CLIP_FEATURE_NAMES, features),
+    per_frame: perFrame.map((row, i) => ({ frame: perFrameIndex[i], ...named(TEXTURE_FEATURE_NAMES, row) }) as FrameFeatures),
+    label: {
+      rule: LABEL_RULE,
+      z: classification && !Number.isNaN(classification.decision) ? classification.decision : null,
+      label: classification?.labelName ?? null,
+      label_status: 'unvalidated',
+    },
+    view: 'not_assessed',
   });
   if (!doppler) return report('not_doppler', null, null);
   if (perFrame.length === 0) {
@@ -136,4 +149,8 @@ export async function analyzeClip(input: VideoInput, options: AnalyzeClipOptions
   }
   const features = clipFeatureVector(perFrame);
   return report('ok', features, classify(features, options.classifier ?? SHIPPED_CLASSIFIER));
+}
+
+function named(names: readonly string[], values: readonly number[]): Record<string, number> {
+  return Object.fromEntries(names.map((name, i) => [name, values[i]]));
 }

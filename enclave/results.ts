@@ -2,7 +2,8 @@
  * What one processed item leaves in Swift, in the container `<JOB_NAME>-results`:
  *
  *   <id>.zip    the anonymised frames as `0.png`, `1.png`, ... (deflate; as the original's zip of frames)
- *   <id>.json   the analysis, as `radiomics analyze --json` prints it, plus `item_id` (label_status "unvalidated")
+ *   <id>.json   the analysis, as `radiomics analyze --json` prints it, plus `item_id`: named features, per-frame rows
+ *               keyed by name, the label block {rule, z, label, label_status: "unvalidated"}
  *   <id>.error.json   only for a failed item whose id is known: {item_id, reason} (best effort)
  *
  * `<id>` is the sealed object's name: the last path segment of the item URL, without query string and without a
@@ -89,11 +90,14 @@ export class FrameZip {
   }
 }
 
-/** The analysis as the CLI's `--json` prints it (NaN/Infinity as null), with `item_id` first. */
+/** The analysis as `radiomics analyze --json` prints it: NaN/Infinity as null, numbers unrounded. */
+export function clipJson(analysis: ClipAnalysis | ({ item_id: string } & ClipAnalysis)): string {
+  return JSON.stringify(analysis, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value));
+}
+
+/** The worker's `<id>.json`: the `--json` object with `item_id` first. */
 export function analysisJson(itemId: string, analysis: ClipAnalysis): string {
-  return JSON.stringify({ item_id: itemId, ...analysis }, (_key, value) =>
-    typeof value === 'number' && !Number.isFinite(value) ? null : value,
-  );
+  return clipJson({ item_id: itemId, ...analysis });
 }
 
 export function errorJson(itemId: string, reason: string): string {

@@ -76,8 +76,9 @@ async function main(): Promise<number> {
       const stage = apiStage?.stage ?? video?.stage ?? 'missing';
       let row = `${stage.padEnd(9)} ${apiStage?.reason ?? video?.reason ?? ''}`;
       if (result) {
-        const label = result.label === null || result.label === undefined ? String(result.result) : `${result.label_name ?? result.label} (${result.label_status})`;
-        const z = typeof result.decision === 'number' ? result.decision.toFixed(1) : '-';
+        const block = result.label as { z: number | null; label: string | null; label_status: string };
+        const label = block.label === null ? String(result.result) : `${block.label} (${block.label_status})`;
+        const z = typeof block.z === 'number' ? block.z.toFixed(1) : '-';
         row = `${stage.padEnd(9)} ${String(result.doppler).padEnd(7)} ${String(result.textured_frames).padEnd(8)} ${label.padEnd(20)} ${z.padEnd(10)} ${report.storageUrl}/${resultsContainer}/${video!.videoId}.json`;
         done++;
       } else if (resultsContainer) {

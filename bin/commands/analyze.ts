@@ -1,14 +1,17 @@
 /**
  * `radiomics analyze CLIP [--json] [--anonymise DIR]`: runs the original radiomics pipeline on one clip.
  *
- * --json prints one JSON object: {result, doppler, frames, textured_frames, features, per_frame, label, label_name,
- * label_status: "unvalidated", decision, view: "not_assessed", ...}. NaN features are printed as null.
+ * --json prints one JSON object: {result, doppler, frames, textured_frames, frames_without_doppler_region,
+ * features: {<57 names>: value}, per_frame: [{frame, <28 names>: value}], label: {rule, z, label,
+ * label_status: "unvalidated"}, view: "not_assessed"}, exactly as the worker's `<id>.json` (without item_id).
+ * NaN features are printed as null; numbers are unrounded.
  * Without --json a short human summary is printed. --anonymise DIR also writes the masked frames as DIR/<i>.png
  * (correct RGB; the original swapped red and blue).
  * Exit codes: 0 analysed (whatever the result), 1 unreadable input, 2 usage.
  */
 import { analyzeClip } from '../../enclave/analyze-clip.js';
 import { DecodeError } from '../../enclave/decode.js';
+import { clipJson } from '../../enclave/results.js';
 
 const USAGE = 'usage: radiomics analyze CLIP [--json] [--anonymise DIR]';
 
@@ -41,13 +44,13 @@ export async function run(args: string[]): Promise<number> {
   try {
     const analysis = await analyzeClip(clip, { anonymiseDir });
     if (json) {
-      process.stdout.write(JSON.stringify(analysis, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value)) + '\n');
+      process.stdout.write(clipJson(analysis) + '\n');
     } else {
       const lines = [
         `result: ${analysis.result}`,
         `doppler: ${analysis.doppler}`,
         `frames: ${analysis.frames} (textured: ${analysis.textured_frames})`,
-        `label: ${analysis.label_name ?? 'n/a'} (${analysis.label_status}, decision z = ${analysis.decision ?? 'n/a'})`,
+        `label: ${analysis.label.label ?? 'n/a'} (${analysis.label.label_status}, z = ${analysis.label.z === null ? 'n/a' : analysis.label.z.toFixed(1)})`,
         `view: ${analysis.view}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');

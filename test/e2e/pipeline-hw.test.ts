@@ -32,7 +32,7 @@ describe('end to end, HW mode', () => {
     for (const [i, clip] of report.clips.entries()) {
       const plain = await analyzePlain(CLIPS[i]);
       expect(clip.result?.features).toEqual(plain.features);
-      expect(clip.result?.decision).toEqual(plain.decision);
+      expect(clip.result?.label).toEqual(plain.label);
     }
   }, 120_000);
 

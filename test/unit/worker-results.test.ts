@@ -1,7 +1,7 @@
 /** enclave/results.ts: item ids from URLs, the frame zip, the result JSON. */
 import { describe, expect, it } from '@jest/globals';
-import type { ClipAnalysis } from '../../enclave/analyze-clip.js';
-import { analysisJson, errorJson, FrameZip, ItemFailure, itemIdFromUrl } from '../../enclave/results.js';
+import type { ClipAnalysis, FrameFeatures } from '../../enclave/analyze-clip.js';
+import { analysisJson, clipJson, errorJson, FrameZip, ItemFailure, itemIdFromUrl } from '../../enclave/results.js';
 import { readZip } from '../fixtures/enclave/zip-reader.js';
 
 describe('item id', () => {
@@ -68,21 +68,20 @@ describe('result JSON', () => {
     frames: 2,
     textured_frames: 2,
     frames_without_doppler_region: 0,
-    features: [1.5, Number.NaN, -0.25],
-    per_frame: [[1, Number.POSITIVE_INFINITY]],
-    label: 0,
-    label_name: 'Normal',
-    label_status: 'unvalidated',
-    decision: -1229.5,
+    features: { mean_autoCorrelation: 1.5, mean_clusterProminence: Number.NaN, maxVelocityOfMaxAutoCorrelationFrame: -0.25 },
+    per_frame: [{ frame: 3, autoCorrelation: 1, clusterProminence: Number.POSITIVE_INFINITY } as FrameFeatures],
+    label: { rule: 'z > 0 is RHD', z: -1229.5, label: 'Normal', label_status: 'unvalidated' },
     view: 'not_assessed',
   };
 
-  it('is the CLI --json object with item_id first and non-finite numbers as null', () => {
-    expect(analysisJson('abc', analysis)).toBe(
-      '{"item_id":"abc","result":"ok","doppler":true,"frames":2,"textured_frames":2,"frames_without_doppler_region":0,' +
-        '"features":[1.5,null,-0.25],"per_frame":[[1,null]],"label":0,"label_name":"Normal","label_status":"unvalidated",' +
-        '"decision":-1229.5,"view":"not_assessed"}',
-    );
+  it('is the CLI --json object with item_id first, features by name and non-finite numbers as null', () => {
+    const body =
+      '"result":"ok","doppler":true,"frames":2,"textured_frames":2,"frames_without_doppler_region":0,' +
+      '"features":{"mean_autoCorrelation":1.5,"mean_clusterProminence":null,"maxVelocityOfMaxAutoCorrelationFrame":-0.25},' +
+      '"per_frame":[{"frame":3,"autoCorrelation":1,"clusterProminence":null}],' +
+      '"label":{"rule":"z > 0 is RHD","z":-1229.5,"label":"Normal","label_status":"unvalidated"},"view":"not_assessed"}';
+    expect(analysisJson('abc', analysis)).toBe(`{"item_id":"abc",${body}`);
+    expect(clipJson(analysis)).toBe(`{${body}`);
   });
 
   it('an error object names the item and the reason only', () => {
