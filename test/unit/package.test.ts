@@ -1,7 +1,7 @@
 /** `osls package` produces the CloudFormation artefacts offline, with no AWS credentials. */
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -95,14 +95,17 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['SyncStatusRole', 'Arn'] });
     expect(fn.Timeout).toBe(55);
     const statements = template.Resources.SyncStatusRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter']);
+    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
+      'dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+    ]);
     expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual([
       { 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' },
       { 'Fn::Sub': '${RadiomicsTable.Arn}/index/byBatch' },
     ]);
-    expect(statements.find((s: any) => [s.Action].flat().includes('ssm:GetParameter')).Resource).toEqual({
-      'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password',
-    });
+    expect(statements.find((s: any) => [s.Action].flat().includes('ssm:GetParameter')).Resource).toEqual([
+      { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password' },
+      { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-key' },
+    ]);
     expect(fn.Environment.Variables).toMatchObject({ PROGRESS_FROM_RESULTS: 'true', OS_PASSWORD_SSM: '/trustworthy-radiomics/dev/swift-password' });
   });
 
@@ -113,7 +116,7 @@ describe('serverless package (offline, no credentials)', () => {
     const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('GET ')).sort();
     expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /videos/{id}']);
     const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter']);
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     const env = fn.Environment.Variables;
     expect(env.TEMPURL_KEY_SSM).toBe('/trustworthy-radiomics/dev/tempurl-key');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
@@ -126,7 +129,9 @@ describe('serverless package (offline, no credentials)', () => {
     const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('POST ')).sort();
     expect(routes).toEqual(['POST /dicomweb/studies', 'POST /dicomweb/studies/{study}', 'POST /instances', 'POST /uploads', 'POST /{source}/instances']);
     const statements = template.Resources.PacsHookRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:PutObject', 'ssm:GetParameter']);
+    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
+      'dynamodb:BatchWriteItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:PutObject', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+    ]);
     expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe('arn:aws:s3:::dev-radiomics-intake/*/dicom/*');
     const env = fn.Environment.Variables;
     expect(env.PACS_CREDENTIALS_SSM).toBe('/trustworthy-radiomics/dev/pacs-credentials');
@@ -154,5 +159,91 @@ describe('serverless package (offline, no credentials)', () => {
       Action: ['s3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration'],
       Resource: 'arn:aws:s3:::dev-radiomics-intake',
     });
+  });
+});
+
+const FUNCTIONS = { intake: 'Intake', batch: 'Batch', 'sync-status': 'SyncDashstatus', 'status-api': 'StatusDashapi', 'pacs-hook': 'PacsDashhook' } as const;
+
+describe('packaged template: tracing, alarms, access logs, VPC, stage settings', () => {
+  const alarm = (name: string) => template.Resources[name].Properties;
+  const notifyTopic = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
+  const emfDimensions = (fn: string) => [{ Name: 'service', Value: 'trustworthy-radiomics' }, { Name: 'function', Value: fn }];
+
+  it('traces every function with X-Ray, and every function role may write traces', () => {
+    for (const [fn, logical] of Object.entries(FUNCTIONS)) {
+      expect([fn, template.Resources[`${logical}LambdaFunction`].Properties.TracingConfig]).toEqual([fn, { Mode: 'Active' }]);
+    }
+    for (const role of ['IntakeRole', 'BatchRole', 'SyncStatusRole', 'StatusApiRole', 'PacsHookRole']) {
+      const statements = template.Resources[role].Properties.Policies[0].PolicyDocument.Statement;
+      expect(statements).toContainEqual({ Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' });
+    }
+  });
+
+  it('alarms on intake failures, every function\'s errors and throttles, a stuck batch, stale jobs and status-api 5xx', () => {
+    const alarms = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([name]) => name).sort();
+    const perFunction = Object.values(FUNCTIONS).flatMap((logical) => [`${logical}ErrorsAlarm`, `${logical}ThrottlesAlarm`]);
+    expect(alarms).toEqual(['BatchStuckAlarm', 'IntakeFailuresAlarm', 'StaleJobsAlarm', 'StatusApi5xxAlarm', ...perFunction].sort());
+    expect(alarm('IntakeFailuresAlarm')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['IntakeFailures', 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarm('PacsDashhookThrottlesAlarm')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'PacsDashhookLambdaFunction' } }] });
+    expect(alarm('BatchStuckAlarm')).toMatchObject({ Namespace: 'TrustworthyRadiomics', MetricName: 'OldestUnsubmittedBatchSecs', Dimensions: emfDimensions('batch'), Statistic: 'Maximum', Threshold: 1800 });
+    expect(alarm('StaleJobsAlarm')).toMatchObject({ MetricName: 'JobsStale', Dimensions: emfDimensions('sync-status'), Period: 60, EvaluationPeriods: 30, DatapointsToAlarm: 30, Threshold: 0 });
+    expect(alarm('StatusApi5xxAlarm')).toMatchObject({ MetricName: 'ServerErrors', Dimensions: emfDimensions('status-api'), Statistic: 'Sum', Threshold: 0 });
+    for (const name of alarms) expect([name, alarm(name).AlarmActions]).toEqual([name, notifyTopic]);
+    expect((template as any).Conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+  });
+
+  it('writes HTTP API access logs, caps the intake\'s concurrency, and gives it the (empty by default) ffmpeg layers', () => {
+    expect(template.Resources.HttpApiStage.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+    const intake = template.Resources.IntakeLambdaFunction.Properties;
+    expect([intake.ReservedConcurrentExecutions, intake.Layers, intake.Environment.Variables.FFMPEG_PATH]).toEqual([10, [], '/opt/bin/ffmpeg']);
+  });
+
+  it('wires TempAuth too: its URL, user and SSM key name reach every Swift user, whose roles may read that key', () => {
+    for (const logical of ['Intake', 'Batch', 'SyncDashstatus', 'StatusDashapi']) {
+      const env = template.Resources[`${logical}LambdaFunction`].Properties.Environment.Variables;
+      expect([logical, env.SWIFT_AUTH, env.SWIFT_AUTH_URL, env.SWIFT_KEY_SSM]).toEqual([logical, 'keystone', 'https://keystone.example.org:5000/v3', '/trustworthy-radiomics/dev/swift-key']);
+    }
+  });
+
+  it('runs outside any VPC by default; the roles gain VPC access only under the HasVpc condition', () => {
+    for (const logical of Object.values(FUNCTIONS)) expect(template.Resources[`${logical}LambdaFunction`].Properties.VpcConfig).toBeUndefined();
+    expect((template as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(template.Resources.BatchRole.Properties.ManagedPolicyArns).toEqual({
+      'Fn::If': ['HasVpc', ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'], { Ref: 'AWS::NoValue' }],
+    });
+  });
+});
+
+describe('bundles (minified, with a linked source map without sources)', () => {
+  // zipped bytes measured 2026-12-02 (README "Deployment"), plus about 10 %
+  const MAX_ZIP_BYTES = { intake: 1_800_000, batch: 1_300_000, 'sync-status': 1_150_000, 'status-api': 1_150_000, 'pacs-hook': 1_300_000 };
+  const packagesIn = async (fn: string) => {
+    const map = JSON.parse((await run('unzip', ['-p', join(REPO_ROOT, '.serverless', `${fn}.zip`), `functions/${fn}.mjs.map`], { maxBuffer: 64 << 20 })).stdout);
+    expect(map.sourcesContent ?? []).toEqual([]);
+    return new Set((map.sources as string[]).flatMap((source) => source.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? []));
+  };
+
+  it('keeps each function\'s zip within its size budget', () => {
+    for (const [fn, maxBytes] of Object.entries(MAX_ZIP_BYTES)) {
+      const bytes = statSync(join(REPO_ROOT, '.serverless', `${fn}.zip`)).size;
+      expect([fn, bytes <= maxBytes]).toEqual([fn, true]);
+    }
+  });
+
+  it('ships no dcmjs in batch and no yaml in sync-status; the SSM client only where the role may read a parameter', async () => {
+    const batch = await packagesIn('batch');
+    const sync = await packagesIn('sync-status');
+    const intake = await packagesIn('intake');
+    expect([batch.has('dcmjs'), sync.has('yaml'), intake.has('dcmjs')]).toEqual([false, false, true]);
+    for (const [fn, logical] of Object.entries({ 'sync-status': 'SyncStatusRole', 'pacs-hook': 'PacsHookRole' })) {
+      const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s: any) => [s.Action].flat().includes('ssm:GetParameter'));
+      expect([fn, (await packagesIn(fn)).has('@aws-sdk/client-ssm')]).toEqual([fn, mayRead]);
+    }
   });
 });
