@@ -86,4 +86,26 @@ describe('status page in Chromium', () => {
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(1000);
   });
+
+  it('keeps in sessionStorage only a token the API accepted, never a PACS write token, and drops it once refused', async () => {
+    const page = await browser.newPage();
+    const stored = () => page.evaluate(() => sessionStorage.getItem('radiomics-token'));
+    await page.goto(`${api.url}/`);
+    await page.fill('#token', await kit.hs({ tenant: 'hospital-a', scope: 'pacs:write' }, { audience: 'radiomics-pacs' }));
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('message')!.textContent !== '');
+    expect(await page.textContent('#message')).toBe("the token's aud claim is not accepted");
+    expect(await stored()).toBeNull();
+
+    const readToken = await kit.hs({ tenant: 'hospital-a', scope: 'status:read' });
+    await page.fill('#token', readToken);
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('updated')!.textContent !== '');
+    expect(await stored()).toBe(readToken);
+
+    await page.evaluate(() => sessionStorage.setItem('radiomics-token', 'revoked.token.value'));
+    await page.waitForFunction(() => sessionStorage.getItem('radiomics-token') === null);
+    expect(await page.textContent('#message')).toBe('the bearer token is malformed');
+    await page.close();
+  });
 });

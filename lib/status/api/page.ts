@@ -1,7 +1,9 @@
 /**
- * `GET /`: a small self-refreshing status page, no framework. The user pastes a token; it is kept in
- * sessionStorage (this tab only) and sent as a bearer header to `jobs` (relative, so it works under a stage
- * path). A strict CSP allows only this page's own inline script and style (by hash) and same-origin fetches.
+ * `GET /`: a small self-refreshing status page, no framework. The user pastes a token; it is sent as a bearer
+ * header to `jobs` (relative, so it works under a stage path) and kept in sessionStorage (this tab only) only once
+ * the API has accepted it, so a token for another audience (a PACS write token) is never stored; a later 401
+ * (expired, revoked) removes it. A strict CSP allows only this page's own inline script and style (by hash) and
+ * same-origin fetches.
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -47,22 +49,25 @@ const SCRIPT = `
       rows.appendChild(tr);
     });
   }
-  function load() {
-    var token = sessionStorage.getItem('radiomics-token');
+  function stop() { if (timer) clearInterval(timer); timer = null; }
+  function start() { stop(); timer = setInterval(function () { load(); }, refreshSecs * 1000); }
+  function load(candidate) {
+    var token = candidate || sessionStorage.getItem('radiomics-token');
     if (!token) return;
     fetch('jobs?limit=100', { headers: { authorization: 'Bearer ' + token }, cache: 'no-store' })
-      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, body: body }; }); })
+      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; }); })
       .then(function (r) {
+        if (r.status === 401) { sessionStorage.removeItem('radiomics-token'); stop(); }
         if (!r.ok) { message.textContent = r.body.message || 'request failed'; return; }
+        if (candidate) { sessionStorage.setItem('radiomics-token', candidate); start(); }
         message.textContent = ''; render(r.body.jobs); updated.textContent = 'updated ' + new Date().toLocaleTimeString();
       })
       .catch(function () { message.textContent = 'the status API is unreachable'; });
   }
   form.addEventListener('submit', function (e) {
-    e.preventDefault(); sessionStorage.setItem('radiomics-token', input.value.trim()); input.value = '';
-    load(); if (timer) clearInterval(timer); timer = setInterval(load, refreshSecs * 1000);
+    e.preventDefault(); var candidate = input.value.trim(); input.value = ''; stop(); load(candidate);
   });
-  if (sessionStorage.getItem('radiomics-token')) { load(); timer = setInterval(load, refreshSecs * 1000); }
+  if (sessionStorage.getItem('radiomics-token')) { load(); start(); }
 })();
 `;
 
