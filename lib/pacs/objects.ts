@@ -10,6 +10,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -108,8 +109,14 @@ export interface UploadRequest {
   md5?: string;
 }
 
+/**
+ * A GET of bytes 128–131 of the uploaded object ("DICM" once it is there). Orthanc's Lua HttpPut answers the same
+ * empty string for an S3 success and for an HTTP error, so the Lua recipe confirms its PUT with this.
+ */
+export const UPLOAD_CHECK_RANGE = 'bytes=128-131';
+
 export type UploadTicket =
-  | { method: 'PUT'; key: string; url: string; headers: Record<string, string>; expiresInSecs: number }
+  | { method: 'PUT'; key: string; url: string; headers: Record<string, string>; check: { method: 'GET'; url: string; headers: { Range: string } }; expiresInSecs: number }
   | {
       method: 'MULTIPART';
       key: string;
@@ -156,11 +163,13 @@ export class S3UploadPresigner implements UploadPresigner {
           unhoistableHeaders: new Set(Object.keys(integrity).map((h) => h.toLowerCase())),
         },
       );
+      const checkUrl = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
       return {
         method: 'PUT',
         key,
         url,
         headers: { 'Content-Type': 'application/dicom', 'Content-Length': String(request.size), ...integrity },
+        check: { method: 'GET', url: checkUrl, headers: { Range: UPLOAD_CHECK_RANGE } },
         expiresInSecs: expiresIn,
       };
     }

@@ -359,6 +359,9 @@ describe('POST /uploads (presigned, for files above the Lambda payload limit)', 
     const put = await fetch(json.url, { method: 'PUT', headers: json.headers, body: file as unknown as BodyInit });
     expect(put.status).toBe(200);
     expect((await object('hosp-a/dicom/1.2.826.0.1.3680043.8.498.4001.dcm'))?.equals(file)).toBe(true);
+    // the ticket's check (what the Lua recipe reads back, since Orthanc's HttpPut cannot report an HTTP error)
+    const check = await fetch(json.check.url, { headers: json.check.headers });
+    expect([json.check.method, check.status, await check.text()]).toEqual(['GET', 206, 'DICM']);
   });
 
   it("another tenant's prefix: a body naming a tenant or a key is refused (the key comes from the credential)", async () => {

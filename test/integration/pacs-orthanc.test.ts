@@ -3,7 +3,8 @@
  * PACS hook through every route, inside network and PID namespaces (only `lo`, since Orthanc always binds 0.0.0.0; the PID namespace ends Orthanc with the driver):
  * STOW-RS as a synchronous job with Basic (chunked), STOW-RS with Bearer and ChunkedTransfers false, an
  * asynchronous STOW job, peer store, the Lua OnStoredInstance HttpPost of ../shared/pacs/export.lua, and the
- * /uploads recipe of lib/pacs/orthanc-uploads.lua (presigned PUT straight into the bucket).
+ * /uploads recipe of lib/pacs/orthanc-uploads.lua (presigned PUT straight into the bucket, and two copies whose PUT fails).
+ * The hook runs as deployed: configuration parsed from the environment (default caps), PACS_CREDENTIALS_FILE.
  * The driver (test/support/orthanc-driver.ts) runs in the namespace with s3rver and the hook; then the intake,
  * against real dynalite and Swift, de-identifies, converts and seals every object that landed.
  */
@@ -103,9 +104,21 @@ maybe('a real Orthanc exports to the PACS hook', () => {
   });
 
   it('the /uploads Lua recipe (lib/pacs/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
-    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))).toEqual([expect.stringMatching(/^hook upload: PUT done for [0-9a-f-]{44}$/)]);
+    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))[0]).toMatch(/^hook upload: PUT done for [0-9a-f-]{44}$/);
     expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant: 'hosp-upload', status: 200, transfer: 'length' });
     expect(report.hookWarnings.filter((w: { message: string }) => w.message !== 'stow with zero parts')).toEqual([]);
+  });
+
+  it('the /uploads Lua recipe logs a failed PUT as a failure: the bucket unreachable (HttpPut nil), the bucket refusing (HttpPut answers as on success, so the check GET decides); nothing stored', () => {
+    const id = '[0-9a-f-]{44}';
+    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: ')).slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^hook upload: FAILED for ${id}: no answer from the bucket \\(Orthanc does not retry\\)$`)),
+      expect.stringMatching(new RegExp(`^hook upload: FAILED for ${id}: the bucket does not hold the file after the PUT$`)),
+    ]);
+    for (const tenant of ['hosp-upload-unreachable', 'hosp-upload-refused']) {
+      expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant, status: 200, transfer: 'length' });
+      expect(report.objects.filter((o: { key: string }) => o.key.startsWith(`${tenant}/`))).toEqual([]);
+    }
   });
 
   it('every Orthanc job (sync, async and OnStableStudy STOW, peer store) ended in Success', () => {

@@ -15,8 +15,9 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startLocalS3 } from '../../local/s3-local.js';
 import { startPacsHookServer } from '../../local/pacs-hook-server.js';
 import { createS3Client } from '../../lib/s3.js';
-import { credentialAuthenticator, hashCredential } from '../../lib/pacs/auth.js';
-import { S3DicomObjects, S3UploadPresigner } from '../../lib/pacs/objects.js';
+import { hashCredential } from '../../lib/pacs/auth.js';
+import { parsePacsHookConfig } from '../../lib/pacs/config.js';
+import { buildPacsHookDeps } from '../../lib/pacs/wiring.js';
 import { createLogger } from '../../lib/log.js';
 import { RetryableError } from '../../lib/errors.js';
 import { REPO_ROOT, SHARED_DIR } from './services.js';
@@ -24,6 +25,8 @@ import { REPO_ROOT, SHARED_DIR } from './services.js';
 export const DRIVER_BUCKET = 'radiomics-intake';
 /** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
 export const ROUTE_TENANTS = { stowBasic: 'hosp-basic', stowBearer: 'hosp-bearer', peer: 'hosp-peer', lua: 'hosp-lua', luaUpload: 'hosp-upload' } as const;
+/** Two more copies of the /uploads recipe whose presigned PUTs fail: the bucket unreachable, and the bucket refusing. */
+export const FAILING_UPLOAD_TENANTS = { unreachable: 'hosp-upload-unreachable', refused: 'hosp-upload-refused' } as const;
 
 const [workdir, dicomPath] = process.argv.slice(2);
 const ORTHANC = 'http://127.0.0.1:8042';
@@ -60,35 +63,52 @@ async function main() {
       { tenant: ROUTE_TENANTS.stowBearer, hash: await hashCredential('bearer', 'test-token-123') },
       { tenant: ROUTE_TENANTS.lua, hash: await hashCredential('bearer', 'lua-token-456') },
       { tenant: ROUTE_TENANTS.luaUpload, hash: await hashCredential('bearer', 'upload-token-789') },
+      { tenant: FAILING_UPLOAD_TENANTS.unreachable, hash: await hashCredential('bearer', 'upload-token-unreachable') },
+      { tenant: FAILING_UPLOAD_TENANTS.refused, hash: await hashCredential('bearer', 'upload-token-refused') },
     ],
   };
   const hookLog: string[] = [];
-  const store = new S3DicomObjects(s3, DRIVER_BUCKET);
+  // the hook as deployed: configuration from the environment (default caps), credentials from PACS_CREDENTIALS_FILE
+  writeFileSync(join(workdir, 'pacs-credentials.json'), JSON.stringify(credentials));
+  const config = parsePacsHookConfig({
+    INTAKE_BUCKET: DRIVER_BUCKET,
+    PACS_RETRIEVE_BASE: 'http://127.0.0.1:8099/dicomweb',
+    PACS_CREDENTIALS_FILE: join(workdir, 'pacs-credentials.json'),
+    S3_ENDPOINT: localS3.endpoint,
+    AWS_REGION: 'eu-west-1',
+  });
+  const deps = await buildPacsHookDeps(config, { log: createLogger({ function: 'pacs-hook' }, { level: 'info', sink: (line) => hookLog.push(line) }), s3Credentials: localS3.credentials });
+  const store = deps.objects;
   let failNextPut = false; // one injected bucket outage, to make an Orthanc job fail and then resubmit it
-  const hook = await startPacsHookServer(
-    {
-      auth: credentialAuthenticator({ load: async () => credentials }),
-      objects: { put: (key, body, length, signal) => (failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal)) },
-      presigner: new S3UploadPresigner(s3, DRIVER_BUCKET, { expiresInSecs: 300, multipartAboveBytes: 100 * 1024 * 1024, multipartPartBytes: 64 * 1024 * 1024 }),
-      limits: { maxInstanceBytes: 512 * 1024 * 1024, maxRequestBytes: 4 * 1024 ** 3, maxUploadBytes: 4 * 1024 ** 3 },
-      retrieveBase: 'http://127.0.0.1:8099/dicomweb',
-      log: createLogger({ function: 'pacs-hook' }, { level: 'info', sink: (line) => hookLog.push(line) }),
+  deps.objects = { put: (key, body, length, signal) => (failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal)) };
+  const presigner = deps.presigner;
+  deps.presigner = {
+    // tickets whose PUT cannot succeed: to a closed port, and to a bucket that does not exist
+    presign: async (tenant, request) => {
+      const ticket = await presigner.presign(tenant, request);
+      if (ticket.method !== 'PUT') return ticket;
+      if (tenant === FAILING_UPLOAD_TENANTS.unreachable) return { ...ticket, url: ticket.url.replace(localS3.endpoint, 'http://127.0.0.1:9') };
+      if (tenant === FAILING_UPLOAD_TENANTS.refused) return { ...ticket, url: ticket.url.replace(`/${DRIVER_BUCKET}/`, '/no-such-bucket/') };
+      return ticket;
     },
-    { port: 8099 },
-  );
+  };
+  const hook = await startPacsHookServer(deps, { port: 8099, timeouts: config.server });
 
-  // the shared export.lua, then the /uploads recipe of lib/pacs/orthanc-uploads.lua (it chains OnStoredInstance)
-  const recipe = readFileSync(join(REPO_ROOT, 'lib', 'pacs', 'orthanc-uploads.lua'), 'utf8')
-    .replace("'https://pacs-hook.example.org'", "'http://127.0.0.1:8099'")
-    .replace("'Bearer REPLACE-WITH-HOSPITAL-TOKEN'", "'Bearer upload-token-789'");
-  writeFileSync(join(workdir, 'uploads.lua'), recipe);
-  const config = JSON.parse(
+  // the shared export.lua, then three copies of the /uploads recipe of lib/pacs/orthanc-uploads.lua (each chains OnStoredInstance)
+  const recipe = (token: string) =>
+    readFileSync(join(REPO_ROOT, 'lib', 'pacs', 'orthanc-uploads.lua'), 'utf8')
+      .replace("'https://pacs-hook.example.org'", "'http://127.0.0.1:8099'")
+      .replace("'Bearer REPLACE-WITH-HOSPITAL-TOKEN'", `'Bearer ${token}'`);
+  writeFileSync(join(workdir, 'uploads.lua'), recipe('upload-token-789'));
+  writeFileSync(join(workdir, 'uploads-unreachable.lua'), recipe('upload-token-unreachable'));
+  writeFileSync(join(workdir, 'uploads-refused.lua'), recipe('upload-token-refused'));
+  const orthancConfig = JSON.parse(
     readFileSync(join(SHARED_DIR, 'pacs', 'orthanc.json.in'), 'utf8')
       .replaceAll('@WORK@', join(workdir, 'orthanc'))
       .replaceAll('@HERE@', join(SHARED_DIR, 'pacs')),
   );
-  config.LuaScripts = [...config.LuaScripts, join(workdir, 'uploads.lua')];
-  writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(config, null, 2));
+  orthancConfig.LuaScripts = [...orthancConfig.LuaScripts, ...['uploads.lua', 'uploads-unreachable.lua', 'uploads-refused.lua'].map((f) => join(workdir, f))];
+  writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(orthancConfig, null, 2));
   const logFd = openSync(join(workdir, 'orthanc.log'), 'w');
   const child = spawn('/usr/sbin/Orthanc', [join(workdir, 'orthanc.json')], { stdio: ['ignore', logFd, logFd] });
   const result: Record<string, unknown> = {};
@@ -150,7 +170,8 @@ async function main() {
       jobs = (await orthanc('GET', '/jobs?expand')).body as any[];
       const luaLanded = [ROUTE_TENANTS.lua, ROUTE_TENANTS.luaUpload].every((t) => (listed.Contents ?? []).some((o) => o.Key?.startsWith(`${t}/`)));
       const stableDone = jobs.length >= 6 && jobs.every((j) => j.State === 'Success' || j.State === 'Failure');
-      if (luaLanded && stableDone) break;
+      const recipesDone = readFileSync(join(workdir, 'orthanc.log'), 'utf8').split('hook upload: ').length - 1 >= 3;
+      if (luaLanded && stableDone && recipesDone) break;
       await sleep(100);
     }
     result.jobs = jobs.filter((j) => j.ID !== failing.ID).map((j) => ({ Type: j.Type, State: j.State, ErrorCode: j.ErrorCode }));
