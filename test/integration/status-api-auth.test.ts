@@ -78,19 +78,21 @@ describe('status-api: authentication outcomes', () => {
   it('a misconfigured status-api answers 500 and logs which variable is missing', async () => {
     const savedEnv = { ...process.env };
     const written: string[] = [];
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    const capture = (chunk: string | Uint8Array) => (written.push(...String(chunk).split('\n').filter(Boolean)), true);
+    const writes = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
     try {
       for (const name of Object.keys(process.env)) if (name.startsWith('AUTH_') || name === 'TABLE_NAME') delete process.env[name];
+      process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
       const { handler } = await import('../../functions/status-api.js');
       const context: Context = lambdaContext('status-api', 10_000);
       const res = await handler({ rawPath: '/jobs', requestContext: { http: { method: 'GET' } }, headers: {} } as unknown as APIGatewayProxyEventV2, context);
       expect(res).toEqual({ statusCode: 500, headers: expect.any(Object), body: JSON.stringify({ error: 'internal', message: 'the service is misconfigured' }) });
-      const lines = written.map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines).toEqual([
-        expect.objectContaining({ level: 'error', message: 'status-api is misconfigured', function: 'status-api', error_name: 'ConfigError', error_message: expect.stringContaining('TABLE_NAME is missing; AUTH_ISSUER is missing; AUTH_AUDIENCE is missing') }),
+      const errors = written.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.level === 'ERROR');
+      expect(errors).toEqual([
+        expect.objectContaining({ level: 'ERROR', message: 'status-api is misconfigured', function: 'status-api', error_name: 'ConfigError', error_message: expect.stringContaining('TABLE_NAME is missing; AUTH_ISSUER is missing; AUTH_AUDIENCE is missing') }),
       ]);
     } finally {
-      write.mockRestore();
+      for (const write of writes) write.mockRestore();
       process.env = savedEnv;
     }
   });
