@@ -19,7 +19,7 @@ function pacsRequestOf(event: APIGatewayProxyEventV2): PacsRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   headers['content-length'] = String(body.length);
-  return { method: event.requestContext.http.method, path: event.rawPath, headers, body: Readable.from([body]) };
+  return { method: event.requestContext.http.method, path: event.rawPath, headers, body: Readable.from([body]), sourceIp: event.requestContext.http.sourceIp };
 }
 
 /** An outage answers 503 (the PACS retries); a misconfiguration or a fault 500. Both in the hook's error shape. */

@@ -91,4 +91,18 @@ describe('functions/pacs-hook.handler', () => {
     expect(result.statusCode).toBe(401);
     expect(result.headers?.['www-authenticate']).toBe('Basic realm="pacs-hook", Bearer');
   });
+
+  it('failed logins are counted per API Gateway source address: past PACS_AUTH_MAX_FAILURES (10) that source gets 429, others do not', async () => {
+    const from = (sourceIp: string, authorization: string) => {
+      const event = fixture('http.instances-peer.json');
+      event.requestContext.http.sourceIp = sourceIp;
+      event.headers.authorization = authorization;
+      return invoke(event);
+    };
+    const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    for (let i = 0; i < 10; i++) expect((await from('198.51.100.9', basic(`guess-${i}`, 'x'))).statusCode).toBe(401);
+    const blocked = await from('198.51.100.9', basic('peeruser', 'peerpass'));
+    expect([blocked.statusCode, blocked.headers?.['retry-after'], JSON.parse(blocked.body as string).Reason]).toEqual([429, '900', 'too_many_failures']);
+    expect((await from('198.51.100.10', basic('peeruser', 'peerpass'))).statusCode).toBe(200);
+  });
 });
