@@ -15,6 +15,8 @@ import { parsePacsHookConfig } from '../../lib/pacs/config.js';
 import { buildPacsHookDeps } from '../../lib/pacs/wiring.js';
 import { startLocalS3, type LocalS3 } from '../../local/s3-local.js';
 import { startPacsHookServer, type PacsHookServer } from '../../local/pacs-hook-server.js';
+import { lambdaContext } from '../../local/lambda-local.js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { buildUncompressedLoop } from '../support/dicom-fixtures.js';
 import { startFailingJwks, type FailingJwks } from '../support/jwks-outage.js';
 
@@ -134,5 +136,37 @@ describe('pacs-hook: JWKS outage', () => {
       Array(3).fill({ level: 'error', message: 'pacs hook failed', error_name: 'RetryableError', error_message: 'the signing keys for JWTs are unavailable' }),
     );
     expect(lines.join('\n')).not.toContain(bearer);
+  });
+});
+
+describe('functions/pacs-hook.handler (Lambda), configured from its environment', () => {
+  it('answers 503 with Retry-After while the JWKS is down, not 401', async () => {
+    jwksDown.fail('status-500');
+    const savedEnv = { ...process.env };
+    try {
+      Object.assign(process.env, {
+        INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: join(secrets, 'pacs-credentials.json'),
+        AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, S3_ENDPOINT: s3.endpoint,
+        AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: 'radiomics-status', AUTH_JWKS_URL: jwksDown.url,
+      });
+      const { handler } = (await import('../../functions/pacs-hook.js')) as unknown as { handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2> };
+      const { generateKeyPair } = await import('jose');
+      const { privateKey } = await generateKeyPair('RS256');
+      const rs = (claims: Record<string, unknown>, audience: string) =>
+        new SignJWT({ tenant: 'hosp-a', ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+      const invoke = async (bearer: string) =>
+        handler(
+          {
+            rawPath: '/instances', body: instance.toString('base64'), isBase64Encoded: true,
+            headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/dicom' },
+            requestContext: { http: { method: 'POST', sourceIp: '203.0.113.7' } },
+          } as unknown as APIGatewayProxyEventV2,
+          lambdaContext('pacs-hook', 29_000),
+        );
+      const outage = await invoke(await rs({ scope: 'pacs:write' }, 'radiomics-pacs'));
+      expect([outage.statusCode, outage.headers?.['retry-after'], outage.body]).toEqual([503, '5', JSON.stringify({ HttpStatus: 503, Reason: 'unavailable', Message: 'try again later' })]);
+    } finally {
+      process.env = savedEnv;
+    }
   });
 });
