@@ -68,7 +68,7 @@ const token = (claims: Record<string, unknown>, audience: string) =>
 
 async function everyRoute(base: string, authorization: string) {
   const post = async (path: string, body: Buffer | string, contentType: string) => {
-    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization, 'content-type': contentType }, body });
+    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization, 'content-type': contentType }, body: body as BodyInit });
     return [path, res.status, res.headers.get('retry-after'), await res.text()] as const;
   };
   const boundary = 'scope-test-boundary';
@@ -105,7 +105,7 @@ describe('pacs-hook: JWT scopes', () => {
 
   it('a write token (aud radiomics-pacs, scope pacs:write) stores under its tenant', async () => {
     const { server } = await hookFromEnv({ AUTH_HS256_SECRET_FILE: join(secrets, 'hs256') });
-    const res = await fetch(`${server.url}/instances`, { method: 'POST', headers: { authorization: `Bearer ${await token({ scope: 'pacs:write' }, 'radiomics-pacs')}` }, body: instance });
+    const res = await fetch(`${server.url}/instances`, { method: 'POST', headers: { authorization: `Bearer ${await token({ scope: 'pacs:write' }, 'radiomics-pacs')}` }, body: instance as BodyInit });
     expect(res.status).toBe(200);
     expect(await storedKeys()).toEqual([`hosp-a/dicom/${UID}.dcm`]);
   });
