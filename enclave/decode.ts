@@ -58,11 +58,22 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** where a Readable input is spooled (see above) */
   spoolDir?: string;
+  /**
+   * ffmpeg as an attested SCONE child (HW mode, enclave/README.md "ffmpeg in the enclave"): the session's ffmpeg
+   * service supplies the whole command and takes the input file as host argument @@1, so only the path is passed;
+   * `env` is the child's host environment (its SCONE_CONFIG_ID, CAS/LAS addresses, SCONE_HEAP...).
+   */
+  attested?: { env: Record<string, string> };
 }
 
 export type VideoInput = string | Readable;
 
 const STDERR_LIMIT = 64 * 1024;
+
+/** ffmpeg's arguments for a file input; the session's ffmpeg service repeats them with `@@1` as the input. */
+export function ffmpegArgs(input: string): string[] {
+  return ['-v', 'info', '-nostats', '-hide_banner', '-nostdin', '-i', input, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'bgr24', '-'];
+}
 
 export function ffmpegPath(): string {
   return process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
@@ -120,13 +131,13 @@ async function* decodeFile(input: string | Readable, options: DecodeOptions): As
     bytesIn = info.size;
   }
 
-  const args = ['-v', 'info', '-nostats', '-hide_banner', '-nostdin'];
-  if (typeof input === 'string') args.push('-i', input);
-  else args.splice(args.indexOf('-nostdin'), 1), args.push('-i', 'pipe:0');
-  args.push('-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'bgr24', '-');
+  let args: string[];
+  if (typeof input !== 'string') args = ffmpegArgs('pipe:0').filter((arg) => arg !== '-nostdin');
+  else args = options.attested ? [input] : ffmpegArgs(input);
 
   const child = spawn(options.ffmpegPath ?? ffmpegPath(), args, {
     stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.attested && typeof input === 'string' ? { env: options.attested.env } : {}),
   });
 
   let stderr = '';

@@ -23,6 +23,7 @@
  * | DOWNLOAD_TIMEOUT_SECS | 60 | idle timeout of a download (no byte for this long) |
  * | SWIFT_ATTEMPTS | 5 | tries per Swift request on 5xx/network errors before the item fails |
  * | LOG_LEVEL | info | debug, info, warn, error |
+ * | FFMPEG_SCONE_CONFIG_ID, FFMPEG_SCONE_* | unset | HW: ffmpeg runs as an attested SCONE child; every FFMPEG_SCONE_X is its SCONE_X (set by the session) |
  *
  * The entry point also reads WORKER_ENV_DIR (the directory, default /env) and WORKER_ENV_FILES (a comma list of the
  * only names that may come from files; default any, as the original). In HW mode, set WORKER_ENV_FILES in the
@@ -83,6 +84,21 @@ export interface WorkerConfig {
   spoolDir: string;
   downloadTimeoutMs: number;
   logLevel: LogLevel;
+  /** HW: the ffmpeg child's own SCONE environment (its config id, CAS/LAS, heap); absent: a plain child. */
+  ffmpegScone?: Record<string, string>;
+}
+
+/** The child's SCONE variables the session passes as FFMPEG_<NAME> (the child inherits no host environment in HW). */
+export const FFMPEG_SCONE_NAMES = ['SCONE_CONFIG_ID', 'SCONE_CAS_ADDR', 'SCONE_LAS_ADDR', 'SCONE_MODE', 'SCONE_HEAP', 'SCONE_STACK', 'SCONE_LOG'] as const;
+
+function ffmpegSconeEnv(read: (name: string) => string | undefined): Record<string, string> | undefined {
+  if (read('FFMPEG_SCONE_CONFIG_ID') === undefined) return undefined;
+  const env: Record<string, string> = {};
+  for (const name of FFMPEG_SCONE_NAMES) {
+    const value = read(`FFMPEG_${name}`);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 export interface LoadOptions {
@@ -187,5 +203,7 @@ export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<
     downloadTimeoutMs: positiveNumber(read, 'DOWNLOAD_TIMEOUT_SECS', 60, 86_400) * 1000,
     logLevel: logLevel as LogLevel,
   };
+  const ffmpegScone = ffmpegSconeEnv(read);
+  if (ffmpegScone) config.ffmpegScone = ffmpegScone;
   return Object.freeze(config);
 }

@@ -199,7 +199,7 @@ async function processItem(item: Buffer, config: WorkerConfig, deps: Required<Pi
       onFrame: (frame) => {
         if (frame.png) zip.addFrame(frame.index, frame.png);
       },
-      decode: { spoolDir: config.spoolDir },
+      decode: { spoolDir: config.spoolDir, ...(config.ffmpegScone ? { attested: { env: config.ffmpegScone } } : {}) },
     });
     const zipBytes = await zip.finish();
     await rm(dir, { recursive: true, force: true });

@@ -19,6 +19,8 @@ export const IMAGE_WORKER_BUNDLE = '/app/worker.mjs';
 export const IMAGE_ENV_DIR = '/env';
 export const IMAGE_SPOOL_DIR = '/spool';
 export const IMAGE_FSPF_PATH = '/fspf.pb';
+/** The sconified ffmpeg the Dockerfile copies in. */
+export const IMAGE_FFMPEG = '/usr/bin/ffmpeg';
 
 /** The job's `cmd` (plugin_info.cmd): the entry point, because kubejobs' command overrides ENTRYPOINT. */
 export const JOB_WORKER_CMD: readonly string[] = Object.freeze([IMAGE_ENTRYPOINT]);
@@ -46,3 +48,38 @@ export const SESSION_WORKER_ENV: Readonly<Record<string, string>> = Object.freez
   WORKER_ENV_FILES: POD_ENV_NAMES.join(','),
   SPOOL_DIR: IMAGE_SPOOL_DIR,
 });
+
+/**
+ * HW, when config.json gives two MRENCLAVEs (node, then the sconified ffmpeg): ffmpeg is its own session service.
+ * The worker execs it with the input file as its only argument; SCONE replaces the argv with this command, taking
+ * the file from host argument @@1 (sconedocs "Host Program Arguments"), so the host chooses no flag. It must equal
+ * enclave/decode.ts ffmpegArgs('@@1') (test/unit/enclave-packaging.test.ts).
+ */
+export const FFMPEG_SERVICE_NAME = 'ffmpeg';
+export const FFMPEG_SESSION_COMMAND = `${IMAGE_FFMPEG} -v info -nostats -hide_banner -nostdin -i @@1 -map 0:v:0 -f rawvideo -pix_fmt bgr24 -`;
+/** The ffmpeg service's own environment (policy settings: its shared libraries are loaded at run time). */
+export const FFMPEG_SESSION_ENV: Readonly<Record<string, string>> = Object.freeze({ SCONE_ALLOW_DLOPEN: '1' });
+
+export interface FfmpegChildInput {
+  sessionName: string;
+  /** SCONE_CAS_ADDR: the CAS's attestation address. */
+  casAttestationAddress: string;
+  lasAddress: string;
+  /** Host settings the ffmpeg MRENCLAVE was computed with (build-image.sh). */
+  heap: string;
+  stack: string;
+}
+
+/** What the worker gives the ffmpeg child as host environment (enclave/worker-config.ts FFMPEG_SCONE_*): in HW the
+ *  worker sees only the session's environment, so the child's config id, addresses and heap must be in it. */
+export function ffmpegChildEnvironment(input: FfmpegChildInput): Record<string, string> {
+  return {
+    FFMPEG_PATH: IMAGE_FFMPEG,
+    FFMPEG_SCONE_CONFIG_ID: `${input.sessionName}/${FFMPEG_SERVICE_NAME}`,
+    FFMPEG_SCONE_CAS_ADDR: input.casAttestationAddress,
+    FFMPEG_SCONE_LAS_ADDR: input.lasAddress,
+    FFMPEG_SCONE_MODE: 'HW',
+    FFMPEG_SCONE_HEAP: input.heap,
+    FFMPEG_SCONE_STACK: input.stack,
+  };
+}

@@ -5,21 +5,21 @@
  * One documented rule maps the image's paths into it: an absolute path in one of the image's own locations
  * (IMAGE_PATHS: /app, /env, /spool, /fspf.pb, /entrypoint.sh) is read as `<root><path>`. It is applied to the
  * copied entry point, to the image's ENV values, and by the emulated SCONE runtime (local/scone-runtime.ts) to the
- * session's command, pwd and environment. Every other path is the host's: /usr/bin/ffmpeg (the image copies a
- * sconified ffmpeg there), /dev/shm, /tmp.
+ * session's command, pwd and environment. Every other path is the host's: /dev/shm, /tmp.
  *
- * Not laid out: the FSPF (`/fspf.pb`, `/keytag`: no SCONE here, so no file-system protection is emulated) and the
- * sconified ffmpeg (the host's ffmpeg stands in). `node` on the image's PATH is a shim that runs the emulated SCONE
- * runtime before the real node (local/scone-node.ts).
+ * Not laid out: the FSPF (`/fspf.pb`, `/keytag`: no SCONE here, so no file-system protection is emulated). The
+ * sconified programs are shims that run the emulated SCONE runtime before the real program (local/scone-program.ts):
+ * `node` on the image's PATH (the curated image's node), and `/usr/bin/ffmpeg` (the host's ffmpeg stands in).
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildWorkerBundle } from '../enclave/build.js';
 import { REPO_ROOT } from './services.js';
 
-export const IMAGE_PATHS: readonly string[] = ['/app', '/env', '/spool', '/fspf.pb', '/entrypoint.sh'];
+export const IMAGE_PATHS: readonly string[] = ['/app', '/env', '/spool', '/fspf.pb', '/entrypoint.sh', '/usr/bin/ffmpeg'];
 /** Where the shim `node` lies in the root; the image's PATH puts it first. */
 export const SHIM_DIR = '/usr/local/bin';
+const NODE_SHIM = `${SHIM_DIR}/node`;
 
 const IMAGE_PATH = new RegExp(`(^|[\\s"'=])(${IMAGE_PATHS.map((p) => p.replace(/[.]/g, '\\.')).join('|')})(?=$|[\\s"'/;])`, 'g');
 
@@ -75,8 +75,18 @@ function envOf(lines: string[]): Record<string, string> {
 }
 
 export interface LayoutOptions {
-  /** Arguments the shim `node` passes to local/scone-node.ts (the emulated runtime's own settings). */
-  runtimeArgs?: string[];
+  /** The emulated runtime's own settings for each sconified program (local/scone-program.ts arguments). */
+  nodeRuntimeArgs?: string[];
+  ffmpegRuntimeArgs?: string[];
+}
+
+async function writeShim(root: string, imagePath: string, program: string, runtimeArgs: string[]): Promise<void> {
+  const shim = join(root, imagePath);
+  await mkdir(dirname(shim), { recursive: true });
+  const script = join(REPO_ROOT, 'local', 'scone-program.ts');
+  const words = [process.execPath, '--import', import.meta.resolve('tsx'), script, '--image-root', root, '--program', program, ...runtimeArgs, '--'];
+  const quoted = words.map((word) => `'${word}'`).join(' ');
+  await writeFile(shim, `#!/bin/sh\n# the sconified ${program} of the image, emulated (local/scone-program.ts)\nexec ${quoted} "$@"\n`, { mode: 0o555 });
 }
 
 /** Lays out the image under `root` following the Dockerfile's `base` and `image` stages. */
@@ -84,26 +94,24 @@ export async function layOutImage(root: string, options: LayoutOptions = {}): Pr
   const stages = stagesOf(await readFile(join(REPO_ROOT, 'enclave', 'Dockerfile'), 'utf8'));
   for (const line of [...stage(stages, 'base').lines, ...stage(stages, 'image').lines]) {
     const copy = /^COPY\s+(--from=(\S+)\s+)?(\S+)\s+(\S+)$/.exec(line);
-    if (copy) await copyLine(root, copy[2], copy[3], copy[4]);
+    if (copy) await copyLine(root, copy[2], copy[3], copy[4], options);
     const mkdirs = /\bmkdir -p ((?:\/\S+\s*)+)/.exec(line);
     if (line.startsWith('RUN ') && mkdirs) {
       for (const dir of mkdirs[1].trim().split(/\s+/)) if (rooted(root, dir) !== dir) await mkdir(rooted(root, dir), { recursive: true, mode: 0o700 });
     }
   }
-  const shim = join(root, SHIM_DIR, 'node');
-  await mkdir(dirname(shim), { recursive: true });
-  const tsx = import.meta.resolve('tsx');
-  const script = join(REPO_ROOT, 'local', 'scone-node.ts');
-  const quoted = [process.execPath, '--import', tsx, script, '--image-root', root, ...(options.runtimeArgs ?? []), '--'].map((a) => `'${a}'`).join(' ');
-  await writeFile(shim, `#!/bin/sh\n# the sconified node of the image, emulated (local/scone-node.ts)\nexec ${quoted} "$@"\n`, { mode: 0o555 });
+  await writeShim(root, NODE_SHIM, 'node', options.nodeRuntimeArgs ?? []);
   const image = stage(stages, 'image');
   const env = Object.fromEntries(Object.entries(envOf(image.lines)).map(([k, v]) => [k, rooted(root, v)]));
   const workdir = /^WORKDIR\s+(\S+)$/.exec(image.lines.find((l) => l.startsWith('WORKDIR ')) ?? '')?.[1] ?? '/';
   return { root, env, workdir: rooted(root, workdir), path: `${join(root, SHIM_DIR)}:/usr/bin:/bin` };
 }
 
-async function copyLine(root: string, from: string | undefined, source: string, target: string): Promise<void> {
-  if (from === 'ffmpeg' && target === '/usr/bin/ffmpeg') return; // the host's ffmpeg stands in
+async function copyLine(root: string, from: string | undefined, source: string, target: string, options: LayoutOptions): Promise<void> {
+  if (from === 'ffmpeg' && source === '/usr/bin/ffmpeg' && target === '/usr/bin/ffmpeg') {
+    await writeShim(root, target, target, options.ffmpegRuntimeArgs ?? []);
+    return;
+  }
   if (from === 'fspf') return; // no FSPF here
   if (from === undefined && source === 'dist/enclave/' && target === '/app/') {
     await buildWorkerBundle({ outDir: rooted(root, '/app') });

@@ -75,6 +75,8 @@ export interface PalaemonEmulator {
   attestationUrl?: string;
   /** `127.0.0.1:<port>:<attestation port or port>`, for clients that take a CAS address. */
   casAddress: string;
+  /** Config ids (`<session>/<service>`) granted by the emulated attestation, in order. */
+  attested: string[];
   close(): Promise<void>;
 }
 
@@ -286,6 +288,7 @@ function normalised(stored: StoredSession): string {
 export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): Promise<PalaemonEmulator> {
   const log = options.logger ?? createLogger({ component: 'palaemon-emulator' }, { level: 'warn' });
   const sessions = loadState(options.stateDir);
+  const attested: string[] = [];
   const host = options.host ?? '127.0.0.1';
 
   const send = (res: ServerResponse, status: number, body: string, type: string) => {
@@ -309,6 +312,7 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
       Object.entries((service.environment ?? {}) as Record<string, unknown>).map(([k, v]) => [k, substitute(String(v), secrets)]),
     );
     log.info('emulated attestation granted', { session: sessionName, service: serviceName });
+    attested.push(`${sessionName}/${serviceName}`);
     sendJson(res, 200, {
       config_id: `${sessionName}/${serviceName}`,
       command: service.command ?? null,
@@ -424,6 +428,7 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
     port,
     attestationUrl: attestationPort !== undefined ? `https://${urlHost}:${attestationPort}` : undefined,
     casAddress: `${urlHost}:${port}:${attestationPort ?? port}`,
+    attested,
     close: async () => {
       await Promise.all([close(main), ...(attestation ? [close(attestation)] : [])]);
     },

@@ -28,6 +28,7 @@ try {
   }
   const launch = await sconeLaunch(process.argv.slice(2), process.env, {
     root,
+    program: 'node',
     caFile: process.env.LOCAL_CAS_CA_FILE,
     mrenclave: process.env.LOCAL_EMULATED_MRENCLAVE,
   });

@@ -3,9 +3,16 @@
  * HW: the key and the worker's settings live only in the session; the job's env_vars hold SCONE settings only.
  * SIM: no CAS, so the key and the worker's settings travel in env_vars, exactly as the original --sgx-simulation.
  */
-import { buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '../asperathos/index.js';
-import { SESSION_WORKER_COMMAND, SESSION_WORKER_ENV } from '../enclave-image.js';
-import { buildRadiomicsSession, type EnclaveImage } from '../palaemon/index.js';
+import { DEFAULT_LAS_ADDRESS, SCONE_TUNING, buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '../asperathos/index.js';
+import {
+  FFMPEG_SERVICE_NAME,
+  FFMPEG_SESSION_COMMAND,
+  FFMPEG_SESSION_ENV,
+  SESSION_WORKER_COMMAND,
+  SESSION_WORKER_ENV,
+  ffmpegChildEnvironment,
+} from '../enclave-image.js';
+import { buildRadiomicsSession, parseCasAddress, type EnclaveImage, type ServiceInput } from '../palaemon/index.js';
 
 export interface SubmissionSettings {
   mode: 'HW' | 'SIM';
@@ -41,14 +48,33 @@ function workerSettings(batchId: string, settings: SubmissionSettings): Record<s
   return { JOB_NAME: batchId, ITEM_LEASE_SECS: String(settings.itemLeaseSecs), ...settings.workerEnv };
 }
 
+/** With two MRENCLAVEs (node, ffmpeg), ffmpeg is its own service and the worker passes it its config id (lib/enclave-image.ts). */
+function ffmpegService(batchId: string, settings: SubmissionSettings): { service: ServiceInput; workerEnv: Record<string, string> } | undefined {
+  const mrenclaves = settings.enclave.mrenclave;
+  if (settings.sessionFormat !== '0.3' || typeof mrenclaves === 'string' || mrenclaves.length < 2 || !settings.casAddress) return undefined;
+  return {
+    service: { name: FFMPEG_SERVICE_NAME, image: { ...settings.enclave, mrenclave: mrenclaves[1] }, command: FFMPEG_SESSION_COMMAND, environment: { ...FFMPEG_SESSION_ENV } },
+    workerEnv: ffmpegChildEnvironment({
+      sessionName: batchId,
+      casAttestationAddress: parseCasAddress(settings.casAddress).attestationAddress,
+      lasAddress: DEFAULT_LAS_ADDRESS,
+      heap: SCONE_TUNING.SCONE_HEAP,
+      stack: SCONE_TUNING.SCONE_STACK,
+    }),
+  };
+}
+
 export function buildBatchSession(batchId: string, key: Buffer, settings: SubmissionSettings): string {
+  const ffmpeg = ffmpegService(batchId, settings);
+  const mrenclaves = settings.enclave.mrenclave;
   return buildRadiomicsSession({
     format: settings.sessionFormat,
     name: batchId,
-    image: settings.enclave,
+    image: ffmpeg && typeof mrenclaves !== 'string' ? { ...settings.enclave, mrenclave: mrenclaves[0] } : settings.enclave,
     command: settings.sessionCommand ?? SESSION_WORKER_COMMAND,
     encryptionKey: key.toString('base64'),
-    environment: { ...SESSION_WORKER_ENV, ...workerSettings(batchId, settings) },
+    environment: { ...SESSION_WORKER_ENV, ...(ffmpeg?.workerEnv ?? {}), ...workerSettings(batchId, settings) },
+    childServices: ffmpeg ? [ffmpeg.service] : undefined,
     tolerate: settings.tolerate,
     ignoreAdvisories: settings.ignoreAdvisories,
     version: settings.sessionVersion,

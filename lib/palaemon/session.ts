@@ -84,6 +84,8 @@ export interface AccessPolicy {
 
 export interface SessionV03Input {
   name: string;
+  /** Further services, e.g. a child program with its own MRENCLAVE and command. */
+  childServices?: readonly ServiceInput[];
   /** The session-language version to declare, `0.3` (default) or an exact `0.3.N`. */
   version?: string;
   service: ServiceInput;
@@ -115,6 +117,8 @@ export interface RadiomicsSessionInput {
   attestationMode?: 'hardware' | 'none';
   tolerate?: readonly string[];
   ignoreAdvisories?: readonly string[];
+  /** 0.3 format only: further services (their environment is plain, no secrets). */
+  childServices?: readonly ServiceInput[];
   /** 0.3 format only: the declared session-language version (default `0.3`). */
   version?: string;
   predecessor?: string | null;
@@ -316,6 +320,7 @@ export function buildSessionV03(input: SessionV03Input): string {
   validateSessionName(input.name);
   validatePredecessor(input.predecessor);
   const s = checkService(input.service);
+  const children = (input.childServices ?? []).map(checkService);
   const secrets = checkSecrets(input.secrets ?? []);
   const policy = input.accessPolicy ?? { read: ['CREATOR'], update: ['CREATOR'] };
   for (const entry of [...policy.read, ...policy.update]) {
@@ -344,21 +349,23 @@ export function buildSessionV03(input: SessionV03Input): string {
   const session: Record<string, unknown> = { name: input.name, version };
   if (input.predecessor) session.predecessor = input.predecessor;
   session.access_policy = { read: [...policy.read], update: [...policy.update] };
-  session.services = [
-    {
-      name: s.name,
-      image_name: s.imageName,
-      mrenclaves: s.mrenclaves,
-      command: s.command,
-      pwd: s.pwd,
-      environment: s.environment,
-      fspf_tag: s.fspfTag,
-      fspf_key: s.fspfKey,
-      fspf_path: s.fspfPath,
-    },
-  ];
+  const all = [s, ...children];
+  if (new Set(all.map((c) => c.name)).size !== all.length) {
+    throw new SessionInputError('invalid_service_name', 'invalid service name: each service needs its own name');
+  }
+  session.services = all.map((c) => ({
+    name: c.name,
+    image_name: c.imageName,
+    mrenclaves: c.mrenclaves,
+    command: c.command,
+    pwd: c.pwd,
+    environment: c.environment,
+    fspf_tag: c.fspfTag,
+    fspf_key: c.fspfKey,
+    fspf_path: c.fspfPath,
+  }));
   if (secrets.length > 0) session.secrets = secrets;
-  session.images = [{ name: s.imageName }];
+  session.images = [...new Set(all.map((c) => c.imageName))].map((name) => ({ name }));
   const attestation: Record<string, unknown> = { mode };
   if (input.tolerate && input.tolerate.length > 0) attestation.tolerate = [...input.tolerate];
   if (input.ignoreAdvisories && input.ignoreAdvisories.length > 0) attestation.ignore_advisories = [...input.ignoreAdvisories];
@@ -388,8 +395,8 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
     pwd: input.pwd,
   };
   if (input.format === 'tutorial') {
-    if ((input.tolerate?.length ?? 0) > 0 || (input.ignoreAdvisories?.length ?? 0) > 0 || input.version !== undefined) {
-      throw new SessionInputError('invalid_policy', 'invalid session format: tolerate, ignore_advisories and version need the 0.3 format');
+    if ((input.tolerate?.length ?? 0) > 0 || (input.ignoreAdvisories?.length ?? 0) > 0 || input.version !== undefined || (input.childServices?.length ?? 0) > 0) {
+      throw new SessionInputError('invalid_policy', 'invalid session format: tolerate, ignore_advisories, version and child services need the 0.3 format');
     }
     return buildTutorialSession({
       name: input.name,
@@ -409,6 +416,7 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
     tolerate: input.tolerate,
     ignoreAdvisories: input.ignoreAdvisories,
     version: input.version,
+    childServices: input.childServices,
     service: { ...serviceBase, environment: { ...references, ...environment } },
     secrets: [
       { name: ENCRYPTION_KEY_SECRET, kind: 'ascii', value: input.encryptionKey },

@@ -32,7 +32,8 @@ import { removeContainers } from '../support/swift-cleanup.js';
 
 const run = promisify(execFile);
 const CLIP = join(SHARED_DIR, 'samples', 'videos', 'VH020213M4_001390_20160406T111534.MP4'); // 10 frames
-const MRENCLAVE = 'e'.repeat(64);
+const NODE_MRENCLAVE = 'e'.repeat(64);
+const FFMPEG_MRENCLAVE = 'f'.repeat(64);
 
 let services: LocalServices;
 let swift: SwiftClient;
@@ -76,7 +77,7 @@ function settingsFor(mode: 'HW' | 'SIM'): SubmissionSettings {
     mode,
     casAddress: cas.casAddress,
     sessionFormat: '0.3',
-    enclave: { mrenclave: MRENCLAVE, imageName: 'registry.local/radiomics-worker:1', fspfTag: 'b'.repeat(32), fspfKey: 'c'.repeat(64), fspfPath: '/fspf.pb' },
+    enclave: { mrenclave: [NODE_MRENCLAVE, FFMPEG_MRENCLAVE], imageName: 'registry.local/radiomics-worker:1', fspfTag: 'b'.repeat(32), fspfKey: 'c'.repeat(64), fspfPath: '/fspf.pb' },
     workerCmd: [...JOB_WORKER_CMD],
     initSize: 1,
     expectedTimeSecs: 200,
@@ -88,6 +89,7 @@ function settingsFor(mode: 'HW' | 'SIM'): SubmissionSettings {
 }
 
 interface PodRun {
+  batchId: string;
   code: number | null;
   output: string;
   root: string;
@@ -116,7 +118,10 @@ async function startPod(mode: 'HW' | 'SIM', cmd?: string[]): Promise<PodRun> {
   }
   const job = buildBatchJob(batchId, 'https://swift.invalid/workload.txt', key, settings).plugin_info;
   const root = join(dir, `root-${tag}`);
-  const layout = await layOutImage(root, { runtimeArgs: ['--ca-file', tls.caPath, '--mrenclave', MRENCLAVE] });
+  const layout = await layOutImage(root, {
+    nodeRuntimeArgs: ['--ca-file', tls.caPath, '--mrenclave', NODE_MRENCLAVE],
+    ffmpegRuntimeArgs: ['--ca-file', tls.caPath, '--mrenclave', FFMPEG_MRENCLAVE],
+  });
   const env: Record<string, string> = {
     ...layout.env,
     PATH: layout.path,
@@ -131,7 +136,7 @@ async function startPod(mode: 'HW' | 'SIM', cmd?: string[]): Promise<PodRun> {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  return { code, output, root, envVarNames: Object.keys(job.env_vars as object).sort(), itemId, resultsContainer: `${batchId}-results` };
+  return { batchId, code, output, root, envVarNames: Object.keys(job.env_vars as object).sort(), itemId, resultsContainer: `${batchId}-results` };
 }
 
 async function expectResults(pod: PodRun): Promise<void> {
@@ -159,11 +164,13 @@ describe('the enclave start-up path, as kubejobs and SCONE run it', () => {
     expect(pod.envVarNames).toContain('ENCRYPTION_KEY');
   }, 120_000);
 
-  it('HW: the worker sees only the session environment, reads REDIS_HOST from /env as the entry point wrote it, and processes one sealed item', async () => {
+  it('HW: the worker sees only the session environment, reads REDIS_HOST from /env as the entry point wrote it, runs ffmpeg as its own attested service, and processes one sealed item', async () => {
     const pod = await startPod('HW');
     expect([pod.code, doneLines(pod.output)]).toEqual([0, [pod.itemId]]);
     await expectResults(pod);
     expect(readFileSync(join(pod.root, 'env', 'REDIS_HOST'), 'utf8')).toBe(`${services.redis.host}\n`);
+    // node attested as the worker service, then the ffmpeg child as its own service (its MRENCLAVE, its command)
+    expect(cas.attested.filter((id) => id.startsWith(`${pod.batchId}/`))).toEqual([`${pod.batchId}/radiomics`, `${pod.batchId}/ffmpeg`]);
     expect(pod.envVarNames).toEqual(
       ['SCONE_ALLOW_DLOPEN', 'SCONE_ALPINE', 'SCONE_CAS_ADDR', 'SCONE_CONFIG_ID', 'SCONE_HEAP', 'SCONE_LAS_ADDR', 'SCONE_LOG', 'SCONE_MODE', 'SCONE_STACK', 'SCONE_VERSION'].sort(),
     );

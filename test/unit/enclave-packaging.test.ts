@@ -11,11 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { ffmpegArgs } from '../../enclave/decode.js';
 import { DEFAULT_WORKER_CMD, SCONE_TUNING } from '../../lib/asperathos/job.js';
 import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '../../lib/batch/job-spec.js';
 import { parseBatchConfig } from '../../lib/config.js';
 import {
+  FFMPEG_SESSION_COMMAND,
   IMAGE_ENTRYPOINT,
+  IMAGE_FFMPEG,
   IMAGE_ENV_DIR,
   IMAGE_FSPF_PATH,
   IMAGE_SPOOL_DIR,
@@ -119,6 +122,29 @@ describe('environment: what reaches the worker in HW mode', () => {
     for (const name of ['SCONE_HEAP', 'SCONE_STACK', 'SCONE_ALLOW_DLOPEN'] as const) {
       expect([name, imageEnv[name], job[name], defaults[name]]).toEqual([name, SCONE_TUNING[name], SCONE_TUNING[name], SCONE_TUNING[name]]);
     }
+  });
+});
+
+describe('ffmpeg as its own attested service (two MRENCLAVEs in config.json)', () => {
+  const withFfmpeg = parse(buildBatchSession('batch-1', Buffer.alloc(16, 1), { ...settings, enclave: { ...settings.enclave, mrenclave: ['1'.repeat(64), '2'.repeat(64)] } })) as {
+    services: Array<{ name: string; mrenclaves: string[]; command: string; environment: Record<string, string> }>;
+  };
+
+  it('the ffmpeg service runs the image ffmpeg with the flags decode.ts passes, the input as host argument @@1', () => {
+    expect(/^COPY --from=ffmpeg (\S+) (\S+)$/m.exec(dockerfile)?.slice(1)).toEqual([IMAGE_FFMPEG, IMAGE_FFMPEG]);
+    expect(FFMPEG_SESSION_COMMAND).toBe([IMAGE_FFMPEG, ...ffmpegArgs('@@1')].join(' '));
+    expect(withFfmpeg.services.map((s) => [s.name, s.mrenclaves, s.command])).toEqual([
+      ['radiomics', ['1'.repeat(64)], SESSION_WORKER_COMMAND],
+      ['ffmpeg', ['2'.repeat(64)], FFMPEG_SESSION_COMMAND],
+    ]);
+  });
+
+  it('the worker carries the child config id, CAS/LAS addresses and the host heap the ffmpeg MRENCLAVE was computed with', () => {
+    const env = withFfmpeg.services[0].environment;
+    expect([env.FFMPEG_PATH, env.FFMPEG_SCONE_CONFIG_ID, env.FFMPEG_SCONE_CAS_ADDR, env.FFMPEG_SCONE_LAS_ADDR, env.FFMPEG_SCONE_MODE, env.FFMPEG_SCONE_HEAP, env.FFMPEG_SCONE_STACK]).toEqual([
+      IMAGE_FFMPEG, 'batch-1/ffmpeg', 'cas.example:18765', '172.17.0.1:18766', 'HW', SCONE_TUNING.SCONE_HEAP, SCONE_TUNING.SCONE_STACK,
+    ]);
+    expect(withFfmpeg.services[1].environment).toEqual({ SCONE_ALLOW_DLOPEN: '1' });
   });
 });
 

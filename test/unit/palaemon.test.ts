@@ -155,7 +155,7 @@ describe('session language 0.3 YAML', () => {
   it('the tutorial format refuses the 0.3-only settings', () => {
     expect(rejection(() => buildRadiomicsSession(radiomics({ format: 'tutorial', tolerate: ['debug-mode'] })))).toEqual({
       reason: 'invalid_policy',
-      message: 'invalid session format: tolerate, ignore_advisories and version need the 0.3 format',
+      message: 'invalid session format: tolerate, ignore_advisories, version and child services need the 0.3 format',
     });
   });
 

@@ -54,7 +54,9 @@ describe('parseSubmitJobArgs', () => {
   });
 
   it('--cas-server-name sets the name checked on the CAS certificate', () => {
-    expect(parseSubmitJobArgs(['videos', ...HW_SUBMIT, '--cas-server-name', 'cas']).mode).toEqual({ kind: 'HW', casAddress: 'cas.example:8081:18765', cert: 'client.pem', casCa: 'ca.pem', serverName: 'cas' });
+    expect(parseSubmitJobArgs(['videos', ...HW_SUBMIT, '--cas-server-name', 'cas'])).toMatchObject({
+      mode: { kind: 'HW', casAddress: 'cas.example:8081:18765', cert: 'client.pem', casCa: 'ca.pem', serverName: 'cas' },
+    });
   });
 
   it('--cert defaults to client.pem; --tempurl-ttl sets the link lifetime; -- ends the options', () => {

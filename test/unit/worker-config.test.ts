@@ -28,6 +28,15 @@ afterAll(() => {
 });
 
 describe('worker configuration', () => {
+  it('the ffmpeg child gets its own SCONE settings from FFMPEG_SCONE_* when the session names its config id', () => {
+    expect(loadWorkerConfig(base, { envDir: emptyDir }).ffmpegScone).toBeUndefined();
+    const config = loadWorkerConfig(
+      { ...base, FFMPEG_SCONE_CONFIG_ID: 'batch-1/ffmpeg', FFMPEG_SCONE_CAS_ADDR: 'cas:18765', FFMPEG_SCONE_LAS_ADDR: '172.17.0.1:18766', FFMPEG_SCONE_MODE: 'HW', FFMPEG_SCONE_HEAP: '3G', FFMPEG_SCONE_STACK: '5M', FFMPEG_OTHER: 'x' },
+      { envDir: emptyDir },
+    );
+    expect(config.ffmpegScone).toEqual({ SCONE_CONFIG_ID: 'batch-1/ffmpeg', SCONE_CAS_ADDR: 'cas:18765', SCONE_LAS_ADDR: '172.17.0.1:18766', SCONE_MODE: 'HW', SCONE_HEAP: '3G', SCONE_STACK: '5M' });
+  });
+
   it('applies the original defaults', () => {
     const config = loadWorkerConfig(base, { envDir: emptyDir });
     expect(config.redis).toEqual({ host: 'redis-kj-1234567', port: 6379, db: 0, queue: 'job', stopKey: 'stop' });
