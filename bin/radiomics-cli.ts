@@ -6,6 +6,7 @@ const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   'generate-certificate': () => import('./commands/generate-certificate.js'),
   'enclave-config': () => import('./commands/enclave-config.js'),
   status: () => import('./commands/status.js'),
+  results: () => import('./commands/results.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]
@@ -18,7 +19,9 @@ commands:
   enclave-config --keytag K --mrenclave M --image NAME [--out config.json]
                                              config.json of an enclave image build (see enclave/README.md)
   status [JOB_ID] [--api URL] [--token T | --token-file F] [--json]
-                                             jobs and progress from the status API`;
+                                             jobs and progress from the status API
+  results (JOB_ID | --batch ID) --out DIR [--api URL] [--token T | --token-file F]
+                                             download a job's results; write DIR/features.csv and DIR/report.html`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

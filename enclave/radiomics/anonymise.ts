@@ -28,7 +28,8 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
+/** Running CRC-32 (PNG, zip): start at 0xffffffff, finish with `^ 0xffffffff`. */
+export function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return crc;
 }

@@ -1,0 +1,93 @@
+/**
+ * The status API as the results command uses it: a job's detail (with its results TempURLs), a batch, a video.
+ * Tenant-scoped by the token; an unknown id and another tenant's id both answer 404. The token is sent only in
+ * the Authorization header and never appears in an error message.
+ */
+export interface ResultLinks {
+  video_id: string;
+  analysis_url: string | null;
+  frames_url: string | null;
+  error_url: string | null;
+}
+
+export interface JobDetail {
+  job_id: string;
+  status: string;
+  items: number | null;
+  progress: { done: number; total: number; percent: number } | null;
+  failed_count: number;
+  failed_items: string[];
+  results: ResultLinks[];
+  results_truncated: boolean;
+  results_expire_at: string;
+  reason: string | null;
+  submitted_at: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  stale_since: string | null;
+  [field: string]: unknown;
+}
+
+export interface VideoView {
+  video_id: string;
+  stage: string;
+  reason: string | null;
+  batch_id: string | null;
+  job_id: string | null;
+  route?: string;
+}
+
+export interface StatusApi {
+  job(jobId: string): Promise<JobDetail>;
+  batch(batchId: string): Promise<{ batch_id: string; job_id: string | null; state: string }>;
+  video(videoId: string): Promise<VideoView>;
+}
+
+export class StatusApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const ID_PATTERN = /^[0-9a-f]{32}$/;
+
+export class HttpStatusApi implements StatusApi {
+  private readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly token: string,
+    private readonly options: { timeoutMs?: number; fetch?: typeof fetch } = {},
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    const doFetch = this.options.fetch ?? fetch;
+    let res: Response;
+    try {
+      res = await doFetch(`${this.baseUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
+    } catch (error) {
+      const code = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+      throw new StatusApiError(0, `the status API is unreachable (${code})`);
+    }
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw new StatusApiError(res.status, `the status API answered ${res.status} ${String(body.error ?? 'error')}: ${String(body.message ?? '')}`);
+    return body as T;
+  }
+
+  job(jobId: string) {
+    return this.get<JobDetail>(`/jobs/${jobId}`);
+  }
+
+  batch(batchId: string) {
+    return this.get<{ batch_id: string; job_id: string | null; state: string }>(`/batches/${batchId}`);
+  }
+
+  video(videoId: string) {
+    return this.get<VideoView>(`/videos/${videoId}`);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * A job with real results behind a real status API, for the results command's tests: the status rig (dynalite,
+ * Asperathos emulator), the status-api router served locally, real Swift with TempURLs, and in the job's
+ * results container what the worker leaves for two sample clips (their `<id>.json` and frame zip, made by the
+ * worker's own code) and a third clip that failed (`<id>.error.json`).
+ */
+import { join } from 'node:path';
+import { analyzeClip } from '../../enclave/analyze-clip.js';
+import { analysisJson, errorJson, FrameZip } from '../../enclave/results.js';
+import { createJwtVerifier } from '../../lib/auth/jwt.js';
+import { createLogger } from '../../lib/log.js';
+import { routeRequest, type ApiDeps } from '../../lib/status/api/router.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
+import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
+import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
+import { startLocalHttpApi, type LocalHttpApi } from '../../local/status-api-server.js';
+import { loadServices, SHARED_DIR } from './services.js';
+import { hex32, startStatusRig, waitFor, type StatusRig } from './status-rig.js';
+import { AUDIENCE, HS_SECRET, ISSUER, startTokenKit, type TokenKit } from './tokens.js';
+
+export const SAMPLE_CLIPS = ['VH020213M4_001390_20160406T111534', 'VH020213M4_001559_20160429T120933'];
+
+export interface ResultsRig {
+  api: LocalHttpApi;
+  kit: TokenKit;
+  status: StatusRig;
+  swift: SwiftClient;
+  batchId: string;
+  /** video ids: two analysed sample clips, then one failed */
+  videoIds: string[];
+  /** the exact `<id>.json` and `<id>.zip` bytes the worker would have uploaded, by video id */
+  uploaded: Map<string, { json: string; zip: Buffer }>;
+  token(tenant?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startResultsRig(): Promise<ResultsRig> {
+  const status = await startStatusRig();
+  const kit = await startTokenKit();
+  const services = loadServices();
+  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
+  await swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
+  const log = createLogger({}, { level: 'error' });
+  const deps: ApiDeps = {
+    verifier: createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' }),
+    store: status.store,
+    swift,
+    results: { tempUrlKey: LOCAL_TEMPURL_KEY, ttlSecs: 600, maxLinks: 100 },
+    pageRefreshSecs: 1,
+    log,
+  };
+  const api = await startLocalHttpApi((event) => routeRequest(event, deps));
+
+  const videoIds = [hex32(), hex32(), hex32()].sort();
+  const job = await status.submit({ videoIds, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
+  await waitFor('the job to complete', async () => ((await status.client.get(job.jobId)).status === 'completed' ? true : undefined), 120_000);
+  const container = `${job.batchId}-results`;
+  await swift.createContainer(container);
+  const uploaded = new Map<string, { json: string; zip: Buffer }>();
+  for (const [i, clip] of SAMPLE_CLIPS.entries()) {
+    const zip = new FrameZip();
+    const analysis = await analyzeClip(join(SHARED_DIR, 'samples', 'videos', `${clip}.MP4`), { anonymise: true, onFrame: (f) => f.png && zip.addFrame(f.index, f.png) });
+    const files = { json: analysisJson(videoIds[i], analysis), zip: await zip.finish() };
+    await swift.putObject(container, `${videoIds[i]}.zip`, files.zip, { contentType: 'application/zip' });
+    await swift.putObject(container, `${videoIds[i]}.json`, Buffer.from(files.json), { contentType: 'application/json' });
+    uploaded.set(videoIds[i], files);
+  }
+  await swift.putObject(container, `${videoIds[2]}.error.json`, Buffer.from(errorJson(videoIds[2], 'authentication_failed')), { contentType: 'application/json' });
+  await syncActiveJobs({ store: status.store, jobs: status.client, swift: status.swift, settings: DEFAULT_SYNC_SETTINGS, log });
+
+  return {
+    api, kit, status, swift, batchId: job.batchId, videoIds, uploaded,
+    token: (tenant = 'hospital-a') => kit.hs({ tenant }),
+    async close() {
+      await api.close();
+      for (const id of videoIds) for (const name of [`${id}.json`, `${id}.zip`, `${id}.error.json`]) await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
+      await swift.deleteContainer(container, { ignoreMissing: true }).catch(() => undefined);
+      await kit.close();
+      await status.close();
+    },
+  };
+}
