@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
   S3ServiceException,
@@ -35,8 +36,11 @@ export interface SourceObject {
 export interface IntakeObjects {
   /** The event's own object; `SourceSuperseded` when the key holds another one now. */
   open(source: SourceRef, signal?: AbortSignal): Promise<SourceObject>;
-  /** Marks a rejected source in place (it is kept, never deleted) with a machine-readable reason. */
-  markRejected(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<void>;
+  /**
+   * Marks a rejected source in place with a machine-readable reason (the bucket's lifecycle expires it later). A
+   * key that holds another object by now is left untagged: the tag would expire the newer upload.
+   */
+  markRejected(source: SourceRef, reason: string): Promise<void>;
 }
 
 export function createS3Client(options: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
@@ -82,13 +86,14 @@ export class S3IntakeObjects implements IntakeObjects {
     }
   }
 
-  async markRejected(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<void> {
+  async markRejected(source: SourceRef, reason: string): Promise<void> {
     try {
+      if (!source.versionId && source.eTag && !(await this.stillHolds(source))) return;
       await this.s3.send(
         new PutObjectTaggingCommand({
-          Bucket: bucket,
-          Key: key,
-          VersionId: versionId,
+          Bucket: source.bucket,
+          Key: source.key,
+          VersionId: source.versionId,
           Tagging: { TagSet: [{ Key: 'radiomics-status', Value: 'rejected' }, { Key: 'radiomics-reason', Value: reason }] },
         }),
       );
@@ -96,6 +101,17 @@ export class S3IntakeObjects implements IntakeObjects {
       const status = statusOf(error);
       if (status === 404 || (error as { name?: string }).name === 'NoSuchKey') return;
       throw new RetryableError(`S3 PutObjectTagging failed${status ? ` (${status})` : ''}`, { cause: error });
+    }
+  }
+
+  /** Whether the key still holds the event's object (If-Match, and the ETag compared for stores that ignore it). */
+  private async stillHolds(source: SourceRef): Promise<boolean> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key, IfMatch: `"${source.eTag}"` }));
+      return head.ETag?.replace(/"/g, '') === source.eTag;
+    } catch (error) {
+      if (statusOf(error) === 412) return false;
+      throw error;
     }
   }
 }

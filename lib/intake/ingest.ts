@@ -81,7 +81,7 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
     await deps.store.rejectVideo({ videoId, tenant, stage, reason, kind, bytes: source.size, receivedAt: existing?.receivedAt ?? at, updatedAt: at });
   };
   const reject = async (reason: string, message: string, kind?: MediaKind): Promise<IngestOutcome> => {
-    await deps.objects.markRejected(source.bucket, source.key, source.versionId, reason);
+    await deps.objects.markRejected(source, reason);
     await recordUnsealed('rejected', reason, kind);
     log.warn('rejected', { reason, detail: message });
     return { status: 'rejected', videoId, reason };

@@ -50,6 +50,21 @@ describe('intake: pinned reads', () => {
     expect(again.outcomes).toEqual([{ status: 'duplicate', videoId: videoA, stage: 'superseded' }]);
   });
 
+  it("a rejected event leaves a newer object under its key untagged, so the lifecycle rule never expires it", async () => {
+    const key = 'demo/y.mp4';
+    const eTagA = await h.put(key, CLIP_A);
+    const eTagB = await h.put(key, CLIP_B);
+    const tooLarge = await ingestS3Event(h.event(key, 100 * 1024 * 1024, eTagA), h.deps);
+    expect(tooLarge.outcomes).toEqual([{ status: 'rejected', videoId: h.deps.videoId({ bucket: BUCKET, key, eTag: eTagA }), reason: 'too_large' }]);
+    expect(await h.tags(key)).toEqual({});
+    expect(await ingestS3Event(h.event(key, CLIP_B.length, eTagB), h.deps)).toMatchObject({ sealed: 1 });
+
+    const badKey = 'Bad_Tenant/y.mp4';
+    const eTag = await h.put(badKey, CLIP_A);
+    await ingestS3Event(h.event(badKey, CLIP_A.length, eTag), h.deps);
+    expect(await h.tags(badKey)).toEqual({ 'radiomics-status': 'rejected', 'radiomics-reason': 'invalid_tenant' });
+  });
+
   it('names no object by an unkeyed hash in the logs, for a sealed object and a malformed record alike', async () => {
     const key = 'demo/patient-doe-1958.mp4';
     const eTag = await h.put(key, CLIP_A);
