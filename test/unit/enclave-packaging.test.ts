@@ -137,6 +137,10 @@ describe('ffmpeg as its own attested service (two MRENCLAVEs in config.json)', (
       ['radiomics', ['1'.repeat(64)], SESSION_WORKER_COMMAND],
       ['ffmpeg', ['2'.repeat(64)], FFMPEG_SESSION_COMMAND],
     ]);
+    expect(template.services.map((s) => [s.name, s.command])).toEqual([
+      ['radiomics', SESSION_WORKER_COMMAND],
+      ['ffmpeg', FFMPEG_SESSION_COMMAND],
+    ]);
   });
 
   it('the worker carries the child config id, CAS/LAS addresses and the host heap the ffmpeg MRENCLAVE was computed with', () => {
@@ -145,6 +149,9 @@ describe('ffmpeg as its own attested service (two MRENCLAVEs in config.json)', (
       IMAGE_FFMPEG, 'batch-1/ffmpeg', 'cas.example:18765', '172.17.0.1:18766', 'HW', SCONE_TUNING.SCONE_HEAP, SCONE_TUNING.SCONE_STACK,
     ]);
     expect(withFfmpeg.services[1].environment).toEqual({ SCONE_ALLOW_DLOPEN: '1' });
+    const templateChildEnv = Object.keys(templateEnv).filter((k) => k.startsWith('FFMPEG_')).sort();
+    expect(templateChildEnv).toEqual(Object.keys(env).filter((k) => k.startsWith('FFMPEG_')).sort());
+    expect([templateEnv.FFMPEG_SCONE_HEAP, templateEnv.FFMPEG_SCONE_STACK]).toEqual([SCONE_TUNING.SCONE_HEAP, SCONE_TUNING.SCONE_STACK]);
   });
 });
 
