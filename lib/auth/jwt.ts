@@ -104,7 +104,8 @@ function checkLifetime(payload: JWTPayload, maxLifetimeSecs: number, skewSecs: n
   const nowSecs = Math.floor(Date.now() / 1000);
   const { exp, iat } = payload as { exp: number; iat?: number };
   if (iat !== undefined && iat > nowSecs + skewSecs) throw new AuthError('invalid_token', "the token's iat claim is in the future", 'iat_in_future');
-  const lifetimeSecs = iat === undefined ? exp - nowSecs - skewSecs : exp - iat;
+  // the skew also covers issuers that read their clock separately for iat and exp (a second apart)
+  const lifetimeSecs = (iat === undefined ? exp - nowSecs : exp - iat) - skewSecs;
   if (lifetimeSecs > maxLifetimeSecs) throw new AuthError('invalid_token', `the token's lifetime exceeds ${maxLifetimeSecs} s`, 'lifetime_too_long');
 }
 

@@ -143,6 +143,8 @@ describe('JWT verifier', () => {
     expect(await refusalOf(jwks, await kit.rs({}, { expSecs: year9999 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
     expect(await refusalOf(hs, await kit.hs({}, { expSecs: year9999 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
     expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 - 5 }))).toBe('accepted');
+    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 + 1 }))).toBe('accepted'); // exp read a second after iat
+    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 + 60 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
   });
 
   it('honours a configured maximum lifetime and refuses an out-of-range one', async () => {
