@@ -1,4 +1,5 @@
-/** The enclave image facts, as the image build's config.json spells them (the original's format). */
+/** The enclave image facts, as the image build's config.json spells them (the original's format, plus
+ *  `mrenclaves: [node, ffmpeg]` when enclave/build-config.ts was given the sconified ffmpeg's hash). */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { EnclaveImage } from './palaemon/index.js';
@@ -9,6 +10,7 @@ const schema = z.object({
   'fspf-tag': z.string().regex(/^[0-9a-f]{32}$/i),
   'fspf-key': z.string().regex(/^[0-9a-f]{64}$/i),
   'fspf-path': z.string().startsWith('/'),
+  mrenclaves: z.array(z.string().regex(/^[0-9a-f]{64}$/i)).min(1).optional(),
 });
 
 export function parseEnclaveConfig(text: string): EnclaveImage {
@@ -24,7 +26,7 @@ export function parseEnclaveConfig(text: string): EnclaveImage {
     throw new ConfigError(`enclave config: invalid or missing ${fields.join(', ')}`);
   }
   const c = parsed.data;
-  return { mrenclave: c.mrenclave, imageName: c['image-name'], fspfTag: c['fspf-tag'], fspfKey: c['fspf-key'], fspfPath: c['fspf-path'] };
+  return { mrenclave: c.mrenclaves ?? c.mrenclave, imageName: c['image-name'], fspfTag: c['fspf-tag'], fspfKey: c['fspf-key'], fspfPath: c['fspf-path'] };
 }
 
 export function parseSecretEnv(text: string, name: string): Record<string, string> {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEnclaveConfig, parseKeytag, parseMrenclave, run } from '../../enclave/build-config.js';
 import { ConfigError } from '../../lib/errors.js';
+import { parseEnclaveConfig } from '../../lib/enclave-config.js';
 import { REPO_ROOT } from '../support/services.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'enclave', 'build-output');
@@ -97,6 +98,10 @@ describe('config.json', () => {
     const config = buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'radiomics-worker', ffmpegMrenclave: fixture('ffmpeg-scone-hash.txt') });
     expect(config.mrenclaves).toEqual([NODE_MRENCLAVE, FFMPEG_MRENCLAVE]);
     expect(config.mrenclave).toBe(NODE_MRENCLAVE);
+    // what the batch function and submit-job read from it: both MRENCLAVEs, node first (the session's two services)
+    expect(parseEnclaveConfig(JSON.stringify(config)).mrenclave).toEqual([NODE_MRENCLAVE, FFMPEG_MRENCLAVE]);
+    const { mrenclaves: _ffmpeg, ...nodeOnly } = config;
+    expect(parseEnclaveConfig(JSON.stringify(nodeOnly)).mrenclave).toBe(NODE_MRENCLAVE);
   });
 
   it('rejects an image name that is not a reference', () => {
