@@ -6,10 +6,11 @@
  */
 import type { Context } from 'aws-lambda';
 import { answerCustomResource, type CustomResourceRequest } from '../lib/cfn-custom-resource.js';
-import { createLogger, errorFields } from '../lib/log.js';
+import { errorFields } from '../lib/log.js';
+import { functionTools } from '../lib/middleware/function-tools.js';
 import { BucketLifecycle } from '../lib/s3-lifecycle.js';
 
-const log = createLogger({ function: 'bucket-lifecycle' });
+const { log } = functionTools('bucket-lifecycle');
 let lifecycle: BucketLifecycle | undefined;
 
 export async function handler(request: CustomResourceRequest, _context: Context): Promise<void> {
