@@ -144,9 +144,20 @@ async function answerAuthenticated(
     log.warn('instance too large', { declaredBytes: declared });
     return refuse(problem(413, 'too_large', `the instance exceeds the ${deps.limits.maxInstanceBytes}-byte cap; use POST /uploads`));
   }
-  if (route === 'stow') return storeStudy(request, study, principal, deps, log, refuse, signal);
-  if (route === 'instances') return storeRawInstance(request, declared, principal, deps, log, refuse, signal);
-  return presignUpload(request, principal, deps, log, refuse);
+  const exchange: Exchange = { request, principal, deps, log, refuse, signal };
+  if (route === 'stow') return storeStudy(exchange, study);
+  if (route === 'instances') return storeRawInstance(exchange, declared);
+  return presignUpload(exchange);
+}
+
+/** One authenticated request and what answering it needs. */
+interface Exchange {
+  request: PacsRequest;
+  principal: Principal;
+  deps: PacsHookDeps;
+  log: Logger;
+  refuse: Refuse;
+  signal?: AbortSignal;
 }
 
 const uploadRequestTooLarge = `the upload request body exceeds ${UPLOAD_REQUEST_CAP} bytes; it holds only {studyUid, sopUid, size, sha256 | md5}`;
@@ -204,15 +215,7 @@ async function storeInstance(
   }
 }
 
-async function storeStudy(
-  request: PacsRequest,
-  study: string | undefined,
-  principal: Principal,
-  deps: PacsHookDeps,
-  log: Logger,
-  refuse: Refuse,
-  signal?: AbortSignal,
-): Promise<PacsResponse> {
+async function storeStudy({ request, principal, deps, log, refuse, signal }: Exchange, study: string | undefined): Promise<PacsResponse> {
   let boundary: string;
   try {
     boundary = parseMultipartRelated(request.headers['content-type']).boundary;
@@ -273,15 +276,7 @@ function orthancId(...parts: string[]): string {
   return hex.match(/.{8}/g)!.join('-');
 }
 
-async function storeRawInstance(
-  request: PacsRequest,
-  declared: number | undefined,
-  principal: Principal,
-  deps: PacsHookDeps,
-  log: Logger,
-  refuse: Refuse,
-  signal?: AbortSignal,
-): Promise<PacsResponse> {
+async function storeRawInstance({ request, principal, deps, log, refuse, signal }: Exchange, declared: number | undefined): Promise<PacsResponse> {
   const maxBytes = Math.min(deps.limits.maxInstanceBytes, deps.limits.maxRequestBytes);
   const outcome = await storeInstance(request.body, declared, principal.tenant, deps, { maxBytes }, signal);
   if (!outcome.ok) {
@@ -305,7 +300,7 @@ async function storeRawInstance(
 
 const UID = z.string().refine(isDicomUid);
 
-async function presignUpload(request: PacsRequest, principal: Principal, deps: PacsHookDeps, log: Logger, refuse: Refuse): Promise<PacsResponse> {
+async function presignUpload({ request, principal, deps, log, refuse }: Exchange): Promise<PacsResponse> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of request.body as AsyncIterable<Buffer>) {

@@ -193,8 +193,10 @@ describe('timeouts end stalled sockets', () => {
   });
 
   it('a body trickling in without ever idling: 408 and the connection closed after the request timeout', async () => {
+    // an idle timeout far above the trickle's pace, so only the request timeout can end it
+    const patient = await startHook({ timeouts: { headersMs: 300, requestMs: 1500, idleMs: 60_000 } });
     const head = `POST /instances HTTP/1.1\r\nHost: hook\r\nAuthorization: ${AUTH}\r\nContent-Length: 1000000\r\n\r\n`;
-    const { answer } = await rawExchange(hook, head, { chunk: Buffer.from('x'), everyMs: 100, maxBytes: 1_000_000 });
+    const { answer } = await rawExchange(patient, head, { chunk: Buffer.from('x'), everyMs: 100, maxBytes: 1_000_000 });
     expect(statusOf(answer)).toBe(408);
   });
 

@@ -10,7 +10,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -19,7 +19,7 @@ import { createS3Client } from '../../lib/s3.js';
 import { dicomConversion } from '../../lib/intake/dicom-step.js';
 import { ingestS3Event } from '../../lib/intake/records.js';
 import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '../support/intake-harness.js';
-import { dcmtkAvailable, makeUsLoopWithDcmtk } from '../support/dicom-fixtures.js';
+import { buildUncompressedLoop, dcmtkAvailable, makeUsLoopWithDcmtk, patchAscii } from '../support/dicom-fixtures.js';
 import { REPO_ROOT } from '../support/services.js';
 
 function skipReason(): string | undefined {
@@ -43,9 +43,10 @@ let work: string;
 let dicom: Buffer;
 let report: any;
 
-function runDriver(): Promise<any> {
+function runDriver(dir = join(work, 'ns'), extra: string[] = []): Promise<any> {
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--net', '--pid', '--fork', '--kill-child', 'sh', '-c', `ip link set lo up && exec node --import tsx test/support/orthanc-driver.ts "$0" "$1"`, join(work, 'ns'), join(work, 'us.dcm')], {
+    const args = [dir, join(work, 'us.dcm'), ...extra];
+    const child = spawn('unshare', ['--net', '--pid', '--fork', '--kill-child', 'sh', '-c', `ip link set lo up && exec node --import tsx test/support/orthanc-driver.ts "$@"`, 'driver', ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -53,7 +54,7 @@ function runDriver(): Promise<any> {
     let err = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
@@ -174,5 +175,104 @@ maybe('a real Orthanc exports to the PACS hook', () => {
         await landed.close();
       }
     });
+  });
+});
+
+/** One uncompressed 16×12×3 loop per UID pair unless said otherwise; every fixture is its own study except the two studies. */
+function matrixFixtures(dir: string) {
+  const uid = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
+  const write = (name: string, bytes: Buffer) => (writeFileSync(join(dir, name), bytes), join(dir, name));
+  const loop = (sop: number, study: number, options: Parameters<typeof buildUncompressedLoop>[1] = {}) =>
+    buildUncompressedLoop({ SOPInstanceUID: uid(sop), StudyInstanceUID: uid(study), SeriesInstanceUID: uid(study + 1) }, options);
+  const rle = (sop: number, study: number) => {
+    const plain = write(`plain-${sop}.dcm`, loop(sop, study, { width: 64, height: 48, frames: 4 }));
+    execFileSync('dcmcrle', [plain, join(dir, `rle-${sop}.dcm`)]);
+    return join(dir, `rle-${sop}.dcm`);
+  };
+  const ct = (sop: number, study: number) => {
+    const file = write(`ct-${sop}.dcm`, loop(sop, study, { frames: 1 }));
+    execFileSync('dcmodify', ['-nb', '-m', 'SOPClassUID=1.2.840.10008.5.1.4.1.1.2', '-m', 'Modality=CT', '-e', 'NumberOfFrames', file]);
+    return file;
+  };
+  const single = (sop: number, study: number) => write(`single-${sop}.dcm`, patchAscii(loop(sop, study, { frames: 1 }), '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.6.1', 2));
+  const entry = (name: string, files: [string, number][]) => ({ name, files: files.map(([file, sop]) => ({ file, sopInstanceUid: uid(sop) })) });
+  return [
+    entry('rle loop', [[rle(9101, 9100), 9101]]),
+    entry('single-frame US image', [[single(9201, 9200), 9201]]),
+    entry('CT instance', [[ct(9301, 9300), 9301]]),
+    entry('uncompressed loop above 8 MiB', [[write('big.dcm', loop(9401, 9400, { width: 1024, height: 1024, frames: 9 })), 9401]]),
+    entry('study of 3 instances', [9501, 9502, 9503].map((sop) => [write(`study-${sop}.dcm`, loop(sop, 9500)), sop] as [string, number])),
+    entry('mixed study', [
+      [write('mixed-9601.dcm', loop(9601, 9600)), 9601],
+      [rle(9602, 9600), 9602],
+      [ct(9603, 9600), 9603],
+    ]),
+  ];
+}
+
+maybe('a real Orthanc sends refused, capped and multi-instance studies through every route (hook from its environment, default caps)', () => {
+  let matrix: any;
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-matrix-'));
+    const dir = join(work, 'fixtures');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(work, 'us.dcm'), makeUsLoopWithDcmtk({ frames: 2 })); // unused in matrix mode
+    writeFileSync(join(work, 'manifest.json'), JSON.stringify(matrixFixtures(dir)));
+    matrix = await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')]);
+  }, 300_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('the driver ran to its end', () => {
+    expect(matrix.error).toBeUndefined();
+  });
+
+  const refusedSingle = (stowReason: string, stowStatus: number, peerStatus: number) => ({
+    stow: { orthanc: 500, hook: [{ status: stowStatus, stored: 0, failed: 1, reasons: stowReason }] },
+    peer: { orthanc: 500, hook: [{ status: peerStatus }] },
+  });
+
+  it.each([
+    ['rle loop', refusedSingle('dicom_unsupported_transfer_syntax', 409, 400)],
+    ['single-frame US image', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
+    ['CT instance', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
+    ['uncompressed loop above 8 MiB', refusedSingle('request_too_large', 413, 413)],
+  ])('%s: STOW-RS and peer jobs fail in Orthanc; the hook refused it with the reason', (name, expected) => {
+    expect(matrix.routes[name]).toEqual(expected);
+  });
+
+  it('study of 3 instances: STOW-RS stores all three in one request (200), the peer job sends three (200 each)', () => {
+    expect(matrix.routes['study of 3 instances']).toEqual({
+      stow: { orthanc: 200, hook: [{ status: 200, stored: 3, failed: 0 }] },
+      peer: { orthanc: 200, hook: [{ status: 200 }, { status: 200 }, { status: 200 }] },
+    });
+  });
+
+  it('mixed study: STOW-RS stores the loop and refuses the RLE and CT instances (202), the job fails; the peer job stops at its first refusal', () => {
+    const { stow, peer } = matrix.routes['mixed study'];
+    expect(stow).toEqual({ orthanc: 500, hook: [{ status: 202, stored: 1, failed: 2, reasons: 'dicom_unsupported_transfer_syntax,dicom_unsupported_sop_class' }] });
+    expect(peer.orthanc).toBe(500);
+    expect(peer.hook.map((a: { status: number }) => a.status)).toEqual([...peer.hook.slice(1).map(() => 200), 400]);
+  });
+
+  it('Lua: /instances refuses what the hook does not take (Orthanc gives Lua an empty answer); /uploads presigns every instance, PUT and checked', () => {
+    expect(matrix.lua.posts).toEqual(['refused', 'refused', 'refused', 'refused', 'Success', 'Success', 'Success', 'Success', 'refused', 'refused']);
+    expect(matrix.lua.uploads).toEqual(Array.from({ length: 10 }, () => 'hook upload: PUT done for <id>'));
+  });
+
+  it("Orthanc's jobs: only the 3-instance study's (sync STOW, peer, OnStableStudy STOW) succeed; the other 15 fail", () => {
+    expect(matrix.jobStates).toEqual([...Array.from({ length: 15 }, () => 'Failure'), 'Success', 'Success', 'Success']);
+  });
+
+  it('what landed, byte-exact: accepted instances under each route\'s tenant; everything under the /uploads tenant (the intake checks those)', () => {
+    const uid = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
+    const keys = (tenant: string, sops: number[]) => sops.map((n) => ({ key: `${tenant}/dicom/${uid(n)}.dcm`, sameBytes: true }));
+    const accepted = [9501, 9502, 9503, 9601];
+    expect(matrix.landed).toEqual([
+      ...keys('hosp-basic', accepted),
+      ...keys('hosp-bearer', accepted),
+      ...keys('hosp-lua', accepted),
+      ...keys('hosp-peer', matrix.landed.some((o: { key: string }) => o.key === `hosp-peer/dicom/${uid(9601)}.dcm`) ? accepted : [9501, 9502, 9503]),
+      ...keys('hosp-upload', [9101, 9201, 9301, 9401, 9501, 9502, 9503, 9601, 9602, 9603]),
+    ]);
   });
 });

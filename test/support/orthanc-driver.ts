@@ -8,6 +8,7 @@
  *   node --import tsx test/support/orthanc-driver.ts <workdir> <dicom file>
  */
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { buildPacsHookDeps } from '../../lib/pacs/wiring.js';
 import { createLogger } from '../../lib/log.js';
 import { RetryableError } from '../../lib/errors.js';
 import { REPO_ROOT, SHARED_DIR } from './services.js';
+import { exportMatrix } from './orthanc-matrix.js';
 
 export const DRIVER_BUCKET = 'radiomics-intake';
 /** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
@@ -28,16 +30,29 @@ export const ROUTE_TENANTS = { stowBasic: 'hosp-basic', stowBearer: 'hosp-bearer
 /** Two more copies of the /uploads recipe whose presigned PUTs fail: the bucket unreachable, and the bucket refusing. */
 export const FAILING_UPLOAD_TENANTS = { unreachable: 'hosp-upload-unreachable', refused: 'hosp-upload-refused' } as const;
 
-const [workdir, dicomPath] = process.argv.slice(2);
+/** `matrix <manifest.json>` after the two paths runs test/support/orthanc-matrix.ts instead of the happy flow. */
+const [workdir, dicomPath, mode, manifestPath] = process.argv.slice(2);
 const ORTHANC = 'http://127.0.0.1:8042';
 const ADMIN = `Basic ${Buffer.from('pacsadmin:pacsadmin').toString('base64')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One connection per call: Orthanc may close a kept-alive connection after a failed job, which fetch would reuse. */
 async function orthanc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${ORTHANC}${path}`, {
-    method,
-    headers: { authorization: ADMIN, ...(body instanceof Uint8Array ? { 'content-type': 'application/dicom' } : {}) },
-    body: body === undefined ? undefined : body instanceof Uint8Array ? (body as unknown as BodyInit) : JSON.stringify(body),
+  const payload = body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+  const response = await new Promise<{ status: number; text(): Promise<string> }>((resolve, reject) => {
+    const req = httpRequest(`${ORTHANC}${path}`, {
+      method,
+      agent: false,
+      headers: { authorization: ADMIN, ...(body instanceof Uint8Array ? { 'content-type': 'application/dicom' } : {}), ...(payload ? { 'content-length': payload.length } : {}) },
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: async () => Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
   const text = await response.text();
   let parsed: unknown = text;
@@ -107,7 +122,8 @@ async function main() {
       .replaceAll('@WORK@', join(workdir, 'orthanc'))
       .replaceAll('@HERE@', join(SHARED_DIR, 'pacs')),
   );
-  orthancConfig.LuaScripts = [...orthancConfig.LuaScripts, ...['uploads.lua', 'uploads-unreachable.lua', 'uploads-refused.lua'].map((f) => join(workdir, f))];
+  const recipes = mode === 'matrix' ? ['uploads.lua'] : ['uploads.lua', 'uploads-unreachable.lua', 'uploads-refused.lua'];
+  orthancConfig.LuaScripts = [...orthancConfig.LuaScripts, ...recipes.map((f) => join(workdir, f))];
   writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(orthancConfig, null, 2));
   const logFd = openSync(join(workdir, 'orthanc.log'), 'w');
   const child = spawn('/usr/sbin/Orthanc', [join(workdir, 'orthanc.json')], { stdio: ['ignore', logFd, logFd] });
@@ -121,6 +137,11 @@ async function main() {
       }
       if (i > 150) throw new Error('Orthanc did not start');
       await sleep(100);
+    }
+    if (mode === 'matrix') {
+      const fixtures = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      Object.assign(result, await exportMatrix({ orthanc, s3, bucket: DRIVER_BUCKET, hookLog, orthancLog: join(workdir, 'orthanc.log'), fixtures }));
+      return;
     }
     const dicom = readFileSync(dicomPath);
     const uploaded = await orthanc('POST', '/instances', new Uint8Array(dicom));
@@ -196,8 +217,8 @@ async function main() {
     await hook.close();
     s3.destroy();
     await localS3.close();
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 main().catch((error: unknown) => {
