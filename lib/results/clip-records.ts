@@ -70,5 +70,7 @@ export async function clipRecords(job: JobDetail, dir: string, api: StatusApi, o
     record.reason ??= record.error?.reason ?? null;
     records.push(record);
   }
-  return records;
+  // the caller's own uploads in source order first, then the rest by id
+  const order = (r: ClipRecord) => (r.source === null ? `1${r.videoId}` : `0${r.source}`);
+  return records.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }

@@ -57,7 +57,7 @@ export function dotChart(title: string, rows: ReadonlyArray<{ label: string; val
   const body = rows
     .map((row, i) => {
       const cy = 22 + i * rowHeight + rowHeight / 2;
-      const label = `<text x="${labelWidth - 6}" y="${px(cy + 4)}" class="label">${escapeHtml(row.label.length > 30 ? `…${row.label.slice(-29)}` : row.label)}</text>`;
+      const label = `<text x="${labelWidth - 6}" y="${px(cy + 4)}" class="label">${escapeHtml(row.label.length > 25 ? `…${row.label.slice(-24)}` : row.label)}</text>`;
       const guide = `<line x1="${labelWidth}" x2="${labelWidth + axis}" y1="${px(cy)}" y2="${px(cy)}" class="guide"/>`;
       const dot = row.value !== null && Number.isFinite(row.value) ? `<circle cx="${px(labelWidth + ((row.value - lo) / (hi - lo)) * axis)}" cy="${px(cy)}" r="3.5"/>` : '';
       const value = `<text x="${labelWidth + axis + 8}" y="${px(cy + 4)}" class="value">${escapeHtml(shortNumber(row.value))}</text>`;
