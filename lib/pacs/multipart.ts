@@ -189,11 +189,13 @@ export class MultipartReader {
 
   private truncated = () => new MultipartError(400, 'truncated_body', 'the body ends before the closing multipart delimiter');
 
-  /** `--boundary` at the very start (Orthanc), or after a preamble. */
+  /** `--boundary` at the very start (Orthanc), or after a preamble (skipped as it streams: only a delimiter-sized tail is kept). */
   private async readFirstBoundary(): Promise<void> {
     const maxPreamble = this.limits.maxPreambleBytes ?? 64 * 1024;
+    const tail = this.delimiter.length - 1;
+    let skipped = 0;
     for (;;) {
-      if (this.buf.length >= this.dashBoundary.length && this.buf.subarray(0, this.dashBoundary.length).equals(this.dashBoundary)) {
+      if (skipped === 0 && this.buf.length >= this.dashBoundary.length && this.buf.subarray(0, this.dashBoundary.length).equals(this.dashBoundary)) {
         this.buf = this.buf.subarray(this.dashBoundary.length);
         break;
       }
@@ -202,7 +204,11 @@ export class MultipartReader {
         this.buf = this.buf.subarray(at + this.delimiter.length);
         break;
       }
-      if (this.buf.length > maxPreamble + this.delimiter.length) {
+      if (this.buf.length > tail && (skipped > 0 || this.buf.length >= this.dashBoundary.length)) {
+        skipped += this.buf.length - tail;
+        this.buf = Buffer.from(this.buf.subarray(this.buf.length - tail));
+      }
+      if (skipped > maxPreamble) {
         throw this.fail(new MultipartError(400, 'no_boundary', 'the body does not start with the multipart boundary'));
       }
       if (!(await this.pull())) {
@@ -242,16 +248,18 @@ export class MultipartReader {
   private async readHeaders(): Promise<Record<string, string>> {
     const maxHeader = this.limits.maxHeaderBytes ?? 16 * 1024;
     let end: number;
+    let searched = 0;
     for (;;) {
       if (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) {
         end = 0;
         break;
       }
-      end = this.buf.indexOf('\r\n\r\n', 0, 'latin1');
+      end = this.buf.indexOf('\r\n\r\n', searched, 'latin1');
       if (end >= 0) {
         end += 2;
         break;
       }
+      searched = Math.max(0, this.buf.length - 3);
       if (this.buf.length > maxHeader) throw this.fail(new MultipartError(400, 'headers_too_large', 'a part header section is too large'));
       if (!(await this.pull())) throw this.fail(this.truncated());
     }
