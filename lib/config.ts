@@ -6,6 +6,9 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseSwiftSettings, type SwiftSettings } from './openstack-settings.js';
+
+export { parseSwiftSettings, type SwiftSettings };
 
 export type Env = Record<string, string | undefined>;
 
@@ -31,21 +34,6 @@ const awsSchema = z.object({
   DYNAMODB_ENDPOINT: url.optional(),
 });
 
-const swiftSchema = z.discriminatedUnion('SWIFT_AUTH', [
-  z.object({ SWIFT_AUTH: z.literal('tempauth'), SWIFT_AUTH_URL: url, SWIFT_USER: z.string().min(1) }),
-  z.object({
-    SWIFT_AUTH: z.literal('keystone'),
-    OS_AUTH_URL: url,
-    OS_AUTH_TYPE: z.enum(['password', 'v3applicationcredential', 'token']).default('password'),
-    OS_USERNAME: z.string().optional(),
-    OS_USER_DOMAIN_NAME: z.string().default('Default'),
-    OS_PROJECT_NAME: z.string().optional(),
-    OS_PROJECT_DOMAIN_ID: z.string().default('default'),
-    OS_APPLICATION_CREDENTIAL_ID: z.string().optional(),
-    OS_REGION_NAME: z.string().optional(),
-  }),
-]);
-
 const intakeSchema = z.object({
   TABLE_NAME: z.string().min(1),
   INTAKE_BUCKET: z.string().min(1),
@@ -58,23 +46,6 @@ const intakeSchema = z.object({
   SCHEDULER_ROLE_ARN: z.string().startsWith('arn:').optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
-
-export interface SwiftSettings {
-  auth:
-    | { kind: 'tempauth'; authUrl: string; user: string; key: SecretRef }
-    | {
-        kind: 'keystone';
-        authUrl: string;
-        method: 'password' | 'application_credential' | 'token';
-        username?: string;
-        userDomainName: string;
-        projectName?: string;
-        projectDomainId: string;
-        applicationCredentialId?: string;
-        region?: string;
-        secret: SecretRef;
-      };
-}
 
 export interface IntakeConfig {
   tableName: string;
@@ -102,36 +73,6 @@ export function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
     return missing ? `${name} is missing` : `${name} is invalid (${issue.message})`;
   });
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-}
-
-export function parseSwiftSettings(env: Env): SwiftSettings {
-  const swift = parse(swiftSchema, env);
-  if (swift.SWIFT_AUTH === 'tempauth') {
-    return { auth: { kind: 'tempauth', authUrl: swift.SWIFT_AUTH_URL, user: swift.SWIFT_USER, key: secret(env, 'SWIFT_KEY')! } };
-  }
-  const method =
-    swift.OS_AUTH_TYPE === 'v3applicationcredential' ? 'application_credential' : swift.OS_AUTH_TYPE;
-  const secretName = { password: 'OS_PASSWORD', application_credential: 'OS_APPLICATION_CREDENTIAL_SECRET', token: 'OS_TOKEN' }[method];
-  if (method === 'password' && (!swift.OS_USERNAME || !swift.OS_PROJECT_NAME)) {
-    throw new ConfigError('invalid configuration: OS_USERNAME and OS_PROJECT_NAME are required for password auth');
-  }
-  if (method === 'application_credential' && !swift.OS_APPLICATION_CREDENTIAL_ID) {
-    throw new ConfigError('invalid configuration: OS_APPLICATION_CREDENTIAL_ID is missing');
-  }
-  return {
-    auth: {
-      kind: 'keystone',
-      authUrl: swift.OS_AUTH_URL,
-      method,
-      username: swift.OS_USERNAME,
-      userDomainName: swift.OS_USER_DOMAIN_NAME,
-      projectName: swift.OS_PROJECT_NAME,
-      projectDomainId: swift.OS_PROJECT_DOMAIN_ID,
-      applicationCredentialId: swift.OS_APPLICATION_CREDENTIAL_ID,
-      region: swift.OS_REGION_NAME,
-      secret: secret(env, secretName)!,
-    },
-  };
 }
 
 export function parseAwsSettings(env: Env): IntakeConfig['aws'] {

@@ -36,7 +36,7 @@ describe('intake configuration', () => {
       dueTimer: undefined,
       logLevel: 'info',
       aws: { region: 'eu-west-1', s3Endpoint: undefined, dynamodbEndpoint: undefined },
-      swift: { auth: { kind: 'tempauth', authUrl: base.SWIFT_AUTH_URL, user: 'test:tester', key: { file: '/run/secrets/swift-key', ssm: undefined } } },
+      swift: { variables: { ST_AUTH: base.SWIFT_AUTH_URL, ST_USER: 'test:tester' }, secrets: { ST_KEY: { file: '/run/secrets/swift-key', ssm: undefined } } },
       masterKey: { file: undefined, ssm: '/trustworthy-radiomics/dev/master-key' },
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -52,13 +52,14 @@ describe('intake configuration', () => {
     const message = errorOf({ ...base, MAX_VIDEO_BYTES: 'lots' });
     expect(message).toMatch(/^invalid configuration: MAX_VIDEO_BYTES is invalid/);
     expect(message).not.toContain('lots');
-    expect(errorOf({ ...base, SWIFT_AUTH_URL: 'not a url' })).toMatch(/^invalid configuration: SWIFT_AUTH_URL is invalid/);
-    expect(errorOf({ ...base, SWIFT_AUTH: 'ldap' })).toMatch(/^invalid configuration: SWIFT_AUTH is invalid/);
+    expect(errorOf({ ...base, SWIFT_AUTH_URL: 'not a url' })).toBe('invalid configuration: SWIFT_AUTH_URL is invalid (not a URL)');
   });
 
   it('requires secrets as a file or an SSM parameter', () => {
     expect(errorOf({ ...base, MASTER_KEY_SSM: undefined })).toBe('missing configuration: set MASTER_KEY_FILE or MASTER_KEY_SSM');
-    expect(errorOf({ ...base, SWIFT_KEY_FILE: undefined })).toBe('missing configuration: set SWIFT_KEY_FILE or SWIFT_KEY_SSM');
+    expect(errorOf({ ...base, SWIFT_KEY_FILE: undefined })).toBe(
+      'invalid configuration: no Swift credentials: set OS_AUTH_URL (+ OS_* credentials), or SWIFT_AUTH_URL, SWIFT_USER and SWIFT_KEY_FILE|_SSM',
+    );
   });
 
   it('takes the batch close timer only with both its ARNs', () => {
@@ -69,14 +70,28 @@ describe('intake configuration', () => {
     );
   });
 
-  it('parses Keystone v3 password auth and asks for what it lacks', () => {
-    const keystone = { ...base, SWIFT_AUTH: 'keystone', OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_NAME: 'p', OS_PASSWORD_SSM: '/x/swift-password' };
-    expect(parseIntakeConfig(keystone).swift.auth).toMatchObject({ kind: 'keystone', method: 'password', username: 'u', projectName: 'p', projectDomainId: 'default' });
-    expect(errorOf({ ...keystone, OS_PROJECT_NAME: undefined })).toBe('invalid configuration: OS_USERNAME and OS_PROJECT_NAME are required for password auth');
-    expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined })).toBe('missing configuration: set OS_PASSWORD_FILE or OS_PASSWORD_SSM');
-    const appCred = { ...keystone, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s' };
-    expect(errorOf(appCred)).toBe('invalid configuration: OS_APPLICATION_CREDENTIAL_ID is missing');
-    expect(parseIntakeConfig({ ...appCred, OS_APPLICATION_CREDENTIAL_ID: 'id' }).swift.auth).toMatchObject({ method: 'application_credential', secret: { file: '/s' } });
+  it('reads Keystone v3 the way the CLI and the worker do (openrc OS_*), secrets only as _FILE or _SSM', () => {
+    const keystone = { ...base, SWIFT_AUTH: 'keystone', OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_ID: 'p1', OS_INTERFACE: 'internal', OS_PASSWORD_SSM: '/x/swift-password' };
+    expect(parseIntakeConfig(keystone).swift).toEqual({
+      variables: { OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_ID: 'p1', OS_INTERFACE: 'internal' },
+      secrets: { OS_PASSWORD: { file: undefined, ssm: '/x/swift-password' } },
+    });
+    expect(errorOf({ ...keystone, OS_USERNAME: undefined })).toBe('invalid configuration: OS_USERNAME or OS_USER_ID is required for password auth');
+    expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined, OS_PASSWORD: 'hunter2' })).toBe(
+      'invalid configuration: OS_PASSWORD must not be a plain variable; set OS_PASSWORD_FILE or OS_PASSWORD_SSM',
+    );
+    expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined })).toBe(
+      'invalid configuration: OS_AUTH_URL is set but none of OS_PASSWORD_FILE|_SSM, OS_APPLICATION_CREDENTIAL_SECRET_FILE|_SSM, OS_AUTH_TOKEN_FILE|_SSM is',
+    );
+    const appCred = { ...keystone, OS_PASSWORD_SSM: undefined, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: 'id', OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s' };
+    expect(parseIntakeConfig(appCred).swift.secrets).toEqual({ OS_APPLICATION_CREDENTIAL_SECRET: { file: '/s', ssm: undefined } });
+  });
+
+  it('SWIFT_AUTH picks one family where both are set, as serverless.yml sets them', () => {
+    const both = { ...base, OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PASSWORD_SSM: '/x/swift-password' };
+    expect(Object.keys(parseIntakeConfig(both).swift.variables)).toEqual(['ST_AUTH', 'ST_USER']);
+    expect(Object.keys(parseIntakeConfig({ ...both, SWIFT_AUTH: 'keystone' }).swift.variables)).toEqual(['OS_AUTH_URL', 'OS_USERNAME']);
+    expect(errorOf({ ...base, SWIFT_AUTH: 'ldap' })).toBe('invalid configuration: SWIFT_AUTH is invalid (expected keystone or tempauth)');
   });
 });
 
