@@ -91,3 +91,13 @@ export async function hasResult(swift: SwiftStore, batchId: string, videoId: str
     throw error;
   }
 }
+
+/** The video's `<id>.json` as the worker wrote it (named features, label block), or undefined when there is none. */
+export async function readAnalysis(swift: SwiftStore, batchId: string, videoId: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  try {
+    return await swift.getObjectBytes(resultsContainerOf(batchId), `${videoId}.json`, { signal });
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}

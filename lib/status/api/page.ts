@@ -3,10 +3,12 @@
  * header to `jobs` (relative, so it works under a stage path) and kept in sessionStorage (this tab only) only once
  * the API has accepted it, so a token for another audience (a PACS write token) is never stored; a later 401
  * (expired, revoked) removes it. A strict CSP allows only this page's own inline script and style (by hash) and
- * same-origin fetches.
+ * same-origin fetches. Jobs are paged 100 at a time ("Show older jobs"); clicking one drills down to its clips
+ * (page-drilldown.ts); times are shown local and relative, with the ISO time as a tooltip.
  */
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DRILLDOWN_FUNCTIONS, DRILLDOWN_STYLE } from './page-drilldown.js';
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
@@ -25,18 +27,18 @@ th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd}
 .s-stopped,.s-terminated{background:#e37400}
 .stale{color:#e37400}
 #message{color:#c5221f}
-`;
+${DRILLDOWN_STYLE}`;
 
 const SCRIPT = `
 (function () {
   var form = document.getElementById('auth'), input = document.getElementById('token');
   var rows = document.getElementById('rows'), message = document.getElementById('message'), updated = document.getElementById('updated');
   var refreshSecs = Number(document.body.dataset.refresh) || 10, timer = null;
-  function cell(tr, content) { var td = document.createElement('td'); if (typeof content === 'string') td.textContent = content; else td.appendChild(content); tr.appendChild(td); return td; }
+${DRILLDOWN_FUNCTIONS}  function cell(tr, content) { var td = document.createElement('td'); if (typeof content === 'string') td.textContent = content; else td.appendChild(content); tr.appendChild(td); return td; }
   function render(jobs) {
     rows.textContent = '';
     jobs.forEach(function (job) {
-      var tr = document.createElement('tr'); tr.dataset.job = job.job_id; tr.dataset.status = job.status;
+      var tr = document.createElement('tr'); tr.dataset.job = job.job_id; tr.dataset.status = job.status; if (job.job_id === openJob) tr.className = 'open';
       cell(tr, job.job_id);
       var badge = document.createElement('span'); badge.className = 'status s-' + job.status.replace(/\\s+/g, '-'); badge.textContent = job.status; cell(tr, badge);
       var bar = document.createElement('div'); bar.className = 'bar'; var fill = document.createElement('div'); fill.className = 'fill';
@@ -44,8 +46,8 @@ const SCRIPT = `
       bar.setAttribute('role', 'progressbar'); bar.setAttribute('aria-valuenow', String(pct)); cell(tr, bar);
       cell(tr, job.progress ? job.progress.done + ' / ' + job.progress.total : (job.items === null ? '–' : '0 / ' + job.items));
       cell(tr, String(job.failed_count));
-      cell(tr, job.submitted_at || '–');
-      var stale = cell(tr, job.stale_since ? 'stale since ' + job.stale_since : ''); stale.className = 'stale';
+      timeCell(tr, job.submitted_at);
+      var stale = cell(tr, job.stale_since ? 'stale since ' + when(job.stale_since) : ''); stale.className = 'stale';
       rows.appendChild(tr);
     });
   }
@@ -54,8 +56,7 @@ const SCRIPT = `
   function load(candidate) {
     var token = candidate || sessionStorage.getItem('radiomics-token');
     if (!token) return;
-    fetch('jobs?limit=100', { headers: { authorization: 'Bearer ' + token }, cache: 'no-store' })
-      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; }); })
+    jobPages(token)
       .then(function (r) {
         if (r.status === 401) { sessionStorage.removeItem('radiomics-token'); stop(); }
         if (!r.ok) { message.textContent = r.body.message || 'request failed'; return; }
@@ -81,9 +82,13 @@ export function statusPage(refreshSecs: number): APIGatewayProxyStructuredResult
 <body data-refresh="${Math.max(1, Math.floor(refreshSecs))}">
 <h1>Radiomics jobs</h1>
 <form id="auth"><input id="token" type="password" autocomplete="off" placeholder="Paste your access token"> <button type="submit">Show jobs</button></form>
+<p id="how">No token? It is a JWT for your tenant from the identity provider set as <code>AUTH_ISSUER</code> (audience <code>AUTH_AUDIENCE</code>, tenant in the <code>AUTH_TENANT_CLAIM</code> claim): ask whoever runs that provider. Locally, <code>npm start</code> writes one to <code>.local/secrets/status-token</code>. Click a job to see its clips.</p>
 <p id="message" role="alert"></p>
 <table><thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Items</th><th>Failed</th><th>Submitted</th><th></th></tr></thead><tbody id="rows"></tbody></table>
+<button id="more" type="button" hidden>Show older jobs</button>
 <p id="updated"></p>
+<section id="detail" hidden><h2 id="detail-title"></h2><p id="detail-facts"></p>
+<table><thead><tr><th>Clip (video id)</th><th>Stage</th><th>Reason</th><th>Results</th><th></th></tr></thead><tbody id="clips"></tbody></table></section>
 <script>${SCRIPT}</script>
 </body></html>`;
   return {

@@ -7,6 +7,7 @@
  *   GET /jobs/{id}        one job with progress, errors and results links (TempURLs)
  *   GET /batches/{id}     one batch
  *   GET /videos/{id}      one video's stage
+ *   GET /videos/{id}/analysis  the video's `<id>.json` (named features, per-frame rows, label block), as stored
  *   GET /pacs/refusals    the PACS hook's latest refusals for the tenant, newest first: ?limit=1..100 (20)
  * Errors: JSON `{error, message}`; 400 bad query, 401 token, 404 unknown, 405 method, 503 keys or table down.
  */
@@ -20,6 +21,7 @@ import type { RefusalLog } from '../../store/refusals.js';
 import { refusalText } from '../../pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
 import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
+import { readAnalysis } from '../results.js';
 
 export interface ApiDeps {
   verifier: TokenVerifier;
@@ -70,11 +72,16 @@ export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps,
   }
 }
 
-type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'job' | 'batch' | 'video'; id: string };
+type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'job' | 'batch' | 'video' | 'analysis'; id: string };
 
 function matchRoute(path: string): Route | undefined {
   if (path === '/jobs') return { name: 'jobs' };
   if (path === '/pacs/refusals') return { name: 'refusals' };
+  const analysis = /^\/videos\/([^/]+)\/analysis$/.exec(path);
+  if (analysis) {
+    if (!ID.test(analysis[1])) throw new ApiError(404, 'not_found', 'no such resource');
+    return { name: 'analysis', id: analysis[1] };
+  }
   const m = /^\/(jobs|batches|videos)\/([^/]+)$/.exec(path);
   if (!m) return undefined;
   if (!ID.test(m[2])) throw new ApiError(404, 'not_found', 'no such resource');
@@ -114,6 +121,13 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
     if (!deps.refusals) throw notFound('refusals');
     const refusals = await deps.refusals.recent(tenant, parseLimit(query.limit));
     return json(200, { refusals: refusals.map((r) => ({ at: r.at, route: r.route, sop_instance_uid: r.sopInstanceUid ?? null, reason: r.reason, text: refusalText(r.reason), status: r.status })) });
+  }
+  if (route.name === 'analysis') {
+    const video = await deps.store.getVideo(route.id);
+    const batch = video?.tenant === tenant && video.batchId ? await deps.store.getBatch(video.batchId) : undefined;
+    const analysis = batch?.tenant === tenant ? await readAnalysis(deps.swift, batch.batchId, route.id, signal) : undefined;
+    if (!analysis) throw notFound('analysis');
+    return { statusCode: 200, headers: { ...JSON_HEADERS }, body: analysis.toString('utf8') };
   }
   if (route.name === 'video') {
     const video = await deps.store.getVideo(route.id);

@@ -1,0 +1,130 @@
+/**
+ * The status page's drill-down in real headless Chromium over the real status API, Swift and dynalite: a job's
+ * clips with stage, reason and working result links, a clip's plots from `videos/{id}/analysis`, human-readable
+ * times, paging past 100 jobs, the "how to get a token" line; the strict CSP holds (no console errors).
+ * Screenshot: test-artifacts/status-page-drilldown.png.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { keys } from '../../lib/store/table.js';
+import { parseClipAnalysis } from '../../lib/results/analysis.js';
+import { REPO_ROOT } from '../support/services.js';
+import { hex32 } from '../support/status-rig.js';
+import { startResultsRig, type ResultsRig } from '../support/results-rig.js';
+
+let rig: ResultsRig;
+let profile: string;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  rig = await startResultsRig();
+  profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await rig?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+async function openPage(tenant: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(`${rig.api.url}/`);
+  await page.fill('#token', await rig.token(tenant));
+  await page.click('button[type=submit]');
+  return { page, errors };
+}
+
+async function get(path: string, tenant: string) {
+  const res = await fetch(`${rig.api.url}${path}`, { headers: { authorization: `Bearer ${await rig.token(tenant)}` } });
+  return { status: res.status, text: await res.text() };
+}
+
+describe('GET /videos/{id}/analysis', () => {
+  it("answers the tenant's own analysis as stored, and 404 alike for another tenant's, unknown or unanalysed ids", async () => {
+    const [analysed, , failed] = rig.videoIds;
+    expect(await get(`/videos/${analysed}/analysis`, 'hospital-a')).toEqual({ status: 200, text: rig.uploaded.get(analysed)!.json });
+    const foreign = await get(`/videos/${analysed}/analysis`, 'hospital-b');
+    expect(foreign.status).toBe(404);
+    expect(await get(`/videos/${hex32()}/analysis`, 'hospital-b')).toEqual(foreign);
+    expect(await get(`/videos/${failed}/analysis`, 'hospital-a')).toEqual(foreign);
+  });
+});
+
+describe('status page drill-down in Chromium', () => {
+  it("shows a job's clips with stage, reason and working links, and a clip's plots", async () => {
+    const { page, errors } = await openPage('hospital-a');
+    const row = page.locator(`tr[data-job="${rig.batchId}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    const submitted = row.locator('td').nth(5);
+    expect(await submitted.textContent()).toMatch(/ \(\d+ (s|min) ago\)$/);
+    expect(await submitted.getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(await page.locator('#how').textContent()).toContain('AUTH_ISSUER');
+
+    await row.click();
+    const [done0, done1, failed] = rig.videoIds;
+    await page.waitForSelector(`#clips tr[data-video="${done0}"][data-stage="done"]`, { timeout: 30_000 });
+    await page.waitForSelector(`#clips tr[data-video="${done1}"][data-stage="done"]`, { timeout: 30_000 });
+    await page.waitForSelector(`#clips tr[data-video="${failed}"][data-stage="failed"]`, { timeout: 30_000 });
+    expect(await page.locator(`#clips tr[data-video="${failed}"] td`).nth(2).textContent()).toBe('analysis_failed');
+    expect(await page.locator(`#clips tr[data-video="${failed}"] a`).allTextContents()).toEqual(['error']);
+    const clip = page.locator(`#clips tr[data-video="${done0}"]`);
+    expect(await clip.locator('a').allTextContents()).toEqual(['json', 'zip']);
+    const jsonLink = await clip.locator('a', { hasText: 'json' }).getAttribute('href');
+    const fetched = await fetch(jsonLink!);
+    expect(fetched.status).toBe(200);
+    expect(await fetched.text()).toBe(rig.uploaded.get(done0)!.json);
+
+    await clip.locator('button.report').click();
+    const report = page.locator(`tr.clip-report[data-video="${done0}"]`);
+    await report.locator('svg.spark').first().waitFor({ timeout: 30_000 });
+    const analysis = parseClipAnalysis(rig.uploaded.get(done0)!.json);
+    expect(await report.locator('svg.spark').count()).toBe(28);
+    expect(await report.locator('svg.spark[data-feature="meanVelocity"] circle').count()).toBe(analysis.textured_frames);
+    expect(await report.locator('.decisions').textContent()).toBe(
+      `Doppler (frame 0): yes · texture: ${analysis.textured_frames} of ${analysis.frames} frames (ok) · z = ${analysis.label.z!.toFixed(1)} → Normal unvalidated: not a diagnosis`,
+    );
+    expect(errors).toEqual([]);
+    mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    const shot = join(REPO_ROOT, 'test-artifacts', 'status-page-drilldown.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
+    await page.close();
+  }, 120_000);
+
+  it('pages past 100 jobs with "Show older jobs"', async () => {
+    const tenant = 'hospital-p';
+    for (let i = 0; i < 105; i++) {
+      const batchId = hex32();
+      const createdAt = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+      await rig.status.dynamo.doc.send(new PutCommand({
+        TableName: 'radiomics',
+        Item: {
+          ...keys.batch(batchId), batchId, tenant, state: 'completed', container: `c-${batchId}`, wrappedKey: 'w', createdAt, claims: 1, claimedBytes: 1, sealedItems: 1,
+          sealedBytes: 1, inflight: {}, items: 1, jobId: `kj-${i}`, submittedAt: createdAt, jobState: { status: 'completed' },
+          gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: `${createdAt}#${batchId}`,
+        },
+      }));
+    }
+    const { page, errors } = await openPage(tenant);
+    await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 100, undefined, { timeout: 30_000 });
+    expect(await page.locator('#more').isVisible()).toBe(true);
+    await page.click('#more');
+    await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 105, undefined, { timeout: 30_000 });
+    expect(await page.locator('#more').isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
