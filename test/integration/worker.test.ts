@@ -190,7 +190,7 @@ describe('enclave worker', () => {
       const { item_id, ...analysis } = json;
       expect(item_id).toBe(sealed.id);
       expect(analysis).toEqual(ref.analysis);
-      expect(analysis.label_status).toBe('unvalidated');
+      expect((analysis.label as { label_status: string }).label_status).toBe('unvalidated');
       const entries = readZip(await swift.getObjectBytes(job.results, `${sealed.id}.zip`));
       expect(entries.map((e) => e.name)).toEqual(Array.from({ length: ref.analysis.frames as number }, (_, i) => `${i}.png`));
       expect(entries.map((e) => e.data)).toEqual(ref.pngs);
