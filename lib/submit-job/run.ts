@@ -9,6 +9,7 @@ import type { SubmissionSettings } from '../batch/job-spec.js';
 import { ConfigError, RejectedInput, RetryableError } from '../errors.js';
 import { CasRequestError, PalaemonClient } from '../palaemon/index.js';
 import { SwiftClient, isSwiftFailure, swiftAuthFromEnv } from '../swift/index.js';
+import { withCloudsYaml } from '../openstack-clouds.js';
 import type { SubmitJobArgs } from './args.js';
 import { SubmitJobError, checkVideos, findVideos, readCasTls, readEnclaveConfig, workerSwiftEnv } from './inputs.js';
 import { WORKER_CMD, checkJsonOutput, submitJob } from './submit.js';
@@ -66,7 +67,7 @@ export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, stri
     const tls = args.mode.kind === 'HW' ? await readCasTls(args.mode.cert, args.mode.casCa) : undefined;
     let swiftAuth;
     try {
-      swiftAuth = swiftAuthFromEnv(env);
+      swiftAuth = swiftAuthFromEnv(await withCloudsYaml(env));
     } catch (error) {
       const message = (error as Error).message;
       throw new SubmitJobError(message.startsWith('no Swift credentials') ? message : `Swift credentials: ${message}`);
