@@ -11,6 +11,7 @@
  */
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { RejectedInput } from './errors.js';
 import { createSealStream, sealedHead, HEAD_BYTES } from './seal.js';
 import type { SwiftStore } from './swift/index.js';
 
@@ -46,9 +47,13 @@ export async function uploadSealed(
   signal?.addEventListener('abort', onAbort, { once: true });
   const upstream = new PassThrough();
   try {
-    const flowing = pipeline(plaintext, checks, seal, upstream, { signal: abort.signal });
-    const ctEtag = store.putObject(segments, ctName, upstream, { contentLength: plaintextBytes, signal: abort.signal }).then((put) => put.etag);
-    const [, etag] = await Promise.all([flowing.catch((error) => { abort.abort(error); throw error; }), ctEtag]);
+    const stopBoth = (error: unknown) => {
+      abort.abort(error);
+      throw error;
+    };
+    const flowing = pipeline(plaintext, checks, seal, upstream, { signal: abort.signal }).catch(stopBoth);
+    const ctEtag = store.putObject(segments, ctName, upstream, { contentLength: plaintextBytes, signal: abort.signal }).then((put) => put.etag, stopBoth);
+    const etag = await bothSettled(flowing, ctEtag);
     const tag = await seal.tag;
     const head = await store.putObject(segments, headName, sealedHead(seal.iv, tag), { signal: abort.signal });
     await store.putSlo(
@@ -71,4 +76,17 @@ export async function uploadSealed(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Waits for the plaintext pipeline and the ciphertext PUT alike. A rejected input wins over the PUT it broke (its
+ * body stream fails with the same error, which the Swift client reports as a network failure, sometimes first):
+ * which side settles first must not decide whether a bad video is rejected or retried.
+ */
+async function bothSettled(flowing: Promise<void>, ctEtag: Promise<string>): Promise<string> {
+  const [flowed, put] = await Promise.allSettled([flowing, ctEtag]);
+  if (flowed.status === 'rejected' && flowed.reason instanceof RejectedInput) throw flowed.reason;
+  if (put.status === 'rejected') throw put.reason;
+  if (flowed.status === 'rejected') throw flowed.reason;
+  return put.value;
 }
