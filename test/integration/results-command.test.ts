@@ -68,6 +68,7 @@ describe('radiomics results', () => {
       expect(Number(column(row, 'mean_autoCorrelation'))).toBe(analysis.features!.mean_autoCorrelation);
       expect(Number(column(row, 'maxVelocityOfMaxAutoCorrelationFrame'))).toBe(analysis.features!.maxVelocityOfMaxAutoCorrelationFrame);
     }
+    expect(rows.map((row) => column(row, 'route'))).toEqual(['s3', 's3', 's3']);
     expect(column(rows[2], 'stage')).toBe('failed');
     expect(column(rows[2], 'reason')).toBe('analysis_failed');
     expect(column(rows[2], 'z')).toBe('');

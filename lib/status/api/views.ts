@@ -133,6 +133,7 @@ export async function videoView(video: VideoRecord, batch: BatchRecord | undefin
   const { stage, reason } = await videoStage(video, batch, swift, signal);
   return {
     video_id: video.videoId,
+    route: video.kind === 'dicom' ? 'pacs' : 's3',
     stage,
     reason,
     batch_id: orNull(batch?.batchId),
