@@ -1,7 +1,7 @@
 /** `osls package` produces the CloudFormation artefacts offline, with no AWS credentials. */
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -245,5 +245,33 @@ describe('bundles (minified, with a linked source map without sources)', () => {
       const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s: any) => [s.Action].flat().includes('ssm:GetParameter'));
       expect([fn, (await packagesIn(fn)).has('@aws-sdk/client-ssm')]).toEqual([fn, mayRead]);
     }
+  });
+});
+
+describe('packaged template with a stage file (stages/<stage>.yml)', () => {
+  const stage = 'ci-vpc';
+  const stageFile = join(REPO_ROOT, 'stages', `${stage}.yml`);
+  let staged: Template;
+
+  beforeAll(async () => {
+    const out = mkdtempSync(join(tmpdir(), 'package-vpc-'));
+    const home = mkdtempSync(join(tmpdir(), 'no-aws-'));
+    writeFileSync(stageFile, ['vpc:', '  subnetIds: [subnet-1, subnet-2]', '  securityGroupIds: [sg-1]', 'workerEnv: |', '  {"OS_AUTH_URL": "https://k.example/v3"}', ''].join('\n'));
+    try {
+      await run('bash', ['local/on-node.sh', 'npx', 'osls', 'package', '--stage', stage, '--package', out], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, HOME: home, CI: '1' }, timeout: 120_000 });
+      staged = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    } finally {
+      rmSync(stageFile, { force: true });
+      rmSync(out, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('puts every function in the VPC it names, turns on the roles\' VPC access, and passes its workerEnv JSON', () => {
+    for (const [fn, logical] of Object.entries(FUNCTIONS)) {
+      expect([fn, staged.Resources[`${logical}LambdaFunction`].Properties.VpcConfig]).toEqual([fn, { SubnetIds: ['subnet-1', 'subnet-2'], SecurityGroupIds: ['sg-1'] }]);
+    }
+    expect((staged as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['subnet-1', ''] }] });
+    expect(staged.Resources.BatchLambdaFunction.Properties.Environment.Variables.WORKER_ENV).toBe('{"OS_AUTH_URL": "https://k.example/v3"}\n');
   });
 });
