@@ -5,10 +5,9 @@
  * fetched), 1 the API refused or some files could not be fetched (the rest is written; run again to resume),
  * 2 usage.
  */
-import { parseArgs } from 'node:util';
 import { exportJobResults } from '../../lib/results/export-job.js';
 import { HttpStatusApi, ID_PATTERN, StatusApiError } from '../../lib/results/status-api-client.js';
-import { apiAccess, API_ACCESS_OPTIONS } from '../../lib/status/cli-access.js';
+import { apiAccess, parseCommandArgs } from '../../lib/status/cli-access.js';
 import { progressBar } from '../../lib/status/cli-format.js';
 
 const USAGE = 'usage: radiomics results (JOB_ID | --batch BATCH_ID) --out DIR [--api URL] [--token TOKEN | --token-file PATH]';
@@ -16,18 +15,9 @@ const USAGE = 'usage: radiomics results (JOB_ID | --batch BATCH_ID) --out DIR [-
 type Out = { write(text: string): unknown; isTTY?: boolean };
 
 export async function run(args: string[], env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { ...API_ACCESS_OPTIONS, out: { type: 'string' }, batch: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    err.write(`radiomics results: ${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('results', USAGE, args, { out: { type: 'string' }, batch: { type: 'string' } }, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
   const access = await apiAccess(values, env);
   const given = [...positionals, ...(values.batch ? [values.batch] : [])];
   const problem =

@@ -6,8 +6,7 @@
  * listed job, has ended.
  * Exit codes: 0 shown, 1 the API refused or failed, 2 usage.
  */
-import { parseArgs } from 'node:util';
-import { apiAccess, API_ACCESS_OPTIONS } from '../../lib/status/cli-access.js';
+import { apiAccess, parseCommandArgs } from '../../lib/status/cli-access.js';
 import { fetchStatusView, watchStatus } from '../../lib/status/cli-watch.js';
 
 const USAGE = 'usage: radiomics status [JOB_ID] [--api URL] [--token TOKEN | --token-file PATH] [--json] [--watch [--interval SECS]]';
@@ -15,18 +14,9 @@ const USAGE = 'usage: radiomics status [JOB_ID] [--api URL] [--token TOKEN | --t
 type Out = { write(text: string): unknown; isTTY?: boolean };
 
 export async function run(args: string[], env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { ...API_ACCESS_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    err.write(`radiomics status: ${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('status', USAGE, args, { json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' } }, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
   const access = await apiAccess(values, env);
   const jobId = positionals[0];
   const intervalSecs = values.interval === undefined ? 2 : Number(values.interval);

@@ -8,41 +8,34 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { exportJobResults } from '../../lib/results/export-job.js';
 import { HttpStatusApi } from '../../lib/results/status-api-client.js';
 import { parseClipAnalysis } from '../../lib/results/analysis.js';
+import { launchChromium, type HeadlessChromium } from '../support/chromium.js';
 import { REPO_ROOT } from '../support/services.js';
 import { SAMPLE_CLIPS, startResultsRig, type ResultsRig } from '../support/results-rig.js';
 
 let rig: ResultsRig;
 let dir: string;
-let profile: string;
-let browser: BrowserContext;
+let chromium: HeadlessChromium;
 
 beforeAll(async () => {
   rig = await startResultsRig();
   dir = mkdtempSync(join(tmpdir(), 'results-report-'));
-  profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  chromium = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await rig?.close();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 describe('report.html in Chromium', () => {
   it('shows every clip with its frames, 28 feature plots, decisions and the unvalidated z, without any network', async () => {
     const origins = new Map([[rig.videoIds[0], { source: `demo/${SAMPLE_CLIPS[0]}.MP4`, route: 's3' }]]);
     const outcome = await exportJobResults({ api: new HttpStatusApi(rig.api.url, await rig.token()), jobId: rig.batchId, outDir: dir, origins });
-    const page = await browser.newPage();
+    const page = await chromium.context.newPage();
     const requests: string[] = [];
     const errors: string[] = [];
     page.on('request', (r) => !r.url().startsWith('file:') && !r.url().startsWith('data:') && requests.push(r.url()));

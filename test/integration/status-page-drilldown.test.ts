@@ -5,39 +5,32 @@
  * Screenshot: test-artifacts/status-page-drilldown.png.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { keys } from '../../lib/store/table.js';
 import { parseClipAnalysis } from '../../lib/results/analysis.js';
+import { launchChromium, type HeadlessChromium } from '../support/chromium.js';
 import { REPO_ROOT } from '../support/services.js';
 import { hex32 } from '../support/status-rig.js';
 import { startResultsRig, type ResultsRig } from '../support/results-rig.js';
 
 let rig: ResultsRig;
-let profile: string;
-let browser: BrowserContext;
+let chromium: HeadlessChromium;
 
 beforeAll(async () => {
   rig = await startResultsRig();
-  profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  chromium = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await rig?.close();
-  rmSync(profile, { recursive: true, force: true });
 });
 
 async function openPage(tenant: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
+  const page = await chromium.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));

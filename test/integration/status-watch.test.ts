@@ -4,14 +4,12 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { run } from '../../bin/commands/status.js';
-import { createJwtVerifier } from '../../lib/auth/jwt.js';
 import { createLogger } from '../../lib/log.js';
-import { routeRequest, type ApiDeps } from '../../lib/status/api/router.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
-import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
-import { startLocalHttpApi, type LocalHttpApi } from '../../local/status-api-server.js';
+import type { LocalHttpApi } from '../../local/status-api-server.js';
+import { localStatusApi } from '../support/local-status-api.js';
 import { startStatusRig, type StatusRig } from '../support/status-rig.js';
-import { AUDIENCE, HS_SECRET, ISSUER, startTokenKit, type TokenKit } from '../support/tokens.js';
+import { startTokenKit, type TokenKit } from '../support/tokens.js';
 
 let rig: StatusRig;
 let kit: TokenKit;
@@ -20,15 +18,7 @@ let api: LocalHttpApi;
 beforeAll(async () => {
   rig = await startStatusRig();
   kit = await startTokenKit();
-  const deps: ApiDeps = {
-    verifier: createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' }),
-    store: rig.store,
-    swift: rig.swift,
-    results: { tempUrlKey: LOCAL_TEMPURL_KEY, ttlSecs: 600, maxLinks: 100 },
-    pageRefreshSecs: 1,
-    log: createLogger({}, { level: 'error' }),
-  };
-  api = await startLocalHttpApi((event) => routeRequest(event, deps));
+  api = await localStatusApi(rig.store, rig.swift);
 }, 60_000);
 
 afterAll(async () => {

@@ -7,16 +7,15 @@
 import { join } from 'node:path';
 import { analyzeClip } from '../../enclave/analyze-clip.js';
 import { analysisJson, errorJson, FrameZip } from '../../enclave/results.js';
-import { createJwtVerifier } from '../../lib/auth/jwt.js';
 import { createLogger } from '../../lib/log.js';
-import { routeRequest, type ApiDeps } from '../../lib/status/api/router.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
 import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
 import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
-import { startLocalHttpApi, type LocalHttpApi } from '../../local/status-api-server.js';
+import type { LocalHttpApi } from '../../local/status-api-server.js';
+import { localStatusApi } from './local-status-api.js';
 import { loadServices, SHARED_DIR } from './services.js';
 import { hex32, startStatusRig, waitFor, type StatusRig } from './status-rig.js';
-import { AUDIENCE, HS_SECRET, ISSUER, startTokenKit, type TokenKit } from './tokens.js';
+import { startTokenKit, type TokenKit } from './tokens.js';
 
 export const SAMPLE_CLIPS = ['VH020213M4_001390_20160406T111534', 'VH020213M4_001559_20160429T120933'];
 
@@ -41,15 +40,7 @@ export async function startResultsRig(): Promise<ResultsRig> {
   const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
   await swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
   const log = createLogger({}, { level: 'error' });
-  const deps: ApiDeps = {
-    verifier: createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' }),
-    store: status.store,
-    swift,
-    results: { tempUrlKey: LOCAL_TEMPURL_KEY, ttlSecs: 600, maxLinks: 100 },
-    pageRefreshSecs: 1,
-    log,
-  };
-  const api = await startLocalHttpApi((event) => routeRequest(event, deps));
+  const api = await localStatusApi(status.store, swift);
 
   const videoIds = [hex32(), hex32(), hex32()].sort();
   const job = await status.submit({ videoIds, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
