@@ -16,6 +16,8 @@ declare module 'dcmjs' {
       };
       DicomDict: new (meta: Dict) => DicomDict;
     };
+    /** loglevel: the root logger and its named children (e.g. `validation.dcmjs`). */
+    log: { setLevel(level: 'silent'): void; getLoggers(): Record<string, { setLevel(level: 'silent'): void }> };
   };
   export default dcmjs;
 }

@@ -16,6 +16,9 @@ import { annotationMask, applyMask, framesPerSecondOf, geometryOf, rgbFrames } f
 import { assertWholeDicom } from './elements.js';
 import { ACCEPTED_TRANSFER_SYNTAXES, IMPLICIT_VR_LITTLE_ENDIAN, US_MULTIFRAME_SOP_CLASS, transferSyntaxRejection } from './syntax.js';
 
+// dcmjs prints its parse diagnostics on the console: unstructured, and they may quote the element it stumbled on
+for (const logger of [dcmjs.log, ...Object.values(dcmjs.log.getLoggers())]) logger.setLevel('silent');
+
 export interface ParsedDicom {
   dataset: Dataset;
   transferSyntaxUid: string;
