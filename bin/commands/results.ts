@@ -53,6 +53,11 @@ export async function run(args: string[], env: Record<string, string | undefined
       err.write(`radiomics results: ${error.message}\n`);
       return 1;
     }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'EROFS' || code === 'ENOSPC') {
+      err.write(`radiomics results: cannot write into ${values.out} (${code})\n`);
+      return 1;
+    }
     throw error;
   }
 }

@@ -2,7 +2,7 @@
  * One record per clip of a job, from the downloaded files and the status API: what features.csv and report.html
  * are made of. A clip the job lists as failed without any file still gets a record (stage and reason only).
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseClipAnalysis, parseClipError, type ClipAnalysisJson, type ClipErrorJson } from './analysis.js';
 import { clipsDir, resultFileName } from './download.js';
@@ -36,7 +36,7 @@ async function readOptional(path: string): Promise<string | null> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return (await readFile(path).then(() => true, () => false));
+  return access(path).then(() => true, () => false);
 }
 
 /** The job's video ids: those with results links and those it lists as failed, in a stable order. */

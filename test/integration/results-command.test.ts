@@ -102,6 +102,12 @@ describe('radiomics results', () => {
     expect(() => readFileSync(join(dir, 'foreign', 'features.csv'))).toThrow();
   }, 60_000);
 
+  it('names an output path it cannot write into, and exits 1', async () => {
+    const { code, err } = await results([rig.batchId, '--out', join('/proc', 'version', 'out')]);
+    expect(code).toBe(1);
+    expect(err).toBe(`radiomics results: cannot write into ${join('/proc', 'version', 'out')} (ENOTDIR)\n`);
+  });
+
   it('refuses a call without --out or with a malformed id, naming the problem', async () => {
     expect((await results([rig.batchId])).err).toMatch(/^radiomics results: --out DIR is required\n/);
     const bad = await results(['not-an-id', '--out', dir]);
