@@ -4,16 +4,17 @@
  * Create and Update set the rule; Delete removes it, leaving the bucket's other rules as they were. A Delete that
  * cannot reach the bucket still succeeds (the rule left behind only expires refused data), so a rollback never sticks.
  */
-import type { Context } from 'aws-lambda';
 import { answerCustomResource, type CustomResourceRequest } from '../lib/cfn-custom-resource.js';
 import { errorFields } from '../lib/log.js';
+import { eventFunction } from '../lib/middleware/event-function.js';
 import { functionTools } from '../lib/middleware/function-tools.js';
 import { BucketLifecycle } from '../lib/s3-lifecycle.js';
 
-const { log } = functionTools('bucket-lifecycle');
+const tools = functionTools('bucket-lifecycle');
+const { log } = tools;
 let lifecycle: BucketLifecycle | undefined;
 
-export async function handler(request: CustomResourceRequest, _context: Context): Promise<void> {
+export const handler = eventFunction<CustomResourceRequest, void>(tools, async (request) => {
   lifecycle ??= BucketLifecycle.inThisRegion();
   const { BucketName: bucket, ExpireRejectedAfterDays: days } = request.ResourceProperties;
   const status = await answerCustomResource(request, `${String(bucket)}/rejected-expiry`, async () => {
@@ -22,4 +23,4 @@ export async function handler(request: CustomResourceRequest, _context: Context)
     await lifecycle!.setRejectedExpiry(bucket, undefined).catch((error: unknown) => log.warn('rule not removed', errorFields(error)));
   });
   log.info('rejected-objects expiry', { requestType: request.RequestType, status, days: Number(days) });
-}
+});

@@ -114,9 +114,9 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Handler).toBe('functions/status-api.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['StatusApiRole', 'Arn'] });
     const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('GET ')).sort();
-    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /videos/{id}']);
+    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /pacs/refusals', 'GET /videos/{id}']);
     const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     const env = fn.Environment.Variables;
     expect(env.TEMPURL_KEY_SSM).toBe('/trustworthy-radiomics/dev/tempurl-key');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
@@ -130,7 +130,7 @@ describe('serverless package (offline, no credentials)', () => {
     expect(routes).toEqual(['POST /dicomweb/studies', 'POST /dicomweb/studies/{study}', 'POST /instances', 'POST /uploads', 'POST /{source}/instances']);
     const statements = template.Resources.PacsHookRole.Properties.Policies[0].PolicyDocument.Statement;
     expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
-      'dynamodb:BatchWriteItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:PutObject', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+      'dynamodb:BatchWriteItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
     ]);
     expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe('arn:aws:s3:::dev-radiomics-intake/*/dicom/*');
     const env = fn.Environment.Variables;
@@ -173,7 +173,7 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
     for (const [fn, logical] of Object.entries(FUNCTIONS)) {
       expect([fn, template.Resources[`${logical}LambdaFunction`].Properties.TracingConfig]).toEqual([fn, { Mode: 'Active' }]);
     }
-    for (const role of ['IntakeRole', 'BatchRole', 'SyncStatusRole', 'StatusApiRole', 'PacsHookRole']) {
+    for (const role of ['IntakeRole', 'BatchRole', 'SyncStatusRole', 'StatusApiRole', 'PacsHookRole', 'BucketLifecycleRole']) {
       const statements = template.Resources[role].Properties.Policies[0].PolicyDocument.Statement;
       expect(statements).toContainEqual({ Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' });
     }
