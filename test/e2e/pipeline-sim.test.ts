@@ -55,11 +55,11 @@ describe('end to end, SIM mode', () => {
 
   it('the job is completed in Asperathos, in the table and through the status API, with every video done', async () => {
     const status = await new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl }).get(report.jobs[0].jobId);
-    expect(status.progress).toEqual({ items: 3, processed: 3 });
-    expect(report.jobs[0]).toMatchObject({ apiStatus: 'completed', apiProgress: { done: 3, total: 3, percent: 100, source: 'queue' } });
+    expect([status.status, status.progress]).toEqual(['completed', null]); // the manager reports no progress
+    expect(report.jobs[0]).toMatchObject({ apiStatus: 'completed', apiProgress: { done: 3, total: 3, percent: 100, source: 'results' } });
     expect(report.clips.map((clip) => clip.apiStage)).toEqual([1, 2, 3].map(() => ({ stage: 'done', reason: null })));
     const batch = await new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE).getBatch(report.jobs[0].batchId);
-    expect(batch).toMatchObject({ state: 'completed', jobState: { status: 'completed' } });
+    expect(batch).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedCount: 0, failedItemsSource: 'manager' } });
   });
 
   it('the job carried the key in env_vars, as SIM mode does', () => {
