@@ -41,6 +41,11 @@ export interface IntakeObjects {
    * key that holds another object by now is left untagged: the tag would expire the newer upload.
    */
   markRejected(source: SourceRef, reason: string): Promise<void>;
+  /**
+   * Marks an accepted source with the id its results carry (`radiomics-video-id`), so that a hospital can tell
+   * which result belongs to which upload. Left untagged when the key holds another object by now.
+   */
+  markAccepted(source: SourceRef, videoId: string): Promise<void>;
 }
 
 export function createS3Client(options: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
@@ -86,7 +91,16 @@ export class S3IntakeObjects implements IntakeObjects {
     }
   }
 
-  async markRejected(source: SourceRef, reason: string): Promise<void> {
+  markRejected(source: SourceRef, reason: string): Promise<void> {
+    return this.tag(source, { 'radiomics-status': 'rejected', 'radiomics-reason': reason });
+  }
+
+  markAccepted(source: SourceRef, videoId: string): Promise<void> {
+    return this.tag(source, { 'radiomics-status': 'accepted', 'radiomics-video-id': videoId });
+  }
+
+  /** Replaces the event's object's tags; a key that holds another object by now, or none, is left alone. */
+  private async tag(source: SourceRef, tags: Record<string, string>): Promise<void> {
     try {
       if (!source.versionId && source.eTag && !(await this.stillHolds(source))) return;
       await this.s3.send(
@@ -94,7 +108,7 @@ export class S3IntakeObjects implements IntakeObjects {
           Bucket: source.bucket,
           Key: source.key,
           VersionId: source.versionId,
-          Tagging: { TagSet: [{ Key: 'radiomics-status', Value: 'rejected' }, { Key: 'radiomics-reason', Value: reason }] },
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
         }),
       );
     } catch (error) {

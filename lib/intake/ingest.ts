@@ -71,6 +71,8 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
   if (existing && existing.stage !== 'sealing') {
     if (existing.stage === 'sealed' && existing.batchId) {
       await deps.store.finishSeal(existing.batchId, videoId, { bytes: existing.sealedBytes ?? 0 });
+      // a crash may have come between the seal and the tag: tagging again is harmless
+      await deps.objects.markAccepted(source, videoId);
     }
     log.info('duplicate delivery', { stage: existing.stage });
     return { status: 'duplicate', videoId, stage: existing.stage };
@@ -105,7 +107,9 @@ export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, sign
       const object: ConvertedObject = deps.convertDicom ? await deps.convertDicom(opened, signal) : opened;
       try {
         const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
-        return await recordSealed(video, batch, sealed.sealedBytes, object.kind ?? check.kind ?? 'mp4', deps, now, log);
+        const outcome = await recordSealed(video, batch, sealed.sealedBytes, object.kind ?? check.kind ?? 'mp4', deps, now, log);
+        if (outcome.status === 'sealed') await deps.objects.markAccepted(source, videoId);
+        return outcome;
       } finally {
         await object.dispose?.();
       }

@@ -81,6 +81,15 @@ describe('intake with real Swift', () => {
     expect(await objectsIn(h, batch!.container)).toEqual([`${video!.videoId}.mp4`]);
   });
 
+  it('an accepted source object is tagged with the id its results carry', async () => {
+    const key = 'tagged/echo.mp4';
+    const eTag = await h.put(key, SMALL);
+    const outcome = await ingestS3Event(h.event(key, SMALL.length, eTag), h.deps);
+    expect(outcome.sealed).toBe(1);
+    expect(await h.tags(key)).toEqual({ 'radiomics-status': 'accepted', 'radiomics-video-id': idOf(outcome) });
+    expect(idOf(outcome)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
   it('concurrent duplicate deliveries still yield one sealed object, counted once', async () => {
     const key = 'race/echo.mp4';
     const eTag = await h.put(key, SMALL);
