@@ -6,6 +6,7 @@
  * machine shared with other work, the ratio is bounded by the free cores, not by the queue: `cpu_share_per_worker`
  * (each worker's node CPU time ÷ wall time) shows how much of a core each worker actually got.
  */
+import { removeContainers } from '../local/swift-cleanup.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -121,16 +122,7 @@ export async function run(args: string[] = [], options: { summaryLine?: boolean 
     }
     return { ratio, clipsPerS: results };
   } finally {
-    for (const container of containers) {
-      const names: string[] = [];
-      try {
-        for await (const entry of swift.listAllObjects(container)) names.push(entry.name);
-      } catch {
-        /* container may not exist */
-      }
-      for (const name of names) await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
-      await swift.deleteContainer(container, { ignoreMissing: true }).catch(() => undefined);
-    }
+    await removeContainers(swift, containers);
     for (const prefix of prefixes) {
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);

@@ -28,7 +28,7 @@ import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaem
 import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
 import { readZip } from '../fixtures/enclave/zip-reader.js';
 import { loadServices, REPO_ROOT, SHARED_DIR, type LocalServices } from '../support/services.js';
-import { removeContainers } from '../support/swift-cleanup.js';
+import { removeContainers } from '../../local/swift-cleanup.js';
 
 const run = promisify(execFile);
 const CLIP = join(SHARED_DIR, 'samples', 'videos', 'VH020213M4_001390_20160406T111534.MP4'); // 10 frames

@@ -96,6 +96,8 @@ describe('submit-job main: usage errors exit 2 with the usage and one error line
     ['a zero expected time', [...SIM_JSON, '--expected-time', '0', 'v'], 'argument --expected-time: must be 1-31536000 seconds, got 0'],
     ['a word as lease', [...SIM_JSON, '--item-lease-secs', 'ten', 'v'], "argument --item-lease-secs: expected a whole number of seconds, got 'ten'"],
     ['a verbosity above 7', [...SIM_JSON, '--verbosity', '8', 'v'], 'argument --verbosity: must be 0-7, got 8'],
+    ['a zero resources lifetime', [...SIM_JSON, '--job-resources-lifetime', '0', 'v'], 'argument --job-resources-lifetime: must be 1-31536000 seconds, got 0'],
+    ['a word as resources lifetime', [...SIM_JSON, '--job-resources-lifetime=long', 'v'], "argument --job-resources-lifetime: expected a whole number of seconds, got 'long'"],
     ['a non-integer verbosity', [...SIM_JSON, '--verbosity', '1e1', 'v'], "argument --verbosity: expected a whole number, got '1e1'"],
     ['a too short TempURL lifetime', [...SIM_JSON, '--tempurl-ttl', '10', 'v'], 'argument --tempurl-ttl: must be 60-31536000 seconds, got 10'],
     ['--tempurl-ttl with --public', [...SIM_JSON, '--public', '--tempurl-ttl', '600', 'v'], 'argument --tempurl-ttl: not allowed with argument --public'],
