@@ -5,7 +5,7 @@
  * Prints one JSON line {seconds, peak_rss_mb}.
  */
 import { randomBytes } from 'node:crypto';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client, S3IntakeObjects } from '../lib/s3.js';
 import { SwiftClient, TempAuth } from '../lib/swift/index.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -34,6 +34,12 @@ const s3 = createS3Client({ region: 'eu-west-1', endpoint: args.s3Endpoint, cred
 const swift = new SwiftClient({ auth: new TempAuth({ authUrl: args.services.swift.authUrl, user: args.services.swift.user, key: args.services.swift.key }) });
 await swift.storageUrl();
 
+// Each sealed run ingests its own copy (untimed), so that its video id is new and the intake's pinned read holds.
+const runKey = `${args.key}.${randomBytes(4).toString('hex')}`;
+const runETag =
+  args.mode === 'plain'
+    ? ''
+    : ((await s3.send(new CopyObjectCommand({ Bucket: args.bucket, Key: runKey, CopySource: `${args.bucket}/${args.key}` }))).CopyObjectResult?.ETag ?? '').replace(/"/g, '');
 const started = process.hrtime.bigint();
 if (args.mode === 'plain') {
   await swift.createContainer(args.container);
@@ -42,7 +48,7 @@ if (args.mode === 'plain') {
 } else {
   const masterKey = Buffer.from(args.masterKeyB64, 'base64');
   const outcome = await ingestObject(
-    { bucket: args.bucket, key: args.key, size: args.bytes, eventName: 'ObjectCreated:Put', eTag: randomBytes(8).toString('hex') },
+    { bucket: args.bucket, key: runKey, size: args.bytes, eventName: 'ObjectCreated:Put', eTag: runETag },
     {
       objects: new S3IntakeObjects(s3),
       store: new DynamoIntakeStore(

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- intake`: sealed republish (S3 → check → AES-128-GCM → Swift SLO, the intake's real path)
  * against a plain unencrypted copy of the same bytes through the same services (S3 → Swift PUT), in the same run.
+ * Cases: 140KB (the median echo loop), 1MiB, 256MiB, 1GiB; `npm run bench -- intake 140KB 1MiB` picks some.
  * Each run is its own process so peak RSS is the run's own. Prints one JSON line per case:
  *   {case, bytes, runs, plain_s, sealed_s, ratio_vs_plain_copy, peak_rss_mb, plain_peak_rss_mb, baseline}
  * ratio_vs_plain_copy = sealed throughput ÷ plain throughput (1.0 = sealing is free).
@@ -24,6 +25,8 @@ const execFileAsync = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;
 const CASES = [
+  // what hospitals send most: echo loops are 120–580 KB (median about 140 KB)
+  { name: '140KB', bytes: 140 * 1024, runs: 9 },
   { name: '1MiB', bytes: MiB, runs: 5 },
   { name: '256MiB', bytes: 256 * MiB, runs: 3 },
   { name: '1GiB', bytes: 1024 * MiB, runs: 3 },
@@ -58,7 +61,11 @@ async function writeSyntheticMp4(path: string, bytes: number): Promise<void> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-export async function run(): Promise<void> {
+/** `npm run bench -- intake [CASE…]` (140KB, 1MiB, 256MiB, 1GiB); all cases by default. */
+export async function run(argv: readonly string[] = []): Promise<void> {
+  const unknown = argv.filter((name) => !CASES.some((c) => c.name === name));
+  if (unknown.length > 0) throw new Error(`unknown intake case ${unknown.join(', ')}; known: ${CASES.map((c) => c.name).join(', ')}`);
+  const cases = argv.length > 0 ? CASES.filter((c) => argv.includes(c.name)) : CASES;
   const { services } = await startServices();
   const work = mkdtempSync(join(tmpdir(), 'bench-intake-'));
   const s3Local = await startLocalS3({ buckets: ['bench'], directory: join(work, 's3') });
@@ -78,7 +85,7 @@ export async function run(): Promise<void> {
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
   try {
-    for (const c of CASES) {
+    for (const c of cases) {
       const file = join(work, `${c.name}.mp4`);
       await writeSyntheticMp4(file, c.bytes);
       if (statSync(file).size !== c.bytes) throw new Error('synthetic file has the wrong size');

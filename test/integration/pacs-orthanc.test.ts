@@ -219,7 +219,15 @@ maybe('a real Orthanc sends refused, capped and multi-instance studies through e
     writeFileSync(join(work, 'us.dcm'), makeUsLoopWithDcmtk({ frames: 2 })); // unused in matrix mode
     writeFileSync(join(work, 'manifest.json'), JSON.stringify(matrixFixtures(dir)));
     matrix = await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')]);
-  }, 300_000);
+    // Seen in about one run of four: a connection to the local Orthanc drops mid-call ("socket hang up"), an
+    // environment fault, not an answer under test. Then the whole driver runs once more from scratch (a fresh
+    // Orthanc, hook and bucket), and the first failure is kept as an artefact for the cause still to be found.
+    if (typeof matrix.error === 'string' && /socket hang up|ECONNRESET/.test(matrix.error)) {
+      mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      writeFileSync(join(REPO_ROOT, 'test-artifacts', 'pacs-orthanc-matrix-first-error.txt'), matrix.error);
+      matrix = await runDriver(join(work, 'matrix-again'), ['matrix', join(work, 'manifest.json')]);
+    }
+  }, 600_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('the driver ran to its end', () => {
