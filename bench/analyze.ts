@@ -8,8 +8,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { analyzeClip } from '../enclave/analyze-clip.js';
-import { REPO_ROOT } from '../local/services.js';
+import { analyzeClip } from '#enclave/analyze-clip.js';
+import { REPO_ROOT } from '#local/services.js';
 import { run as runWorkerBench } from './worker.js';
 
 const BASELINE_SECONDS_PER_CLIP = 19; // original: ~18–20 s per 11-frame clip (docs/radiomics.md §6)

@@ -7,9 +7,9 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DicomProbe } from '../lib/dicom/probe.js';
-import { MultipartReader } from '../lib/pacs/multipart.js';
-import { buildUncompressedLoop } from '../test/support/dicom-fixtures.js';
+import { DicomProbe } from '#lib/dicom/probe.js';
+import { MultipartReader } from '#lib/pacs/multipart.js';
+import { buildUncompressedLoop } from '#local/dicom-fixtures.js';
 
 const chunks = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
 

@@ -11,12 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { startStack } from '../local/stack.js';
-import { runClips } from '../local/run-clips.js';
-import { REPO_ROOT } from '../local/services.js';
-import { DynamoIntakeStore } from '../lib/store/intake-store.js';
-import { LOCAL_TABLE } from '../local/intake-stack.js';
-import { AsperathosClient } from '../lib/asperathos/index.js';
+import { startStack } from '#local/stack.js';
+import { runClips } from '#local/run-clips.js';
+import { REPO_ROOT } from '#local/services.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { LOCAL_TABLE } from '#local/intake-stack.js';
+import { AsperathosClient } from '#lib/asperathos/index.js';
 
 const SAMPLES = join(REPO_ROOT, '..', 'shared', 'samples', 'videos');
 const round = (value: number) => Number(value.toFixed(2));

@@ -6,16 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CopyObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client, S3IntakeObjects } from '../lib/s3.js';
-import { SwiftClient, TempAuth } from '../lib/swift/index.js';
+import { createS3Client, S3IntakeObjects } from '#lib/s3/bucket.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoIntakeStore } from '../lib/store/intake-store.js';
-import { JweKeyWrapper } from '../lib/keys.js';
-import { videoIdDeriver } from '../lib/video-id.js';
-import { createLogger } from '../lib/log.js';
-import { ingestObject } from '../lib/intake/ingest.js';
-import type { LocalServices } from '../test/support/services.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { JweKeyWrapper } from '#lib/keys.js';
+import { videoIdDeriver } from '#lib/intake/video-id.js';
+import { createLogger } from '#lib/log.js';
+import { ingestObject } from '#lib/intake/ingest.js';
+import type { LocalServices } from '#local/service-endpoints.js';
 
 interface Args {
   mode: 'plain' | 'sealed';

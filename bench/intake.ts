@@ -16,10 +16,10 @@ import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
-import { startServices } from '../local/services.js';
-import { startLocalS3 } from '../local/s3-local.js';
-import { startLocalDynamo } from '../local/dynamodb-local.js';
-import { createS3Client } from '../lib/s3.js';
+import { startServices } from '#local/services.js';
+import { startLocalS3 } from '#local/s3-local.js';
+import { startLocalDynamo } from '#local/dynamodb-local.js';
+import { createS3Client } from '#lib/s3/bucket.js';
 
 const execFileAsync = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));

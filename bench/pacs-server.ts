@@ -3,11 +3,11 @@
  * Writes to the S3 endpoint in PACS_BENCH_S3 (JSON {endpoint, bucket, accessKeyId, secretAccessKey}); accepts the
  * bearer token in PACS_BENCH_TOKEN for tenant `bench`. Prints {"port": N} once listening.
  */
-import { startPacsHookServer } from '../local/pacs-hook-server.js';
-import { createS3Client } from '../lib/s3.js';
-import { credentialAuthenticator, hashCredential } from '../lib/pacs/auth.js';
-import { S3DicomObjects, S3UploadPresigner } from '../lib/pacs/objects.js';
-import { createLogger } from '../lib/log.js';
+import { startPacsHookServer } from '#containers/pacs-hook/server.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { credentialAuthenticator, hashCredential } from '#lib/pacs/auth.js';
+import { S3DicomObjects, S3UploadPresigner } from '#lib/pacs/objects.js';
+import { createLogger } from '#lib/log.js';
 
 const target = JSON.parse(process.env.PACS_BENCH_S3!) as { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 const s3 = createS3Client({ region: 'eu-west-1', endpoint: target.endpoint, credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey } });

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalS3 } from '../local/s3-local.js';
+import { startLocalS3 } from '#local/s3-local.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@
  *
  * Strategies, each file -> file with streams, into a temp file that is fsynced and renamed (as sealFile does):
  * - plain_copy:   no crypto, the baseline;
- * - seal_file:    lib/seal.ts sealFile: ciphertext at offset 28, then the head written at offset 0;
+ * - seal_file:    lib/seal/cipher.ts sealFile: ciphertext at offset 28, then the head written at offset 0;
  * - two_pass:     encrypt once to learn the tag (ciphertext discarded), write the head, encrypt again;
  * - encrypt_only: one encryption pass, ciphertext discarded (the crypto cost alone, i.e. what streaming to
  *                 a Swift SLO costs locally before the network).
@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { HEAD_BYTES, createSealStream, sealFile, sealedHead } from '../lib/seal.js';
+import { HEAD_BYTES, createSealStream, sealFile, sealedHead } from '#lib/seal/cipher.js';
 
 const MiB = 1024 * 1024;
 const CASES = [

@@ -1,5 +1,5 @@
 /** dynalite for `npm run bench -- sync`, in its own process (the real DynamoDB is a remote service too). */
-import { startLocalDynamo } from '../local/dynamodb-local.js';
+import { startLocalDynamo } from '#local/dynamodb-local.js';
 
 const dynamo = await startLocalDynamo({ tableName: 'radiomics' });
 process.stdout.write(`${dynamo.endpoint}\n`);

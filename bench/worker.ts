@@ -6,19 +6,19 @@
  * machine shared with other work, the ratio is bounded by the free cores, not by the queue: `cpu_share_per_worker`
  * (each worker's node CPU time ÷ wall time) shows how much of a core each worker actually got.
  */
-import { removeContainers } from '../local/swift-cleanup.js';
+import { removeContainers } from '#local/swift-cleanup.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, startServices } from '../local/services.js';
+import { REPO_ROOT, startServices } from '#local/services.js';
 import { Redis } from 'ioredis';
-import { buildWorkerBundle } from '../enclave/build.js';
-import { sealBuffer } from '../lib/seal.js';
-import { SwiftClient, TempAuth } from '../lib/swift/index.js';
-import { loadServices } from '../test/support/services.js';
+import { buildWorkerBundle } from '#enclave/build.js';
+import { sealBuffer } from '#lib/seal/cipher.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 const VIDEOS = join(REPO_ROOT, '..', 'shared', 'samples', 'videos');
 const ELEVEN_FRAME_CLIPS = [

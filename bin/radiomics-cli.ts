@@ -1,12 +1,12 @@
 /** `radiomics <command> …`: each command lives in bin/commands/<command>.ts and exports `run(args): Promise<number>`. */
 const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
-  seal: () => import('./commands/seal.js'),
-  unseal: () => import('./commands/unseal.js'),
-  analyze: () => import('./commands/analyze.js'),
-  'generate-certificate': () => import('./commands/generate-certificate.js'),
-  'enclave-config': () => import('./commands/enclave-config.js'),
-  status: () => import('./commands/status.js'),
-  results: () => import('./commands/results.js'),
+  seal: () => import('#bin/commands/seal.js'),
+  unseal: () => import('#bin/commands/unseal.js'),
+  analyze: () => import('#bin/commands/analyze.js'),
+  'generate-certificate': () => import('#bin/commands/generate-certificate.js'),
+  'enclave-config': () => import('#bin/commands/enclave-config.js'),
+  status: () => import('#bin/commands/status.js'),
+  results: () => import('#bin/commands/results.js'),
 };
 
 const USAGE = `usage: radiomics <command> [options]

@@ -1,9 +1,9 @@
 /**
- * `submit-job …`: the original Python CLI, ported (usage: lib/submit-job/args.ts HELP; the work: lib/submit-job).
+ * `submit-job …`: the original Python CLI, ported (usage: bin/submit-job/args.ts HELP; the work: lib/submit-job).
  * Exit: 0 done, 1 failed (nothing submitted), 2 usage error.
  */
-import { HELP, USAGE, UsageError, parseSubmitJobArgs } from '../lib/submit-job/args.js';
-import { EXIT_OK, EXIT_USAGE, runSubmitJob, type SubmitJobIo } from '../lib/submit-job/run.js';
+import { HELP, USAGE, UsageError, parseSubmitJobArgs } from '#bin/submit-job/args.js';
+import { EXIT_OK, EXIT_USAGE, runSubmitJob, type SubmitJobIo } from '#bin/submit-job/run.js';
 
 const processIo: SubmitJobIo = {
   stdout: (text) => process.stdout.write(text),

@@ -15,12 +15,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { decodeFrames, type DecodeOptions, type VideoInput } from './decode.js';
-import { classify, CLIP_FEATURE_NAMES, clipFeatureVector, type Classification, type Classifier } from './radiomics/aggregate.js';
-import { anonymisedPng } from './radiomics/anonymise.js';
-import { isDopplerFrame } from './radiomics/doppler.js';
-import { CvRng } from './radiomics/rng.js';
-import { segmentFrame } from './radiomics/segmentation.js';
-import { hasAnyPixel, TEXTURE_FEATURE_NAMES, textureFeatures } from './radiomics/texture.js';
+import { classify, CLIP_FEATURE_NAMES, clipFeatureVector, type Classification, type Classifier } from '#enclave/radiomics/aggregate.js';
+import { anonymisedPng } from '#enclave/radiomics/anonymise.js';
+import { isDopplerFrame } from '#enclave/radiomics/doppler.js';
+import { CvRng } from '#enclave/radiomics/rng.js';
+import { segmentFrame } from '#enclave/radiomics/segmentation.js';
+import { hasAnyPixel, TEXTURE_FEATURE_NAMES, textureFeatures } from '#enclave/radiomics/texture.js';
 
 type TextureFeatureName = (typeof TEXTURE_FEATURE_NAMES)[number];
 

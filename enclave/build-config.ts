@@ -20,7 +20,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError } from '#lib/errors.js';
 
 export interface EnclaveImageConfig {
   mrenclave: string;

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RejectedInput } from '../lib/errors.js';
+import { RejectedInput } from '#lib/errors.js';
 
 export type DecodeErrorReason = 'empty' | 'not_a_video' | 'no_frames' | 'decode_failed' | 'ffmpeg_unavailable' | 'timeout';
 

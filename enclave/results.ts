@@ -19,8 +19,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
 import type { ClipAnalysis } from './analyze-clip.js';
-import { RejectedInput } from '../lib/errors.js';
-import type { SwiftStore } from '../lib/swift/index.js';
+import { RejectedInput } from '#lib/errors.js';
+import type { SwiftStore } from '#lib/swift/index.js';
 
 /** A failed item's machine-readable reason; see worker.ts for the list. */
 export class ItemFailure extends RejectedInput {}

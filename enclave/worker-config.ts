@@ -33,10 +33,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../lib/errors.js';
-import type { LogLevel } from '../lib/log.js';
-import { parseKeyBase64 } from '../lib/seal.js';
-import { swiftAuthFromEnv, type SwiftAuthenticator } from '../lib/swift/index.js';
+import { ConfigError } from '#lib/errors.js';
+import type { LogLevel } from '#lib/log.js';
+import { parseKeyBase64 } from '#lib/seal/cipher.js';
+import { swiftAuthFromEnv, type SwiftAuthenticator } from '#lib/swift/index.js';
 
 export type Env = Record<string, string | undefined>;
 

@@ -44,10 +44,10 @@ import { DecodeError } from './decode.js';
 import { LeaseQueue, queueKeys } from './queue.js';
 import { analysisJson, FrameZip, ItemFailure, itemIdFromUrl, ResultsUploader } from './results.js';
 import { DEFAULT_ENV_DIR, loadWorkerConfig, parseFileNames, type WorkerConfig } from './worker-config.js';
-import { ConfigError, RejectedInput } from '../lib/errors.js';
-import { createLogger, errorFields, shortHash, type Logger } from '../lib/log.js';
-import { createUnsealStream, UnsealError } from '../lib/seal.js';
-import { isSwiftFailure, SwiftClient, type SwiftStore } from '../lib/swift/index.js';
+import { ConfigError, RejectedInput } from '#lib/errors.js';
+import { createLogger, errorFields, shortHash, type Logger } from '#lib/log.js';
+import { createUnsealStream, UnsealError } from '#lib/seal/cipher.js';
+import { isSwiftFailure, SwiftClient, type SwiftStore } from '#lib/swift/index.js';
 
 export const USAGE = `usage: worker [-h|--help]
 Leases sealed clip URLs from the Redis queue, decrypts, analyses and uploads results to Swift; exits 0 when the

@@ -2,13 +2,13 @@
  * Schedule (rate 1 minute): closes due batches and submits their jobs. Direct invoke with `{"batchId": "…"}`
  * closes and submits that batch now, even if it is not yet due.
  */
-import { batchConfig } from '../lib/config.js';
-import { buildBatchDeps } from '../lib/batch/wiring.js';
-import { closeDueBatches, type BatchRunSummary } from '../lib/batch/close.js';
-import { recordBatchRun } from '../lib/function-metrics.js';
-import { eventFunction } from '../lib/middleware/event-function.js';
-import { functionTools } from '../lib/middleware/function-tools.js';
-import { buildOnce } from '../lib/once.js';
+import { batchConfig } from '#lib/config.js';
+import { buildBatchDeps } from '#lib/batch/wiring.js';
+import { closeDueBatches, type BatchRunSummary } from '#lib/batch/close.js';
+import { recordBatchRun } from '#lib/middleware/function-metrics.js';
+import { eventFunction } from '#lib/middleware/event-function.js';
+import { functionTools } from '#lib/middleware/function-tools.js';
+import { buildOnce } from '#lib/middleware/once.js';
 
 const tools = functionTools('batch');
 const batchDeps = buildOnce(() => buildBatchDeps(batchConfig(), { log: tools.log }));

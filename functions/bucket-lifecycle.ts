@@ -1,14 +1,14 @@
 /**
  * CloudFormation custom resource `Custom::RejectedExpiry` (serverless.yml): keeps the intake bucket's lifecycle
- * rule that expires objects tagged `radiomics-status=rejected` after `ExpireRejectedAfterDays` (lib/s3-lifecycle.ts).
+ * rule that expires objects tagged `radiomics-status=rejected` after `ExpireRejectedAfterDays` (lib/s3/lifecycle.ts).
  * Create and Update set the rule; Delete removes it, leaving the bucket's other rules as they were. A Delete that
  * cannot reach the bucket still succeeds (the rule left behind only expires refused data), so a rollback never sticks.
  */
-import { answerCustomResource, type CustomResourceRequest } from '../lib/cfn-custom-resource.js';
-import { errorFields } from '../lib/log.js';
-import { eventFunction } from '../lib/middleware/event-function.js';
-import { functionTools } from '../lib/middleware/function-tools.js';
-import { BucketLifecycle } from '../lib/s3-lifecycle.js';
+import { answerCustomResource, type CustomResourceRequest } from '#lib/aws/cfn-custom-resource.js';
+import { errorFields } from '#lib/log.js';
+import { eventFunction } from '#lib/middleware/event-function.js';
+import { functionTools } from '#lib/middleware/function-tools.js';
+import { BucketLifecycle } from '#lib/s3/lifecycle.js';
 
 const tools = functionTools('bucket-lifecycle');
 const { log } = tools;

@@ -1,15 +1,15 @@
 /** HTTP API (v2): PACS exports — STOW-RS, raw instances (Orthanc peers, Lua), presigned uploads — into the intake bucket. */
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ConfigError, RetryableError } from '../lib/errors.js';
-import { meteredPacsDeps } from '../lib/function-metrics.js';
-import { errorFields, type Logger } from '../lib/log.js';
-import { httpFunction } from '../lib/middleware/http-function.js';
-import { functionTools } from '../lib/middleware/function-tools.js';
-import { buildOnce } from '../lib/once.js';
-import { pacsHookConfig } from '../lib/pacs/config.js';
-import { answerPacsRequest, type PacsRequest } from '../lib/pacs/hook.js';
-import { buildPacsHookDeps } from '../lib/pacs/wiring.js';
+import { ConfigError, RetryableError } from '#lib/errors.js';
+import { meteredPacsDeps } from '#lib/middleware/function-metrics.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import { httpFunction } from '#lib/middleware/http-function.js';
+import { functionTools } from '#lib/middleware/function-tools.js';
+import { buildOnce } from '#lib/middleware/once.js';
+import { pacsHookConfig } from '#lib/pacs/config.js';
+import { answerPacsRequest, type PacsRequest } from '#lib/pacs/hook.js';
+import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
 
 const tools = functionTools('pacs-hook');
 const pacsHookDeps = buildOnce(async () => meteredPacsDeps(await buildPacsHookDeps(pacsHookConfig(), { log: tools.log }), tools.metricSink));

@@ -2,13 +2,13 @@
  * Schedule (rate 1 minute): polls Asperathos for every active job and records status, progress and errors
  * (lib/status/sync.ts). Stops a little before the Lambda deadline; unpolled jobs are picked up next tick.
  */
-import { recordSync } from '../lib/function-metrics.js';
-import { eventFunction } from '../lib/middleware/event-function.js';
-import { functionTools } from '../lib/middleware/function-tools.js';
-import { buildOnce } from '../lib/once.js';
-import { syncConfig } from '../lib/status/config.js';
-import { syncActiveJobs, type SyncSummary } from '../lib/status/sync.js';
-import { buildSyncDeps } from '../lib/status/sync-wiring.js';
+import { recordSync } from '#lib/middleware/function-metrics.js';
+import { eventFunction } from '#lib/middleware/event-function.js';
+import { functionTools } from '#lib/middleware/function-tools.js';
+import { buildOnce } from '#lib/middleware/once.js';
+import { syncConfig } from '#lib/status/config.js';
+import { syncActiveJobs, type SyncSummary } from '#lib/status/sync.js';
+import { buildSyncDeps } from '#lib/status/sync-wiring.js';
 
 const SAFETY_MARGIN_MS = 5_000;
 const tools = functionTools('sync-status');

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { parseSwiftSettings, type SwiftSettings } from './openstack-settings.js';
+import { parseSwiftSettings, type SwiftSettings } from '#lib/swift/settings.js';
 
 export { parseSwiftSettings, type SwiftSettings };
 
@@ -126,7 +126,7 @@ const batchSchema = z.object({
   SGX_MODE: z.enum(['HW', 'SIM']),
   CAS_ADDRESS: z.string().regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort').optional(),
   SESSION_FORMAT: z.enum(['tutorial', '0.3']).default('0.3'),
-  /** The job's cmd; it replaces the image's ENTRYPOINT (lib/enclave-image.ts). */
+  /** The job's cmd; it replaces the image's ENTRYPOINT (lib/enclave-image/layout.ts). */
   WORKER_CMD: z.string().min(1).default('/entrypoint.sh'),
   /** HW: the session's command, the program SCONE attests. */
   SESSION_COMMAND: z.string().min(1).default('node /app/worker.mjs'),

@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { ConfigError } from './errors.js';
-import { KEY_BYTES } from './seal.js';
+import { KEY_BYTES } from '#lib/seal/cipher.js';
 
 export const MASTER_KEY_BYTES = 32;
 

@@ -10,7 +10,7 @@ export interface SecretSource {
   read(ref: SecretRef, name: string): Promise<string>;
 }
 
-/** SSM Parameter Store, as the secret source sees it (lib/aws-clients.ts `ssmParameters`); absent where no role may read one. */
+/** SSM Parameter Store, as the secret source sees it (lib/aws/clients.ts `ssmParameters`); absent where no role may read one. */
 export interface ParameterStore {
   secureString(name: string): Promise<string | undefined>;
 }

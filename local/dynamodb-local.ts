@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ensureTable } from '../lib/store/table.js';
+import { ensureTable } from '#lib/store/table.js';
 
 export interface LocalDynamo {
   endpoint: string;

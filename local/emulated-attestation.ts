@@ -1,7 +1,7 @@
 /**
  * LOCAL RUNS ONLY: asks the Palaemon emulator (local/palaemon-emulator.ts) for a service's configuration, as the
  * SCONE runtime asks the CAS after attesting the enclave. Proves nothing: any local process can present any
- * MRENCLAVE. Never imported by enclave/ (test/unit/enclave-build.test.ts checks the bundle).
+ * MRENCLAVE. Never imported by enclave/ (test/unit/enclave/build.test.ts checks the bundle).
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';

@@ -13,7 +13,7 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { buildWorkerBundle } from '../enclave/build.js';
+import { buildWorkerBundle } from '#enclave/build.js';
 import { REPO_ROOT } from './services.js';
 
 export const IMAGE_PATHS: readonly string[] = ['/app', '/env', '/spool', '/fspf.pb', '/entrypoint.sh', '/usr/bin/ffmpeg'];

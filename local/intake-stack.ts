@@ -12,8 +12,8 @@ import { startServices, REPO_ROOT } from './services.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb-local.js';
 import { startLocalS3, type LocalS3 } from './s3-local.js';
 import { invokeAsync } from './lambda-local.js';
-import type { LocalServices } from '../test/support/services.js';
-import type { IntakeSummary } from '../lib/intake/records.js';
+import type { LocalServices } from './service-endpoints.js';
+import type { IntakeSummary } from '#lib/intake/event-loop.js';
 
 export const LOCAL_TABLE = 'radiomics';
 export const LOCAL_INTAKE_BUCKET = 'radiomics-intake';
@@ -88,7 +88,7 @@ export async function startIntakeStack(options: { log?: (line: string) => void; 
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
   Object.assign(process.env, env);
-  handler = (await import('../functions/intake.js')).handler as unknown as (event: S3Event) => Promise<IntakeSummary>;
+  handler = (await import('#functions/intake.js')).handler as unknown as (event: S3Event) => Promise<IntakeSummary>;
   options.log?.(`[stack] local S3 ${s3.endpoint}, DynamoDB ${dynamo.endpoint}, Swift ${services.swift.proxyUrl}`);
 
   return {

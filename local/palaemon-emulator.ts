@@ -52,7 +52,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Document, parse as parseYaml } from 'yaml';
-import { createLogger, type Logger } from '../lib/log.js';
+import { createLogger, type Logger } from '#lib/log.js';
 
 export interface PalaemonEmulatorOptions {
   /** 0 (default) picks a free port. */

@@ -5,13 +5,13 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client } from '../lib/s3.js';
-import { DynamoIntakeStore } from '../lib/store/intake-store.js';
-import { videoIdDeriver } from '../lib/video-id.js';
-import { decodeMasterKey } from '../lib/keys.js';
-import { AsperathosClient, TERMINAL_STATUSES } from '../lib/asperathos/index.js';
-import { SwiftClient, TempAuth } from '../lib/swift/index.js';
-import type { VideoRecord } from '../lib/store/records.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { videoIdDeriver } from '#lib/intake/video-id.js';
+import { decodeMasterKey } from '#lib/keys.js';
+import { AsperathosClient, TERMINAL_STATUSES } from '#lib/asperathos/index.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import type { VideoRecord } from '#lib/store/records.js';
 import { LOCAL_INTAKE_BUCKET, LOCAL_TABLE } from './intake-stack.js';
 import type { Stack } from './stack.js';
 

@@ -26,8 +26,8 @@ import {
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../lib/errors.js';
-import type { LocalServices } from '../test/support/services.js';
+import { ConfigError } from '#lib/errors.js';
+import type { LocalServices } from './service-endpoints.js';
 import {
   DEFAULT_SWIFT_PORTS,
   SAIO_ACCOUNT,

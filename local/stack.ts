@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateTlsFixtures } from './tls-fixtures.js';
 import { startPalaemonEmulator, type PalaemonEmulator } from './palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from './asperathos/index.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '#local/asperathos/index.js';
 import { startIntakeStack, type IntakeStack } from './intake-stack.js';
 import { invokeAsync } from './lambda-local.js';
 import { LOCAL_TEMPURL_KEY, REPO_ROOT } from './services.js';
-import type { BatchRunSummary } from '../lib/batch/close.js';
+import type { BatchRunSummary } from '#lib/batch/close.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
@@ -132,9 +132,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     SYNC_BACKOFF_BASE_SECS: '2',
     SYNC_BACKOFF_MAX_SECS: '10',
   });
-  const { handler: batch } = await import('../functions/batch.js');
-  const { handler: syncStatus } = await import('../functions/sync-status.js');
-  const { handler: statusApiHandler } = await import('../functions/status-api.js');
+  const { handler: batch } = await import('#functions/batch.js');
+  const { handler: syncStatus } = await import('#functions/sync-status.js');
+  const { handler: statusApiHandler } = await import('#functions/status-api.js');
   const statusApi = await startLocalHttpApi(statusApiHandler as never, { port: options.statusPort ?? 0 });
   const statusToken = async (tenant: string) =>
     new SignJWT({ tenant })

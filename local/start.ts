@@ -18,8 +18,8 @@ import { startStack } from './stack.js';
 import { runClips } from './run-clips.js';
 import { LOCAL_INTAKE_BUCKET } from './intake-stack.js';
 import { REPO_ROOT } from './services.js';
-import { exportJobResults, type ExportOutcome } from '../lib/results/export-job.js';
-import { HttpStatusApi } from '../lib/results/status-api-client.js';
+import { exportJobResults, type ExportOutcome } from '#lib/results/export-job.js';
+import { HttpStatusApi } from '#lib/results/status-api-client.js';
 
 const SAMPLES = join(REPO_ROOT, '..', 'shared', 'samples', 'videos');
 const TENANT = 'demo';

@@ -1,5 +1,5 @@
 /** Removes test and benchmark containers with their objects; a container that was never created is skipped. */
-import type { SwiftClient } from '../lib/swift/index.js';
+import type { SwiftClient } from '#lib/swift/index.js';
 
 export async function removeContainers(swift: SwiftClient, containers: readonly string[]): Promise<void> {
   for (const container of containers) {

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certificateFingerprint, keyArgs, runOpenssl, validateCommonName } from '../lib/certs.js';
+import { certificateFingerprint, keyArgs, runOpenssl, validateCommonName } from '#bin/support/certs.js';
 
 export interface TlsFixtureOptions {
   /** Client certificates to make; default `['client']`. Names: letters, digits, `-`, `_`. */

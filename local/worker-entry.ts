@@ -12,8 +12,8 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../enclave/worker.js';
-import { IMAGE_ENV_DIR, IMAGE_SPOOL_DIR, POD_ENV_NAMES } from '../lib/enclave-image.js';
+import { main } from '#enclave/worker.js';
+import { IMAGE_ENV_DIR, IMAGE_SPOOL_DIR, POD_ENV_NAMES } from '#lib/enclave-image/layout.js';
 import { rooted } from './image-root.js';
 import { sconeLaunch } from './scone-runtime.js';
 

@@ -9,9 +9,9 @@
  * (correct RGB; the original swapped red and blue).
  * Exit codes: 0 analysed (whatever the result), 1 unreadable input, 2 usage.
  */
-import { analyzeClip } from '../../enclave/analyze-clip.js';
-import { DecodeError } from '../../enclave/decode.js';
-import { clipJson } from '../../enclave/results.js';
+import { analyzeClip } from '#enclave/analyze-clip.js';
+import { DecodeError } from '#enclave/decode.js';
+import { clipJson } from '#enclave/results.js';
 
 const USAGE = 'usage: radiomics analyze CLIP [--json] [--anonymise DIR]';
 

@@ -3,4 +3,4 @@
  * writes the enclave image facts (mrenclave, image-name, fspf-tag, fspf-key, fspf-path) from the image build's
  * output. The implementation lives in enclave/build-config.ts (also runnable directly with tsx).
  */
-export { run } from '../../enclave/build-config.js';
+export { run } from '#enclave/build-config.js';

@@ -6,11 +6,11 @@
  * session's owner by this certificate, so losing the key loses the sessions.
  * Exit: 0 written, 1 failed (a file exists, openssl failed, cannot write), 2 usage error. The key is never printed.
  */
-import { UsageError, scanArgs } from '../../lib/cli-args.js';
+import { UsageError, scanArgs } from '#bin/support/args.js';
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../../lib/errors.js';
-import { generateClientCertificate, validateCommonName, writeClientCertificate, type KeyType } from '../../lib/certs.js';
-import { siblingKeyPath } from '../../lib/submit-job/inputs.js';
+import { ConfigError } from '#lib/errors.js';
+import { generateClientCertificate, validateCommonName, writeClientCertificate, type KeyType } from '#bin/support/certs.js';
+import { siblingKeyPath } from '#bin/submit-job/inputs.js';
 
 export const USAGE = 'usage: radiomics generate-certificate [OUT] [--days N] [--key-type rsa|ec] [--common-name CN]';
 export const HELP = `${USAGE}

@@ -5,10 +5,10 @@
  * fetched), 1 the API refused or some files could not be fetched (the rest is written; run again to resume),
  * 2 usage.
  */
-import { exportJobResults } from '../../lib/results/export-job.js';
-import { HttpStatusApi, ID_PATTERN, StatusApiError } from '../../lib/results/status-api-client.js';
-import { apiAccess, parseCommandArgs } from '../../lib/status/cli-access.js';
-import { progressBar } from '../../lib/status/cli-format.js';
+import { exportJobResults } from '#lib/results/export-job.js';
+import { HttpStatusApi, ID_PATTERN, StatusApiError } from '#lib/results/status-api-client.js';
+import { apiAccess, parseCommandArgs } from '#bin/support/status-access.js';
+import { progressBar } from '#bin/support/status-format.js';
 
 const USAGE = 'usage: radiomics results (JOB_ID | --batch BATCH_ID) --out DIR [--api URL] [--token TOKEN | --token-file PATH]';
 

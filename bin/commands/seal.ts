@@ -8,8 +8,8 @@
  * This module also holds the argument parsing and error reporting shared with `unseal`.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../../lib/errors.js';
-import { UnsealError, parseKeyBase64, sealFile } from '../../lib/seal.js';
+import { ConfigError } from '#lib/errors.js';
+import { UnsealError, parseKeyBase64, sealFile } from '#lib/seal/cipher.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -1,13 +1,13 @@
 /**
  * `radiomics status [JOB_ID] [--api URL] [--token TOKEN | --token-file PATH] [--json] [--watch [--interval SECS]]`:
  * the tenant's jobs (or one job) from the status API, with progress bars. URL and token also from
- * RADIOMICS_API_URL and RADIOMICS_TOKEN / RADIOMICS_TOKEN_FILE (lib/status/cli-access.ts). The token is never
+ * RADIOMICS_API_URL and RADIOMICS_TOKEN / RADIOMICS_TOKEN_FILE (bin/support/status-access.ts). The token is never
  * printed. --watch redraws in place (on a terminal; elsewhere it prints only changes) until the job, or every
  * listed job, has ended.
  * Exit codes: 0 shown, 1 the API refused or failed, 2 usage.
  */
-import { apiAccess, parseCommandArgs } from '../../lib/status/cli-access.js';
-import { fetchStatusView, watchStatus } from '../../lib/status/cli-watch.js';
+import { apiAccess, parseCommandArgs } from '#bin/support/status-access.js';
+import { fetchStatusView, watchStatus } from '#bin/support/status-watch.js';
 
 const USAGE = 'usage: radiomics status [JOB_ID] [--api URL] [--token TOKEN | --token-file PATH] [--json] [--watch [--interval SECS]]';
 

@@ -4,7 +4,7 @@
  * (plaintext is staged in a temp file beside OUT and renamed only after the tag verifies).
  * Arguments, exit codes and messages are shared with `seal` (see ./seal.ts).
  */
-import { unsealFile } from '../../lib/seal.js';
+import { unsealFile } from '#lib/seal/cipher.js';
 import { runKeyedCommand } from './seal.js';
 
 export async function run(args: string[]): Promise<number> {

@@ -7,7 +7,7 @@
  * Note: `submit` is not idempotent on the manager's side; a RetryableError after the request left may
  * mean the job exists. Callers record intent first and reconcile with `list()`.
  */
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 import type { KubejobsJob } from './job.js';
 
 export type JobStatusName = 'created' | 'ongoing' | 'completed' | 'failed' | 'error' | 'stopped' | 'terminated' | 'not found';

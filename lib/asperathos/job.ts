@@ -3,9 +3,9 @@
  * Every job starts from the tutorial's template (copied exactly) and fills cmd, img, init_size, redis_workload,
  * monitor_info.expected_time and env_vars. `hwEnvironment` / `simEnvironment` give env_vars by SGX mode.
  */
-import { ConfigError, RejectedInput } from '../errors.js';
-import { parseCasAddress, type CasAddress } from '../palaemon/address.js';
-import { validateFspfKey, validateFspfTag } from '../palaemon/session.js';
+import { ConfigError, RejectedInput } from '#lib/errors.js';
+import { parseCasAddress, type CasAddress } from '#lib/palaemon/address.js';
+import { validateFspfKey, validateFspfTag } from '#lib/palaemon/session.js';
 
 /** The tutorial's job, the base of every submission (architecture.md). Never mutated: builders deep-copy it. */
 export const TUTORIAL_JOB_TEMPLATE = Object.freeze({
@@ -49,7 +49,7 @@ export const DEFAULT_EXPECTED_TIME_SECS = 200;
  * five ticks to read the failed items.
  */
 export const DEFAULT_JOB_RESOURCES_LIFETIME_SECS = 300;
-/** The enclave image's entry point: kubejobs' command replaces ENTRYPOINT, so the job runs it (lib/enclave-image.ts). */
+/** The enclave image's entry point: kubejobs' command replaces ENTRYPOINT, so the job runs it (lib/enclave-image/layout.ts). */
 export const DEFAULT_WORKER_CMD: readonly string[] = Object.freeze(['/entrypoint.sh']);
 export const DEFAULT_LAS_ADDRESS = '172.17.0.1:18766';
 export const DEFAULT_SERVICE_NAME = 'radiomics';

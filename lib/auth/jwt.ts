@@ -14,7 +14,7 @@
  * Errors never carry the token.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '#lib/errors.js';
 
 export interface VerifiedToken {
   tenant: string;

@@ -7,18 +7,18 @@
  *   5. record the job id (the batch becomes an active job for sync-status).
  * A crash or a 5xx at any point leaves the row in a state the next run resumes from.
  */
-import { RejectedInput, RetryableError } from '../errors.js';
-import { errorFields, type Logger } from '../log.js';
-import type { KeyWrapper } from '../keys.js';
-import type { BatchStore } from '../store/batch-store.js';
-import { ACTIVE_JOBS } from '../store/batch-store.js';
-import type { IntakeStore } from '../store/intake-store.js';
-import type { BatchRecord } from '../store/records.js';
-import type { SwiftStore } from '../swift/index.js';
-import { segmentsContainerOf } from '../sealed-upload.js';
-import { AsperathosError, type JobManager } from '../asperathos/index.js';
-import type { SessionAuthority } from '../palaemon/index.js';
-import { ensureSession } from '../palaemon/index.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import type { KeyWrapper } from '#lib/keys.js';
+import type { BatchStore } from '#lib/store/batch-store.js';
+import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import type { IntakeStore } from '#lib/store/intake-store.js';
+import type { BatchRecord } from '#lib/store/records.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import { segmentsContainerOf } from '#lib/seal/sealed-upload.js';
+import { AsperathosError, type JobManager } from '#lib/asperathos/index.js';
+import type { SessionAuthority } from '#lib/palaemon/index.js';
+import { ensureSession } from '#lib/palaemon/index.js';
 import { buildBatchJob, buildBatchSession, type SubmissionSettings } from './job-spec.js';
 
 export interface BatchSettings {

@@ -5,7 +5,7 @@
  * the batch (so setting it twice is harmless) and deleted after it fires; locally it is a setTimeout.
  */
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 
 export interface BatchDueTimer {
   closeAt(batchId: string, at: Date): Promise<void>;

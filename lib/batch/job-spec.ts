@@ -3,7 +3,7 @@
  * HW: the key and the worker's settings live only in the session; the job's env_vars hold SCONE settings only.
  * SIM: no CAS, so the key and the worker's settings travel in env_vars, exactly as the original --sgx-simulation.
  */
-import { DEFAULT_LAS_ADDRESS, SCONE_TUNING, buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '../asperathos/index.js';
+import { DEFAULT_LAS_ADDRESS, SCONE_TUNING, buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '#lib/asperathos/index.js';
 import {
   FFMPEG_SERVICE_NAME,
   FFMPEG_SESSION_COMMAND,
@@ -11,8 +11,8 @@ import {
   SESSION_WORKER_COMMAND,
   SESSION_WORKER_ENV,
   ffmpegChildEnvironment,
-} from '../enclave-image.js';
-import { buildRadiomicsSession, parseCasAddress, type EnclaveImage, type ServiceInput } from '../palaemon/index.js';
+} from '#lib/enclave-image/layout.js';
+import { buildRadiomicsSession, parseCasAddress, type EnclaveImage, type ServiceInput } from '#lib/palaemon/index.js';
 
 export interface SubmissionSettings {
   mode: 'HW' | 'SIM';
@@ -48,7 +48,7 @@ function workerSettings(batchId: string, settings: SubmissionSettings): Record<s
   return { JOB_NAME: batchId, ITEM_LEASE_SECS: String(settings.itemLeaseSecs), ...settings.workerEnv };
 }
 
-/** With two MRENCLAVEs (node, ffmpeg), ffmpeg is its own service and the worker passes it its config id (lib/enclave-image.ts). */
+/** With two MRENCLAVEs (node, ffmpeg), ffmpeg is its own service and the worker passes it its config id (lib/enclave-image/layout.ts). */
 function ffmpegService(batchId: string, settings: SubmissionSettings): { service: ServiceInput; workerEnv: Record<string, string> } | undefined {
   const mrenclaves = settings.enclave.mrenclave;
   if (settings.sessionFormat !== '0.3' || typeof mrenclaves === 'string' || mrenclaves.length < 2 || !settings.casAddress) return undefined;

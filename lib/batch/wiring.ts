@@ -1,15 +1,15 @@
 /** Builds the batch function's dependencies once per container. */
-import type { BatchConfig } from '../config.js';
-import { AsperathosClient } from '../asperathos/client.js';
-import { documentClient, ssmParameters } from '../aws-clients.js';
-import { parseEnclaveConfig, parseSecretEnv } from '../enclave-config.js';
-import { decodeMasterKey, JweKeyWrapper } from '../keys.js';
-import { createLogger, type Logger } from '../log.js';
-import { PalaemonClient } from '../palaemon/index.js';
-import { createSecretSource } from '../secrets.js';
-import { DynamoBatchStore } from '../store/batch-store.js';
-import { DynamoIntakeStore } from '../store/intake-store.js';
-import { swiftClientFromConfig } from '../swift-from-config.js';
+import type { BatchConfig } from '#lib/config.js';
+import { AsperathosClient } from '#lib/asperathos/client.js';
+import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import { parseEnclaveConfig, parseSecretEnv } from '#lib/enclave-image/config.js';
+import { decodeMasterKey, JweKeyWrapper } from '#lib/keys.js';
+import { createLogger, type Logger } from '#lib/log.js';
+import { PalaemonClient } from '#lib/palaemon/index.js';
+import { createSecretSource } from '#lib/secrets.js';
+import { DynamoBatchStore } from '#lib/store/batch-store.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import type { BatchDeps } from './close.js';
 
 /** TempURLs are signed with the account's second key slot, leaving slot 1 to the operator. */

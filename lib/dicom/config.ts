@@ -5,7 +5,7 @@
  *   MAX_DICOM_BYTES  default 256 MiB: one file is held in memory while it converts
  */
 import { z } from 'zod';
-import { parse, positiveInt, type Env } from '../config.js';
+import { parse, positiveInt, type Env } from '#lib/config.js';
 
 const schema = z.object({
   DICOM_INTAKE: z.enum(['on', 'off']).default('on'),

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import dcmjs from 'dcmjs';
-import { RejectedInput, RetryableError } from '../errors.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { deidentifyDataset, type Dataset } from './deidentify.js';
 import { annotationMask, applyMask, framesPerSecondOf, geometryOf, rgbFrames } from './pixels.js';
 import { assertWholeDicom } from './elements.js';

@@ -5,7 +5,7 @@
  *     into undefined-length sequences and items, so it can tell whether the bytes end on an element boundary.
  * Both do constant work per byte whatever the chunk sizes. Neither logs or keeps values beyond the captured ones.
  */
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED = 0xffffffff;

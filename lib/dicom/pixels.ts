@@ -8,7 +8,7 @@
  * of the rows, where scanners burn patient name, date and institution) is blanked instead.
  */
 import jpeg from 'jpeg-js';
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 import { JPEG_BASELINE } from './syntax.js';
 import type { Dataset } from './deidentify.js';
 

@@ -9,7 +9,7 @@
  * Failures are RejectedInput errors on the stream (and on `identity`), with reasons the hook and intake share.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 import { DataSetWalker, GrowingBuffer, newMetaScan, scanFileMeta, truncatedDicom, type FileMeta } from './elements.js';
 import { ACCEPTED_TRANSFER_SYNTAXES, US_MULTIFRAME_SOP_CLASS, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntaxRejection } from './syntax.js';
 import { isDicomUid } from './uid.js';

@@ -1,5 +1,5 @@
 /** The DICOM we take in: Ultrasound Multi-frame images, JPEG Baseline encapsulated or uncompressed little endian. */
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 
 export const US_MULTIFRAME_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.3.1';
 export const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';

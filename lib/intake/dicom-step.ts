@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hkdfSync } from 'node:crypto';
-import { RejectedInput } from '../errors.js';
-import type { MediaKind } from '../media-check.js';
-import type { SourceObject } from '../s3.js';
-import { convertDicomToMp4 } from '../dicom/convert.js';
+import { RejectedInput } from '#lib/errors.js';
+import type { MediaKind } from './media-check.js';
+import type { SourceObject } from '#lib/s3/bucket.js';
+import { convertDicomToMp4 } from '#lib/dicom/convert.js';
 
 export type ConvertedObject = SourceObject & { kind?: MediaKind; dispose?: () => Promise<void> };
 export type DicomConversion = (object: SourceObject, signal?: AbortSignal) => Promise<ConvertedObject>;

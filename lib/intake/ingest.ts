@@ -6,24 +6,24 @@
  *   batch row  inflight[videoId] set while sealing; the closer waits for it to empty, and only an
  *              open batch with room accepts a new seal, so a video is never sealed with a closed batch's key.
  * A duplicate event finds the video sealed and only finishes any bookkeeping a crash left behind.
- * The read is pinned to the event's object (lib/s3.ts): when the key was overwritten since, the video is recorded
+ * The read is pinned to the event's object (lib/s3/bucket.ts): when the key was overwritten since, the video is recorded
  * `superseded` and left to the newer object's own event; the object under the key is not tagged.
  * Logs name the object only by its video id, a keyed hash: an unkeyed hash of a name would confirm a guessed name.
  */
 import { randomUUID } from 'node:crypto';
-import { RejectedInput, RetryableError } from '../errors.js';
-import { errorFields, type Logger } from '../log.js';
-import { MediaCheck, type MediaKind } from '../media-check.js';
-import type { KeyWrapper } from '../keys.js';
-import { SourceSuperseded, type IntakeObjects } from '../s3.js';
-import type { ObjectCreated } from '../s3-events.js';
-import { generateBatchKey } from '../seal.js';
-import { segmentsContainerOf, uploadSealed } from '../sealed-upload.js';
-import type { SwiftStore } from '../swift/index.js';
-import type { IntakeStore } from '../store/intake-store.js';
-import type { BatchRecord, VideoRecord } from '../store/records.js';
-import { tenantOfKey, type VideoIdDeriver } from '../video-id.js';
-import type { BatchDueTimer } from '../batch/due-timer.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import { MediaCheck, type MediaKind } from './media-check.js';
+import type { KeyWrapper } from '#lib/keys.js';
+import { SourceSuperseded, type IntakeObjects } from '#lib/s3/bucket.js';
+import type { ObjectCreated } from '#lib/s3/events.js';
+import { generateBatchKey } from '#lib/seal/cipher.js';
+import { segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import type { IntakeStore } from '#lib/store/intake-store.js';
+import type { BatchRecord, VideoRecord } from '#lib/store/records.js';
+import { tenantOfKey, type VideoIdDeriver } from './video-id.js';
+import type { BatchDueTimer } from '#lib/batch/due-timer.js';
 import type { ConvertedObject, DicomConversion } from './dicom-step.js';
 
 export interface IntakeLimits {

@@ -1,18 +1,18 @@
 /** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
-import { documentClient, ssmParameters } from '../aws-clients.js';
-import type { IntakeConfig } from '../config.js';
-import { decodeMasterKey, JweKeyWrapper } from '../keys.js';
-import { createLogger, type Logger } from '../log.js';
-import { createS3Client, S3IntakeObjects } from '../s3.js';
-import { createSecretSource } from '../secrets.js';
-import { DynamoIntakeStore } from '../store/intake-store.js';
-import { swiftClientFromConfig } from '../swift-from-config.js';
-import { videoIdDeriver } from '../video-id.js';
+import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import type { IntakeConfig } from '#lib/config.js';
+import { decodeMasterKey, JweKeyWrapper } from '#lib/keys.js';
+import { createLogger, type Logger } from '#lib/log.js';
+import { createS3Client, S3IntakeObjects } from '#lib/s3/bucket.js';
+import { createSecretSource } from '#lib/secrets.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { swiftClientFromConfig } from '#lib/swift/from-config.js';
+import { videoIdDeriver } from './video-id.js';
 import type { IntakeDeps } from './ingest.js';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { traced } from '../tracing.js';
-import { EventBridgeDueTimer } from '../batch/due-timer.js';
-import { parseDicomIntakeSettings } from '../dicom/config.js';
+import { traced } from '#lib/aws/tracing.js';
+import { EventBridgeDueTimer } from '#lib/batch/due-timer.js';
+import { parseDicomIntakeSettings } from '#lib/dicom/config.js';
 import { dicomConversion } from './dicom-step.js';
 
 export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Logger } = {}): Promise<IntakeDeps> {

@@ -8,8 +8,8 @@ import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
-import { ConfigError } from '../errors.js';
-import { errorFields } from '../log.js';
+import { ConfigError } from '#lib/errors.js';
+import { errorFields } from '#lib/log.js';
 import type { FunctionTools } from './function-tools.js';
 
 type Body<E, R> = (event: E, context: Context, options: { signal: AbortSignal }) => Promise<R>;

@@ -6,9 +6,9 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { LogFields, Logger } from '../log.js';
-import type { MetricSink } from '../metrics.js';
-import { traceAwsClients } from '../tracing.js';
+import type { LogFields, Logger } from '#lib/log.js';
+import type { MetricSink } from './metrics.js';
+import { traceAwsClients } from '#lib/aws/tracing.js';
 
 export const SERVICE_NAME = 'trustworthy-radiomics';
 export const METRICS_NAMESPACE = 'TrustworthyRadiomics';

@@ -5,7 +5,7 @@
  */
 import type { MiddlewareObj, MiddyfiedHandler } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { Logger } from '../log.js';
+import type { Logger } from '#lib/log.js';
 import { observed } from './event-function.js';
 import type { FunctionTools } from './function-tools.js';
 

@@ -12,8 +12,8 @@
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, RetryableError } from '../errors.js';
-import { AuthError } from '../auth/jwt.js';
+import { ConfigError, RetryableError } from '#lib/errors.js';
+import { AuthError } from '#lib/auth/jwt.js';
 
 export interface TokenVerifier {
   verify(token: string): Promise<{ tenant: string }>;

@@ -6,8 +6,8 @@
  * (PACS_AUTH_AUDIENCE, never the status API's AUTH_AUDIENCE) and scope (PACS_AUTH_SCOPE).
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { parse, parseAwsSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef } from '../config.js';
+import { ConfigError } from '#lib/errors.js';
+import { parse, parseAwsSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef } from '#lib/config.js';
 
 const schema = z.object({
   INTAKE_BUCKET: z.string().min(1),

@@ -1,6 +1,6 @@
 /**
  * The PACS export hook, transport-neutral: the Lambda adapter (functions/pacs-hook.ts) and the streaming
- * local server (local/pacs-hook-server.ts) both turn their request into a PacsRequest and call answerPacsRequest.
+ * local server (containers/pacs-hook/server.ts) both turn their request into a PacsRequest and call answerPacsRequest.
  *
  * Routes (POST):
  *   …/dicomweb/studies[/{study}]  STOW-RS, multipart/related; parts streamed one by one to the intake bucket
@@ -12,11 +12,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { RejectedInput } from '../errors.js';
-import type { Logger } from '../log.js';
-import { DicomProbe } from '../dicom/probe.js';
-import { isDicomUid } from '../dicom/uid.js';
-import type { RefusalLog } from '../store/refusals.js';
+import { RejectedInput } from '#lib/errors.js';
+import type { Logger } from '#lib/log.js';
+import { DicomProbe } from '#lib/dicom/probe.js';
+import { isDicomUid } from '#lib/dicom/uid.js';
+import type { RefusalLog } from '#lib/store/refusals.js';
 import { Unauthorized, type Authenticator, type Principal } from './auth.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { MultipartError, MultipartReader, parseMultipartRelated } from './multipart.js';

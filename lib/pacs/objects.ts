@@ -16,7 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { RejectedInput, RetryableError } from '../errors.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
 
 export const PART_BYTES = 8 * 1024 * 1024;
 

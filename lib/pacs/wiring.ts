@@ -1,10 +1,10 @@
 /** Builds the hook's dependencies once per container (Lambda) or process (streaming server). */
-import { documentClient, ssmParameters } from '../aws-clients.js';
-import { DynamoRefusalLog } from '../store/refusals.js';
-import { createJwtVerifier } from '../auth/jwt.js';
-import { createLogger, type Logger } from '../log.js';
-import { createS3Client } from '../s3.js';
-import { createSecretSource } from '../secrets.js';
+import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import { DynamoRefusalLog } from '#lib/store/refusals.js';
+import { createJwtVerifier } from '#lib/auth/jwt.js';
+import { createLogger, type Logger } from '#lib/log.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { createSecretSource } from '#lib/secrets.js';
 import { credentialAuthenticator, parseHospitalCredentials } from './auth.js';
 import { loginThrottle } from './login-throttle.js';
 import type { PacsHookConfig } from './config.js';

@@ -2,7 +2,7 @@
  * The CAS address as the original CLI takes it: `host:restPort:attestationPort`, e.g. `cas.example:8081:18765`.
  * IPv6 hosts are written in brackets: `[::1]:8081:18765`.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '#lib/errors.js';
 
 export interface CasAddress {
   host: string;

@@ -8,8 +8,8 @@
  */
 import { request as httpsRequest } from 'node:https';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, RetryableError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { ConfigError, RetryableError } from '#lib/errors.js';
+import type { Logger } from '#lib/log.js';
 import { parseCasAddress } from './address.js';
 import {
   CasRequestError,

@@ -13,7 +13,7 @@
  *   sets are compared, in a canonical form.
  */
 import { parse as parseYaml } from 'yaml';
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 import type { CallOptions, SessionAuthority, StoredSession } from './client.js';
 import { CasRequestError, SessionConflict } from './replies.js';
 import { SessionInputError } from './session.js';

@@ -11,7 +11,7 @@
  * Every input is validated; errors name the field and never echo a key or an environment value.
  */
 import { Document } from 'yaml';
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_\-.~]{1,128}$/;
 export const DEFAULT_SERVICE_NAME = 'radiomics';

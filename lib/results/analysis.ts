@@ -4,8 +4,8 @@
  * this shape is refused with a clear message rather than half-read.
  */
 import { z } from 'zod';
-import { CLIP_FEATURE_NAMES } from '../../enclave/radiomics/aggregate.js';
-import { TEXTURE_FEATURE_NAMES } from '../../enclave/radiomics/texture.js';
+import { CLIP_FEATURE_NAMES } from '#enclave/radiomics/aggregate.js';
+import { TEXTURE_FEATURE_NAMES } from '#enclave/radiomics/texture.js';
 
 export { CLIP_FEATURE_NAMES, TEXTURE_FEATURE_NAMES };
 

@@ -3,7 +3,7 @@
  * name and bytes, each checked against its CRC-32. Anything else is refused with ZipError; nothing is guessed.
  */
 import { inflateRawSync } from 'node:zlib';
-import { crc32 } from '../../enclave/radiomics/anonymise.js';
+import { crc32 } from '#enclave/radiomics/anonymise.js';
 
 export class ZipError extends Error {}
 

@@ -3,8 +3,8 @@
  * Secrets only by reference: TEMPURL_KEY_FILE|_SSM, AUTH_HS256_SECRET_FILE|_SSM, Swift credentials.
  */
 import { z } from 'zod';
-import { parse, parseAwsSettings, parseSwiftSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef, type SwiftSettings } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { parse, parseAwsSettings, parseSwiftSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef, type SwiftSettings } from '#lib/config.js';
+import { ConfigError } from '#lib/errors.js';
 
 const bool = z.enum(['true', 'false']).default('false').transform((v) => v === 'true');
 const logLevel = z.enum(['debug', 'info', 'warn', 'error']).default('info');

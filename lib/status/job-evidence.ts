@@ -7,10 +7,10 @@
  * So a finished job's list is the manager's when it names failures, and otherwise comes from the results
  * container: an item with `<id>.error.json`, or with no `<id>.json`, failed.
  */
-import { errorFields, type Logger } from '../log.js';
-import type { JobManager } from '../asperathos/index.js';
-import type { BatchRecord } from '../store/records.js';
-import type { SwiftStore } from '../swift/index.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import type { JobManager } from '#lib/asperathos/index.js';
+import type { BatchRecord } from '#lib/store/records.js';
+import type { SwiftStore } from '#lib/swift/index.js';
 import { failedFromManager, type FailedItems } from './job-state.js';
 import { failedFromResults, hasResult, tallyResults, type ResultsTally } from './results.js';
 import type { JobStatusStore } from './store.js';

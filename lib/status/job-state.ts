@@ -6,8 +6,8 @@
  * stopped, terminated, and `not found` (the manager lost the job in Kubernetes). `lost` is ours: the manager
  * no longer knows the job id at all (GET answers 400 with an empty message) several polls in a row.
  */
-import type { JobStatus } from '../asperathos/index.js';
-import type { JobState } from '../store/records.js';
+import type { JobStatus } from '#lib/asperathos/index.js';
+import type { JobState } from '#lib/store/records.js';
 
 export const ASPERATHOS_STATUSES = ['created', 'ongoing', 'completed', 'failed', 'error', 'stopped', 'terminated', 'not found'] as const;
 export type TrackedStatus = (typeof ASPERATHOS_STATUSES)[number] | 'lost' | 'unknown';

@@ -8,10 +8,10 @@
  * status-api reads single rows and the tenant's batches newest first (byTenant, TENANT#<t>#BATCHES).
  */
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../errors.js';
-import { ACTIVE_JOBS } from '../store/batch-store.js';
-import { INDEX, isConditionFailure, keys, stripKeys } from '../store/table.js';
-import type { BatchRecord, JobState, VideoRecord } from '../store/records.js';
+import { RetryableError } from '#lib/errors.js';
+import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import { INDEX, isConditionFailure, keys, stripKeys } from '#lib/store/table.js';
+import type { BatchRecord, JobState, VideoRecord } from '#lib/store/records.js';
 
 export type Cursor = Record<string, unknown>;
 

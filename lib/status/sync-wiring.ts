@@ -1,9 +1,9 @@
 /** Builds the sync-status dependencies once per container: its own file, so the bundle holds no JWT or API code. */
-import { AsperathosClient } from '../asperathos/client.js';
-import { documentClient, ssmParameters } from '../aws-clients.js';
-import { createLogger, type Logger } from '../log.js';
-import { createSecretSource } from '../secrets.js';
-import { swiftClientFromConfig } from '../swift-from-config.js';
+import { AsperathosClient } from '#lib/asperathos/client.js';
+import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import { createLogger, type Logger } from '#lib/log.js';
+import { createSecretSource } from '#lib/secrets.js';
+import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import type { SyncConfig } from './config.js';
 import { DynamoJobStatusStore } from './store.js';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync.js';

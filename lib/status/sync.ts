@@ -17,11 +17,11 @@
  * - Writes are conditional (still submitted, same job, `observedAtMs` growing): an older poll never wins.
  *   An unchanged state is not rewritten, except every `heartbeatMs`.
  */
-import { JobNotFound, AsperathosError, type JobManager, type JobStatus } from '../asperathos/client.js';
-import { RetryableError } from '../errors.js';
-import { errorFields, type Logger } from '../log.js';
-import type { BatchRecord } from '../store/records.js';
-import type { SwiftStore } from '../swift/index.js';
+import { JobNotFound, AsperathosError, type JobManager, type JobStatus } from '#lib/asperathos/client.js';
+import { RetryableError } from '#lib/errors.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import type { BatchRecord } from '#lib/store/records.js';
+import type { SwiftStore } from '#lib/swift/index.js';
 import { readManagerErrors, readResultsTally, settleFailedItems } from './job-evidence.js';
 import { failedFromManager, jobStateOf, stateChanged, terminalOutcome, type FailedItems } from './job-state.js';
 import { finishedCount } from './results.js';

@@ -1,13 +1,13 @@
 /** Builds the status-api dependencies once per container (sync-status: lib/status/sync-wiring.ts). */
-import { createJwtVerifier } from '../auth/jwt.js';
-import { documentClient, ssmParameters } from '../aws-clients.js';
-import { createLogger, type Logger } from '../log.js';
-import { createSecretSource } from '../secrets.js';
-import { swiftClientFromConfig } from '../swift-from-config.js';
-import type { ApiDeps } from './api/router.js';
+import { createJwtVerifier } from '#lib/auth/jwt.js';
+import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import { createLogger, type Logger } from '#lib/log.js';
+import { createSecretSource } from '#lib/secrets.js';
+import { swiftClientFromConfig } from '#lib/swift/from-config.js';
+import type { ApiDeps } from '#lib/status/api/router.js';
 import type { ApiConfig } from './config.js';
 import { DynamoJobStatusStore } from './store.js';
-import { DynamoRefusalLog } from '../store/refusals.js';
+import { DynamoRefusalLog } from '#lib/store/refusals.js';
 
 export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } = {}): Promise<ApiDeps> {
   const log = options.log ?? createLogger({ function: 'status-api' }, { level: config.logLevel });

@@ -9,7 +9,7 @@
  * JOB#ACTIVE (what sync-status polls); terminal ones leave the index.
  */
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 import { INDEX, isConditionFailure, keys, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 

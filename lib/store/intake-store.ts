@@ -3,7 +3,7 @@
  * claiming a video into a batch, counting in-flight seals, and recording outcomes.
  */
 import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 import { isConditionFailure, keys, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 

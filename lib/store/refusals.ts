@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 
 export interface RefusalEntry {
   route: 'stow' | 'instances' | 'uploads';

@@ -5,7 +5,7 @@
  * Errors: a definitive refusal (401/403 or a catalog without object-store) is a `SwiftError`; 5xx and network
  * failures are `SwiftUnavailableError`. Messages never include passwords, secrets or tokens.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '#lib/errors.js';
 import { SwiftError, SwiftUnavailableError } from './errors.js';
 
 export type FetchFn = typeof globalThis.fetch;

@@ -21,8 +21,8 @@
 import { streamingUpload } from './stream-upload.js';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Logger } from '../log.js';
-import { RejectedInput } from '../errors.js';
+import type { Logger } from '#lib/log.js';
+import { RejectedInput } from '#lib/errors.js';
 import type { FetchFn, SwiftAuthenticator, SwiftSession } from './auth.js';
 import { SwiftError, SwiftUnavailableError } from './errors.js';
 import { containerPath, encodeContainer, objectPath } from './names.js';

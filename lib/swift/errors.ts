@@ -8,7 +8,7 @@
  * Both carry `operation` and `target` (container / object); messages never carry tokens, keys or signatures.
  * A caller's AbortSignal is not wrapped: the call rejects with the signal's reason (an `AbortError` DOMException).
  */
-import { RetryableError } from '../errors.js';
+import { RetryableError } from '#lib/errors.js';
 
 export interface SwiftFailure {
   readonly status: number;

@@ -3,7 +3,7 @@
  * name, `?` would start a query, `%` would be decoded). `/` inside an object name stays a separator, as Swift expects.
  * Names with `.` or `..` segments are refused: every URL parser (fetch included) would resolve them away.
  */
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 
 const MAX_CONTAINER_BYTES = 256;
 const MAX_OBJECT_BYTES = 1024;

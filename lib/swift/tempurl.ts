@@ -5,7 +5,7 @@
  * The key is the account's `X-Account-Meta-Temp-URL-Key` (see SwiftClient.setAccountTempUrlKey).
  */
 import { createHmac } from 'node:crypto';
-import { RejectedInput } from '../errors.js';
+import { RejectedInput } from '#lib/errors.js';
 import { objectPath } from './names.js';
 
 export type TempUrlMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';

@@ -1,6 +1,6 @@
 /** The manager's HTTP API over a JobRunner: routes, body parsing and error shapes (protocols.md §5). */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../../lib/log.js';
+import type { Logger } from '#lib/log.js';
 import type { JobRunner } from './jobs.js';
 import type { JobRecord } from './state.js';
 

@@ -49,7 +49,7 @@
  *   syncs with Kubernetes) never happens here.
  */
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '../../lib/log.js';
+import { createLogger, type Logger } from '#lib/log.js';
 import { createManagerApi } from './api.js';
 import { JobRunner } from './jobs.js';
 import { JobBook } from './state.js';

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Redis } from 'ioredis';
-import type { Logger } from '../../lib/log.js';
-import { formatStartingTime, pythonBytesRepr } from '../../lib/asperathos/client.js';
+import type { Logger } from '#lib/log.js';
+import { formatStartingTime, pythonBytesRepr } from '#lib/asperathos/client.js';
 import { JobBook, TERMINAL, newJob, type JobRecord, type Status } from './state.js';
 import { emptyGroup, killWorkers, startWorkers, type WorkerGroup, type WorkerSettings } from './workers.js';
 

@@ -8,13 +8,13 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../local/stack.js';
-import { runClips, type RunReport } from '../../local/run-clips.js';
-import { AsperathosClient } from '../../lib/asperathos/index.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
-import { loadServices, SHARED_DIR } from '../support/services.js';
-import { analyzePlain } from './analyze-plain.js';
+import { startStack, type Stack } from '#local/stack.js';
+import { runClips, type RunReport } from '#local/run-clips.js';
+import { AsperathosClient } from '#lib/asperathos/index.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
+import { loadServices, SHARED_DIR } from '#local/service-endpoints.js';
+import { analyzePlain } from '#test/support/analyze-plain.js';
 
 const CLIPS = [
   'VH020213M4_001390_20160406T111534.MP4',

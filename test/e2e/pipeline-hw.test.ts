@@ -5,11 +5,11 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { startStack, type Stack } from '../../local/stack.js';
-import { runClips, type RunReport } from '../../local/run-clips.js';
-import { PalaemonClient } from '../../lib/palaemon/index.js';
-import { SHARED_DIR } from '../support/services.js';
-import { analyzePlain } from './analyze-plain.js';
+import { startStack, type Stack } from '#local/stack.js';
+import { runClips, type RunReport } from '#local/run-clips.js';
+import { PalaemonClient } from '#lib/palaemon/index.js';
+import { SHARED_DIR } from '#local/service-endpoints.js';
+import { analyzePlain } from '#test/support/analyze-plain.js';
 
 const CLIPS = ['VH020213M4_001559_20160429T120845.MP4', 'VH020213M4_001418_20160407T114936.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
 

@@ -4,14 +4,14 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../local/stack.js';
-import { runClips, type RunReport } from '../../local/run-clips.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { AsperathosClient } from '../../lib/asperathos/index.js';
-import { DynamoIntakeStore } from '../../lib/store/intake-store.js';
-import { LOCAL_TABLE } from '../../local/intake-stack.js';
-import { SHARED_DIR } from '../support/services.js';
-import { analyzePlain } from './analyze-plain.js';
+import { startStack, type Stack } from '#local/stack.js';
+import { runClips, type RunReport } from '#local/run-clips.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { AsperathosClient } from '#lib/asperathos/index.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { LOCAL_TABLE } from '#local/intake-stack.js';
+import { SHARED_DIR } from '#local/service-endpoints.js';
+import { analyzePlain } from '#test/support/analyze-plain.js';
 
 const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001559_20160429T120933.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) =>
   join(SHARED_DIR, 'samples', 'videos', name),

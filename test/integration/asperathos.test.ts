@@ -3,10 +3,10 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadServices, REPO_ROOT } from '../support/services.js';
-import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '../../local/asperathos/index.js';
-import { AsperathosClient, AsperathosError, JobNotFound, buildJob, type JobStatus, type KubejobsJob } from '../../lib/asperathos/index.js';
-import { RetryableError } from '../../lib/errors.js';
+import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '#local/asperathos/index.js';
+import { AsperathosClient, AsperathosError, JobNotFound, buildJob, type JobStatus, type KubejobsJob } from '#lib/asperathos/index.js';
+import { RetryableError } from '#lib/errors.js';
 
 const WORKLOADS: Record<string, string> = {
   '/five.txt': 'https://swift.local/c/a.mp4\nhttps://swift.local/c/b.mp4\nhttps://swift.local/c/c.mp4\nhttps://swift.local/c/d.mp4\nhttps://swift.local/c/e.mp4\nhttps://swift.local/c/unterminated.mp4',
@@ -22,7 +22,7 @@ let client: AsperathosClient;
 
 const fakeWorker: AsperathosEmulatorOptions['workerCommand'] = () => ({
   cmd: process.execPath,
-  args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')],
+  args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')],
   cwd: REPO_ROOT,
 });
 

@@ -3,12 +3,12 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ingestS3Event } from '../../lib/intake/records.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
-import { invokeAsync } from '../../local/lambda-local.js';
-import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
-import { loadServices, REPO_ROOT } from '../support/services.js';
-import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
+import { ingestS3Event } from '#lib/intake/event-loop.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '#local/asperathos/index.js';
+import { invokeAsync } from '#local/lambda-local.js';
+import { startIntakeHarness, type IntakeHarness } from '#local/intake-harness.js';
+import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
+import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 
 const CLIP = readFileSync(new URL('../../../shared/samples/videos/VH020213M4_001559_20160429T120845.MP4', import.meta.url));
 let h: IntakeHarness;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   asperathos = await startAsperathosEmulator({
     redis: services.redis,
     pollMs: 100,
-    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')] }),
+    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')] }),
   });
   secrets = mkdtempSync(join(tmpdir(), 'batch-secrets-'));
   const file = (name: string, value: string) => {
@@ -61,7 +61,7 @@ describe('functions/batch.handler', () => {
     const key = 'clinic/echo.mp4';
     const summary = await ingestS3Event(h.event(key, CLIP.length, await h.put(key, CLIP)), h.deps);
     const batchId = (await h.store.getVideo((summary.outcomes[0] as { videoId: string }).videoId))!.batchId!;
-    const { handler } = await import('../../functions/batch.js');
+    const { handler } = await import('#functions/batch.js');
     const result = await invokeAsync('batch', handler, { batchId }, { maximumRetryAttempts: 0 });
     if (!result.ok) throw result.error;
     expect(result.result.steps).toEqual({ [batchId]: 'submitted' });
@@ -71,14 +71,14 @@ describe('functions/batch.handler', () => {
   });
 
   it('a direct invocation naming an unknown batch fails clearly', async () => {
-    const { handler } = await import('../../functions/batch.js');
+    const { handler } = await import('#functions/batch.js');
     const result = await invokeAsync('batch', handler, { batchId: 'no-such-batch' }, { maximumRetryAttempts: 0 });
     expect(result.ok).toBe(false);
     expect((result as { error: Error }).error.message).toBe('no such batch');
   });
 
   it('a scheduled run with nothing due does nothing', async () => {
-    const { handler } = await import('../../functions/batch.js');
+    const { handler } = await import('#functions/batch.js');
     const result = await invokeAsync('batch', handler, { source: 'aws.events', 'detail-type': 'Scheduled Event' }, { maximumRetryAttempts: 0 });
     if (!result.ok) throw result.error;
     expect(result.result.submitted).toEqual([]);

@@ -7,19 +7,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ingestS3Event } from '../../lib/intake/records.js';
-import { closeDueBatches, WORKLOAD_OBJECT, type BatchDeps, type BatchSettings } from '../../lib/batch/close.js';
-import { DynamoBatchStore, type BatchStore } from '../../lib/store/batch-store.js';
-import { AsperathosClient, type JobManager } from '../../lib/asperathos/index.js';
-import { PalaemonClient } from '../../lib/palaemon/index.js';
-import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
-import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
-import { createLogger } from '../../lib/log.js';
-import { startIntakeHarness, type IntakeHarness } from '../support/intake-harness.js';
-import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
-import { loadServices, REPO_ROOT } from '../support/services.js';
-import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
+import { ingestS3Event } from '#lib/intake/event-loop.js';
+import { closeDueBatches, WORKLOAD_OBJECT, type BatchDeps, type BatchSettings } from '#lib/batch/close.js';
+import { DynamoBatchStore, type BatchStore } from '#lib/store/batch-store.js';
+import { AsperathosClient, type JobManager } from '#lib/asperathos/index.js';
+import { PalaemonClient } from '#lib/palaemon/index.js';
+import { generateTlsFixtures, type TlsFixtures } from '#local/tls-fixtures.js';
+import { startPalaemonEmulator, type PalaemonEmulator } from '#local/palaemon-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '#local/asperathos/index.js';
+import { createLogger } from '#lib/log.js';
+import { startIntakeHarness, type IntakeHarness } from '#local/intake-harness.js';
+import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
+import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
+import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const CLIPS = ['VH020213M4_001418_20160407T115216.MP4', 'VH020213M4_001559_20160429T120845.MP4', 'VH020213M4_001418_20160407T114936.MP4'];
@@ -51,7 +51,7 @@ beforeAll(async () => {
     pollMs: 100,
     workerCommand: (job) => {
       if (job.workerIndex === 0) submittedJobs.push(job.pluginInfo);
-      return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')] };
+      return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')] };
     },
   });
   asperathosProxy = await startFaultyProxy(asperathos.url);

@@ -8,7 +8,7 @@
  *
  * Local differences, all pod-provided names the entry point copies to /env: REDIS_PORT (the local redis is not on
  * 6379) and REDIS_QUEUE (a fresh prefix, so parallel suites never share keys). Job and session are the product's
- * (lib/batch/job-spec.ts with the default settings of lib/enclave-image.ts), against the real redis and Swift.
+ * (lib/batch/job-spec.ts with the default settings of lib/enclave-image/layout.ts), against the real redis and Swift.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
@@ -18,17 +18,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '../../lib/batch/job-spec.js';
-import { JOB_WORKER_CMD } from '../../lib/enclave-image.js';
-import { PalaemonClient } from '../../lib/palaemon/index.js';
-import { sealBuffer } from '../../lib/seal.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { layOutImage, rooted } from '../../local/image-root.js';
-import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
-import { readZip } from '../fixtures/enclave/zip-reader.js';
-import { loadServices, REPO_ROOT, SHARED_DIR, type LocalServices } from '../support/services.js';
-import { removeContainers } from '../../local/swift-cleanup.js';
+import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '#lib/batch/job-spec.js';
+import { JOB_WORKER_CMD } from '#lib/enclave-image/layout.js';
+import { PalaemonClient } from '#lib/palaemon/index.js';
+import { sealBuffer } from '#lib/seal/cipher.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { layOutImage, rooted } from '#local/image-root.js';
+import { startPalaemonEmulator, type PalaemonEmulator } from '#local/palaemon-emulator.js';
+import { generateTlsFixtures, type TlsFixtures } from '#local/tls-fixtures.js';
+import { readZip } from '#test/fixtures/enclave/zip-reader.js';
+import { loadServices, REPO_ROOT, SHARED_DIR, type LocalServices } from '#local/service-endpoints.js';
+import { removeContainers } from '#local/swift-cleanup.js';
 
 const run = promisify(execFile);
 const CLIP = join(SHARED_DIR, 'samples', 'videos', 'VH020213M4_001390_20160406T111534.MP4'); // 10 frames

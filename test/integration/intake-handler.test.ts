@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { startLocalDynamo, type LocalDynamo } from '../../local/dynamodb-local.js';
-import { startLocalS3, encodeS3EventKey, type LocalS3 } from '../../local/s3-local.js';
-import { invokeAsync } from '../../local/lambda-local.js';
-import { createS3Client } from '../../lib/s3.js';
-import { DynamoIntakeStore } from '../../lib/store/intake-store.js';
-import { loadServices } from '../support/services.js';
+import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
+import { startLocalS3, encodeS3EventKey, type LocalS3 } from '#local/s3-local.js';
+import { invokeAsync } from '#local/lambda-local.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 const CLIP = readFileSync(new URL('../../../shared/samples/videos/VH020213M4_001559_20160429T120845.MP4', import.meta.url));
 let dynamo: LocalDynamo;
@@ -52,7 +52,7 @@ describe('functions/intake.handler', () => {
   it('seals an uploaded clip end to end from its environment alone', async () => {
     const client = createS3Client({ region: 'eu-west-1', endpoint: s3.endpoint, credentials: s3.credentials });
     const put = await client.send(new PutObjectCommand({ Bucket: 'intake', Key: 'demo/a b+c.mp4', Body: CLIP }));
-    const { handler } = await import('../../functions/intake.js');
+    const { handler } = await import('#functions/intake.js');
     const event = JSON.parse(readFileSync(new URL('../../events/s3.object-created.json', import.meta.url), 'utf8'));
     event.Records[0].s3.bucket.name = 'intake';
     event.Records[0].s3.object.key = encodeS3EventKey('demo/a b+c.mp4');

@@ -7,10 +7,10 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ingestS3Event } from '../../lib/intake/records.js';
-import { createS3Client, S3IntakeObjects, SourceSuperseded } from '../../lib/s3.js';
-import { startIntakeHarness, decryptLikeTheOriginal, BUCKET, type IntakeHarness } from '../support/intake-harness.js';
-import { loadServices } from '../support/services.js';
+import { ingestS3Event } from '#lib/intake/event-loop.js';
+import { createS3Client, S3IntakeObjects, SourceSuperseded } from '#lib/s3/bucket.js';
+import { startIntakeHarness, decryptLikeTheOriginal, BUCKET, type IntakeHarness } from '#local/intake-harness.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const CLIP_A = readFileSync(new URL('VH020213M4_001418_20160407T115216.MP4', VIDEOS));

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { startLocalDynamo, type LocalDynamo } from '../../local/dynamodb-local.js';
-import { DynamoIntakeStore } from '../../lib/store/intake-store.js';
-import type { BatchRecord, VideoRecord } from '../../lib/store/records.js';
+import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
+import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import type { BatchRecord, VideoRecord } from '#lib/store/records.js';
 
 let dynamo: LocalDynamo;
 let store: DynamoIntakeStore;

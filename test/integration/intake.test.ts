@@ -4,12 +4,12 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
-import { ingestS3Event, type IntakeSummary } from '../../lib/intake/records.js';
-import { RetryableError } from '../../lib/errors.js';
-import { segmentsContainerOf } from '../../lib/sealed-upload.js';
-import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '../support/intake-harness.js';
-import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
-import { loadServices } from '../support/services.js';
+import { ingestS3Event, type IntakeSummary } from '#lib/intake/event-loop.js';
+import { RetryableError } from '#lib/errors.js';
+import { segmentsContainerOf } from '#lib/seal/sealed-upload.js';
+import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '#local/intake-harness.js';
+import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const clips = readdirSync(VIDEOS).filter((name) => name.toUpperCase().endsWith('.MP4')).sort();

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startLocalS3, type LocalS3 } from '../../local/s3-local.js';
-import { lambdaContext } from '../../local/lambda-local.js';
-import { createS3Client } from '../../lib/s3.js';
-import { hashCredential } from '../../lib/pacs/auth.js';
-import { buildUncompressedLoop } from '../support/dicom-fixtures.js';
+import { startLocalS3, type LocalS3 } from '#local/s3-local.js';
+import { lambdaContext } from '#local/lambda-local.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { hashCredential } from '#lib/pacs/auth.js';
+import { buildUncompressedLoop } from '#local/dicom-fixtures.js';
 
 let s3: LocalS3;
 let secrets: string;
@@ -39,7 +39,7 @@ beforeAll(async () => {
     S3_ENDPOINT: s3.endpoint,
     LOG_LEVEL: 'warn',
   });
-  ({ handler } = (await import('../../functions/pacs-hook.js')) as unknown as { handler: typeof handler });
+  ({ handler } = (await import('#functions/pacs-hook.js')) as unknown as { handler: typeof handler });
 });
 
 afterAll(async () => {

@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SignJWT } from 'jose';
-import { createS3Client } from '../../lib/s3.js';
-import { createLogger } from '../../lib/log.js';
-import { parsePacsHookConfig } from '../../lib/pacs/config.js';
-import { buildPacsHookDeps } from '../../lib/pacs/wiring.js';
-import { startLocalS3, type LocalS3 } from '../../local/s3-local.js';
-import { startPacsHookServer, type PacsHookServer } from '../../local/pacs-hook-server.js';
-import { lambdaContext } from '../../local/lambda-local.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { createLogger } from '#lib/log.js';
+import { parsePacsHookConfig } from '#lib/pacs/config.js';
+import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
+import { startLocalS3, type LocalS3 } from '#local/s3-local.js';
+import { startPacsHookServer, type PacsHookServer } from '#containers/pacs-hook/server.js';
+import { lambdaContext } from '#local/lambda-local.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { buildUncompressedLoop } from '../support/dicom-fixtures.js';
-import { startFailingJwks, type FailingJwks } from '../support/jwks-outage.js';
+import { buildUncompressedLoop } from '#local/dicom-fixtures.js';
+import { startFailingJwks, type FailingJwks } from '#test/support/jwks-outage.js';
 
 const ISSUER = 'https://login.radiomics.test/';
 const SECRET = 'pacs-scope-test-hs256-secret-of-at-least-32-bytes';
@@ -149,7 +149,7 @@ describe('functions/pacs-hook.handler (Lambda), configured from its environment'
         AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, S3_ENDPOINT: s3.endpoint,
         AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: 'radiomics-status', AUTH_JWKS_URL: jwksDown.url,
       });
-      const { handler } = (await import('../../functions/pacs-hook.js')) as unknown as { handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2> };
+      const { handler } = (await import('#functions/pacs-hook.js')) as unknown as { handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2> };
       const { generateKeyPair } = await import('jose');
       const { privateKey } = await generateKeyPair('RS256');
       const rs = (claims: Record<string, unknown>, audience: string) =>

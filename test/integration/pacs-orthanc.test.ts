@@ -3,7 +3,7 @@
  * PACS hook through every route, inside network and PID namespaces (only `lo`, since Orthanc always binds 0.0.0.0; the PID namespace ends Orthanc with the driver):
  * STOW-RS as a synchronous job with Basic (chunked), STOW-RS with Bearer and ChunkedTransfers false, an
  * asynchronous STOW job, peer store, the Lua OnStoredInstance HttpPost of ../shared/pacs/export.lua, and the
- * /uploads recipe of lib/pacs/orthanc-uploads.lua (presigned PUT straight into the bucket, and two copies whose PUT fails).
+ * /uploads recipe of docs/hospital/orthanc-uploads.lua (presigned PUT straight into the bucket, and two copies whose PUT fails).
  * The hook runs as deployed: configuration parsed from the environment (default caps), PACS_CREDENTIALS_FILE.
  * The driver (test/support/orthanc-driver.ts) runs in the namespace with s3rver and the hook; then the intake,
  * against real dynalite and Swift, de-identifies, converts and seals every object that landed.
@@ -14,13 +14,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startLocalS3 } from '../../local/s3-local.js';
-import { createS3Client } from '../../lib/s3.js';
-import { dicomConversion } from '../../lib/intake/dicom-step.js';
-import { ingestS3Event } from '../../lib/intake/records.js';
-import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '../support/intake-harness.js';
-import { buildUncompressedLoop, dcmtkAvailable, makeUsLoopWithDcmtk, patchAscii } from '../support/dicom-fixtures.js';
-import { REPO_ROOT } from '../support/services.js';
+import { startLocalS3 } from '#local/s3-local.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { dicomConversion } from '#lib/intake/dicom-step.js';
+import { ingestS3Event } from '#lib/intake/event-loop.js';
+import { startIntakeHarness, decryptLikeTheOriginal, type IntakeHarness } from '#local/intake-harness.js';
+import { buildUncompressedLoop, dcmtkAvailable, makeUsLoopWithDcmtk, patchAscii } from '#local/dicom-fixtures.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
 
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (unshare --net needs it)';
@@ -104,7 +104,7 @@ maybe('a real Orthanc exports to the PACS hook', () => {
     expect(answer.Path).toBe(`/instances/${answer.ID}`);
   });
 
-  it('the /uploads Lua recipe (lib/pacs/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
+  it('the /uploads Lua recipe (docs/hospital/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
     expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))[0]).toMatch(/^hook upload: PUT done for [0-9a-f-]{44}$/);
     expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant: 'hosp-upload', status: 200, transfer: 'length' });
     expect(report.hookWarnings.filter((w: { message: string }) => w.message !== 'stow with zero parts')).toEqual([]);

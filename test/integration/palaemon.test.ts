@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
-import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { attestWithEmulator } from '../../local/emulated-attestation.js';
+import { generateTlsFixtures, type TlsFixtures } from '#local/tls-fixtures.js';
+import { startPalaemonEmulator, type PalaemonEmulator } from '#local/palaemon-emulator.js';
+import { attestWithEmulator } from '#local/emulated-attestation.js';
 import {
   PalaemonClient,
   CasRequestError,
@@ -17,8 +17,8 @@ import {
   buildTutorialSession,
   ensureSession,
   type RadiomicsSessionInput,
-} from '../../lib/palaemon/index.js';
-import { ConfigError, RetryableError } from '../../lib/errors.js';
+} from '#lib/palaemon/index.js';
+import { ConfigError, RetryableError } from '#lib/errors.js';
 
 /** The emulator's creator id: SHA-256 of the certificate's SubjectPublicKeyInfo. */
 const keyHashOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex');

@@ -7,10 +7,10 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../bin/commands/results.js';
-import { CSV_COLUMNS } from '../../lib/results/features-csv.js';
-import { parseClipAnalysis } from '../../lib/results/analysis.js';
-import { startResultsRig, type ResultsRig } from '../support/results-rig.js';
+import { run } from '#bin/commands/results.js';
+import { CSV_COLUMNS } from '#lib/results/features-csv.js';
+import { parseClipAnalysis } from '#lib/results/analysis.js';
+import { startResultsRig, type ResultsRig } from '#test/support/results-rig.js';
 
 let rig: ResultsRig;
 let dir: string;

@@ -8,12 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { exportJobResults } from '../../lib/results/export-job.js';
-import { HttpStatusApi } from '../../lib/results/status-api-client.js';
-import { parseClipAnalysis } from '../../lib/results/analysis.js';
-import { launchChromium, type HeadlessChromium } from '../support/chromium.js';
-import { REPO_ROOT } from '../support/services.js';
-import { SAMPLE_CLIPS, startResultsRig, type ResultsRig } from '../support/results-rig.js';
+import { exportJobResults } from '#lib/results/export-job.js';
+import { HttpStatusApi } from '#lib/results/status-api-client.js';
+import { parseClipAnalysis } from '#lib/results/analysis.js';
+import { launchChromium, type HeadlessChromium } from '#test/support/chromium.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
+import { SAMPLE_CLIPS, startResultsRig, type ResultsRig } from '#test/support/results-rig.js';
 
 let rig: ResultsRig;
 let dir: string;

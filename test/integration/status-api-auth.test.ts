@@ -5,14 +5,14 @@
  */
 import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createJwtVerifier } from '../../lib/auth/jwt.js';
-import { createLogger } from '../../lib/log.js';
-import { routeRequest, type ApiDeps } from '../../lib/status/api/router.js';
-import type { JobStatusStore } from '../../lib/status/store.js';
-import type { SwiftStore } from '../../lib/swift/index.js';
-import { lambdaContext } from '../../local/lambda-local.js';
-import { startFailingJwks, type FailingJwks } from '../support/jwks-outage.js';
-import { AUDIENCE, ISSUER, startTokenKit, type TokenKit } from '../support/tokens.js';
+import { createJwtVerifier } from '#lib/auth/jwt.js';
+import { createLogger } from '#lib/log.js';
+import { routeRequest, type ApiDeps } from '#lib/status/api/router.js';
+import type { JobStatusStore } from '#lib/status/store.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import { lambdaContext } from '#local/lambda-local.js';
+import { startFailingJwks, type FailingJwks } from '#test/support/jwks-outage.js';
+import { AUDIENCE, ISSUER, startTokenKit, type TokenKit } from '#test/support/tokens.js';
 
 let kit: TokenKit;
 let jwksDown: FailingJwks;
@@ -83,7 +83,7 @@ describe('status-api: authentication outcomes', () => {
     try {
       for (const name of Object.keys(process.env)) if (name.startsWith('AUTH_') || name === 'TABLE_NAME') delete process.env[name];
       process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-      const { handler } = await import('../../functions/status-api.js');
+      const { handler } = await import('#functions/status-api.js');
       const context: Context = lambdaContext('status-api', 10_000);
       const res = await handler({ rawPath: '/jobs', requestContext: { http: { method: 'GET' } }, headers: {} } as unknown as APIGatewayProxyEventV2, context);
       expect(res).toEqual({ statusCode: 500, headers: expect.any(Object), body: JSON.stringify({ error: 'internal', message: 'the service is misconfigured' }) });

@@ -8,16 +8,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createLogger } from '../../lib/log.js';
-import { keys } from '../../lib/store/table.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
-import { startLocalHttpApi, type LocalHttpApi } from '../../local/status-api-server.js';
-import { assertContract } from '../support/contract.js';
-import { loadServices } from '../support/services.js';
-import { hex32, startStatusRig, waitFor, type StatusRig, type SubmittedJob } from '../support/status-rig.js';
-import { AUDIENCE, confusedToken, ISSUER, startTokenKit, unsecuredToken, type TokenKit } from '../support/tokens.js';
-import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
+import { createLogger } from '#lib/log.js';
+import { keys } from '#lib/store/table.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
+import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';
+import { assertContract } from '#test/support/contract.js';
+import { loadServices } from '#local/service-endpoints.js';
+import { hex32, startStatusRig, waitFor, type StatusRig, type SubmittedJob } from '#test/support/status-rig.js';
+import { AUDIENCE, confusedToken, ISSUER, startTokenKit, unsecuredToken, type TokenKit } from '#test/support/tokens.js';
+import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 
 const TEMPURL_KEY = LOCAL_TEMPURL_KEY;
 let rig: StatusRig;
@@ -44,7 +44,7 @@ beforeAll(async () => {
     TEMPURL_KEY_FILE: join(dir, 'tempurl-key'), RESULTS_TEMPURL_TTL_SECS: '600', PAGE_REFRESH_SECS: '1',
     SWIFT_AUTH: 'tempauth', SWIFT_AUTH_URL: services.swift.authUrl, SWIFT_USER: services.swift.user, SWIFT_KEY_FILE: join(dir, 'swift-key'), LOG_LEVEL: 'error',
   });
-  const { handler } = await import('../../functions/status-api.js');
+  const { handler } = await import('#functions/status-api.js');
   api = await startLocalHttpApi(handler as never);
   token = await kit.rs({ tenant: 'hospital-a' });
 
@@ -250,7 +250,7 @@ describe('radiomics status (CLI)', () => {
   };
 
   it('prints the jobs with progress bars, and one job in detail, never the token', async () => {
-    const { run } = await import('../../bin/commands/status.js');
+    const { run } = await import('#bin/commands/status.js');
     const out = capture();
     const err = capture();
     expect(await run(['--api', api.url], { RADIOMICS_TOKEN: token }, out.stream, err.stream)).toBe(0);
@@ -264,7 +264,7 @@ describe('radiomics status (CLI)', () => {
   });
 
   it('exits 1 on a refused token and 2 on usage errors', async () => {
-    const { run } = await import('../../bin/commands/status.js');
+    const { run } = await import('#bin/commands/status.js');
     const err = capture();
     expect(await run(['--api', api.url, '--token', 'garbage'], {}, capture().stream, err.stream)).toBe(1);
     expect(err.text()).toBe('radiomics status: 401 unauthorized: the bearer token is not a compact JWS\n');

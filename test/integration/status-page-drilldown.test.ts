@@ -9,12 +9,12 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
-import { keys } from '../../lib/store/table.js';
-import { parseClipAnalysis } from '../../lib/results/analysis.js';
-import { launchChromium, type HeadlessChromium } from '../support/chromium.js';
-import { REPO_ROOT } from '../support/services.js';
-import { hex32 } from '../support/status-rig.js';
-import { startResultsRig, type ResultsRig } from '../support/results-rig.js';
+import { keys } from '#lib/store/table.js';
+import { parseClipAnalysis } from '#lib/results/analysis.js';
+import { launchChromium, type HeadlessChromium } from '#test/support/chromium.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
+import { hex32 } from '#test/support/status-rig.js';
+import { startResultsRig, type ResultsRig } from '#test/support/results-rig.js';
 
 let rig: ResultsRig;
 let chromium: HeadlessChromium;

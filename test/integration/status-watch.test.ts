@@ -3,13 +3,13 @@
  * it redraws in place until the job ends, then exits 0.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { run } from '../../bin/commands/status.js';
-import { createLogger } from '../../lib/log.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
-import type { LocalHttpApi } from '../../local/status-api-server.js';
-import { localStatusApi } from '../support/local-status-api.js';
-import { startStatusRig, type StatusRig } from '../support/status-rig.js';
-import { startTokenKit, type TokenKit } from '../support/tokens.js';
+import { run } from '#bin/commands/status.js';
+import { createLogger } from '#lib/log.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
+import type { LocalHttpApi } from '#local/status-api-server.js';
+import { localStatusApi } from '#test/support/local-status-api.js';
+import { startStatusRig, type StatusRig } from '#test/support/status-rig.js';
+import { startTokenKit, type TokenKit } from '#test/support/tokens.js';
 
 let rig: StatusRig;
 let kit: TokenKit;

@@ -12,14 +12,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AsperathosClient } from '../../lib/asperathos/index.js';
-import { PalaemonClient } from '../../lib/palaemon/index.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { generateTlsFixtures, type TlsFixtures } from '../../local/tls-fixtures.js';
-import { startPalaemonEmulator, type PalaemonEmulator } from '../../local/palaemon-emulator.js';
-import { startAsperathosEmulator, type AsperathosEmulator } from '../../local/asperathos/index.js';
-import { decryptLikeTheOriginal } from '../support/intake-harness.js';
-import { loadServices, REPO_ROOT, SHARED_DIR } from '../support/services.js';
+import { AsperathosClient } from '#lib/asperathos/index.js';
+import { PalaemonClient } from '#lib/palaemon/index.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { generateTlsFixtures, type TlsFixtures } from '#local/tls-fixtures.js';
+import { startPalaemonEmulator, type PalaemonEmulator } from '#local/palaemon-emulator.js';
+import { startAsperathosEmulator, type AsperathosEmulator } from '#local/asperathos/index.js';
+import { decryptLikeTheOriginal } from '#local/intake-harness.js';
+import { loadServices, REPO_ROOT, SHARED_DIR } from '#local/service-endpoints.js';
 
 const SHIM = join(REPO_ROOT, 'bin', 'submit-job.js');
 const VIDEOS = join(SHARED_DIR, 'samples/videos');
@@ -115,7 +115,7 @@ beforeAll(async () => {
   asperathos = await startAsperathosEmulator({
     redis: services.redis,
     pollMs: 100,
-    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')] }),
+    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')] }),
   });
 }, 60_000);
 

@@ -5,8 +5,8 @@
  */
 import { describe, it, expect } from '@jest/globals';
 import { getEventListeners } from 'node:events';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { loadServices } from '../support/services.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 describe('Swift client and long-lived abort signals', () => {
   it('calls that wait together on a first authentication leave no abort listener on the caller\'s signal', async () => {

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { KeystoneV3Auth, SwiftClient, SwiftError, swiftAuthFromEnv, type KeystoneV3Options } from '../../lib/swift/index.js';
-import { FAKE_APP_CRED, FAKE_PROJECT, FAKE_USER, startKeystoneFake, type KeystoneFake } from '../support/keystone-fake.js';
-import { loadServices, type LocalServices } from '../support/services.js';
+import { KeystoneV3Auth, SwiftClient, SwiftError, swiftAuthFromEnv, type KeystoneV3Options } from '#lib/swift/index.js';
+import { FAKE_APP_CRED, FAKE_PROJECT, FAKE_USER, startKeystoneFake, type KeystoneFake } from '#test/support/keystone-fake.js';
+import { loadServices, type LocalServices } from '#local/service-endpoints.js';
 
 let services: LocalServices;
 let keystone: KeystoneFake;

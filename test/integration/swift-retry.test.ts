@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { RetryableError, isRetryable } from '../../lib/errors.js';
-import { PreauthenticatedAuth, SwiftClient, SwiftError, SwiftUnavailableError, TempAuth } from '../../lib/swift/index.js';
-import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
-import { loadServices, type LocalServices } from '../support/services.js';
+import { RetryableError, isRetryable } from '#lib/errors.js';
+import { PreauthenticatedAuth, SwiftClient, SwiftError, SwiftUnavailableError, TempAuth } from '#lib/swift/index.js';
+import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
+import { loadServices, type LocalServices } from '#local/service-endpoints.js';
 
 let services: LocalServices;
 let proxy: FaultyProxy;

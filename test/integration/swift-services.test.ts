@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { servicesStatus, startServices, stopServices, type ServicePorts } from '../../local/services.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
+import { servicesStatus, startServices, stopServices, type ServicePorts } from '#local/services.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 
 const ports: ServicePorts = {
   swift: { proxy: 28080, object: 26010, container: 26011, account: 26012 },

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { RejectedInput, RetryableError } from '../../lib/errors.js';
-import { SwiftClient, SwiftError, TempAuth, type SwiftSession } from '../../lib/swift/index.js';
-import { loadServices, type LocalServices } from '../support/services.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
+import { SwiftClient, SwiftError, TempAuth, type SwiftSession } from '#lib/swift/index.js';
+import { loadServices, type LocalServices } from '#local/service-endpoints.js';
 
 let services: LocalServices;
 let swift: SwiftClient;

@@ -1,14 +1,14 @@
 /** sync-status against dynalite and the Asperathos emulator (real fake-worker processes, real Redis). */
 import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { AsperathosClient, type JobManager } from '../../lib/asperathos/index.js';
-import { RetryableError } from '../../lib/errors.js';
-import type { SwiftStore } from '../../lib/swift/index.js';
-import { createLogger } from '../../lib/log.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs, type SyncDeps, type SyncSettings } from '../../lib/status/sync.js';
-import type { BatchRecord } from '../../lib/store/records.js';
-import { startFaultyProxy, type FaultyProxy } from '../support/faulty-proxy.js';
-import { hex32, startStatusRig, waitFor, type StatusRig } from '../support/status-rig.js';
+import { AsperathosClient, type JobManager } from '#lib/asperathos/index.js';
+import { RetryableError } from '#lib/errors.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import { createLogger } from '#lib/log.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs, type SyncDeps, type SyncSettings } from '#lib/status/sync.js';
+import type { BatchRecord } from '#lib/store/records.js';
+import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
+import { hex32, startStatusRig, waitFor, type StatusRig } from '#test/support/status-rig.js';
 
 let rig: StatusRig;
 let proxy: FaultyProxy;

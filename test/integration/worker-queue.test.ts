@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { LeaseQueue, leaseKey, queueKeys } from '../../enclave/queue.js';
-import { loadServices } from '../support/services.js';
+import { LeaseQueue, leaseKey, queueKeys } from '#enclave/queue.js';
+import { loadServices } from '#local/service-endpoints.js';
 
 let redis: Redis;
 const prefixes: string[] = [];

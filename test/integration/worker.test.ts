@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { buildWorkerBundle } from '../../enclave/build.js';
-import { itemKey } from '../../enclave/queue.js';
-import { sealBuffer } from '../../lib/seal.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { readZip } from '../fixtures/enclave/zip-reader.js';
-import { loadServices, REPO_ROOT, type LocalServices, SHARED_DIR } from '../support/services.js';
+import { buildWorkerBundle } from '#enclave/build.js';
+import { itemKey } from '#enclave/queue.js';
+import { sealBuffer } from '#lib/seal/cipher.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { readZip } from '#test/fixtures/enclave/zip-reader.js';
+import { loadServices, REPO_ROOT, type LocalServices, SHARED_DIR } from '#local/service-endpoints.js';
 
 const run = promisify(execFile);
 const VIDEOS = join(SHARED_DIR, 'samples', 'videos');

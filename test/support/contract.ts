@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
-import { REPO_ROOT } from './services.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
 
 type Doc = { paths: Record<string, { get: { responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }> } }>; components: { responses: Record<string, { content: Record<string, { schema: unknown }> }> } };
 export const openapi = parse(readFileSync(join(REPO_ROOT, 'openapi', 'status-api.yaml'), 'utf8')) as Doc;

@@ -13,15 +13,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { startLocalS3 } from '../../local/s3-local.js';
-import { startPacsHookServer } from '../../local/pacs-hook-server.js';
-import { createS3Client } from '../../lib/s3.js';
-import { hashCredential } from '../../lib/pacs/auth.js';
-import { parsePacsHookConfig } from '../../lib/pacs/config.js';
-import { buildPacsHookDeps } from '../../lib/pacs/wiring.js';
-import { createLogger } from '../../lib/log.js';
-import { RetryableError } from '../../lib/errors.js';
-import { REPO_ROOT, SHARED_DIR } from './services.js';
+import { startLocalS3 } from '#local/s3-local.js';
+import { startPacsHookServer } from '#containers/pacs-hook/server.js';
+import { createS3Client } from '#lib/s3/bucket.js';
+import { hashCredential } from '#lib/pacs/auth.js';
+import { parsePacsHookConfig } from '#lib/pacs/config.js';
+import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
+import { createLogger } from '#lib/log.js';
+import { RetryableError } from '#lib/errors.js';
+import { REPO_ROOT, SHARED_DIR } from '#local/service-endpoints.js';
 import { exportMatrix } from './orthanc-matrix.js';
 
 export const DRIVER_BUCKET = 'radiomics-intake';
@@ -109,9 +109,9 @@ async function main() {
   };
   const hook = await startPacsHookServer(deps, { port: 8099, timeouts: config.server });
 
-  // the shared export.lua, then three copies of the /uploads recipe of lib/pacs/orthanc-uploads.lua (each chains OnStoredInstance)
+  // the shared export.lua, then three copies of the /uploads recipe of docs/hospital/orthanc-uploads.lua (each chains OnStoredInstance)
   const recipe = (token: string) =>
-    readFileSync(join(REPO_ROOT, 'lib', 'pacs', 'orthanc-uploads.lua'), 'utf8')
+    readFileSync(join(REPO_ROOT, 'docs', 'hospital', 'orthanc-uploads.lua'), 'utf8')
       .replace("'https://pacs-hook.example.org'", "'http://127.0.0.1:8099'")
       .replace("'Bearer REPLACE-WITH-HOSPITAL-TOKEN'", `'Bearer ${token}'`);
   writeFileSync(join(workdir, 'uploads.lua'), recipe('upload-token-789'));

@@ -5,15 +5,15 @@
  * worker's own code) and a third clip that failed (`<id>.error.json`).
  */
 import { join } from 'node:path';
-import { analyzeClip } from '../../enclave/analyze-clip.js';
-import { analysisJson, errorJson, FrameZip } from '../../enclave/results.js';
-import { createLogger } from '../../lib/log.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '../../lib/status/sync.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { LOCAL_TEMPURL_KEY } from '../../local/services.js';
-import type { LocalHttpApi } from '../../local/status-api-server.js';
+import { analyzeClip } from '#enclave/analyze-clip.js';
+import { analysisJson, errorJson, FrameZip } from '#enclave/results.js';
+import { createLogger } from '#lib/log.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { LOCAL_TEMPURL_KEY } from '#local/services.js';
+import type { LocalHttpApi } from '#local/status-api-server.js';
 import { localStatusApi } from './local-status-api.js';
-import { loadServices, SHARED_DIR } from './services.js';
+import { loadServices, SHARED_DIR } from '#local/service-endpoints.js';
 import { hex32, startStatusRig, waitFor, type StatusRig } from './status-rig.js';
 import { startTokenKit, type TokenKit } from './tokens.js';
 

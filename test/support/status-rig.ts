@@ -10,15 +10,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { startLocalDynamo, type LocalDynamo } from '../../local/dynamodb-local.js';
-import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '../../local/asperathos/index.js';
-import { AsperathosClient } from '../../lib/asperathos/index.js';
-import { DynamoJobStatusStore } from '../../lib/status/store.js';
-import { keys } from '../../lib/store/table.js';
-import { ACTIVE_JOBS } from '../../lib/store/batch-store.js';
-import type { BatchRecord } from '../../lib/store/records.js';
-import { SwiftClient, TempAuth } from '../../lib/swift/index.js';
-import { loadServices, REPO_ROOT } from './services.js';
+import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
+import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '#local/asperathos/index.js';
+import { AsperathosClient } from '#lib/asperathos/index.js';
+import { DynamoJobStatusStore } from '#lib/status/store.js';
+import { keys } from '#lib/store/table.js';
+import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import type { BatchRecord } from '#lib/store/records.js';
+import { SwiftClient, TempAuth } from '#lib/swift/index.js';
+import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
 
 export interface StatusRig {
   dynamo: LocalDynamo;
@@ -58,7 +58,7 @@ export async function startStatusRig(): Promise<StatusRig> {
     // Few replacements of a failed worker: each is a tsx start, slow on a loaded machine.
     backoffLimit: 1,
     restartDelayMs: 100,
-    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'fake-worker.ts')] }),
+    workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')] }),
   });
   let asperathos = await startAsperathosEmulator(emulatorOptions(0));
   const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
-import { parseBatchConfig, parseIntakeConfig } from '../../lib/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { parseBatchConfig, parseIntakeConfig } from '#lib/config.js';
+import { ConfigError } from '#lib/errors.js';
 
 const base = {
   TABLE_NAME: 'radiomics',

@@ -2,8 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../lib/errors.js';
-import { JweKeyWrapper, KeyUnwrapError, createMasterKeyFile, loadMasterKeyFile } from '../../lib/keys.js';
+import { ConfigError } from '#lib/errors.js';
+import { JweKeyWrapper, KeyUnwrapError, createMasterKeyFile, loadMasterKeyFile } from '#lib/keys.js';
 
 const MASTER = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const OTHER_MASTER = Buffer.alloc(32, 0xab);

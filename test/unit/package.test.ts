@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../support/services.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
 
 const run = promisify(execFile);
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };

@@ -3,7 +3,7 @@ import { describe, it, expect } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../support/services.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
 
 const major = (version: string) => Number(version.replace(/^v/, '').split('.')[0]);
 const wantedMajor = major(readFileSync(join(REPO_ROOT, '.nvmrc'), 'utf8').trim());

@@ -12,16 +12,16 @@
  * Errors: JSON `{error, message}`; 400 bad query, 401 token, 404 unknown, 405 method, 503 keys or table down.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AuthError, bearerToken, type TokenVerifier } from '../../auth/jwt.js';
-import { RetryableError } from '../../errors.js';
-import { errorFields, type Logger } from '../../log.js';
-import type { SwiftStore } from '../../swift/index.js';
-import type { Cursor, JobStatusStore } from '../store.js';
-import type { RefusalLog } from '../../store/refusals.js';
-import { refusalText } from '../../pacs/refusal-reasons.js';
+import { AuthError, bearerToken, type TokenVerifier } from '#lib/auth/jwt.js';
+import { RetryableError } from '#lib/errors.js';
+import { errorFields, type Logger } from '#lib/log.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import type { Cursor, JobStatusStore } from '#lib/status/store.js';
+import type { RefusalLog } from '#lib/store/refusals.js';
+import { refusalText } from '#lib/pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
 import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
-import { readAnalysis } from '../results.js';
+import { readAnalysis } from '#lib/status/results.js';
 
 export interface ApiDeps {
   verifier: TokenVerifier;

@@ -3,10 +3,10 @@
  * results container). Only allow-listed fields leave: never wrapped keys, workload or sealed-object URLs,
  * container or original object names, Redis addresses.
  */
-import type { BatchRecord, JobState, VideoRecord } from '../../store/records.js';
-import type { SwiftStore } from '../../swift/index.js';
-import { terminalOutcome } from '../job-state.js';
-import { hasResult, listResults, resultsContainerOf } from '../results.js';
+import type { BatchRecord, JobState, VideoRecord } from '#lib/store/records.js';
+import type { SwiftStore } from '#lib/swift/index.js';
+import { terminalOutcome } from '#lib/status/job-state.js';
+import { hasResult, listResults, resultsContainerOf } from '#lib/status/results.js';
 
 export interface ProgressView {
   done: number;

@@ -1,6 +1,6 @@
 /**
  * REFERENCE ONLY (tests): the first, straightforward port of k-means, kept to check the fast one
- * (enclave/radiomics/kmeans.ts) against it; test/unit/radiomics/kmeans-reference.test.ts swaps it in with a
+ * (enclave/radiomics/kmeans.ts) against it; test/unit/enclave/radiomics/kmeans-reference.test.ts swaps it in with a
  * module hook and compares the full analysis of every sample clip byte for byte. Never imported by the worker.
  *
  * OpenCV 4.6 `cv::kmeans` (core/src/kmeans.cpp) with KMEANS_PP_CENTERS, for 3-dimensional float32 samples,
@@ -18,7 +18,7 @@
  * distinct value (`groups`) and broadcast; everything whose floating-point result depends on sample order (sums,
  * the k-means++ cumulative search, centre accumulation) still runs over all samples in order.
  */
-import type { CvRng } from '../../../enclave/radiomics/rng.js';
+import type { CvRng } from '#enclave/radiomics/rng.js';
 
 /** Lets the test prove the hook swapped this module in. */
 export const IMPLEMENTATION = 'reference';
