@@ -6,15 +6,10 @@
  * (lexicographic over the 28 features, so in practice the frame with the largest autoCorrelation). It is *not*
  * the clip's maximum velocity; it is named `maxVelocityOfMaxAutoCorrelationFrame` here.
  */
-import { TEXTURE_FEATURE_COUNT, TEXTURE_FEATURE_NAMES } from './texture.js';
+import { CLIP_FEATURE_COUNT, CLIP_FEATURE_NAMES, TEXTURE_FEATURE_COUNT } from '#lib/radiomics/feature-names.js';
 
-export const CLIP_FEATURE_COUNT = 2 * TEXTURE_FEATURE_COUNT + 1;
-/** The 57 names of the clip vector, in the classifier's order: `mean_<feature>` ×28, `median_<feature>` ×28, and the last. */
-export const CLIP_FEATURE_NAMES: readonly string[] = [
-  ...TEXTURE_FEATURE_NAMES.map((name) => `mean_${name}`),
-  ...TEXTURE_FEATURE_NAMES.map((name) => `median_${name}`),
-  'maxVelocityOfMaxAutoCorrelationFrame',
-];
+export { CLIP_FEATURE_COUNT, CLIP_FEATURE_NAMES };
+
 const MAX_VELOCITY = 26;
 
 /** Python's `a > b` on two lists of floats (first differing position decides; NaN never equals anything). */

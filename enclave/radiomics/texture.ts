@@ -9,21 +9,17 @@
  *  5 differenceEntropy   12 imc2                19 kurtosis             26 maxVelocity
  *  6 differenceVariance  13 inverseDifference   20 skewness             27 meanVelocity
  */
+import { TEXTURE_FEATURE_COUNT, TEXTURE_FEATURE_NAMES } from '#lib/radiomics/feature-names.js';
 import { grayOpenCv } from './color.js';
+
+export { TEXTURE_FEATURE_COUNT, TEXTURE_FEATURE_NAMES };
 
 const { log, sqrt, exp, max, min, floor, pow } = Math;
 const isNaN = Number.isNaN;
 // Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
 // through the context's interceptors and is very slow.
 
-export const TEXTURE_FEATURE_NAMES = [
-  'autoCorrelation', 'clusterProminence', 'clusterShade', 'contrast', 'correlation', 'differenceEntropy',
-  'differenceVariance', 'dissimilarity', 'energy', 'entropy', 'homogeneity', 'imc1', 'imc2', 'inverseDifference',
-  'maximumProbability', 'sumAverage', 'sumEntropy', 'sumOfSquaresVariance', 'sumVariance', 'kurtosis', 'skewness',
-  'mean', 'std', 'median', 'p25', 'p75', 'maxVelocity', 'meanVelocity',
-] as const;
 export const GLCM_FEATURE_COUNT = 19;
-export const TEXTURE_FEATURE_COUNT = 28;
 export const GLCM_LEVELS = 64;
 /** (row, col) offsets of the angles 0, π/4, π/2, 3π/4 at distance 1 */
 export const GLCM_OFFSETS: readonly (readonly [number, number])[] = [[0, 1], [1, 1], [1, 0], [1, -1]];

@@ -4,8 +4,8 @@
  * this shape is refused with a clear message rather than half-read.
  */
 import { z } from 'zod';
-import { CLIP_FEATURE_NAMES } from '#enclave/radiomics/aggregate.js';
-import { TEXTURE_FEATURE_NAMES } from '#enclave/radiomics/texture.js';
+import { RadiomicsError } from '#lib/errors.js';
+import { CLIP_FEATURE_NAMES, TEXTURE_FEATURE_NAMES } from '#lib/radiomics/feature-names.js';
 
 export { CLIP_FEATURE_NAMES, TEXTURE_FEATURE_NAMES };
 
@@ -31,7 +31,11 @@ export type ClipAnalysisJson = z.infer<typeof clipAnalysisSchema>;
 export const clipErrorSchema = z.object({ item_id: z.string(), reason: z.string() });
 export type ClipErrorJson = z.infer<typeof clipErrorSchema>;
 
-export class ResultFileError extends Error {}
+export class ResultFileError extends RadiomicsError {
+  constructor(message: string) {
+    super(422, 'bad_result_file', message);
+  }
+}
 
 function parseWith<T>(schema: z.ZodType<T>, text: string, what: string): T {
   let raw: unknown;

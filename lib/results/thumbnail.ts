@@ -4,7 +4,7 @@
  * so a report of hundreds of frames stays a few MB. A PNG this decoder does not handle is embedded as it is.
  */
 import { inflateSync } from 'node:zlib';
-import { encodePngFromBgr } from '#enclave/radiomics/anonymise.js';
+import { encodePngFromBgr } from '#lib/radiomics/png.js';
 
 interface Rgb {
   width: number;

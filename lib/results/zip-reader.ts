@@ -3,9 +3,14 @@
  * name and bytes, each checked against its CRC-32. Anything else is refused with ZipError; nothing is guessed.
  */
 import { inflateRawSync } from 'node:zlib';
-import { crc32 } from '#enclave/radiomics/anonymise.js';
+import { RadiomicsError } from '#lib/errors.js';
+import { crc32 } from '#lib/radiomics/png.js';
 
-export class ZipError extends Error {}
+export class ZipError extends RadiomicsError {
+  constructor(message: string) {
+    super(422, 'damaged_zip', message);
+  }
+}
 
 export interface ZipEntry {
   name: string;

@@ -22,7 +22,8 @@ async function analyse(clips: string[], hooks: string[]): Promise<string> {
 
 describe('fast k-means against the reference k-means', () => {
   it('the module hook really swaps in the reference implementation', async () => {
-    const probe = "import('./enclave/radiomics/kmeans.ts').then((m) => process.stdout.write(String(m.IMPLEMENTATION)))";
+    const kmeansModule = './enclave/radiomics/kmeans.ts';
+    const probe = `import('${kmeansModule}').then((m) => process.stdout.write(String(m.IMPLEMENTATION)))`;
     const swapped = await run(process.execPath, ['--import', 'tsx', '--import', USE_REFERENCE, '-e', probe], { cwd: REPO_ROOT });
     const plain = await run(process.execPath, ['--import', 'tsx', '-e', probe], { cwd: REPO_ROOT });
     expect([swapped.stdout, plain.stdout]).toEqual(['reference', 'undefined']);
