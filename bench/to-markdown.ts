@@ -1,0 +1,121 @@
+/**
+ * `npm run bench -- NAME | node --import tsx bench/to-markdown.ts NAME [FILE] [--doc PATH] [--note TEXT]`:
+ * turns the JSON lines a bench printed (from FILE, else stdin) into a table, and puts it, with the date and the
+ * machine, between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in docs/measurements.md (or PATH).
+ * Lines that are not JSON objects (npm's banner) are skipped. A string that is the same long text on every row
+ * (a bench's `baseline`) goes under the table instead of into each row.
+ * Exit 2 on a usage error; 1 when no JSON line came or the document has no such block.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export type BenchRow = Record<string, unknown>;
+
+export class BenchBlockError extends Error {}
+
+const LONG_TEXT = 40;
+
+export function parseBenchLines(text: string): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('{')) continue;
+    try {
+      const value = JSON.parse(trimmed) as unknown;
+      if (value && typeof value === 'object' && !Array.isArray(value)) rows.push(value as BenchRow);
+    } catch {
+      // a log line that happens to start with "{"
+    }
+  }
+  return rows;
+}
+
+function cell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** The rows as a Markdown table, then the long texts every row shares, then `measured` in italics. */
+export function benchTable(rows: readonly BenchRow[], measured: string): string {
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const shared = keys.filter((key) => {
+    const values = new Set(rows.map((row) => row[key]));
+    const [only] = values;
+    return values.size === 1 && typeof only === 'string' && only.length > LONG_TEXT;
+  });
+  const columns = keys.filter((key) => !shared.includes(key));
+  const lines = [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${columns.map((key) => cell(row[key])).join(' | ')} |`),
+  ];
+  if (shared.length > 0) lines.push('', ...shared.map((key) => `${key}: ${cell(rows[0][key])}`));
+  lines.push('', `_${measured}_`);
+  return lines.join('\n');
+}
+
+/** `doc` with the block `<!-- bench:NAME -->…<!-- /bench:NAME -->` holding `content`. */
+export function replaceBenchBlock(doc: string, name: string, content: string): string {
+  const open = `<!-- bench:${name} -->`;
+  const close = `<!-- /bench:${name} -->`;
+  const start = doc.indexOf(open);
+  const end = doc.indexOf(close);
+  if (start < 0 || end < 0 || end < start) throw new BenchBlockError(`no block ${open} … ${close}`);
+  if (doc.indexOf(open, start + 1) >= 0 || doc.indexOf(close, end + 1) >= 0) throw new BenchBlockError(`block ${open} appears twice`);
+  return `${doc.slice(0, start + open.length)}\n${content}\n${doc.slice(end)}`;
+}
+
+function machine(): string {
+  const cores = cpus();
+  return `${cores.length} × ${cores[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}`;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`${message}\nusage: node --import tsx bench/to-markdown.ts NAME [FILE] [--doc PATH] [--note TEXT]\n`);
+  process.exit(2);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const positional: string[] = [];
+  let doc = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'measurements.md');
+  let note: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--doc' || arg === '--note') {
+      const value = argv[++i];
+      if (!value) usage(`${arg} needs a value`);
+      if (arg === '--doc') doc = value;
+      else note = value;
+    } else if (arg.startsWith('--')) usage(`unknown option ${arg}`);
+    else positional.push(arg);
+  }
+  const [name, file, extra] = positional;
+  if (!name || extra !== undefined) usage(name ? 'too many arguments' : 'NAME is required');
+  if (!/^[a-z0-9-]+$/.test(name)) usage(`NAME must be a bench name such as intake, not ${JSON.stringify(name)}`);
+  const rows = parseBenchLines(file && file !== '-' ? readFileSync(file, 'utf8') : await readStdin());
+  if (rows.length === 0) {
+    process.stderr.write(`no JSON lines from npm run bench -- ${name}; ${doc} left as it was\n`);
+    process.exit(1);
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const measured = [`npm run bench -- ${name}, ${date}, ${machine()}`, note].filter(Boolean).join('; ');
+  try {
+    writeFileSync(doc, replaceBenchBlock(readFileSync(doc, 'utf8'), name, benchTable(rows, measured)));
+  } catch (error) {
+    if (!(error instanceof BenchBlockError)) throw error;
+    process.stderr.write(`${doc}: ${error.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`${doc}: bench:${name} now holds ${rows.length} row(s)\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));
