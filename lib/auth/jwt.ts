@@ -15,6 +15,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ConfigError } from '#lib/errors.js';
+import { isTenant } from '#lib/tenant.js';
 
 export interface VerifiedToken {
   tenant: string;
@@ -63,7 +64,6 @@ export interface JwtVerifierOptions {
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECS = 12 * 3600;
 const DEFAULT_JWKS_ALGORITHMS = ['RS256', 'PS256', 'ES256'];
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** What a key set's lookup throws about the token itself (its kid or alg), rather than about the key set. */
 const TOKEN_KEY_LOOKUP_CODES = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS', 'ERR_JOSE_NOT_SUPPORTED']);
@@ -94,7 +94,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
         throw new AuthError('insufficient_scope', `the token lacks the ${options.requiredScope} scope`);
       }
       const tenant = payload[options.tenantClaim];
-      if (typeof tenant !== 'string' || !TENANT.test(tenant)) throw new AuthError('no_tenant', 'the token names no valid tenant');
+      if (!isTenant(tenant)) throw new AuthError('no_tenant', 'the token names no valid tenant');
       return typeof payload.sub === 'string' ? { tenant, subject: payload.sub } : { tenant };
     },
   };

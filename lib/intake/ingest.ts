@@ -22,7 +22,8 @@ import { segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import type { IntakeStore } from '#lib/store/intake-store.js';
 import type { BatchRecord, VideoRecord } from '#lib/store/records.js';
-import { tenantOfKey, type VideoIdDeriver } from './video-id.js';
+import { tenantOfKey } from '#lib/tenant.js';
+import type { VideoIdDeriver } from './video-id.js';
 import type { BatchDueTimer } from '#lib/batch/due-timer.js';
 import type { ConvertedObject, DicomConversion } from './dicom-step.js';
 

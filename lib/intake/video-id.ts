@@ -16,15 +16,3 @@ export function videoIdDeriver(masterKey: Uint8Array): VideoIdDeriver {
       .digest('hex')
       .slice(0, 32);
 }
-
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-export type TenantResult = { ok: true; tenant: string } | { ok: false; reason: 'missing_tenant' | 'invalid_tenant' };
-
-/** The tenant is the first segment of the key: `<tenant>/<anything>`. */
-export function tenantOfKey(key: string): TenantResult {
-  const slash = key.indexOf('/');
-  if (slash <= 0 || slash === key.length - 1) return { ok: false, reason: 'missing_tenant' };
-  const tenant = key.slice(0, slash);
-  return TENANT.test(tenant) ? { ok: true, tenant } : { ok: false, reason: 'invalid_tenant' };
-}

@@ -14,6 +14,7 @@ import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, typ
 import { z } from 'zod';
 import { ConfigError, RetryableError } from '#lib/errors.js';
 import { AuthError } from '#lib/auth/jwt.js';
+import { isTenant, TENANT_PATTERN } from '#lib/tenant.js';
 
 export interface TokenVerifier {
   verify(token: string): Promise<{ tenant: string }>;
@@ -31,12 +32,11 @@ export class Unauthorized extends Error {
   }
 }
 
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 const credentialsSchema = z.object({
-  basic: z.array(z.object({ tenant: z.string().regex(TENANT), user: z.string().min(1), hash: z.string().startsWith('scrypt$') })).default([]),
-  bearer: z.array(z.object({ tenant: z.string().regex(TENANT), hash: z.string().startsWith('sha256$') })).default([]),
+  basic: z.array(z.object({ tenant: z.string().regex(TENANT_PATTERN), user: z.string().min(1), hash: z.string().startsWith('scrypt$') })).default([]),
+  bearer: z.array(z.object({ tenant: z.string().regex(TENANT_PATTERN), hash: z.string().startsWith('sha256$') })).default([]),
 });
 export type HospitalCredentials = z.infer<typeof credentialsSchema>;
 
@@ -134,7 +134,7 @@ export function credentialAuthenticator(options: CredentialAuthenticatorOptions)
         if (JWS.test(value) && options.jwt) {
           try {
             const { tenant } = await options.jwt.verify(value);
-            if (!TENANT.test(tenant)) throw new Unauthorized('bad_credentials');
+            if (!isTenant(tenant)) throw new Unauthorized('bad_credentials');
             return { tenant, method: 'jwt' };
           } catch (error) {
             if (error instanceof AuthError && error.problem === 'keys_unavailable') throw new RetryableError('the signing keys for JWTs are unavailable', { cause: error });
