@@ -44,7 +44,7 @@ import { DecodeError } from './decode.js';
 import { LeaseQueue, queueKeys } from './queue.js';
 import { analysisJson, FrameZip, ItemFailure, itemIdFromUrl, ResultsUploader } from './results.js';
 import { DEFAULT_ENV_DIR, loadWorkerConfig, parseFileNames, type WorkerConfig } from './worker-config.js';
-import { ConfigError, RejectedInput } from '#lib/errors.js';
+import { ConfigError, RadiomicsError, RejectedInput } from '#lib/errors.js';
 import { createLogger, errorFields, shortHash, type Logger } from '#lib/log.js';
 import { createUnsealStream, UnsealError } from '#lib/seal/cipher.js';
 import { isSwiftFailure, SwiftClient, type SwiftStore } from '#lib/swift/index.js';
@@ -80,8 +80,11 @@ export interface WorkerReport {
 }
 
 /** A worker-level failure: the process must exit non-zero, leaving the item leased. */
-export class FatalWorkerError extends Error {
+export class FatalWorkerError extends RadiomicsError {
   override readonly name = 'FatalWorkerError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(500, 'worker_failed', message, options);
+  }
 }
 
 const DOWNLOAD_ATTEMPTS = 3;

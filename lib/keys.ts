@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { ConfigError } from './errors.js';
+import { ConfigError, RadiomicsError } from './errors.js';
 import { KEY_BYTES } from '#lib/seal/cipher.js';
 
 export const MASTER_KEY_BYTES = 32;
@@ -32,10 +32,10 @@ export interface KeyWrapper {
 export type KeyUnwrapReason = 'malformed' | 'decryption_failed' | 'context_mismatch' | 'wrong_key_size';
 
 /** A wrapped key that cannot be unwrapped: wrong master key, tampered JWE, or another batch's row. */
-export class KeyUnwrapError extends Error {
+export class KeyUnwrapError extends RadiomicsError {
   override readonly name = 'KeyUnwrapError';
   constructor(readonly reason: KeyUnwrapReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(500, 'key_unwrap_failed', message, options);
   }
 }
 

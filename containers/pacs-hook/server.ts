@@ -10,10 +10,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { answerPacsRequest, type PacsHookDeps, type PacsResponse } from '#lib/pacs/hook.js';
+import { answerPacsRequest, pacsFailureResponse, type PacsHookDeps, type PacsResponse } from '#lib/pacs/hook.js';
 import type { PacsServerTimeouts } from '#lib/pacs/config.js';
-import { errorFields } from '#lib/log.js';
-import { RetryableError } from '#lib/errors.js';
 
 export interface PacsHookServer {
   server: Server;
@@ -58,15 +56,7 @@ export async function startPacsHookServer(
       const path = new URL(request.url ?? '/', 'http://hook').pathname;
       answerPacsRequest({ method: request.method ?? 'GET', path, headers, body: request, sourceIp: request.socket.remoteAddress }, deps, abort.signal)
         .then((answer) => send(request, response, answer))
-        .catch((error: unknown) => {
-          deps.log.error('pacs hook failed', errorFields(error));
-          const status = error instanceof RetryableError ? 503 : 500;
-          send(request, response, {
-            status,
-            headers: { 'content-type': 'application/json', 'retry-after': '5' },
-            body: JSON.stringify({ HttpStatus: status, Reason: 'unavailable', Message: 'try again later' }),
-          });
-        });
+        .catch((error: unknown) => send(request, response, pacsFailureResponse(error, deps.log)));
     },
   );
   // an idle socket (no bytes either way) is destroyed: a stalled body ends here, well before requestTimeout

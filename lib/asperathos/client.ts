@@ -7,7 +7,7 @@
  * Note: `submit` is not idempotent on the manager's side; a RetryableError after the request left may
  * mean the job exists. Callers record intent first and reconcile with `list()`.
  */
-import { RetryableError } from '#lib/errors.js';
+import { RadiomicsError, RetryableError } from '#lib/errors.js';
 import type { KubejobsJob } from './job.js';
 
 export type JobStatusName = 'created' | 'ongoing' | 'completed' | 'failed' | 'error' | 'stopped' | 'terminated' | 'not found';
@@ -51,22 +51,23 @@ export interface JobManager {
 }
 
 /** A 4xx from the manager: repeating the request will not help. */
-export class AsperathosError extends Error {
+export class AsperathosError extends RadiomicsError {
   override readonly name: string = 'AsperathosError';
   constructor(
-    readonly status: number,
+    status: number,
     readonly errorName: string,
     readonly managerMessage: string,
     message: string,
+    code = 'asperathos_refused',
   ) {
-    super(message);
+    super(status, code, message);
   }
 }
 
 export class JobNotFound extends AsperathosError {
   override readonly name: string = 'JobNotFound';
   constructor(readonly jobId: string) {
-    super(400, 'BAD_REQUEST', '', `Asperathos job ${jobId} not found`);
+    super(400, 'BAD_REQUEST', '', `Asperathos job ${jobId} not found`, 'job_not_found');
   }
 }
 

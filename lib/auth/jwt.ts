@@ -14,7 +14,7 @@
  * Errors never carry the token.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ConfigError } from '#lib/errors.js';
+import { ConfigError, RadiomicsError, RetryableError } from '#lib/errors.js';
 import { isTenant } from '#lib/tenant.js';
 
 export interface VerifiedToken {
@@ -32,14 +32,14 @@ export type TokenProblem = 'missing_token' | 'malformed_token' | 'expired_token'
  * The token is not acceptable; `problem` is what the caller answers, `reason` a finer machine-readable cause for
  * the audit log (`aud_check_failed`, `iat_in_future`, `lifetime_too_long`, `bad_signature`, …). Neither holds the token.
  */
-export class AuthError extends Error {
+export class AuthError extends RadiomicsError {
   override readonly name = 'AuthError';
   constructor(
     readonly problem: TokenProblem,
     message: string,
     readonly reason: string = problem,
   ) {
-    super(message);
+    super(problem === 'keys_unavailable' ? 503 : 401, problem, message);
   }
 }
 
@@ -114,7 +114,7 @@ function scopesOf(payload: JWTPayload): string[] {
 }
 
 /** A failure of the key set itself (fetch, status, JSON, shape, timeout), carried out of jose unmistakably. */
-class KeySetUnavailable extends Error {
+class KeySetUnavailable extends RetryableError {
   override readonly name = 'KeySetUnavailable';
 }
 
@@ -136,7 +136,7 @@ function keyAndAlgorithms(source: KeySource): { key: JWTVerifyGetKey | Uint8Arra
       return await remote(header, token);
     } catch (error) {
       if (TOKEN_KEY_LOOKUP_CODES.has(joseCodeOf(error) ?? '')) throw error;
-      throw new KeySetUnavailable('the JWKS could not be fetched or read', { cause: error });
+      throw new KeySetUnavailable('the JWKS could not be fetched or read', { cause: error, code: 'jwks_unavailable' });
     }
   };
   return { key, algorithms };

@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, RetryableError } from '#lib/errors.js';
+import { ConfigError, RequestRefused, RetryableError } from '#lib/errors.js';
 import { AuthError } from '#lib/auth/jwt.js';
 import { isTenant, TENANT_PATTERN } from '#lib/tenant.js';
 
@@ -25,10 +25,14 @@ export interface Principal {
   method: 'basic' | 'bearer' | 'jwt';
 }
 
-export class Unauthorized extends Error {
+export type UnauthorizedCode = 'missing_credentials' | 'bad_credentials' | 'unsupported_scheme';
+
+export class Unauthorized extends RequestRefused {
   override readonly name = 'Unauthorized';
-  constructor(readonly code: 'missing_credentials' | 'bad_credentials' | 'unsupported_scheme') {
-    super(code === 'missing_credentials' ? 'credentials are required' : code === 'unsupported_scheme' ? 'use Basic or Bearer' : 'the credentials are not accepted');
+  declare readonly code: UnauthorizedCode;
+  constructor(code: UnauthorizedCode) {
+    const message = code === 'missing_credentials' ? 'credentials are required' : code === 'unsupported_scheme' ? 'use Basic or Bearer' : 'the credentials are not accepted';
+    super(401, code, message, { 'www-authenticate': 'Basic realm="pacs-hook", Bearer' });
   }
 }
 

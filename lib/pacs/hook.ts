@@ -7,13 +7,14 @@
  *   …/instances                   one raw DICOM body (Orthanc peers, Lua HttpPost); Content-Type ignored
  *   …/uploads                     {studyUid, sopUid, size, sha256 | md5} → a presigned PUT (or multipart) ticket
  * Every route authenticates first (the tenant comes from the credential) and reads no body before that.
- * Errors map to statuses here and only here.
+ * Errors map to statuses here and only here: a refusal answers as it carries itself; what escapes a route is
+ * `pacsFailureResponse`, which both transports send.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { RejectedInput } from '#lib/errors.js';
-import type { Logger } from '#lib/log.js';
+import { ConfigError, httpFailureOf, RejectedInput, type RequestRefused } from '#lib/errors.js';
+import { errorFields, type Logger } from '#lib/log.js';
 import { DicomProbe } from '#lib/dicom/probe.js';
 import { isDicomUid } from '#lib/dicom/uid.js';
 import type { RefusalLog } from '#lib/store/refusals.js';
@@ -75,6 +76,16 @@ const problem = (status: number, code: string, message: string, extra: Record<st
   return response;
 };
 
+const refusal = (error: RequestRefused): PacsResponse => problem(error.status, error.code, error.message, error.headers);
+
+/** What escaped a route, logged: an outage answers 503 (the PACS retries), a misconfiguration or a fault 500; both say to retry. */
+export function pacsFailureResponse(error: unknown, log: Logger): PacsResponse {
+  const failure = httpFailureOf(error);
+  if (failure.kind === 'refused') return refusal(error as RequestRefused);
+  log.error(error instanceof ConfigError ? 'misconfigured' : 'pacs hook failed', errorFields(error));
+  return problem(failure.status, 'unavailable', 'try again later', { 'retry-after': '5' });
+}
+
 export type Route = 'stow' | 'instances' | 'uploads';
 
 /** The route, and for STOW-RS the study segment of `/studies/{study}` as sent (validated after authentication). */
@@ -108,7 +119,7 @@ export async function answerPacsRequest(request: PacsRequest, deps: PacsHookDeps
     if (error instanceof Unauthorized) {
       if (error.code !== 'missing_credentials') deps.loginThrottle?.recordFailure(attempt);
       deps.log.warn('unauthorized', { route, code: error.code });
-      return problem(401, error.code, error.message, { 'www-authenticate': 'Basic realm="pacs-hook", Bearer' });
+      return refusal(error);
     }
     throw error;
   }
@@ -220,7 +231,7 @@ async function storeStudy({ request, principal, deps, log, refuse, signal }: Exc
   try {
     boundary = parseMultipartRelated(request.headers['content-type']).boundary;
   } catch (error) {
-    if (error instanceof MultipartError) return refuse(problem(error.status, error.code, error.message));
+    if (error instanceof MultipartError) return refuse(refusal(error));
     throw error;
   }
   const reader = new MultipartReader(request.body, boundary, {

@@ -10,15 +10,13 @@
  * Content-Length disagrees with its bytes is 400. Memory: one source chunk plus a delimiter-sized tail.
  */
 import { Readable } from 'node:stream';
+import { RequestRefused } from '#lib/errors.js';
 
-export class MultipartError extends Error {
+export class MultipartError extends RequestRefused {
   override readonly name = 'MultipartError';
-  constructor(
-    readonly status: 400 | 413 | 415,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+  declare readonly status: 400 | 413 | 415;
+  constructor(status: 400 | 413 | 415, code: string, message: string) {
+    super(status, code, message);
   }
 }
 

@@ -4,6 +4,7 @@
  * session values (a CAS may echo the YAML it rejected).
  */
 import { parse as parseYaml } from 'yaml';
+import { RadiomicsError } from '#lib/errors.js';
 
 export type CasErrorKind =
   /** Creating a name that exists: `... Invalid previous session digest: Some("…") != None`. */
@@ -15,24 +16,24 @@ export type CasErrorKind =
   | 'rejected';
 
 /** A 4xx from the CAS: the request will not succeed when repeated. */
-export class CasRequestError extends Error {
+export class CasRequestError extends RadiomicsError {
   override readonly name = 'CasRequestError';
   constructor(
-    readonly status: number,
+    status: number,
     readonly kind: CasErrorKind,
     /** The CAS's own words, scrubbed. */
     readonly casMessage: string,
     message: string,
   ) {
-    super(message);
+    super(status, `cas_${kind}`, message);
   }
 }
 
 /** The session exists with content other than what we asked for. */
-export class SessionConflict extends Error {
+export class SessionConflict extends RadiomicsError {
   override readonly name = 'SessionConflict';
   constructor(readonly sessionName: string, readonly hash: string) {
-    super(`session ${sessionName} already exists with different content (hash ${hash})`);
+    super(409, 'session_conflict', `session ${sessionName} already exists with different content (hash ${hash})`);
   }
 }
 

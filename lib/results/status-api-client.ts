@@ -3,6 +3,8 @@
  * Tenant-scoped by the token; an unknown id and another tenant's id both answer 404. The token is sent only in
  * the Authorization header and never appears in an error message.
  */
+import { RadiomicsError } from '#lib/errors.js';
+
 export interface ResultLinks {
   video_id: string;
   analysis_url: string | null;
@@ -43,12 +45,10 @@ export interface StatusApi {
   video(videoId: string): Promise<VideoView>;
 }
 
-export class StatusApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+/** The status API's refusal (its status), or 0 when it could not be reached. */
+export class StatusApiError extends RadiomicsError {
+  constructor(status: number, message: string) {
+    super(status, status === 0 ? 'status_api_unreachable' : 'status_api_refused', message);
   }
 }
 

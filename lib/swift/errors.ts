@@ -1,14 +1,14 @@
 /**
- * Typed Swift failures. Two classes, because the project's error families are two (lib/errors.ts):
- * - `SwiftError` (extends Error): Swift answered a definitive 4xx (400 bad manifest, 401 after the one re-auth,
+ * Typed Swift failures, in the project's error family (lib/errors.ts), `status` being Swift's:
+ * - `SwiftError` (code `swift_refused`): Swift answered a definitive 4xx (400 bad manifest, 401 after the one re-auth,
  *   403, 404, 409, 422 etag mismatch, ...). Retrying will not help; callers inspect `status`.
- * - `SwiftUnavailableError` (extends RetryableError): a 5xx or 429, a network error or an attempt timeout, after the
+ * - `SwiftUnavailableError` (a RetryableError, code `swift_unavailable`): a 5xx or 429, a network error or an attempt timeout, after the
  *   client's own retries were exhausted (or not attempted, for a one-shot streaming body). Handlers rethrow it so
  *   Lambda or the schedule retries later. `status` is 0 for network errors and timeouts.
  * Both carry `operation` and `target` (container / object); messages never carry tokens, keys or signatures.
  * A caller's AbortSignal is not wrapped: the call rejects with the signal's reason (an `AbortError` DOMException).
  */
-import { RetryableError } from '#lib/errors.js';
+import { RadiomicsError, RetryableError } from '#lib/errors.js';
 
 export interface SwiftFailure {
   readonly status: number;
@@ -22,15 +22,15 @@ function describe(operation: string, target: string, status: number, detail: str
   return `swift ${operation}${where} failed: ${what}`;
 }
 
-export class SwiftError extends Error implements SwiftFailure {
+export class SwiftError extends RadiomicsError implements SwiftFailure {
   override readonly name = 'SwiftError';
   constructor(
     readonly operation: string,
     readonly target: string,
-    readonly status: number,
+    status: number,
     detail = '',
   ) {
-    super(describe(operation, target, status, detail));
+    super(status, 'swift_refused', describe(operation, target, status, detail));
   }
 }
 
@@ -38,11 +38,11 @@ export class SwiftUnavailableError extends RetryableError implements SwiftFailur
   constructor(
     readonly operation: string,
     readonly target: string,
-    readonly status: number,
+    status: number,
     detail = '',
     options?: { cause?: unknown },
   ) {
-    super(describe(operation, target, status, detail), options);
+    super(describe(operation, target, status, detail), { cause: options?.cause, status, code: 'swift_unavailable' });
   }
 }
 

@@ -13,7 +13,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AuthError, bearerToken, type TokenVerifier } from '#lib/auth/jwt.js';
-import { RetryableError } from '#lib/errors.js';
+import { httpFailureOf, RequestRefused } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import type { Cursor, JobStatusStore } from '#lib/status/store.js';
@@ -34,16 +34,7 @@ export interface ApiDeps {
   now?: () => number;
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export class ApiError extends RequestRefused {}
 
 const ID = /^[0-9a-f]{32}$/;
 const MAX_PAGE = 100;
@@ -184,24 +175,26 @@ function decodeCursor(text: string, tenant: string): Cursor {
 
 /** The dependencies could not be built: an outage (SSM, say) answers 503; a misconfiguration 500, logged as an error. */
 export function startupFailureResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
-  if (error instanceof RetryableError) {
+  const failure = httpFailureOf(error);
+  if (failure.kind === 'unavailable') {
     log.warn('status-api cannot start yet', errorFields(error));
-    return json(503, { error: 'unavailable', message: 'the service is starting; retry shortly' }, { 'retry-after': '5' });
+    return json(503, { error: 'unavailable', message: 'the service is starting; retry shortly' }, failure.headers);
   }
   log.error('status-api is misconfigured', errorFields(error));
   return json(500, { error: 'internal', message: 'the service is misconfigured' });
 }
 
 function errorResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
-  if (error instanceof ApiError) return json(error.status, { error: error.code, message: error.message }, error.headers);
   if (error instanceof AuthError) {
     if (error.problem === 'keys_unavailable') return json(503, { error: 'unavailable', message: 'the token cannot be verified right now' }, { 'retry-after': '5' });
     const challenge = error.problem === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token"`;
     return json(401, { error: 'unauthorized', message: error.message }, { 'www-authenticate': challenge });
   }
-  if (error instanceof RetryableError) {
+  const failure = httpFailureOf(error);
+  if (failure.kind === 'refused') return json(failure.status, { error: failure.code, message: failure.message }, failure.headers);
+  if (failure.kind === 'unavailable') {
     log.warn('status-api dependency unavailable', errorFields(error));
-    return json(503, { error: 'unavailable', message: 'a backing service is unavailable; retry shortly' }, { 'retry-after': '5' });
+    return json(503, { error: 'unavailable', message: 'a backing service is unavailable; retry shortly' }, failure.headers);
   }
   log.error('status-api failure', errorFields(error));
   return json(500, { error: 'internal', message: 'internal error' });
