@@ -220,8 +220,9 @@ async function swiftAuthProblem(services: LocalServices): Promise<string | null>
 
 async function waitSwiftReady(ctx: Context, services: LocalServices): Promise<void> {
   const deadline = Date.now() + ctx.supervisor.readyTimeoutMs;
-  let problem: string | null = 'not checked';
-  while ((problem = await swiftAuthProblem(services)) !== null) {
+  for (;;) {
+    const problem = await swiftAuthProblem(services);
+    if (problem === null) return;
     if (Date.now() > deadline) throw new Error(`Swift is up but not usable: ${problem}`);
     await sleep(150);
   }
