@@ -4,3 +4,4 @@ export * from './client.js';
 export * from './errors.js';
 export * from './names.js';
 export * from './tempurl.js';
+export * from './types.js';
