@@ -12,7 +12,7 @@ import { SwiftError, SwiftUnavailableError } from './errors.js';
 import { streamingUpload } from './stream-upload.js';
 import type { CallOptions, RetryPolicy, SwiftClientOptions } from './types.js';
 
-export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
 export interface RequestSpec {
   operation: string;
