@@ -12,7 +12,8 @@
  * Everything lives under `<repo>/.local/swift/` except `/etc/swift/swift.conf`, which every Swift daemon reads from
  * that fixed path: it is written when missing and otherwise left alone.
  *
- * This module only describes the daemons and prepares configs and rings; `local/services.ts` runs them.
+ * This module only describes the daemons and prepares configs and rings; `local/services.ts` runs them (through
+ * local/daemon-supervisor.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
