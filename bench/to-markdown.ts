@@ -11,13 +11,13 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export type BenchRow = Record<string, unknown>;
+type BenchRow = Record<string, unknown>;
 
-export class BenchBlockError extends Error {}
+class BenchBlockError extends Error {}
 
 const LONG_TEXT = 40;
 
-export function parseBenchLines(text: string): BenchRow[] {
+function parseBenchLines(text: string): BenchRow[] {
   const rows: BenchRow[] = [];
   for (const line of text.split('\n')) {
     const trimmed = line.trim();
@@ -39,7 +39,7 @@ function cell(value: unknown): string {
 }
 
 /** The rows as a Markdown table, then the long texts every row shares, then `measured` in italics. */
-export function benchTable(rows: readonly BenchRow[], measured: string): string {
+function benchTable(rows: readonly BenchRow[], measured: string): string {
   const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const shared = keys.filter((key) => {
     const values = new Set(rows.map((row) => row[key]));
@@ -57,15 +57,16 @@ export function benchTable(rows: readonly BenchRow[], measured: string): string 
   return lines.join('\n');
 }
 
-/** `doc` with the block `<!-- bench:NAME -->…<!-- /bench:NAME -->` holding `content`. */
-export function replaceBenchBlock(doc: string, name: string, content: string): string {
+/** `doc` with the block between the lines `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` holding `content`. */
+function replaceBenchBlock(doc: string, name: string, content: string): string {
   const open = `<!-- bench:${name} -->`;
   const close = `<!-- /bench:${name} -->`;
-  const start = doc.indexOf(open);
-  const end = doc.indexOf(close);
-  if (start < 0 || end < 0 || end < start) throw new BenchBlockError(`no block ${open} … ${close}`);
-  if (doc.indexOf(open, start + 1) >= 0 || doc.indexOf(close, end + 1) >= 0) throw new BenchBlockError(`block ${open} appears twice`);
-  return `${doc.slice(0, start + open.length)}\n${content}\n${doc.slice(end)}`;
+  const lines = doc.split('\n');
+  const at = (marker: string) => lines.flatMap((line, index) => (line.trim() === marker ? [index] : []));
+  const [starts, ends] = [at(open), at(close)];
+  if (starts.length > 1 || ends.length > 1) throw new BenchBlockError(`block ${open} appears twice`);
+  if (starts.length === 0 || ends.length === 0 || ends[0] < starts[0]) throw new BenchBlockError(`no block ${open} … ${close}`);
+  return [...lines.slice(0, starts[0] + 1), content, ...lines.slice(ends[0])].join('\n');
 }
 
 function machine(): string {
