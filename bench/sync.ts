@@ -16,10 +16,9 @@ import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClients } from '#local/dynamodb-local.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
 import { createLogger } from '#lib/log.js';
-import { DynamoJobStatusStore } from '#lib/status/store.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { DEFAULT_SYNC_SETTINGS, mapBounded, syncActiveJobs } from '#lib/status/sync.js';
-import { keys } from '#lib/store/table.js';
-import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import { activeJobKeys, keys, tenantBatchKeys } from '#lib/store/keys.js';
 
 const JOBS = Number(process.env.BENCH_SYNC_JOBS ?? 10_000);
 const INTERVAL_SECS = 60;
@@ -32,8 +31,8 @@ function batchItem(i: number, active: boolean) {
     ...keys.batch(batchId), batchId, tenant: `hospital-${i % 20}`, state: active ? 'submitted' : 'completed', container: `c-${batchId}`,
     wrappedKey: 'x', createdAt: at, claims: 50, claimedBytes: 1, sealedItems: 50, sealedBytes: 1, inflight: {}, items: 50,
     jobId: `kj-${batchId.slice(0, 7)}`, submittedAt: at,
-    ...(active ? { gsi2pk: ACTIVE_JOBS, gsi2sk: `${at}#${batchId}` } : { jobState: { status: 'completed' } }),
-    gsi3pk: `TENANT#hospital-${i % 20}#BATCHES`, gsi3sk: `${at}#${batchId}`,
+    ...(active ? activeJobKeys(at, batchId) : { jobState: { status: 'completed' } }),
+    ...tenantBatchKeys({ tenant: `hospital-${i % 20}`, createdAt: at, batchId }),
   };
 }
 

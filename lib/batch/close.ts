@@ -11,7 +11,7 @@ import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import type { KeyWrapper } from '#lib/keys.js';
 import type { BatchStore } from '#lib/store/batch-store.js';
-import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import { activeJobKeys, LEAVE_ACTIVE } from '#lib/store/keys.js';
 import type { IntakeStore } from '#lib/store/intake-store.js';
 import type { BatchRecord } from '#lib/store/records.js';
 import type { SwiftStore } from '#lib/swift/index.js';
@@ -123,7 +123,7 @@ async function advanceBatch(
         if (waiting > 0) return { step: 'waiting_for_seals' };
         const written = await writeWorkload(batch, deps, now(), signal);
         if (written === 0) {
-          await deps.batches.transition(batch.batchId, 'closing', 'empty', { gsi2pk: undefined, gsi2sk: undefined });
+          await deps.batches.transition(batch.batchId, 'closing', 'empty', { ...LEAVE_ACTIVE });
           log.info('batch closed with nothing sealed');
           return { step: 'empty' };
         }
@@ -239,7 +239,7 @@ async function submitBatch(batch: BatchRecord, deps: BatchDeps, now: () => Date,
       await deps.batches.update(batch.batchId, 'submitting', { submitStartedAt: undefined });
       if (error instanceof RejectedInput || error instanceof AsperathosError) {
         const reason = error instanceof RejectedInput ? error.reason : `asperathos_${error.status}`;
-        await deps.batches.transition(batch.batchId, 'submitting', 'failed', { reason, gsi2pk: undefined, gsi2sk: undefined });
+        await deps.batches.transition(batch.batchId, 'submitting', 'failed', { reason, ...LEAVE_ACTIVE });
         deps.log.error('job refused; the batch is failed', { batchId: batch.batchId, reason, ...errorFields(error) });
         return { step: 'failed' };
       }
@@ -249,8 +249,7 @@ async function submitBatch(batch: BatchRecord, deps: BatchDeps, now: () => Date,
     await deps.batches.transition(batch.batchId, 'submitting', 'submitted', {
       jobId,
       submittedAt,
-      gsi2pk: ACTIVE_JOBS,
-      gsi2sk: `${submittedAt}#${batch.batchId}`,
+      ...activeJobKeys(submittedAt, batch.batchId),
     });
     return { step: 'submitted', jobId };
   } finally {

@@ -13,7 +13,7 @@ import type { BatchRecord } from '#lib/store/records.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import { failedFromManager, type FailedItems } from './job-state.js';
 import { failedFromResults, hasResult, tallyResults, type ResultsTally } from './results.js';
-import type { JobStatusStore } from './store.js';
+import type { JobStatusStore } from '#lib/store/status-store.js';
 
 export interface EvidenceDeps {
   store: JobStatusStore;

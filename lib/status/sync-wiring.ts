@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '#lib/log.js';
 import { createSecretSource } from '#lib/secrets.js';
 import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import type { SyncConfig } from './config.js';
-import { DynamoJobStatusStore } from './store.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync.js';
 
 export async function buildSyncDeps(config: SyncConfig, options: { log?: Logger } = {}): Promise<SyncDeps> {

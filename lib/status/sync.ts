@@ -1,5 +1,5 @@
 /**
- * One sync-status tick: polls Asperathos for every *active* job (the sparse `active` index under JOB#ACTIVE,
+ * One sync-status tick: polls Asperathos for every *active* job (the jobs in the sparse `active` index,
  * never a scan) with bounded concurrency and per-call timeouts, and records what it saw.
  *
  * - Every status is mapped (job-state.ts). A terminal one ends polling: the batch becomes completed | failed
@@ -25,7 +25,7 @@ import type { SwiftStore } from '#lib/swift/index.js';
 import { readManagerErrors, readResultsTally, settleFailedItems } from './job-evidence.js';
 import { failedFromManager, jobStateOf, stateChanged, terminalOutcome, type FailedItems } from './job-state.js';
 import { finishedCount } from './results.js';
-import type { JobStatusStore } from './store.js';
+import type { JobStatusStore } from '#lib/store/status-store.js';
 
 export interface SyncSettings {
   concurrency: number;

@@ -6,7 +6,7 @@ import { createSecretSource } from '#lib/secrets.js';
 import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import type { ApiDeps } from '#lib/status/api/router.js';
 import type { ApiConfig } from './config.js';
-import { DynamoJobStatusStore } from './store.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { DynamoRefusalLog } from '#lib/store/refusals.js';
 
 export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } = {}): Promise<ApiDeps> {

@@ -5,16 +5,14 @@
  *   open ──close──► closing ──workload written──► submitting ──job posted──► submitted
  *                      └──── nothing sealed ────► empty
  *
- * Open and in-progress batches sit in the sparse `active` index under BATCH#ACTIVE; a submitted batch moves to
- * JOB#ACTIVE (what sync-status polls); terminal ones leave the index.
+ * Open and in-progress batches sit in the sparse `active` index among the batches; a submitted batch moves to
+ * its jobs (what sync-status polls); terminal ones leave the index (lib/store/keys.ts).
  */
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
-import { INDEX, isConditionFailure, keys, stripKeys } from './table.js';
+import { ACTIVE_BATCHES, INDEX, keys, partitions } from './keys.js';
+import { isConditionFailure, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
-
-export const ACTIVE_BATCHES = 'BATCH#ACTIVE';
-export const ACTIVE_JOBS = 'JOB#ACTIVE';
 
 export interface BatchStore {
   /** Open and in-progress batches, oldest first, a page at a time. */
@@ -28,7 +26,6 @@ export interface BatchStore {
   /** Drops an abandoned in-flight seal, only if it is still the one seen (same start time). */
   dropInflight(batchId: string, videoId: string, startedAtMs: number): Promise<boolean>;
 }
-
 
 export class DynamoBatchStore implements BatchStore {
   constructor(
@@ -62,7 +59,7 @@ export class DynamoBatchStore implements BatchStore {
       IndexName: INDEX.byBatch,
       KeyConditionExpression: 'gsi1pk = :batch',
       FilterExpression: 'stage = :sealed',
-      ExpressionAttributeValues: { ':batch': `BATCH#${batchId}`, ':sealed': 'sealed' },
+      ExpressionAttributeValues: { ':batch': partitions.batchVideos(batchId), ':sealed': 'sealed' },
       ExclusiveStartKey: cursor,
     });
     return { videos: (answer.Items ?? []).map((item) => stripKeys<VideoRecord>(item)), cursor: answer.LastEvaluatedKey };

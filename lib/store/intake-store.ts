@@ -4,8 +4,10 @@
  */
 import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
-import { isConditionFailure, keys, stripKeys } from './table.js';
+import { keys } from './keys.js';
+import { isConditionFailure, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
+import { getBatch, getVideo } from './rows.js';
 
 export type RegisterOutcome = 'registered' | 'already_registered' | 'not_open' | 'full';
 
@@ -56,11 +58,11 @@ export class DynamoIntakeStore implements IntakeStore {
   }
 
   getVideo(videoId: string) {
-    return this.get<VideoRecord>(keys.video(videoId));
+    return getVideo({ doc: this.doc, tableName: this.tableName, consistent: true }, videoId);
   }
 
   getBatch(batchId: string) {
-    return this.get<BatchRecord>(keys.batch(batchId));
+    return getBatch({ doc: this.doc, tableName: this.tableName, consistent: true }, batchId);
   }
 
   async getOpenBatchId(tenant: string) {

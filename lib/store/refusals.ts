@@ -1,13 +1,14 @@
 /**
  * The PACS hook's refusals, per tenant, so a hospital can see why an instance was refused (Orthanc shows only
- * "HTTP status 409"). Items in the single table:
- *   TENANT#<tenant>#REFUSALS / <at>#<random>   route, SOPInstanceUID (validated UIDs only), reason code, status
+ * "HTTP status 409"). One item per refusal in the tenant's refusal partition, sorted by time (lib/store/keys.ts):
+ * route, SOPInstanceUID (validated UIDs only), reason code, status.
  * They expire through the table's TTL attribute `expiresAt` (DynamoDB deletes them within days of it).
  * Holds no object name, tag value or credential.
  */
 import { randomBytes } from 'node:crypto';
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
+import { keys, partitions } from './keys.js';
 
 export interface RefusalEntry {
   route: 'stow' | 'instances' | 'uploads';
@@ -29,8 +30,6 @@ export interface RefusalLog {
 /** Refusals kept per request: a STOW of many bad parts records its first ones. */
 export const MAX_REFUSALS_PER_REQUEST = 100;
 
-const pkOf = (tenant: string) => `TENANT#${tenant}#REFUSALS`;
-
 export class DynamoRefusalLog implements RefusalLog {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -44,7 +43,7 @@ export class DynamoRefusalLog implements RefusalLog {
     const expiresAt = Math.floor(now.getTime() / 1000) + this.options.keepDays * 86_400;
     const items = refusals.slice(0, MAX_REFUSALS_PER_REQUEST).map((refusal, i) => ({
       PutRequest: {
-        Item: { pk: pkOf(tenant), sk: `${at}#${String(i).padStart(3, '0')}${randomBytes(4).toString('hex')}`, at, expiresAt, ...refusal },
+        Item: { ...keys.refusal(tenant, at, `${String(i).padStart(3, '0')}${randomBytes(4).toString('hex')}`), at, expiresAt, ...refusal },
       },
     }));
     try {
@@ -63,7 +62,7 @@ export class DynamoRefusalLog implements RefusalLog {
   async recent(tenant: string, limit: number): Promise<Refusal[]> {
     try {
       const { Items } = await this.doc.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pkOf(tenant) }, ScanIndexForward: false, Limit: limit }),
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': partitions.refusals(tenant) }, ScanIndexForward: false, Limit: limit }),
       );
       return (Items ?? []).map((item) => ({
         at: item.at,

@@ -1,11 +1,6 @@
 /**
- * The single DynamoDB table: key schema, secondary indexes and item keys.
+ * The single table: its schema and indexes (keys in lib/store/keys.ts), and what every store shares.
  * dynalite has no TransactWriteItems, so every invariant rests on conditional single-item writes.
- *
- * Items:
- *   VIDEO#<videoId> / VIDEO            one video (never its original name)     byBatch: BATCH#<batchId> / VIDEO#<videoId>
- *   BATCH#<batchId> / BATCH            one batch = one key = one job           active:  BATCH#ACTIVE / <createdAt>#<batchId> (sparse)
- *   TENANT#<tenant> / OPEN_BATCH       the tenant's open batch pointer
  */
 import {
   ConditionalCheckFailedException,
@@ -14,26 +9,19 @@ import {
   ResourceInUseException,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-
-export const INDEX = { byBatch: 'byBatch', active: 'active', byTenant: 'byTenant' } as const;
-
-export const keys = {
-  video: (videoId: string) => ({ pk: `VIDEO#${videoId}`, sk: 'VIDEO' }),
-  batch: (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' }),
-  openBatch: (tenant: string) => ({ pk: `TENANT#${tenant}`, sk: 'OPEN_BATCH' }),
-};
+import { INDEX, KEY_ATTRIBUTES } from './keys.js';
 
 /** The item without its key and index attributes. */
 export function stripKeys<T>(item: Record<string, unknown>): T {
-  const { pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...rest } = item;
-  void pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk;
+  const rest = { ...item };
+  for (const name of KEY_ATTRIBUTES) delete rest[name];
   return rest as T;
 }
 
 export const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 
-const indexKeys = (name: string, pk: string, sk: string) => ({
+const indexSchema = (name: string, pk: string, sk: string) => ({
   IndexName: name,
   KeySchema: [
     { AttributeName: pk, KeyType: 'HASH' as const },
@@ -49,7 +37,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'].map((name) => ({
+        AttributeDefinitions: KEY_ATTRIBUTES.map((name) => ({
           AttributeName: name,
           AttributeType: 'S' as const,
         })),
@@ -58,9 +46,9 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
         GlobalSecondaryIndexes: [
-          indexKeys(INDEX.byBatch, 'gsi1pk', 'gsi1sk'),
-          indexKeys(INDEX.active, 'gsi2pk', 'gsi2sk'),
-          indexKeys(INDEX.byTenant, 'gsi3pk', 'gsi3sk'),
+          indexSchema(INDEX.byBatch, 'gsi1pk', 'gsi1sk'),
+          indexSchema(INDEX.active, 'gsi2pk', 'gsi2sk'),
+          indexSchema(INDEX.byTenant, 'gsi3pk', 'gsi3sk'),
         ],
       }),
     );

@@ -11,7 +11,7 @@ import { startStack, type Stack } from '#local/stack.js';
 import { runClips, type RunReport } from '#local/run-clips.js';
 import { LOCAL_TABLE } from '#local/intake-stack.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
-import { DynamoJobStatusStore } from '#lib/status/store.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { SHARED_DIR } from '#local/service-endpoints.js';
 
 const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));

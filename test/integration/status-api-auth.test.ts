@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createJwtVerifier } from '#lib/auth/jwt.js';
 import { createLogger } from '#lib/log.js';
 import { routeRequest, type ApiDeps } from '#lib/status/api/router.js';
-import type { JobStatusStore } from '#lib/status/store.js';
+import type { JobStatusStore } from '#lib/store/status-store.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import { lambdaContext } from '#local/lambda-local.js';
 import { startFailingJwks, type FailingJwks } from '#test/support/jwks-outage.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createLogger } from '#lib/log.js';
-import { keys } from '#lib/store/table.js';
+import { keys, tenantBatchKeys } from '#lib/store/keys.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';
@@ -84,7 +84,7 @@ async function putBatch(fields: Record<string, unknown>) {
   const tenant = (fields.tenant as string) ?? 'hospital-a';
   await rig.dynamo.doc.send(new PutCommand({ TableName: 'radiomics', Item: {
     ...keys.batch(batchId), batchId, tenant, container: `c-${batchId}`, wrappedKey: 'wrapped-key-material', createdAt, claims: 1, claimedBytes: 1, sealedItems: 1, sealedBytes: 1, inflight: {},
-    gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: `${createdAt}#${batchId}`, ...fields } }));
+    ...tenantBatchKeys({ tenant, createdAt, batchId }), ...fields } }));
   return batchId;
 }
 
@@ -232,6 +232,22 @@ describe('status-api: bad input', () => {
       assertContract('/jobs', 400, res.body);
     }
     expect((await get(`/jobs/${completed.batchId}?limit=2`)).status).toBe(400);
+  });
+
+  it("refuses another tenant's cursor with 400 foreign_cursor, and a cursor that names no place in the list with 400 bad_request", async () => {
+    const mine = await get('/jobs?limit=1');
+    expect(mine.body.next_cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(Buffer.from(mine.body.next_cursor, 'base64url').toString('utf8')).not.toMatch(/TENANT|BATCH#|hospital-a|gsi/);
+    const other = await kit.rs({ tenant: 'hospital-b' });
+    const res = await get(`/jobs?limit=1&cursor=${mine.body.next_cursor}`, other);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'foreign_cursor', message: 'the cursor was issued to another tenant' });
+    assertContract('/jobs', 400, res.body);
+    const [tag, createdAt] = JSON.parse(Buffer.from(mine.body.next_cursor, 'base64url').toString('utf8')) as string[];
+    for (const forged of [[tag, createdAt, 'BATCH#' + hex32()], [tag, createdAt], [tag, 'yesterday', hex32()], ['0'.repeat(15), createdAt, hex32()], { tag, createdAt }]) {
+      const bad = await get(`/jobs?cursor=${Buffer.from(JSON.stringify(forged)).toString('base64url')}`);
+      expect([forged, bad.status, bad.body]).toEqual([forged, 400, { error: 'bad_request', message: 'cursor is not valid' }]);
+    }
   });
 
   it('serves the status page at / with a strict CSP', async () => {

@@ -9,7 +9,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
-import { keys } from '#lib/store/table.js';
+import { keys, tenantBatchKeys } from '#lib/store/keys.js';
 import { parseClipAnalysis } from '#lib/results/analysis.js';
 import { launchChromium, type HeadlessChromium } from '#test/support/chromium.js';
 import { REPO_ROOT } from '#local/service-endpoints.js';
@@ -107,7 +107,7 @@ describe('status page drill-down in Chromium', () => {
         Item: {
           ...keys.batch(batchId), batchId, tenant, state: 'completed', container: `c-${batchId}`, wrappedKey: 'w', createdAt, claims: 1, claimedBytes: 1, sealedItems: 1,
           sealedBytes: 1, inflight: {}, items: 1, jobId: `kj-${i}`, submittedAt: createdAt, jobState: { status: 'completed' },
-          gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: `${createdAt}#${batchId}`,
+          ...tenantBatchKeys({ tenant, createdAt, batchId }),
         },
       }));
     }

@@ -2,7 +2,7 @@
 import { createJwtVerifier } from '#lib/auth/jwt.js';
 import { createLogger } from '#lib/log.js';
 import { routeRequest, type ApiDeps } from '#lib/status/api/router.js';
-import type { JobStatusStore } from '#lib/status/store.js';
+import type { JobStatusStore } from '#lib/store/status-store.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';

@@ -13,9 +13,8 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
 import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '#local/asperathos/index.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
-import { DynamoJobStatusStore } from '#lib/status/store.js';
-import { keys } from '#lib/store/table.js';
-import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
+import { activeJobKeys, keys, tenantBatchKeys, videoIndexKeys } from '#lib/store/keys.js';
 import type { BatchRecord } from '#lib/store/records.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
@@ -129,8 +128,8 @@ export async function startStatusRig(): Promise<StatusRig> {
         TableName: 'radiomics',
         Item: {
           ...keys.batch(batchId), ...batch,
-          gsi2pk: ACTIVE_JOBS, gsi2sk: `${submittedAt}#${batchId}`,
-          gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: `${createdAt}#${batchId}`,
+          ...activeJobKeys(submittedAt, batchId),
+          ...tenantBatchKeys(batch),
         },
       }));
       for (const id of videoIds) await rig.putVideo(id, batchId, tenant, 'sealed');
@@ -143,8 +142,7 @@ export async function startStatusRig(): Promise<StatusRig> {
         Item: {
           ...keys.video(videoId), videoId, tenant, stage, batchId, reason, kind: 'mp4', container: batchId ? `c-${batchId}` : undefined,
           objectName: `${videoId}.mp4`, receivedAt: now, sealedAt: stage === 'sealed' ? now : undefined, updatedAt: now,
-          ...(batchId ? { gsi1pk: `BATCH#${batchId}`, gsi1sk: `VIDEO#${videoId}` } : {}),
-          gsi3pk: `TENANT#${tenant}#VIDEOS`, gsi3sk: `${now}#${videoId}`,
+          ...videoIndexKeys({ videoId, tenant, receivedAt: now, batchId }),
         },
       }));
     },

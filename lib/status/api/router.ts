@@ -9,14 +9,16 @@
  *   GET /videos/{id}      one video's stage
  *   GET /videos/{id}/analysis  the video's `<id>.json` (named features, per-frame rows, label block), as stored
  *   GET /pacs/refusals    the PACS hook's latest refusals for the tenant, newest first: ?limit=1..100 (20)
- * Errors: JSON `{error, message}`; 400 bad query, 401 token, 404 unknown, 405 method, 503 keys or table down.
+ * Errors: JSON `{error, message}`; 400 bad query (`foreign_cursor`: another tenant's cursor), 401 token, 404 unknown,
+ * 405 method, 503 keys or table down.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AuthError, bearerToken, type TokenVerifier } from '#lib/auth/jwt.js';
 import { httpFailureOf, RequestRefused } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import type { SwiftStore } from '#lib/swift/index.js';
-import type { Cursor, JobStatusStore } from '#lib/status/store.js';
+import { InvalidCursor } from '#lib/store/page-cursor.js';
+import type { JobStatusStore } from '#lib/store/status-store.js';
 import type { RefusalLog } from '#lib/store/refusals.js';
 import { refusalText } from '#lib/pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
@@ -105,8 +107,8 @@ async function authenticate(event: APIGatewayProxyEventV2, verifier: TokenVerifi
 async function answer(route: Route, query: Record<string, string>, tenant: string, deps: ApiDeps, signal?: AbortSignal) {
   if (route.name === 'jobs') {
     const limit = parseLimit(query.limit);
-    const page = await jobsPage(deps.store, tenant, limit, query.cursor === undefined ? undefined : decodeCursor(query.cursor, tenant));
-    return json(200, { jobs: page.batches.map(jobSummaryView), next_cursor: page.cursor ? encodeCursor(page.cursor) : null });
+    const page = await jobsPage(deps.store, tenant, limit, query.cursor);
+    return json(200, { jobs: page.batches.map(jobSummaryView), next_cursor: page.cursor ?? null });
   }
   if (route.name === 'refusals') {
     if (!deps.refusals) throw notFound('refusals');
@@ -142,11 +144,11 @@ function parseLimit(text: string | undefined): number {
 }
 
 /** Jobs only (batches with a job id), newest first; keeps querying until `limit` are found or the index ends. */
-async function jobsPage(store: JobStatusStore, tenant: string, limit: number, cursor?: Cursor) {
+async function jobsPage(store: JobStatusStore, tenant: string, limit: number, cursor?: string) {
   const batches = [];
   let next = cursor;
   for (let round = 0; round < 10; round++) {
-    const page = await store.tenantBatches(tenant, limit - batches.length, next);
+    const page = await tenantBatches(store, tenant, limit - batches.length, next);
     batches.push(...page.batches.filter((b) => b.jobId));
     next = page.cursor;
     if (!next || batches.length >= limit) break;
@@ -154,23 +156,13 @@ async function jobsPage(store: JobStatusStore, tenant: string, limit: number, cu
   return { batches, cursor: next };
 }
 
-export function encodeCursor(key: Cursor): string {
-  return Buffer.from(JSON.stringify([key.gsi3sk, key.pk])).toString('base64url');
-}
-
-function decodeCursor(text: string, tenant: string): Cursor {
-  const bad = new ApiError(400, 'bad_request', 'cursor is not valid');
-  if (!/^[A-Za-z0-9_-]{1,400}$/.test(text)) throw bad;
-  let parsed: unknown;
+async function tenantBatches(store: JobStatusStore, tenant: string, limit: number, cursor?: string) {
   try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad;
+    return await store.tenantBatches(tenant, limit, cursor);
+  } catch (error) {
+    if (error instanceof InvalidCursor) throw new ApiError(400, error.reason === 'foreign_cursor' ? 'foreign_cursor' : 'bad_request', error.message);
+    throw error;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad;
-  const [sortKey, pk] = parsed as [string, string];
-  if (!/^BATCH#[0-9a-f]{32}$/.test(pk) || !/^[0-9TZ:.+-]{10,40}#[0-9a-f]{32}$/.test(sortKey)) throw bad;
-  return { pk, sk: 'BATCH', gsi3pk: `TENANT#${tenant}#BATCHES`, gsi3sk: sortKey };
 }
 
 /** The dependencies could not be built: an outage (SSM, say) answers 503; a misconfiguration 500, logged as an error. */

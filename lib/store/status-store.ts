@@ -1,19 +1,23 @@
 /**
  * What sync-status and status-api need from the table.
  *
- * sync-status reads only the sparse `active` index under JOB#ACTIVE (submitted batches); every write is a
- * conditional update on the batch row: still `submitted`, still the same job, and `observedAtMs` growing, so a
- * slower, older poll never overwrites a newer state. A terminal write also leaves the index (REMOVE gsi2pk, gsi2sk).
+ * sync-status reads only the `active` index's jobs (submitted batches); every write is a conditional update on
+ * the batch row: still `submitted`, still the same job, and `observedAtMs` growing, so a slower, older poll never
+ * overwrites a newer state. A terminal write also takes the batch out of the active index.
  *
- * status-api reads single rows and the tenant's batches newest first (byTenant, TENANT#<t>#BATCHES).
+ * status-api reads single rows, and the tenant's batches newest first a page at a time, behind opaque cursors
+ * bound to the tenant (lib/store/page-cursor.ts).
  */
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
-import { ACTIVE_JOBS } from '#lib/store/batch-store.js';
-import { INDEX, isConditionFailure, keys, stripKeys } from '#lib/store/table.js';
-import type { BatchRecord, JobState, VideoRecord } from '#lib/store/records.js';
+import { ACTIVE_JOBS, INDEX, keys, LEAVE_ACTIVE, partitions } from './keys.js';
+import { decodeBatchCursor, encodeBatchCursor } from './page-cursor.js';
+import type { BatchRecord, JobState, VideoRecord } from './records.js';
+import { getBatch, getVideo, type RowReader } from './rows.js';
+import { isConditionFailure, stripKeys } from './table.js';
 
-export type Cursor = Record<string, unknown>;
+/** Where a page of the active jobs stopped; only ever handed back to `activeJobs`. */
+export type ActiveJobsPosition = Record<string, unknown>;
 
 export interface ObservationWrite {
   batchId: string;
@@ -36,7 +40,7 @@ export interface StaleWrite {
 }
 
 export interface JobStatusStore {
-  activeJobs(limit: number, cursor?: Cursor): Promise<{ batches: BatchRecord[]; cursor?: Cursor }>;
+  activeJobs(limit: number, after?: ActiveJobsPosition): Promise<{ batches: BatchRecord[]; cursor?: ActiveJobsPosition }>;
   /** False when the row moved on (terminal already, or a newer observation is stored). */
   recordObservation(write: ObservationWrite): Promise<boolean>;
   /** Keeps the last known state and only marks it stale; false as above. */
@@ -45,74 +49,70 @@ export interface JobStatusStore {
   getVideo(videoId: string): Promise<VideoRecord | undefined>;
   /** The video ids the batch's workload listed (its sealed videos). */
   batchItemIds(batchId: string): Promise<string[]>;
-  tenantBatches(tenant: string, limit: number, cursor?: Cursor): Promise<{ batches: BatchRecord[]; cursor?: Cursor }>;
+  /**
+   * The tenant's batches, newest first; `cursor` continues after the page that returned it. A cursor that is not
+   * one this store gave the same tenant throws InvalidCursor.
+   */
+  tenantBatches(tenant: string, limit: number, cursor?: string): Promise<{ batches: BatchRecord[]; cursor?: string }>;
 }
 
-const tenantBatchesKey = (tenant: string) => `TENANT#${tenant}#BATCHES`;
-
 export class DynamoJobStatusStore implements JobStatusStore {
+  private readonly rows: RowReader;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.rows = { doc, tableName };
+  }
 
-  async activeJobs(limit: number, cursor?: Cursor) {
-    const answer = await this.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: INDEX.active,
-        KeyConditionExpression: 'gsi2pk = :active',
-        ExpressionAttributeValues: { ':active': ACTIVE_JOBS },
-        Limit: limit,
-        ExclusiveStartKey: cursor,
-      }),
-    );
+  async activeJobs(limit: number, after?: ActiveJobsPosition) {
+    const answer = await this.query({
+      IndexName: INDEX.active,
+      KeyConditionExpression: 'gsi2pk = :active',
+      ExpressionAttributeValues: { ':active': ACTIVE_JOBS },
+      Limit: limit,
+      ExclusiveStartKey: after,
+    });
     return { batches: (answer.Items ?? []).map((item) => stripKeys<BatchRecord>(item)), cursor: answer.LastEvaluatedKey };
   }
 
-  async tenantBatches(tenant: string, limit: number, cursor?: Cursor) {
-    const answer = await this.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: INDEX.byTenant,
-        KeyConditionExpression: 'gsi3pk = :tenant',
-        ExpressionAttributeValues: { ':tenant': tenantBatchesKey(tenant) },
-        ScanIndexForward: false,
-        Limit: limit,
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    return { batches: (answer.Items ?? []).map((item) => stripKeys<BatchRecord>(item)), cursor: answer.LastEvaluatedKey };
+  async tenantBatches(tenant: string, limit: number, cursor?: string) {
+    const answer = await this.query({
+      IndexName: INDEX.byTenant,
+      KeyConditionExpression: 'gsi3pk = :tenant',
+      ExpressionAttributeValues: { ':tenant': partitions.tenantBatches(tenant) },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: cursor === undefined ? undefined : decodeBatchCursor(tenant, cursor),
+    });
+    const batches = (answer.Items ?? []).map((item) => stripKeys<BatchRecord>(item));
+    return { batches, cursor: answer.LastEvaluatedKey ? encodeBatchCursor(tenant, answer.LastEvaluatedKey) : undefined };
   }
 
-  async getBatch(batchId: string) {
-    const { Item } = await this.send(new GetCommand({ TableName: this.tableName, Key: keys.batch(batchId) }));
-    return Item ? stripKeys<BatchRecord>(Item) : undefined;
+  getBatch(batchId: string) {
+    return getBatch(this.rows, batchId);
   }
 
-  async getVideo(videoId: string) {
-    const { Item } = await this.send(new GetCommand({ TableName: this.tableName, Key: keys.video(videoId) }));
-    return Item ? stripKeys<VideoRecord>(Item) : undefined;
+  getVideo(videoId: string) {
+    return getVideo(this.rows, videoId);
   }
 
   async batchItemIds(batchId: string) {
     const ids: string[] = [];
-    let cursor: Cursor | undefined;
+    let after: Record<string, unknown> | undefined;
     do {
-      const answer = await this.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: INDEX.byBatch,
-          KeyConditionExpression: 'gsi1pk = :batch',
-          FilterExpression: 'stage = :sealed',
-          ProjectionExpression: 'videoId',
-          ExpressionAttributeValues: { ':batch': `BATCH#${batchId}`, ':sealed': 'sealed' },
-          ExclusiveStartKey: cursor,
-        }),
-      );
+      const answer = await this.query({
+        IndexName: INDEX.byBatch,
+        KeyConditionExpression: 'gsi1pk = :batch',
+        FilterExpression: 'stage = :sealed',
+        ProjectionExpression: 'videoId',
+        ExpressionAttributeValues: { ':batch': partitions.batchVideos(batchId), ':sealed': 'sealed' },
+        ExclusiveStartKey: after,
+      });
       for (const item of answer.Items ?? []) if (typeof item.videoId === 'string') ids.push(item.videoId);
-      cursor = answer.LastEvaluatedKey;
-    } while (cursor);
+      after = answer.LastEvaluatedKey;
+    } while (after);
     return ids;
   }
 
@@ -127,7 +127,7 @@ export class DynamoJobStatusStore implements JobStatusStore {
     if (write.terminal) {
       sets.push('#state = :final');
       values[':final'] = write.terminal.state;
-      removes.push('gsi2pk', 'gsi2sk');
+      removes.push(...Object.keys(LEAVE_ACTIVE));
       if (write.terminal.reason) {
         sets.push('reason = :reason');
         values[':reason'] = write.terminal.reason;
@@ -174,9 +174,9 @@ export class DynamoJobStatusStore implements JobStatusStore {
     }
   }
 
-  private async send(command: QueryCommand | GetCommand): Promise<{ Items?: Record<string, unknown>[]; Item?: Record<string, unknown>; LastEvaluatedKey?: Cursor }> {
+  private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
     try {
-      return (await this.doc.send(command as QueryCommand)) as never;
+      return await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input }));
     } catch (error) {
       throw new RetryableError('table read failed', { cause: error });
     }
