@@ -34,7 +34,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '#lib/errors.js';
-import type { LogLevel } from '#lib/log.js';
+import { LOG_LEVELS, type LogLevel } from '#lib/log.js';
 import { parseKeyBase64 } from '#lib/seal/cipher.js';
 import { swiftAuthFromEnv, type SwiftAuthenticator } from '#lib/swift/index.js';
 
@@ -181,8 +181,8 @@ export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<
   const jobName = required(read, 'JOB_NAME');
   const swiftEnv: Env = {};
   for (const name of SWIFT_ENV_NAMES) swiftEnv[name] = read(name);
-  const logLevel = read('LOG_LEVEL') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be one of debug, info, warn, error');
+  const logLevel = LOG_LEVELS.find((level) => level === (read('LOG_LEVEL') ?? 'info'));
+  if (!logLevel) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   const queue = read('REDIS_QUEUE') ?? 'job';
   const config: WorkerConfig = {
     redis: {
@@ -201,7 +201,7 @@ export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<
     swiftAttempts: integer(read, 'SWIFT_ATTEMPTS', 5, 1, 20),
     spoolDir: read('SPOOL_DIR') ?? defaultSpoolDir(),
     downloadTimeoutMs: positiveNumber(read, 'DOWNLOAD_TIMEOUT_SECS', 60, 86_400) * 1000,
-    logLevel: logLevel as LogLevel,
+    logLevel,
   };
   const ffmpegScone = ffmpegSconeEnv(read);
   if (ffmpegScone) config.ffmpegScone = ffmpegScone;

@@ -2,7 +2,7 @@
  * Schedule (rate 1 minute): closes due batches and submits their jobs. Direct invoke with `{"batchId": "…"}`
  * closes and submits that batch now, even if it is not yet due.
  */
-import { batchConfig } from '#lib/config.js';
+import { batchConfig } from '#lib/batch/config.js';
 import { buildBatchDeps } from '#lib/batch/wiring.js';
 import { closeDueBatches, type BatchRunSummary } from '#lib/batch/close.js';
 import { recordBatchRun } from '#lib/middleware/function-metrics.js';

@@ -1,6 +1,6 @@
 /** S3 ObjectCreated:* on the intake bucket → seal each video into its tenant's open batch in Swift. */
 import type { S3Event } from 'aws-lambda';
-import { intakeConfig } from '#lib/config.js';
+import { intakeConfig } from '#lib/intake/config.js';
 import { recordIntake } from '#lib/middleware/function-metrics.js';
 import { buildIntakeDeps } from '#lib/intake/wiring.js';
 import { ingestS3Event, type IntakeSummary } from '#lib/intake/event-loop.js';

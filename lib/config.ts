@@ -1,14 +1,14 @@
 /**
- * Configuration, parsed once from the environment with zod into frozen, typed objects.
+ * What every function's configuration is made of: zod fragments read from the environment once, into frozen,
+ * typed objects (each unit's own config: lib/intake/config.ts, lib/batch/config.ts, lib/status/config.ts,
+ * lib/pacs/config.ts; Swift credentials: lib/swift/settings.ts). Defaults live in the zod schemas and nowhere else.
  * A missing or malformed variable fails fast with an error that names it (never its value).
  * Secrets are never plain variables: `<NAME>_FILE` points at a file (local stack) and
  * `<NAME>_SSM` at an SSM SecureString parameter (cloud); see lib/secrets.ts.
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { parseSwiftSettings, type SwiftSettings } from '#lib/swift/settings.js';
-
-export { parseSwiftSettings, type SwiftSettings };
+import { LOG_LEVELS } from './log.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -28,41 +28,6 @@ export function secret(env: Env, name: string, required = true): SecretRef | und
   return ref;
 }
 
-const awsSchema = z.object({
-  AWS_REGION: z.string().min(1).default('eu-west-1'),
-  S3_ENDPOINT: url.optional(),
-  DYNAMODB_ENDPOINT: url.optional(),
-});
-
-const intakeSchema = z.object({
-  TABLE_NAME: z.string().min(1),
-  INTAKE_BUCKET: z.string().min(1),
-  MAX_VIDEO_BYTES: positiveInt.default(2 * 1024 ** 3),
-  BATCH_MAX_ITEMS: positiveInt.default(50),
-  BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
-  SWIFT_CONTAINER_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default(''),
-  BATCH_MAX_AGE_SECS: positiveInt.default(600),
-  BATCH_FUNCTION_ARN: z.string().startsWith('arn:').optional(),
-  SCHEDULER_ROLE_ARN: z.string().startsWith('arn:').optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-});
-
-export interface IntakeConfig {
-  tableName: string;
-  intakeBucket: string;
-  maxVideoBytes: number;
-  batchMaxItems: number;
-  batchMaxBytes: number;
-  containerPrefix: string;
-  batchMaxAgeSecs: number;
-  /** The one-time close timer per batch (EventBridge Scheduler); absent: the minute schedule closes batches. */
-  dueTimer?: { batchFunctionArn: string; schedulerRoleArn: string };
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  aws: { region: string; s3Endpoint?: string; dynamodbEndpoint?: string };
-  swift: SwiftSettings;
-  masterKey: SecretRef;
-}
-
 /** Parses `env` with `schema`, failing with one ConfigError that names each missing or invalid variable. */
 export function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
   const result = schema.safeParse(env);
@@ -75,178 +40,86 @@ export function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
 
-export function parseAwsSettings(env: Env): IntakeConfig['aws'] {
+/** LOG_LEVEL, every function's. */
+export const logLevelShape = { LOG_LEVEL: z.enum(LOG_LEVELS).default('info') };
+
+/**
+ * Powertools' level for a function's tools: POWERTOOLS_LOG_LEVEL or LOG_LEVEL, in either case (Powertools itself
+ * takes only upper case); undefined when neither names a level (an invalid LOG_LEVEL is the function config's error to name).
+ */
+export function powertoolsLogLevel(env: Env = process.env): 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT' | undefined {
+  const level = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL)?.toUpperCase();
+  return (['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const).find((known) => known === level);
+}
+
+export interface AwsSettings {
+  region: string;
+  s3Endpoint?: string;
+  dynamodbEndpoint?: string;
+}
+
+const awsSchema = z.object({
+  AWS_REGION: z.string().min(1).default('eu-west-1'),
+  S3_ENDPOINT: url.optional(),
+  DYNAMODB_ENDPOINT: url.optional(),
+});
+
+export function parseAwsSettings(env: Env): AwsSettings {
   const aws = parse(awsSchema, env);
   return { region: aws.AWS_REGION, s3Endpoint: aws.S3_ENDPOINT, dynamodbEndpoint: aws.DYNAMODB_ENDPOINT };
 }
 
-function dueTimerSettings(batchFunctionArn?: string, schedulerRoleArn?: string): IntakeConfig['dueTimer'] {
-  if (!batchFunctionArn && !schedulerRoleArn) return undefined;
-  if (!batchFunctionArn || !schedulerRoleArn) {
-    throw new ConfigError('invalid configuration: set both BATCH_FUNCTION_ARN and SCHEDULER_ROLE_ARN, or neither');
-  }
-  return { batchFunctionArn, schedulerRoleArn };
-}
-
-export function parseIntakeConfig(env: Env): IntakeConfig {
-  const intake = parse(intakeSchema, env);
-  return Object.freeze({
-    tableName: intake.TABLE_NAME,
-    intakeBucket: intake.INTAKE_BUCKET,
-    maxVideoBytes: intake.MAX_VIDEO_BYTES,
-    batchMaxItems: intake.BATCH_MAX_ITEMS,
-    batchMaxBytes: intake.BATCH_MAX_BYTES,
-    containerPrefix: intake.SWIFT_CONTAINER_PREFIX,
-    batchMaxAgeSecs: intake.BATCH_MAX_AGE_SECS,
-    dueTimer: dueTimerSettings(intake.BATCH_FUNCTION_ARN, intake.SCHEDULER_ROLE_ARN),
-    logLevel: intake.LOG_LEVEL,
-    aws: parseAwsSettings(env),
-    swift: parseSwiftSettings(env),
-    masterKey: secret(env, 'MASTER_KEY')!,
-  });
-}
-
-let cachedIntake: IntakeConfig | undefined;
-/** The intake function's configuration, parsed once per container from the process environment. */
-export function intakeConfig(): IntakeConfig {
-  return (cachedIntake ??= parseIntakeConfig(process.env));
-}
-
-const batchSchema = z.object({
+/** The batch window: the intake fills batches up to it, the batch function closes them at it. */
+export const batchWindowShape = {
   TABLE_NAME: z.string().min(1),
   BATCH_MAX_ITEMS: positiveInt.default(50),
   BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
   BATCH_MAX_AGE_SECS: positiveInt.default(600),
-  BATCH_QUIET_SECS: z.coerce.number().int().min(0).default(0),
-  BATCH_STALE_SEAL_SECS: positiveInt.default(1200),
-  BATCH_STALE_SUBMIT_SECS: positiveInt.default(300),
-  WORKLOAD_LINKS: z.enum(['tempurl', 'public']).default('tempurl'),
-  TEMPURL_TTL_SECS: positiveInt.default(7 * 24 * 3600),
-  ASPERATHOS_URL: url,
-  SGX_MODE: z.enum(['HW', 'SIM']),
-  CAS_ADDRESS: z.string().regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort').optional(),
-  SESSION_FORMAT: z.enum(['tutorial', '0.3']).default('0.3'),
-  /** The job's cmd; it replaces the image's ENTRYPOINT (lib/enclave-image/layout.ts). */
-  WORKER_CMD: z.string().min(1).default('/entrypoint.sh'),
-  /** HW: the session's command, the program SCONE attests. */
-  SESSION_COMMAND: z.string().min(1).default('node /app/worker.mjs'),
-  /** HW, 0.3 format: the session-language version to declare (0.3 or an exact 0.3.N). */
-  SESSION_VERSION: z.string().regex(/^0\.3(\.\d{1,3})?$/, 'expected 0.3 or 0.3.N').default('0.3'),
-  /** HW: comma lists for security.attestation; empty (nothing tolerated) unless the operator decides otherwise. */
-  CAS_TOLERATE: z.string().regex(/^[a-z0-9,-]*$/, 'expected a comma list such as debug-mode,hyperthreading').default(''),
-  CAS_IGNORE_ADVISORIES: z.string().regex(/^(\*|[A-Z0-9,-]*)$/, 'expected a comma list such as INTEL-SA-00076, or *').default(''),
-  /** HW: the name the CAS certificate carries when it is not CAS_ADDRESS's host (commonly `cas`). */
-  CAS_SERVER_NAME: z.string().optional().transform((name) => name || undefined),
-  WORKER_ENV: z
-    .string()
-    .default('{}')
-    .transform((text, ctx) => {
-      try {
-        const value = JSON.parse(text) as unknown;
-        if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) {
-          return value as Record<string, string>;
-        }
-      } catch {
-        /* reported below */
-      }
-      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of strings' });
-      return z.NEVER;
-    }),
-  JOB_INIT_SIZE: positiveInt.default(1),
-  EXPECTED_TIME_SECS: positiveInt.default(200),
-  JOB_RESOURCES_LIFETIME_SECS: positiveInt.default(300),
-  ENABLE_VISUALIZER: z.enum(['true', 'false']).default('false'),
-  GRAFANA_USER: z.string().min(1).default('admin'),
-  ITEM_LEASE_SECS: positiveInt.default(15),
-  SCONE_VERBOSITY: z.coerce.number().int().min(0).max(7).default(3),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-});
+};
 
-export interface BatchConfig {
-  tableName: string;
-  maxItems: number;
-  maxBytes: number;
-  maxAgeSecs: number;
-  quietSecs: number;
-  staleSealSecs: number;
-  staleSubmitSecs: number;
-  links: { kind: 'tempurl'; key: SecretRef; ttlSecs: number } | { kind: 'public' };
-  asperathosUrl: string;
-  mode: 'HW' | 'SIM';
-  cas?: { address: string; clientCert: SecretRef; clientKey: SecretRef; ca: SecretRef; serverName?: string };
-  sessionCommand: string;
-  sessionVersion: string;
-  tolerate: string[];
-  ignoreAdvisories: string[];
-  sessionFormat: 'tutorial' | '0.3';
-  /** The enclave image facts (config.json of the image build: mrenclave, image-name, fspf-tag, fspf-key, fspf-path). */
-  enclaveConfig: SecretRef;
-  workerCmd: string[];
-  workerEnv: Record<string, string>;
-  /** JSON object of the worker's credentials (e.g. ST_KEY or OS_PASSWORD). */
-  workerSecretEnv?: SecretRef;
-  initSize: number;
-  expectedTimeSecs: number;
-  resourcesLifetimeSecs: number;
-  /** The manager's Grafana dashboard (ENABLE_VISUALIZER=true): its user and, by reference, its password. */
-  visualizer?: { username: string; password: SecretRef };
-  itemLeaseSecs: number;
-  verbosity: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  aws: IntakeConfig['aws'];
-  swift: SwiftSettings;
-  masterKey: SecretRef;
-}
+/**
+ * How bearer tokens are verified (status API, PACS hook): the key source (AUTH_JWKS_URL, or AUTH_HS256_SECRET_FILE|_SSM)
+ * and the checks; the issuer and the audience are each function's own variables.
+ */
+export const jwtShape = {
+  AUTH_JWKS_URL: url.optional(),
+  AUTH_ALGORITHMS: z.string().default('RS256,PS256,ES256'),
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  AUTH_CLOCK_SKEW_SECS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_MAX_TOKEN_LIFETIME_SECS: positiveInt.max(7 * 24 * 3600).default(12 * 3600),
+};
 
-export function parseBatchConfig(env: Env): BatchConfig {
-  const batch = parse(batchSchema, env);
-  if (batch.SGX_MODE === 'HW' && !batch.CAS_ADDRESS) throw new ConfigError('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
-  const grafanaPassword = batch.ENABLE_VISUALIZER === 'true' ? secret(env, 'GRAFANA_PASSWORD', false) : undefined;
-  if (batch.ENABLE_VISUALIZER === 'true' && !grafanaPassword) {
-    throw new ConfigError('invalid configuration: GRAFANA_PASSWORD_FILE or GRAFANA_PASSWORD_SSM is missing (required when ENABLE_VISUALIZER=true)');
+type JwtFields = z.infer<z.ZodObject<typeof jwtShape>>;
+
+export type JwtSettings = {
+  issuer: string;
+  audience: string;
+  /** A scope the token must carry (writing needs its own). */
+  requiredScope?: string;
+  tenantClaim: string;
+  clockSkewSecs: number;
+  maxLifetimeSecs: number;
+} & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
+
+export function jwtSettings(env: Env, fields: JwtFields, claims: { issuer: string; audience: string; requiredScope?: string }): JwtSettings {
+  const hsSecret = secret(env, 'AUTH_HS256_SECRET', false);
+  if (Boolean(fields.AUTH_JWKS_URL) === Boolean(hsSecret)) {
+    throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
   }
-  return Object.freeze({
-    tableName: batch.TABLE_NAME,
-    maxItems: batch.BATCH_MAX_ITEMS,
-    maxBytes: batch.BATCH_MAX_BYTES,
-    maxAgeSecs: batch.BATCH_MAX_AGE_SECS,
-    quietSecs: batch.BATCH_QUIET_SECS,
-    staleSealSecs: batch.BATCH_STALE_SEAL_SECS,
-    staleSubmitSecs: batch.BATCH_STALE_SUBMIT_SECS,
-    links:
-      batch.WORKLOAD_LINKS === 'public'
-        ? { kind: 'public' as const }
-        : { kind: 'tempurl' as const, key: secret(env, 'TEMPURL_KEY')!, ttlSecs: batch.TEMPURL_TTL_SECS },
-    asperathosUrl: batch.ASPERATHOS_URL,
-    mode: batch.SGX_MODE,
-    cas:
-      batch.SGX_MODE === 'HW'
-        ? { address: batch.CAS_ADDRESS!, clientCert: secret(env, 'CAS_CLIENT_CERT')!, clientKey: secret(env, 'CAS_CLIENT_KEY')!, ca: secret(env, 'CAS_CA')!, serverName: batch.CAS_SERVER_NAME }
-        : undefined,
-    sessionCommand: batch.SESSION_COMMAND,
-    sessionVersion: batch.SESSION_VERSION,
-    tolerate: batch.CAS_TOLERATE.split(',').filter(Boolean),
-    ignoreAdvisories: batch.CAS_IGNORE_ADVISORIES.split(',').filter(Boolean),
-    sessionFormat: batch.SESSION_FORMAT,
-    enclaveConfig: secret(env, 'ENCLAVE_CONFIG')!,
-    workerCmd: batch.WORKER_CMD.split(/\s+/).filter(Boolean),
-    workerEnv: batch.WORKER_ENV,
-    workerSecretEnv: secret(env, 'WORKER_SECRET_ENV', false),
-    initSize: batch.JOB_INIT_SIZE,
-    expectedTimeSecs: batch.EXPECTED_TIME_SECS,
-    resourcesLifetimeSecs: batch.JOB_RESOURCES_LIFETIME_SECS,
-    visualizer: grafanaPassword ? { username: batch.GRAFANA_USER, password: grafanaPassword } : undefined,
-    itemLeaseSecs: batch.ITEM_LEASE_SECS,
-    verbosity: batch.SCONE_VERBOSITY,
-    logLevel: batch.LOG_LEVEL,
-    aws: parseAwsSettings(env),
-    swift: parseSwiftSettings(env),
-    masterKey: secret(env, 'MASTER_KEY')!,
-  });
+  const common = {
+    ...claims,
+    tenantClaim: fields.AUTH_TENANT_CLAIM,
+    clockSkewSecs: fields.AUTH_CLOCK_SKEW_SECS,
+    maxLifetimeSecs: fields.AUTH_MAX_TOKEN_LIFETIME_SECS,
+  };
+  if (claims.requiredScope === undefined) delete common.requiredScope;
+  return fields.AUTH_JWKS_URL
+    ? { ...common, kind: 'jwks', jwksUrl: fields.AUTH_JWKS_URL, algorithms: fields.AUTH_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean) }
+    : { ...common, kind: 'secret', secret: hsSecret! };
 }
 
-let cachedBatch: BatchConfig | undefined;
-/** The batch function's configuration, parsed once per container from the process environment. */
-export function batchConfig(): BatchConfig {
-  return (cachedBatch ??= parseBatchConfig(process.env));
+/** One parse of the process environment per container, whatever parses it. */
+export function fromProcessEnv<T>(parseConfig: (env: Env) => T): () => T {
+  let parsed: T | undefined;
+  return () => (parsed ??= parseConfig(process.env));
 }

@@ -78,6 +78,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { pacsHookConfig } = await import('#lib/pacs/config.js');
   const { buildPacsHookDeps } = await import('#lib/pacs/wiring.js');
   const config = pacsHookConfig();
-  const hook = await startPacsHookServer(await buildPacsHookDeps(config), { port: Number(process.env.PORT ?? 8099), host: process.env.HOST ?? '0.0.0.0', timeouts: config.server });
+  const hook = await startPacsHookServer(await buildPacsHookDeps(config), { ...config.listen, timeouts: config.server });
   process.stdout.write(JSON.stringify({ message: 'pacs hook listening', url: hook.url }) + '\n');
 }

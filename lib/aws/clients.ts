@@ -2,11 +2,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { IntakeConfig } from '#lib/config.js';
+import type { AwsSettings } from '#lib/config.js';
 import type { ParameterStore } from '#lib/secrets.js';
 import { traced } from './tracing.js';
-
-type AwsSettings = IntakeConfig['aws'];
 
 export function documentClient(aws: AwsSettings): DynamoDBDocumentClient {
   const client = traced(new DynamoDBClient({ region: aws.region, endpoint: aws.dynamodbEndpoint }));

@@ -1,5 +1,5 @@
 /** Builds the batch function's dependencies once per container. */
-import type { BatchConfig } from '#lib/config.js';
+import type { BatchConfig } from './config.js';
 import { AsperathosClient } from '#lib/asperathos/client.js';
 import { documentClient, ssmParameters } from '#lib/aws/clients.js';
 import { parseEnclaveConfig, parseSecretEnv } from '#lib/enclave-image/config.js';

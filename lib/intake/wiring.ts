@@ -1,6 +1,6 @@
 /** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
 import { documentClient, ssmParameters } from '#lib/aws/clients.js';
-import type { IntakeConfig } from '#lib/config.js';
+import type { IntakeConfig } from './config.js';
 import { decodeMasterKey, JweKeyWrapper } from '#lib/keys.js';
 import { createLogger, type Logger } from '#lib/log.js';
 import { createS3Client, S3IntakeObjects } from '#lib/s3/bucket.js';
@@ -12,7 +12,6 @@ import type { IntakeDeps } from './ingest.js';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { traced } from '#lib/aws/tracing.js';
 import { EventBridgeDueTimer } from '#lib/batch/due-timer.js';
-import { parseDicomIntakeSettings } from '#lib/dicom/config.js';
 import { dicomConversion } from './dicom-step.js';
 
 export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Logger } = {}): Promise<IntakeDeps> {
@@ -28,7 +27,7 @@ export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Log
     limits: { maxVideoBytes: config.maxVideoBytes, batchMaxItems: config.batchMaxItems, batchMaxBytes: config.batchMaxBytes },
     containerPrefix: config.containerPrefix,
     acceptedKinds: ['mp4'],
-    convertDicom: dicomConversionFromEnv(masterKey),
+    convertDicom: config.dicom && dicomConversion({ ...config.dicom, masterKey }),
     dueTimer: config.dueTimer
       ? {
           timer: new EventBridgeDueTimer(traced(new SchedulerClient({ region: config.aws.region })), {
@@ -40,10 +39,4 @@ export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Log
       : undefined,
     log,
   };
-}
-
-/** DICOM is converted to MP4 before sealing unless DICOM_INTAKE=off (settings: lib/dicom/config.ts). */
-function dicomConversionFromEnv(masterKey: Uint8Array) {
-  const settings = parseDicomIntakeSettings(process.env);
-  return settings ? dicomConversion({ ...settings, masterKey }) : undefined;
 }

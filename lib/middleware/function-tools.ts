@@ -6,6 +6,7 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { powertoolsLogLevel, type Env } from '#lib/config.js';
 import type { LogFields, Logger } from '#lib/log.js';
 import type { MetricSink } from './metrics.js';
 import { traceAwsClients } from '#lib/aws/tracing.js';
@@ -21,24 +22,13 @@ export interface FunctionTools {
   metricSink: MetricSink;
 }
 
-/**
- * Built at module scope in functions/<name>.ts. The level is POWERTOOLS_LOG_LEVEL or the functions' LOG_LEVEL, in
- * either case (Powertools itself takes only upper case); an invalid LOG_LEVEL is the function config's error to name.
- */
-export function functionTools(functionName: string, env: Record<string, string | undefined> = process.env): FunctionTools {
-  const logger = new PowertoolsLogger({ serviceName: SERVICE_NAME, logLevel: logLevelOf(env), persistentKeys: { function: functionName } });
+/** Built at module scope in functions/<name>.ts; the level from the process environment unless `env` is given (lib/config.ts). */
+export function functionTools(functionName: string, env?: Env): FunctionTools {
+  const logger = new PowertoolsLogger({ serviceName: SERVICE_NAME, logLevel: powertoolsLogLevel(env), persistentKeys: { function: functionName } });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: { function: functionName } });
   const tracer = new Tracer({ serviceName: SERVICE_NAME });
   traceAwsClients(tracer);
   return { logger, metrics, tracer, log: loggerView(logger, {}), metricSink: metricSinkOf(metrics) };
-}
-
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
-
-function logLevelOf(env: Record<string, string | undefined>): LogLevel | undefined {
-  const level = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL)?.toUpperCase();
-  return LOG_LEVELS.find((known) => known === level);
 }
 
 export function loggerView(logger: PowertoolsLogger, bound: LogFields): Logger {

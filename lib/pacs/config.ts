@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '#lib/errors.js';
-import { parse, parseAwsSettings, positiveInt, secret, url, type Env, type IntakeConfig, type SecretRef } from '#lib/config.js';
+import { fromProcessEnv, jwtSettings, jwtShape, logLevelShape, parse, parseAwsSettings, positiveInt, secret, url, type AwsSettings, type Env, type JwtSettings, type SecretRef } from '#lib/config.js';
+import type { LogLevel } from '#lib/log.js';
 
 const schema = z.object({
   INTAKE_BUCKET: z.string().min(1),
@@ -39,12 +40,11 @@ const schema = z.object({
   /** Writing needs its own audience and scope: a status (read) token never writes. */
   PACS_AUTH_AUDIENCE: z.string().min(1).default('radiomics-pacs'),
   PACS_AUTH_SCOPE: z.string().regex(/^\S+$/).default('pacs:write'),
-  AUTH_CLOCK_SKEW_SECS: z.coerce.number().int().min(0).max(300).default(30),
-  AUTH_MAX_TOKEN_LIFETIME_SECS: positiveInt.max(7 * 24 * 3600).default(12 * 3600),
-  AUTH_JWKS_URL: url.optional(),
-  AUTH_ALGORITHMS: z.string().default('RS256,PS256,ES256'),
-  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  ...jwtShape,
+  /** The streaming server's address (containers/pacs-hook); the Lambda has none. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8099),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  ...logLevelShape,
 });
 
 export interface PacsServerTimeouts {
@@ -61,12 +61,13 @@ export interface PacsHookConfig {
   limits: { maxRequestBytes: number; maxInstanceBytes: number; maxUploadBytes: number; maxStowParts: number };
   failedLogins: { maxFailures: number; windowMs: number };
   server: PacsServerTimeouts;
+  listen: { port: number; host: string };
   credentials: SecretRef;
   credentialsRefreshMs: number;
   uploads: { expiresInSecs: number; multipartAboveBytes: number; multipartPartBytes: number };
-  jwt?: { issuer: string; audience: string; requiredScope: string; tenantClaim: string; clockSkewSecs: number; maxLifetimeSecs: number } & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  aws: IntakeConfig['aws'];
+  jwt?: JwtSettings & { requiredScope: string };
+  logLevel: LogLevel;
+  aws: AwsSettings;
 }
 
 export function parsePacsHookConfig(env: Env): PacsHookConfig {
@@ -74,26 +75,13 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
   if (c.PACS_HEADERS_TIMEOUT_SECS > c.PACS_REQUEST_TIMEOUT_SECS) {
     throw new ConfigError('invalid configuration: PACS_HEADERS_TIMEOUT_SECS must not exceed PACS_REQUEST_TIMEOUT_SECS');
   }
-  const hsSecret = secret(env, 'AUTH_HS256_SECRET', false);
   let jwt: PacsHookConfig['jwt'];
   if (c.AUTH_ISSUER) {
     if (c.PACS_AUTH_AUDIENCE === c.AUTH_AUDIENCE) {
       throw new ConfigError('invalid configuration: PACS_AUTH_AUDIENCE must differ from AUTH_AUDIENCE (the status API\'s read tokens)');
     }
-    if (Boolean(c.AUTH_JWKS_URL) === Boolean(hsSecret)) {
-      throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
-    }
-    const common = {
-      issuer: c.AUTH_ISSUER,
-      audience: c.PACS_AUTH_AUDIENCE,
-      requiredScope: c.PACS_AUTH_SCOPE,
-      tenantClaim: c.AUTH_TENANT_CLAIM,
-      clockSkewSecs: c.AUTH_CLOCK_SKEW_SECS,
-      maxLifetimeSecs: c.AUTH_MAX_TOKEN_LIFETIME_SECS,
-    };
-    jwt = c.AUTH_JWKS_URL
-      ? { ...common, kind: 'jwks', jwksUrl: c.AUTH_JWKS_URL, algorithms: c.AUTH_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean) }
-      : { ...common, kind: 'secret', secret: hsSecret! };
+    const requiredScope = c.PACS_AUTH_SCOPE;
+    jwt = { ...jwtSettings(env, c, { issuer: c.AUTH_ISSUER, audience: c.PACS_AUTH_AUDIENCE, requiredScope }), requiredScope };
   }
   return Object.freeze({
     intakeBucket: c.INTAKE_BUCKET,
@@ -107,6 +95,7 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
       idleMs: c.PACS_IDLE_TIMEOUT_SECS * 1000,
       keepAliveMs: c.PACS_KEEP_ALIVE_TIMEOUT_SECS * 1000,
     },
+    listen: { port: c.PORT, host: c.HOST },
     credentials: secret(env, 'PACS_CREDENTIALS')!,
     credentialsRefreshMs: c.PACS_CREDENTIALS_REFRESH_SECS * 1000,
     uploads: { expiresInSecs: c.UPLOAD_URL_TTL_SECS, multipartAboveBytes: c.UPLOAD_MULTIPART_ABOVE_BYTES, multipartPartBytes: c.UPLOAD_PART_BYTES },
@@ -116,5 +105,4 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
   });
 }
 
-let cached: PacsHookConfig | undefined;
-export const pacsHookConfig = (): PacsHookConfig => (cached ??= parsePacsHookConfig(process.env));
+export const pacsHookConfig = fromProcessEnv(parsePacsHookConfig);

@@ -1,7 +1,7 @@
 /** Builds the hook's dependencies once per container (Lambda) or process (streaming server). */
 import { documentClient, ssmParameters } from '#lib/aws/clients.js';
 import { DynamoRefusalLog } from '#lib/store/refusals.js';
-import { createJwtVerifier } from '#lib/auth/jwt.js';
+import { jwtVerifierFromConfig } from '#lib/auth/from-config.js';
 import { createLogger, type Logger } from '#lib/log.js';
 import { createS3Client } from '#lib/s3/bucket.js';
 import { createSecretSource } from '#lib/secrets.js';
@@ -18,23 +18,7 @@ export async function buildPacsHookDeps(
   const log = options.log ?? createLogger({ function: 'pacs-hook' }, { level: config.logLevel });
   const ssm = ssmParameters(config.aws);
   const s3 = createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint, credentials: options.s3Credentials });
-  let verifier;
-  if (config.jwt) {
-    const jwt = config.jwt;
-    const keys =
-      jwt.kind === 'jwks'
-        ? { kind: 'jwks' as const, url: jwt.jwksUrl, algorithms: jwt.algorithms }
-        : { kind: 'secret' as const, secret: Buffer.from(await createSecretSource(ssm).read(jwt.secret, 'AUTH_HS256_SECRET'), 'utf8') };
-    verifier = createJwtVerifier({
-      keys,
-      issuer: jwt.issuer,
-      audience: jwt.audience,
-      requiredScope: jwt.requiredScope,
-      tenantClaim: jwt.tenantClaim,
-      clockSkewSecs: jwt.clockSkewSecs,
-      maxLifetimeSecs: jwt.maxLifetimeSecs,
-    });
-  }
+  const verifier = config.jwt && (await jwtVerifierFromConfig(config.jwt, createSecretSource(ssm)));
   return {
     // a fresh secret source per load: the shared one caches for the container's life, which would defeat rotation
     auth: credentialAuthenticator({

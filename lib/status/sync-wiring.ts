@@ -6,7 +6,7 @@ import { createSecretSource } from '#lib/secrets.js';
 import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import type { SyncConfig } from './config.js';
 import { DynamoJobStatusStore } from '#lib/store/status-store.js';
-import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync.js';
+import type { SyncDeps } from './sync.js';
 
 export async function buildSyncDeps(config: SyncConfig, options: { log?: Logger } = {}): Promise<SyncDeps> {
   const log = options.log ?? createLogger({ function: 'sync-status' }, { level: config.logLevel });
@@ -15,16 +15,7 @@ export async function buildSyncDeps(config: SyncConfig, options: { log?: Logger 
     store: new DynamoJobStatusStore(documentClient(config.aws), config.tableName),
     jobs: new AsperathosClient({ submissionsUrl: config.asperathosUrl, timeoutMs: config.asperathosTimeoutMs }),
     swift,
-    settings: {
-      ...DEFAULT_SYNC_SETTINGS,
-      concurrency: config.concurrency,
-      notFoundLimit: config.notFoundLimit,
-      backoffBaseMs: config.backoffBaseMs,
-      backoffMaxMs: config.backoffMaxMs,
-      breakerThreshold: config.breakerThreshold,
-      heartbeatMs: config.heartbeatMs,
-      shredKeysOnTerminal: config.shredKeysOnTerminal,
-    },
+    settings: config.settings,
     log,
   };
 }

@@ -40,17 +40,8 @@ export interface SyncSettings {
   settleRetryLimit: number;
 }
 
-export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
-  concurrency: 32,
-  notFoundLimit: 3,
-  backoffBaseMs: 60_000,
-  backoffMaxMs: 15 * 60_000,
-  breakerThreshold: 20,
-  heartbeatMs: 10 * 60_000,
-  shredKeysOnTerminal: false,
-  pageSize: 500,
-  settleRetryLimit: 3,
-};
+/** The settings with every variable unset (the defaults are the config schema's: lib/status/config.ts). */
+export { DEFAULT_SYNC_SETTINGS } from './config.js';
 
 export interface SyncDeps {
   store: JobStatusStore;

@@ -1,5 +1,5 @@
 /** Builds the status-api dependencies once per container (sync-status: lib/status/sync-wiring.ts). */
-import { createJwtVerifier } from '#lib/auth/jwt.js';
+import { jwtVerifierFromConfig } from '#lib/auth/from-config.js';
 import { documentClient, ssmParameters } from '#lib/aws/clients.js';
 import { createLogger, type Logger } from '#lib/log.js';
 import { createSecretSource } from '#lib/secrets.js';
@@ -12,20 +12,8 @@ import { DynamoRefusalLog } from '#lib/store/refusals.js';
 export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } = {}): Promise<ApiDeps> {
   const log = options.log ?? createLogger({ function: 'status-api' }, { level: config.logLevel });
   const secrets = createSecretSource(ssmParameters(config.aws));
-  const auth = config.auth;
-  const keys =
-    auth.kind === 'jwks'
-      ? { kind: 'jwks' as const, url: auth.jwksUrl, algorithms: auth.algorithms }
-      : { kind: 'secret' as const, secret: Buffer.from(await secrets.read(auth.secret, 'AUTH_HS256_SECRET'), 'utf8') };
   return {
-    verifier: createJwtVerifier({
-      keys,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      tenantClaim: auth.tenantClaim,
-      clockSkewSecs: auth.clockSkewSecs,
-      maxLifetimeSecs: auth.maxLifetimeSecs,
-    }),
+    verifier: await jwtVerifierFromConfig(config.auth, secrets),
     store: new DynamoJobStatusStore(documentClient(config.aws), config.tableName),
     swift: await swiftClientFromConfig(config.swift, secrets, log),
     results: { tempUrlKey: await secrets.read(config.results.tempUrlKey, 'TEMPURL_KEY'), ttlSecs: config.results.ttlSecs, maxLinks: config.results.maxLinks },

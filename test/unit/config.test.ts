@@ -1,6 +1,9 @@
 import { describe, it, expect } from '@jest/globals';
-import { parseBatchConfig, parseIntakeConfig } from '#lib/config.js';
+import { parseBatchConfig } from '#lib/batch/config.js';
+import { parseIntakeConfig } from '#lib/intake/config.js';
 import { ConfigError } from '#lib/errors.js';
+import { parsePacsHookConfig } from '#lib/pacs/config.js';
+import { DEFAULT_SYNC_SETTINGS, parseApiConfig, parseSyncConfig } from '#lib/status/config.js';
 
 const base = {
   TABLE_NAME: 'radiomics',
@@ -34,12 +37,19 @@ describe('intake configuration', () => {
       containerPrefix: '',
       batchMaxAgeSecs: 600,
       dueTimer: undefined,
+      dicom: { ffmpegPath: '/opt/bin/ffmpeg', maxDicomBytes: 256 * 1024 * 1024 },
       logLevel: 'info',
       aws: { region: 'eu-west-1', s3Endpoint: undefined, dynamodbEndpoint: undefined },
       swift: { variables: { ST_AUTH: base.SWIFT_AUTH_URL, ST_USER: 'test:tester' }, secrets: { ST_KEY: { file: '/run/secrets/swift-key', ssm: undefined } } },
       masterKey: { file: undefined, ssm: '/trustworthy-radiomics/dev/master-key' },
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads the DICOM conversion settings with the rest, DICOM_INTAKE=off leaving them out', () => {
+    expect(parseIntakeConfig({ ...base, DICOM_INTAKE: 'off' }).dicom).toBeUndefined();
+    expect(parseIntakeConfig({ ...base, FFMPEG_PATH: '/usr/bin/ffmpeg', MAX_DICOM_BYTES: '1024' }).dicom).toEqual({ ffmpegPath: '/usr/bin/ffmpeg', maxDicomBytes: 1024 });
+    expect(errorOf({ ...base, DICOM_INTAKE: 'maybe' })).toMatch(/^invalid configuration: DICOM_INTAKE is invalid/);
   });
 
   it('names every missing variable', () => {
@@ -175,5 +185,46 @@ describe('batch configuration', () => {
     expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '45' }).quietSecs).toBe(45);
     expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '0' }).quietSecs).toBe(0);
     expect(() => parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '-1' })).toThrow(/BATCH_QUIET_SECS/);
+  });
+});
+
+describe('shared fragments', () => {
+  const api = { AUTH_ISSUER: 'https://login.test', AUTH_AUDIENCE: 'radiomics-status', TEMPURL_KEY_FILE: '/k', AUTH_HS256_SECRET_FILE: '/s', ...base };
+
+  it('the sync defaults are the schema defaults', () => {
+    expect(DEFAULT_SYNC_SETTINGS).toEqual({
+      concurrency: 32,
+      notFoundLimit: 3,
+      backoffBaseMs: 60_000,
+      backoffMaxMs: 15 * 60_000,
+      breakerThreshold: 20,
+      heartbeatMs: 10 * 60_000,
+      shredKeysOnTerminal: false,
+      pageSize: 500,
+      settleRetryLimit: 3,
+    });
+    expect(parseSyncConfig({ TABLE_NAME: 't', ASPERATHOS_URL: 'http://asperathos:1500/submissions', PROGRESS_FROM_RESULTS: 'false', SYNC_CONCURRENCY: '4' }).settings).toEqual({ ...DEFAULT_SYNC_SETTINGS, concurrency: 4 });
+  });
+
+  it('one LOG_LEVEL rule for every function', () => {
+    for (const parseConfig of [parseIntakeConfig, (env: Record<string, string | undefined>) => parseApiConfig({ ...api, ...env })]) {
+      expect(() => parseConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL is invalid/);
+      expect(parseConfig({ ...base, LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    }
+  });
+
+  it('one JWT reading for the status API and the PACS hook, each with its own audience', () => {
+    const jwks = { AUTH_JWKS_URL: 'https://login.test/jwks', AUTH_CLOCK_SKEW_SECS: '10' };
+    expect(parseApiConfig({ ...api, AUTH_HS256_SECRET_FILE: undefined, ...jwks }).auth).toEqual({
+      kind: 'jwks', jwksUrl: 'https://login.test/jwks', algorithms: ['RS256', 'PS256', 'ES256'], issuer: 'https://login.test', audience: 'radiomics-status',
+      tenantClaim: 'tenant', clockSkewSecs: 10, maxLifetimeSecs: 12 * 3600,
+    });
+    const pacs = parsePacsHookConfig({ INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: '/c', AUTH_ISSUER: 'https://login.test', ...jwks });
+    expect(pacs.jwt).toEqual({
+      kind: 'jwks', jwksUrl: 'https://login.test/jwks', algorithms: ['RS256', 'PS256', 'ES256'], issuer: 'https://login.test', audience: 'radiomics-pacs',
+      requiredScope: 'pacs:write', tenantClaim: 'tenant', clockSkewSecs: 10, maxLifetimeSecs: 12 * 3600,
+    });
+    expect(pacs.listen).toEqual({ port: 8099, host: '0.0.0.0' });
+    expect(() => parseApiConfig({ ...api, ...jwks, AUTH_HS256_SECRET_FILE: '/s' })).toThrow('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
   });
 });

@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { ffmpegArgs } from '#enclave/decode.js';
 import { DEFAULT_WORKER_CMD, SCONE_TUNING } from '#lib/asperathos/job.js';
 import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '#lib/batch/job-spec.js';
-import { parseBatchConfig } from '#lib/config.js';
+import { parseBatchConfig } from '#lib/batch/config.js';
 import {
   FFMPEG_SESSION_COMMAND,
   IMAGE_ENTRYPOINT,
