@@ -1,4 +1,6 @@
 /** `radiomics <command> …`: each command lives in bin/commands/<command>.ts and exports `run(args): Promise<number>`. */
+import { EXIT_USAGE, UsageError, commandHelp, defineCommand, runCommand, shown, type Out } from '#bin/support/command-line.js';
+
 const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
   seal: () => import('#bin/commands/seal.js'),
   unseal: () => import('#bin/commands/unseal.js'),
@@ -9,7 +11,9 @@ const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   results: () => import('#bin/commands/results.js'),
 };
 
-const USAGE = `usage: radiomics <command> [options]
+export const RADIOMICS = defineCommand({
+  program: 'radiomics',
+  usage: `usage: radiomics <command> [options]
 commands:
   seal --key <base64 16-byte key> IN OUT     encrypt IN to OUT as iv(12) | tag(16) | ciphertext
   unseal --key <base64 16-byte key> IN OUT   decrypt and verify; writes nothing on a wrong key or tampering
@@ -18,21 +22,25 @@ commands:
                                              CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)
   enclave-config --keytag K --mrenclave M --image NAME [--out config.json]
                                              config.json of an enclave image build (see enclave/README.md)
-  status [JOB_ID] [--api URL] [--token T | --token-file F] [--json]
+  status [JOB_ID] [--api URL] [--token T | --token-file F] [--json | --watch]
                                              jobs and progress from the status API
   results (JOB_ID | --batch ID) --out DIR [--api URL] [--token T | --token-file F]
-                                             download a job's results; write DIR/features.csv and DIR/report.html`;
+                                             download a job's results; write DIR/features.csv and DIR/report.html`,
+  about: "The radiomics command-line tools. `radiomics <command> --help` tells a command's arguments, options, environment and exit statuses.",
+  options: {},
+  environment: "each command's own: see `radiomics <command> --help`",
+  exitStatus: [[0, 'done'], [1, 'failed (each command says how)'], [2, 'usage error, no command or an unknown one']],
+});
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help') {
-    process.stdout.write(USAGE + '\n');
-    return command ? 0 : 2;
+  if (command === undefined) {
+    out.write(`${commandHelp(RADIOMICS)}\n`);
+    return EXIT_USAGE;
   }
-  const load = COMMANDS[command];
-  if (!load) {
-    process.stderr.write(`radiomics: unknown command '${command}'\n${USAGE}\n`);
-    return 2;
-  }
-  return (await load()).run(rest);
+  if (Object.hasOwn(COMMANDS, command)) return (await COMMANDS[command]()).run(rest);
+  // Only -h/--help comes before a command; anything else there is an unknown option or command.
+  return runCommand(RADIOMICS, [command], { out, err }, () => {
+    throw new UsageError(`unknown command '${shown(command)}'`);
+  });
 }

@@ -1,9 +1,10 @@
 /**
- * `submit-job …`: the original Python CLI, ported (usage: bin/submit-job/args.ts HELP; the work: lib/submit-job).
+ * `submit-job …`: the original Python CLI, ported (usage: bin/submit-job/args.ts SUBMIT_JOB; the work: lib/submit-job).
  * Exit: 0 done, 1 failed (nothing submitted), 2 usage error.
  */
-import { HELP, USAGE, UsageError, parseSubmitJobArgs } from '#bin/submit-job/args.js';
-import { EXIT_OK, EXIT_USAGE, runSubmitJob, type SubmitJobIo } from '#bin/submit-job/run.js';
+import { runCommand } from '#bin/support/command-line.js';
+import { SUBMIT_JOB, submitJobArgs } from '#bin/submit-job/args.js';
+import { runSubmitJob, type SubmitJobIo } from '#bin/submit-job/run.js';
 
 const processIo: SubmitJobIo = {
   stdout: (text) => process.stdout.write(text),
@@ -11,17 +12,5 @@ const processIo: SubmitJobIo = {
 };
 
 export async function main(argv: string[], env: Record<string, string | undefined> = process.env, io: SubmitJobIo = processIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseSubmitJobArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr(`${USAGE}\nsubmit-job: error: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (parsed === 'help') {
-    io.stdout(HELP + '\n');
-    return EXIT_OK;
-  }
-  return runSubmitJob(parsed, env, io);
+  return runCommand(SUBMIT_JOB, argv, { out: { write: io.stdout }, err: { write: io.stderr } }, (parsed) => runSubmitJob(submitJobArgs(parsed), env, io));
 }

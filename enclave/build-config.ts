@@ -15,11 +15,8 @@
  *
  * Hex is normalised to lower case. Errors say what is wrong and never print the FSPF key.
  *
- *   node --import tsx enclave/build-config.ts --keytag FILE --mrenclave FILE --image NAME [--ffmpeg-mrenclave FILE] [--out config.json]
- * (`-` as a FILE reads stdin; --out defaults to stdout.)
+ * The command line is `radiomics enclave-config` (bin/commands/enclave-config.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { ConfigError } from '#lib/errors.js';
 
 export interface EnclaveImageConfig {
@@ -87,56 +84,4 @@ export function buildEnclaveConfig(input: { keytag: string; mrenclave: string; i
   };
   if (input.ffmpegMrenclave !== undefined) config.mrenclaves = [mrenclave, parseMrenclave(input.ffmpegMrenclave, 'ffmpeg mrenclave')];
   return config;
-}
-
-export const USAGE = 'usage: enclave-config --keytag FILE --mrenclave FILE --image NAME [--ffmpeg-mrenclave FILE] [--out config.json]';
-
-/** CLI: exit 0 written, 1 invalid build output, 2 usage. */
-export async function run(args: string[], io: { stdin?: () => string } = {}): Promise<number> {
-  const options: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '-h' || arg === '--help') {
-      process.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    const name = /^--(keytag|mrenclave|image|ffmpeg-mrenclave|out)$/.exec(arg)?.[1];
-    const value = args[i + 1];
-    if (!name || value === undefined) {
-      process.stderr.write(`enclave-config: ${name ? `${arg} needs a value` : `unknown argument '${arg}'`}\n${USAGE}\n`);
-      return 2;
-    }
-    options[name] = value;
-    i++;
-  }
-  for (const needed of ['keytag', 'mrenclave', 'image']) {
-    if (!options[needed]) {
-      process.stderr.write(`enclave-config: --${needed} is required\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  const readInput = (file: string) => (file === '-' ? (io.stdin ?? (() => readFileSync(0, 'utf8')))() : readFileSync(file, 'utf8'));
-  let config: EnclaveImageConfig;
-  try {
-    config = buildEnclaveConfig({
-      keytag: readInput(options.keytag),
-      mrenclave: readInput(options.mrenclave),
-      imageName: options.image,
-      ffmpegMrenclave: options['ffmpeg-mrenclave'] === undefined ? undefined : readInput(options['ffmpeg-mrenclave']),
-    });
-  } catch (error) {
-    if (error instanceof ConfigError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      process.stderr.write(`enclave-config: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
-  }
-  const json = JSON.stringify(config, null, 2) + '\n';
-  if (options.out) writeFileSync(options.out, json, { mode: 0o600 });
-  else process.stdout.write(json);
-  return 0;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await run(process.argv.slice(2));
 }

@@ -1,7 +1,7 @@
 /**
  * Bundles the enclave worker into one file for the SCONE image (no npm install inside the image):
  *
- *   node --import tsx enclave/build.ts [OUT_DIR] [--target node20]      → OUT_DIR/worker.mjs (default dist/enclave)
+ *   node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]   → OUT_DIR/worker.mjs (default dist/enclave)
  *
  * Output:
  *   OUT_DIR/worker.mjs                     the worker, its code and its npm dependencies (ioredis, yazl), ESM
@@ -19,6 +19,7 @@
 import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const ENCLAVE_DIR = dirname(fileURLToPath(import.meta.url));
@@ -71,18 +72,55 @@ export async function buildWorkerBundle(options: BuildOptions = {}): Promise<Bui
   return { bundle, files: [bundle, classifier, packageJson], bytes, inputs: Object.keys(result.metafile.inputs).sort() };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  let target: string | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--target') target = args[++i];
-    else if (args[i] === '--minify') continue;
-    else if (args[i] === '-h' || args[i] === '--help') {
-      process.stdout.write('usage: node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]\n');
-      process.exit(0);
-    } else positional.push(args[i]);
+export const USAGE = 'usage: node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]';
+
+export const HELP = `${USAGE}
+
+Bundle the enclave worker for the SCONE image (no npm install inside the image): OUT_DIR/worker.mjs, with
+radiomics/classifier.json and a module package.json beside it. Prints {"bundle", "bytes", "files"} as one JSON line.
+
+arguments:
+  OUT_DIR                   where to write (default: dist/enclave)
+
+options:
+  -h, --help                show this help and exit
+  --target TARGET           esbuild target; keep it in step with the SCONE Node image (default: node20)
+  --minify                  minify the bundle
+
+environment:
+  none
+
+exit status:
+  0   written
+  1   the build failed
+  2   usage error`;
+
+type Out = { write(text: string): unknown };
+
+/** The command line (the same conventions as bin/support/command-line.ts, which enclave/ may not import). */
+export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  const usageError = (problem: string) => {
+    err.write(`enclave/build.ts: ${problem}\n${USAGE}\n`);
+    return 2;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { target: { type: 'string' }, minify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    // node's first sentence names the option; the rest is advice about positionals
+    return usageError((error as Error).message.split('. ')[0]);
   }
-  const out = await buildWorkerBundle({ outDir: positional[0], target, minify: args.includes('--minify') });
-  process.stdout.write(JSON.stringify({ bundle: out.bundle, bytes: out.bytes, files: out.files }) + '\n');
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.write(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) return usageError(`expected at most one OUT_DIR, got ${positionals.length} arguments`);
+  const built = await buildWorkerBundle({ outDir: positionals[0], target: values.target, minify: values.minify });
+  out.write(JSON.stringify({ bundle: built.bundle, bytes: built.bytes, files: built.files }) + '\n');
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -7,39 +7,52 @@
  */
 import { exportJobResults } from '#lib/results/export-job.js';
 import { HttpStatusApi, ID_PATTERN, StatusApiError } from '#lib/results/status-api-client.js';
-import { apiAccess, parseCommandArgs } from '#bin/support/status-access.js';
+import { UsageError, defineCommand, runCommand, type Out } from '#bin/support/command-line.js';
+import { API_ACCESS_ENVIRONMENT, API_ACCESS_OPTIONS, apiAccess, type ApiAccess } from '#bin/support/status-access.js';
 import { progressBar } from '#bin/support/status-format.js';
 
-const USAGE = 'usage: radiomics results (JOB_ID | --batch BATCH_ID) --out DIR [--api URL] [--token TOKEN | --token-file PATH]';
-
-type Out = { write(text: string): unknown; isTTY?: boolean };
+export const RESULTS = defineCommand({
+  program: 'radiomics results',
+  usage: 'usage: radiomics results (JOB_ID | --batch BATCH_ID) --out DIR [--api URL] [--token TOKEN | --token-file PATH]',
+  about:
+    "Download a job's per-clip results through the status API's links, resumably (files already in DIR are kept), and write DIR/features.csv and DIR/report.html. A progress bar goes to stderr. The token is never printed.",
+  arguments: [['JOB_ID', 'the job (32 hex characters)']],
+  options: {
+    ...API_ACCESS_OPTIONS,
+    out: { type: 'string', value: 'DIR', help: 'the folder to write into (required)' },
+    batch: { type: 'string', value: 'BATCH_ID', help: "the batch whose job's results to fetch, instead of JOB_ID" },
+  },
+  environment: API_ACCESS_ENVIRONMENT,
+  exitStatus: [
+    [0, 'written: every file fetched'],
+    [1, 'the API refused, some files could not be fetched (the rest is written; run again to resume) or DIR cannot be written'],
+    [2, 'usage error'],
+  ],
+});
 
 export async function run(args: string[], env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
-  const parsed = parseCommandArgs('results', USAGE, args, { out: { type: 'string' }, batch: { type: 'string' } }, out, err);
-  if (typeof parsed === 'number') return parsed;
-  const { values, positionals } = parsed;
-  const access = await apiAccess(values, env);
-  const given = [...positionals, ...(values.batch ? [values.batch] : [])];
-  const problem =
-    'problem' in access ? access.problem
-    : !values.out ? '--out DIR is required'
-    : given.length !== 1 ? 'give one JOB_ID or --batch BATCH_ID'
-    : !ID_PATTERN.test(given[0]) ? 'the id must be 32 hex characters'
-    : undefined;
-  if (problem || 'problem' in access) {
-    err.write(`radiomics results: ${problem}\n${USAGE}\n`);
-    return 2;
-  }
+  return runCommand(RESULTS, args, { out, err }, async ({ values, positionals }) => {
+    const access = await apiAccess(values, env);
+    const given = [...positionals, ...(values.batch ? [values.batch] : [])];
+    if ('problem' in access) throw new UsageError(access.problem);
+    if (!values.out) throw new UsageError('--out DIR is required');
+    if (given.length !== 1) throw new UsageError('give one JOB_ID or --batch BATCH_ID');
+    if (!ID_PATTERN.test(given[0])) throw new UsageError('the id must be 32 hex characters');
+    return exportResults(access, { outDir: values.out, batchId: values.batch, jobId: given[0] }, out, err);
+  });
+}
+
+async function exportResults(access: ApiAccess, target: { outDir: string; batchId?: string; jobId: string }, out: Out, err: Out): Promise<number> {
   const api = new HttpStatusApi(access.api, access.token);
   const progress = (text: string, end = false) => (err.isTTY ? err.write(`\r${text}${end ? '\n' : ''}`) : end && err.write(`${text}\n`));
   try {
-    const jobId = values.batch ? (await api.batch(values.batch)).job_id : given[0];
+    const jobId = target.batchId ? (await api.batch(target.batchId)).job_id : target.jobId;
     if (!jobId) {
       err.write('radiomics results: that batch has no job yet\n');
       return 1;
     }
     const outcome = await exportJobResults({
-      api, jobId, outDir: values.out!,
+      api, jobId, outDir: target.outDir,
       onProgress: (p) => progress(`files ${progressBar({ done: p.done, total: p.total, percent: p.total ? (100 * p.done) / p.total : 100 })} (${p.skipped} already there)`, p.done === p.total),
     });
     const { download, job } = outcome;
@@ -55,7 +68,7 @@ export async function run(args: string[], env: Record<string, string | undefined
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'EROFS' || code === 'ENOSPC') {
-      err.write(`radiomics results: cannot write into ${values.out} (${code})\n`);
+      err.write(`radiomics results: cannot write into ${target.outDir} (${code})\n`);
       return 1;
     }
     throw error;

@@ -1,27 +1,48 @@
 /**
  * `radiomics seal (--key B64 | --key-file PATH) IN OUT`: encrypt IN to OUT as iv(12) | tag(16) | ciphertext.
+ * Usage, options and exit statuses: KEYED_COMMANDS below (`--help`). The key is never printed, and neither is
+ * any argument that might be one.
  *
- * Exit codes: 0 done, 1 the operation failed (missing input, I/O error; for unseal: wrong key or
- * tampered data), 2 usage error (missing or unknown arguments, malformed key).
- * The key is never printed, and neither is any argument that might be one.
- *
- * This module also holds the argument parsing and error reporting shared with `unseal`.
+ * This module also holds the arguments and error reporting shared with `unseal`.
  */
 import { readFile } from 'node:fs/promises';
+import { UsageError, defineCommand, runCommand, type Out, type ParsedArgs } from '#bin/support/command-line.js';
 import { ConfigError } from '#lib/errors.js';
 import { UnsealError, parseKeyBase64, sealFile } from '#lib/seal/cipher.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
 export type KeyedCommand = 'seal' | 'unseal';
 
-export function usageLine(command: KeyedCommand): string {
-  return `usage: radiomics ${command} (--key <base64 16-byte key> | --key-file <path>) IN OUT`;
-}
+const KEY_OPTIONS = {
+  key: { type: 'string', value: 'B64', help: "the 16-byte key in standard base64: 24 characters ending in '=='" },
+  'key-file': { type: 'string', value: 'PATH', help: 'a file holding the key in base64 (one trailing newline allowed)' },
+} as const;
 
-class UsageError extends Error {}
+const USAGE_ERROR = 'usage error: missing or unknown arguments, a malformed key, a key file that cannot be read';
+
+export const KEYED_COMMANDS = {
+  seal: defineCommand({
+    program: 'radiomics seal',
+    usage: 'usage: radiomics seal (--key <base64 16-byte key> | --key-file <path>) IN OUT',
+    about: 'Encrypt IN to OUT with AES-128-GCM as iv(12) | tag(16) | ciphertext, the form the worker decrypts. The key is never printed.',
+    arguments: [['IN', 'the file to seal'], ['OUT', 'the sealed file to write']],
+    options: KEY_OPTIONS,
+    environment: [],
+    exitStatus: [[0, 'sealed'], [1, 'failed: IN cannot be read or OUT cannot be written'], [2, USAGE_ERROR]],
+  }),
+  unseal: defineCommand({
+    program: 'radiomics unseal',
+    usage: 'usage: radiomics unseal (--key <base64 16-byte key> | --key-file <path>) IN OUT',
+    about:
+      'Decrypt and verify a sealed file (iv(12) | tag(16) | ciphertext). OUT appears only once the tag verifies: on a wrong key, tampered or truncated data nothing is written. The key is never printed.',
+    arguments: [['IN', 'the sealed file'], ['OUT', 'the plain file to write']],
+    options: KEY_OPTIONS,
+    environment: [],
+    exitStatus: [[0, 'unsealed and verified'], [1, 'failed: wrong key, tampered or truncated data (no output written), IN cannot be read, OUT cannot be written'], [2, USAGE_ERROR]],
+  }),
+};
 
 export interface KeyedArgs {
   key?: string;
@@ -30,53 +51,8 @@ export interface KeyedArgs {
   output: string;
 }
 
-function isOwnOption(arg: string): boolean {
-  return arg === '--' || arg === '-h' || arg === '--help' || /^--key(-file)?(=|$)/.test(arg);
-}
-
-/** Parse `--key B64 | --key=B64 | --key-file PATH | --key-file=PATH`, `--`, and exactly two positionals. */
-export function parseKeyedArgs(args: string[]): KeyedArgs | 'help' {
-  let key: string | undefined;
-  let keyFile: string | undefined;
-  const positionals: string[] = [];
-  let optionsDone = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (optionsDone || !arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    if (arg === '--') {
-      optionsDone = true;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') return 'help';
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (name !== '--key' && name !== '--key-file') {
-      // Only the option name is echoed: whatever follows it might be a key.
-      throw new UsageError(`unknown option '${name.length <= 32 ? name : name.slice(0, 32) + '…'}'`);
-    }
-    let value: string | undefined;
-    if (eq >= 0) {
-      value = arg.slice(eq + 1);
-    } else {
-      // The next argument is the value unless it is itself an option of ours: a url-safe key may start with '-'.
-      const next = args[i + 1];
-      if (next !== undefined && !isOwnOption(next)) {
-        value = next;
-        i++;
-      }
-    }
-    if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
-    if (name === '--key') {
-      if (key !== undefined) throw new UsageError('--key given more than once');
-      key = value;
-    } else {
-      if (keyFile !== undefined) throw new UsageError('--key-file given more than once');
-      keyFile = value;
-    }
-  }
+function keyedArgs({ values, positionals }: ParsedArgs<typeof KEY_OPTIONS>): KeyedArgs {
+  const { key, 'key-file': keyFile } = values;
   if (key === undefined && keyFile === undefined) throw new UsageError('a key is required: --key or --key-file');
   if (key !== undefined && keyFile !== undefined) throw new UsageError('give --key or --key-file, not both');
   if (positionals.length !== 2) throw new UsageError(`expected IN and OUT, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
@@ -122,36 +98,29 @@ export async function runKeyedCommand(
   command: KeyedCommand,
   argv: string[],
   operation: (key: Buffer, input: string, output: string) => Promise<unknown>,
+  io: { out: Out; err: Out } = { out: process.stdout, err: process.stderr },
 ): Promise<number> {
-  const fail = (message: string, code: number) => {
-    process.stderr.write(`radiomics ${command}: ${message}\n`);
-    if (code === EXIT_USAGE) process.stderr.write(usageLine(command) + '\n');
-    return code;
-  };
-  let args: KeyedArgs;
-  let key: Buffer;
-  try {
-    const parsed = parseKeyedArgs(argv);
-    if (parsed === 'help') {
-      process.stdout.write(usageLine(command) + '\n');
-      return EXIT_OK;
+  return runCommand(KEYED_COMMANDS[command], argv, io, async (parsed) => {
+    const args = keyedArgs(parsed);
+    let key: Buffer;
+    try {
+      key = await resolveKey(args);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
     }
-    args = parsed;
-    key = await resolveKey(args);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) return fail(error.message, EXIT_USAGE);
-    throw error;
-  }
-  try {
-    await operation(key, args.input, args.output);
-    return EXIT_OK;
-  } catch (error) {
-    return fail(describeFailure(error, args), EXIT_FAILED);
-  } finally {
-    key.fill(0);
-  }
+    try {
+      await operation(key, args.input, args.output);
+      return EXIT_OK;
+    } catch (error) {
+      io.err.write(`radiomics ${command}: ${describeFailure(error, args)}\n`);
+      return EXIT_FAILED;
+    } finally {
+      key.fill(0);
+    }
+  });
 }
 
-export async function run(args: string[]): Promise<number> {
-  return runKeyedCommand('seal', args, (key, input, output) => sealFile(key, input, output));
+export async function run(args: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  return runKeyedCommand('seal', args, (key, input, output) => sealFile(key, input, output), { out, err });
 }

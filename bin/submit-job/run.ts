@@ -16,7 +16,6 @@ import { WORKER_CMD, checkJsonOutput, submitJob } from './submit.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
 export interface SubmitJobIo {
   stdout: (text: string) => void;

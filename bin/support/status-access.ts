@@ -4,9 +4,18 @@
  * The token is never printed.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const API_ACCESS_OPTIONS = { api: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' } } as const;
+export const API_ACCESS_OPTIONS = {
+  api: { type: 'string', value: 'URL', help: 'the status API (default: RADIOMICS_API_URL)' },
+  token: { type: 'string', value: 'TOKEN', help: 'the bearer token (default: from --token-file, RADIOMICS_TOKEN_FILE or RADIOMICS_TOKEN)' },
+  'token-file': { type: 'string', value: 'PATH', help: 'a file holding the bearer token (default: RADIOMICS_TOKEN_FILE)' },
+} as const;
+
+export const API_ACCESS_ENVIRONMENT = [
+  ['RADIOMICS_API_URL', 'the status API, without --api'],
+  ['RADIOMICS_TOKEN_FILE', 'a file holding the bearer token, without --token or --token-file'],
+  ['RADIOMICS_TOKEN', 'the bearer token, without --token, --token-file or RADIOMICS_TOKEN_FILE'],
+] as const;
 
 export interface ApiAccess {
   api: string;
@@ -21,24 +30,4 @@ export async function apiAccess(values: { api?: string; token?: string; 'token-f
   if (!api) return { problem: 'the API URL is missing (--api or RADIOMICS_API_URL)' };
   if (!token) return { problem: tokenFile ? 'the token file is missing or empty' : 'the token is missing (--token, --token-file or RADIOMICS_TOKEN)' };
   return { api: api.replace(/\/+$/, ''), token };
-}
-
-type Out = { write(text: string): unknown };
-
-/**
- * parseArgs with the API access options and -h/--help added: the parsed values, or the exit code when the call
- * is already answered (help printed: 0; a bad option named with the usage: 2).
- */
-export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, usage: string, args: string[], options: O, out: Out, err: Out) {
-  try {
-    const parsed = parseArgs({ args, allowPositionals: true, options: { ...API_ACCESS_OPTIONS, ...options, help: { type: 'boolean', short: 'h' } } });
-    if ((parsed.values as { help?: boolean }).help) {
-      out.write(`${usage}\n`);
-      return 0;
-    }
-    return parsed;
-  } catch (error) {
-    err.write(`radiomics ${command}: ${(error as Error).message}\n${usage}\n`);
-    return 2;
-  }
 }

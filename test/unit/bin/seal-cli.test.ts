@@ -181,8 +181,11 @@ describe('radiomics seal / unseal (child process)', () => {
     });
   });
 
-  it('--help prints the usage line and exits 0', async () => {
-    expect(await cli('unseal', '--help')).toEqual({ code: 0, stdout: UNSEAL_USAGE, stderr: '' });
+  it('--help prints the help, starting with the usage line, and exits 0', async () => {
+    const result = await cli('unseal', '--help');
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout.startsWith(UNSEAL_USAGE)).toBe(true);
+    expect(result.stdout).toContain('\nexit status:\n');
   });
 
   it('never prints the key (checked over every run of this file)', () => {

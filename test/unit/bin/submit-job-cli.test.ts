@@ -1,7 +1,8 @@
 /** `submit-job` argument handling: the parser and `main` with captured output. No services, no files. */
 import { describe, it, expect } from '@jest/globals';
 import { main } from '#bin/submit-job-cli.js';
-import { HELP, USAGE, UsageError, parseSubmitJobArgs } from '#bin/submit-job/args.js';
+import { HELP, USAGE, parseSubmitJobArgs } from '#bin/submit-job/args.js';
+import { UsageError } from '#bin/support/command-line.js';
 
 const SIM_JSON = ['--sgx-simulation', '--generate-json-only', 'job.json'];
 const HW_SUBMIT = ['--cas-address', 'cas.example:8081:18765', '--cas-ca', 'ca.pem', '--submissions-url', 'http://asperathos:1500/submissions'];

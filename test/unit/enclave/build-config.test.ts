@@ -1,9 +1,8 @@
 /** enclave/build-config.ts: config.json from the image build's output (fixtures are illustrative, see their README). */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildEnclaveConfig, parseKeytag, parseMrenclave, run } from '#enclave/build-config.js';
+import { buildEnclaveConfig, parseKeytag, parseMrenclave } from '#enclave/build-config.js';
 import { ConfigError } from '#lib/errors.js';
 import { parseEnclaveConfig } from '#lib/enclave-image/config.js';
 import { REPO_ROOT } from '#local/service-endpoints.js';
@@ -14,12 +13,6 @@ const TAG = '8b3c0f7e2a41d95c6e10b7a4f3d2c981';
 const KEY = '5f1e9a2b7c3d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7';
 const NODE_MRENCLAVE = 'e3b7a1c24d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d';
 const FFMPEG_MRENCLAVE = '7d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e';
-
-let out: string;
-beforeAll(() => {
-  out = mkdtempSync(join(tmpdir(), 'enclave-config-'));
-});
-afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -108,17 +101,5 @@ describe('config.json', () => {
     expect(messageOf(() => buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'Radiomics Worker' }))).toBe(
       'image-name: not a valid container image reference',
     );
-  });
-
-  it('the command writes config.json (0600: it holds the FSPF key) and maps errors to exit codes', async () => {
-    const file = join(out, 'config.json');
-    expect(await run(['--keytag', join(FIXTURES, 'keytag'), '--mrenclave', join(FIXTURES, 'scone-version.txt'), '--image', 'radiomics-worker:dev', '--out', file])).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ mrenclave: NODE_MRENCLAVE, 'image-name': 'radiomics-worker:dev', 'fspf-tag': TAG, 'fspf-key': KEY, 'fspf-path': '/fspf.pb' });
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    const stdin = `${NODE_MRENCLAVE}\n`;
-    expect(await run(['--keytag', join(FIXTURES, 'keytag'), '--mrenclave', '-', '--image', 'x', '--out', join(out, 'b.json')], { stdin: () => stdin })).toBe(0);
-    expect(await run(['--keytag', join(FIXTURES, 'scone-hash.txt'), '--mrenclave', join(FIXTURES, 'scone-hash.txt'), '--image', 'x', '--out', join(out, 'c.json')])).toBe(1);
-    expect(await run(['--keytag', join(FIXTURES, 'keytag'), '--image', 'x'])).toBe(2);
-    expect(await run(['--bogus'])).toBe(2);
   });
 });
