@@ -29,7 +29,7 @@ docker run --rm -e SCONE_HASH=1 -e SCONE_ALPINE=1 -e SCONE_HEAP="$HEAP" -e SCONE
   --entrypoint /usr/bin/ffmpeg "$IMAGE" > "$OUT/ffmpeg-mrenclave"
 
 # 4. config.json (0600: it holds the FSPF key)
-(cd "$ROOT" && node --import tsx enclave/build-config.ts --keytag "$OUT/keytag" --mrenclave "$OUT/mrenclave" \
+(cd "$ROOT" && node bin/radiomics.js enclave-config --keytag "$OUT/keytag" --mrenclave "$OUT/mrenclave" \
   --ffmpeg-mrenclave "$OUT/ffmpeg-mrenclave" --image "$IMAGE" --out "$CONFIG_OUT")
 
 # 5. the image and the keytag belong together: in SIM mode the worker only starts if the FSPF key and tag match
