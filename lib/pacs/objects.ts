@@ -17,12 +17,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
+import { dicomKeyOf } from './instance-key.js';
 
 export const PART_BYTES = 8 * 1024 * 1024;
 
-export function dicomKeyOf(tenant: string, sopInstanceUid: string): string {
-  return `${tenant}/dicom/${sopInstanceUid}.dcm`;
-}
+export { dicomKeyOf };
 
 export interface DicomObjects {
   put(key: string, body: Readable, contentLength: number | undefined, signal?: AbortSignal): Promise<void>;

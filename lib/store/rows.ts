@@ -5,9 +5,13 @@ import { keys } from './keys.js';
 import { stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 
-export interface RowReader {
+/** The table, as a store reaches it. */
+export interface TableHandle {
   doc: DynamoDBDocumentClient;
   tableName: string;
+}
+
+export interface RowReader extends TableHandle {
   /** Read after the latest write (the intake's conditional steps need it; status reads do not). */
   consistent?: boolean;
 }

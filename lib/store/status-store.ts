@@ -5,8 +5,8 @@
  * the batch row: still `submitted`, still the same job, and `observedAtMs` growing, so a slower, older poll never
  * overwrites a newer state. A terminal write also takes the batch out of the active index.
  *
- * status-api reads single rows, and the tenant's batches newest first a page at a time, behind opaque cursors
- * bound to the tenant (lib/store/page-cursor.ts).
+ * status-api reads single rows (a video also by its source object: lib/store/source-lookup.ts), and the tenant's
+ * batches newest first a page at a time, behind opaque cursors bound to the tenant (lib/store/page-cursor.ts).
  */
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
@@ -14,6 +14,7 @@ import { ACTIVE_JOBS, INDEX, keys, LEAVE_ACTIVE, partitions } from './keys.js';
 import { decodeBatchCursor, encodeBatchCursor } from './page-cursor.js';
 import type { BatchRecord, JobState, VideoRecord } from './records.js';
 import { getBatch, getVideo, type RowReader } from './rows.js';
+import { videoIdOfSource } from './source-lookup.js';
 import { isConditionFailure, stripKeys } from './table.js';
 
 /** Where a page of the active jobs stopped; only ever handed back to `activeJobs`. */
@@ -47,6 +48,8 @@ export interface JobStatusStore {
   recordUnreachable(write: StaleWrite): Promise<boolean>;
   getBatch(batchId: string): Promise<BatchRecord | undefined>;
   getVideo(videoId: string): Promise<VideoRecord | undefined>;
+  /** The video of the latest object the intake recorded under the tenant's source key (lib/store/source-lookup.ts). */
+  videoIdOfSource(tenant: string, sourceKey: string): Promise<string | undefined>;
   /** The video ids the batch's workload listed (its sealed videos). */
   batchItemIds(batchId: string): Promise<string[]>;
   /**
@@ -96,6 +99,10 @@ export class DynamoJobStatusStore implements JobStatusStore {
 
   getVideo(videoId: string) {
     return getVideo(this.rows, videoId);
+  }
+
+  videoIdOfSource(tenant: string, sourceKey: string) {
+    return videoIdOfSource(this.rows, tenant, sourceKey);
   }
 
   async batchItemIds(batchId: string) {

@@ -7,6 +7,8 @@
  *   GET /jobs/{id}        one job with progress, errors and results links (TempURLs)
  *   GET /batches/{id}     one batch
  *   GET /videos/{id}      one video's stage
+ *   GET /videos?source=<key> | ?sop=<SOPInstanceUID>  the video of the latest object uploaded under that key (or
+ *                         of that PACS instance), found through the intake's lookup row (lib/store/source-lookup.ts)
  *   GET /videos/{id}/analysis  the video's `<id>.json` (named features, per-frame rows, label block), as stored
  *   GET /pacs/refusals    the PACS hook's latest refusals for the tenant, newest first: ?limit=1..100 (20)
  * Errors: JSON `{error, message}`; 400 bad query (`foreign_cursor`: another tenant's cursor), 401 token, 404 unknown,
@@ -20,6 +22,8 @@ import type { SwiftStore } from '#lib/swift/index.js';
 import { InvalidCursor } from '#lib/store/page-cursor.js';
 import type { JobStatusStore } from '#lib/store/status-store.js';
 import type { RefusalLog } from '#lib/store/refusals.js';
+import { isDicomUid } from '#lib/dicom/uid.js';
+import { dicomKeyOf } from '#lib/pacs/instance-key.js';
 import { refusalText } from '#lib/pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
 import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
@@ -58,17 +62,20 @@ export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps,
     const route = matchRoute(path);
     if (!route) throw new ApiError(404, 'not_found', 'no such resource');
     const tenant = await authenticate(event, deps.verifier, route.name, deps.log);
-    const query = queryOf(event, route.name === 'jobs' ? ['limit', 'cursor'] : route.name === 'refusals' ? ['limit'] : []);
+    const query = queryOf(event, QUERY_PARAMETERS[route.name] ?? []);
     return await answer(route, query, tenant, deps, signal);
   } catch (error) {
     return errorResponse(error, deps.log);
   }
 }
 
-type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'job' | 'batch' | 'video' | 'analysis'; id: string };
+type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'lookup' } | { name: 'job' | 'batch' | 'video' | 'analysis'; id: string };
+
+const QUERY_PARAMETERS: Partial<Record<Route['name'], string[]>> = { jobs: ['limit', 'cursor'], refusals: ['limit'], lookup: ['source', 'sop'] };
 
 function matchRoute(path: string): Route | undefined {
   if (path === '/jobs') return { name: 'jobs' };
+  if (path === '/videos') return { name: 'lookup' };
   if (path === '/pacs/refusals') return { name: 'refusals' };
   const analysis = /^\/videos\/([^/]+)\/analysis$/.exec(path);
   if (analysis) {
@@ -81,13 +88,22 @@ function matchRoute(path: string): Route | undefined {
   return { name: ({ jobs: 'job', batches: 'batch', videos: 'video' } as const)[m[1] as 'jobs' | 'batches' | 'videos'], id: m[2] };
 }
 
+/**
+ * Each parameter at most once. Read from the raw query string when there is one: API Gateway joins a repeated
+ * parameter's values with commas, and a source key may itself hold a comma.
+ */
 function queryOf(event: APIGatewayProxyEventV2, allowed: string[]): Record<string, string> {
-  const params = event.queryStringParameters ?? {};
-  for (const [name, value] of Object.entries(params)) {
+  const pairs: Array<[string, string | undefined]> =
+    event.rawQueryString !== undefined
+      ? [...new URLSearchParams(event.rawQueryString)]
+      : Object.entries(event.queryStringParameters ?? {}).map(([name, value]) => [name, value?.includes(',') ? undefined : value]);
+  const params: Record<string, string> = {};
+  for (const [name, value] of pairs) {
     if (!allowed.includes(name)) throw new ApiError(400, 'bad_request', `unknown query parameter`);
-    if (value === undefined || value.includes(',')) throw new ApiError(400, 'bad_request', `query parameter ${name} must be given once`);
+    if (value === undefined || name in params) throw new ApiError(400, 'bad_request', `query parameter ${name} must be given once`);
+    params[name] = value;
   }
-  return params as Record<string, string>;
+  return params;
 }
 
 /** Every refusal is logged with its reason code (the audit trail); never the token or its claims. */
@@ -122,12 +138,8 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
     if (!analysis) throw notFound('analysis');
     return { statusCode: 200, headers: { ...JSON_HEADERS }, body: analysis.toString('utf8') };
   }
-  if (route.name === 'video') {
-    const video = await deps.store.getVideo(route.id);
-    if (!video || video.tenant !== tenant) throw notFound('video');
-    const batch = video.batchId ? await deps.store.getBatch(video.batchId) : undefined;
-    return json(200, await videoView(video, batch?.tenant === tenant ? batch : undefined, deps.swift, signal));
-  }
+  if (route.name === 'video') return videoAnswer(route.id, tenant, deps, signal);
+  if (route.name === 'lookup') return videoAnswer(await deps.store.videoIdOfSource(tenant, sourceKeyOf(query, tenant)), tenant, deps, signal);
   const batch = await deps.store.getBatch(route.id);
   if (!batch || batch.tenant !== tenant || (route.name === 'job' && !batch.jobId)) throw notFound(route.name);
   if (route.name === 'batch') return json(200, batchView(batch));
@@ -136,6 +148,32 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
 }
 
 const notFound = (what: string) => new ApiError(404, 'not_found', `no such ${what}`);
+
+async function videoAnswer(videoId: string | undefined, tenant: string, deps: ApiDeps, signal?: AbortSignal) {
+  const video = videoId === undefined ? undefined : await deps.store.getVideo(videoId);
+  if (!video || video.tenant !== tenant) throw notFound('video');
+  const batch = video.batchId ? await deps.store.getBatch(video.batchId) : undefined;
+  return json(200, await videoView(video, batch?.tenant === tenant ? batch : undefined, deps.swift, signal));
+}
+
+/** S3 caps a key at 1024 bytes of UTF-8. */
+const MAX_SOURCE_KEY_BYTES = 1024;
+
+/**
+ * The intake key a lookup names: `source` as uploaded (`<tenant>/<name>`), or the key the PACS hook gives the
+ * instance `sop`. A key under another tenant's prefix is looked up like any other, within the caller's tenant,
+ * so it answers 404 exactly as an unknown one.
+ */
+function sourceKeyOf(query: Record<string, string>, tenant: string): string {
+  const { source, sop } = query;
+  if ((source === undefined) === (sop === undefined)) throw new ApiError(400, 'bad_request', 'give exactly one of source or sop');
+  if (sop !== undefined) {
+    if (!isDicomUid(sop)) throw new ApiError(400, 'bad_request', 'sop must be a DICOM UID');
+    return dicomKeyOf(tenant, sop);
+  }
+  if (source.length === 0 || Buffer.byteLength(source, 'utf8') > MAX_SOURCE_KEY_BYTES) throw new ApiError(400, 'bad_request', `source must be an object key of 1 to ${MAX_SOURCE_KEY_BYTES} bytes`);
+  return source;
+}
 
 function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_PAGE;
