@@ -7,10 +7,8 @@
  *
  *   node --import tsx test/support/orthanc-driver.ts <workdir> <dicom file>
  */
-import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startLocalS3 } from '#local/s3-local.js';
@@ -21,8 +19,10 @@ import { parsePacsHookConfig } from '#lib/pacs/config.js';
 import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
 import { createLogger } from '#lib/log.js';
 import { RetryableError } from '#lib/errors.js';
-import { REPO_ROOT, SHARED_DIR } from '#local/service-endpoints.js';
+import { REPO_ROOT } from '#local/service-endpoints.js';
+import { launchOrthanc, orthancConfig, ORTHANC_CONCURRENT_JOBS, type RunningOrthanc } from '#local/orthanc.js';
 import { exportMatrix } from './orthanc-matrix.js';
+import { busyJobThreads, busyWorkdir } from './orthanc-busy.js';
 
 export const DRIVER_BUCKET = 'radiomics-intake';
 /** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
@@ -30,43 +30,15 @@ export const ROUTE_TENANTS = { stowBasic: 'hosp-basic', stowBearer: 'hosp-bearer
 /** Two more copies of the /uploads recipe whose presigned PUTs fail: the bucket unreachable, and the bucket refusing. */
 export const FAILING_UPLOAD_TENANTS = { unreachable: 'hosp-upload-unreachable', refused: 'hosp-upload-refused' } as const;
 
-/** `matrix <manifest.json>` after the two paths runs test/support/orthanc-matrix.ts instead of the happy flow. */
+/**
+ * `matrix <manifest.json>` after the two paths runs test/support/orthanc-matrix.ts instead of the happy flow;
+ * `busy` runs test/support/orthanc-busy.ts with one job thread and with ORTHANC_CONCURRENT_JOBS.
+ */
 const [workdir, dicomPath, mode, manifestPath] = process.argv.slice(2);
-const ORTHANC = 'http://127.0.0.1:8042';
-const ADMIN = `Basic ${Buffer.from('pacsadmin:pacsadmin').toString('base64')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One connection per call: Orthanc may close a kept-alive connection after a failed job, which fetch would reuse. */
-async function orthanc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const payload = body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
-  const response = await new Promise<{ status: number; text(): Promise<string> }>((resolve, reject) => {
-    const req = httpRequest(`${ORTHANC}${path}`, {
-      method,
-      agent: false,
-      headers: { authorization: ADMIN, ...(body instanceof Uint8Array ? { 'content-type': 'application/dicom' } : {}), ...(payload ? { 'content-length': payload.length } : {}) },
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, text: async () => Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* text */
-  }
-  return { status: response.status, body: parsed };
-}
 
 async function main() {
   mkdirSync(join(workdir, 's3'), { recursive: true });
-  mkdirSync(join(workdir, 'orthanc'), { recursive: true });
   const localS3 = await startLocalS3({ buckets: [DRIVER_BUCKET], directory: join(workdir, 's3') });
   const s3 = createS3Client({ region: 'eu-west-1', endpoint: localS3.endpoint, credentials: localS3.credentials });
   const credentials = {
@@ -117,27 +89,18 @@ async function main() {
   writeFileSync(join(workdir, 'uploads.lua'), recipe('upload-token-789'));
   writeFileSync(join(workdir, 'uploads-unreachable.lua'), recipe('upload-token-unreachable'));
   writeFileSync(join(workdir, 'uploads-refused.lua'), recipe('upload-token-refused'));
-  const orthancConfig = JSON.parse(
-    readFileSync(join(SHARED_DIR, 'pacs', 'orthanc.json.in'), 'utf8')
-      .replaceAll('@WORK@', join(workdir, 'orthanc'))
-      .replaceAll('@HERE@', join(SHARED_DIR, 'pacs')),
-  );
+  const orthancSettings = orthancConfig(workdir);
   const recipes = mode === 'matrix' ? ['uploads.lua'] : ['uploads.lua', 'uploads-unreachable.lua', 'uploads-refused.lua'];
-  orthancConfig.LuaScripts = [...orthancConfig.LuaScripts, ...recipes.map((f) => join(workdir, f))];
-  writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(orthancConfig, null, 2));
-  const logFd = openSync(join(workdir, 'orthanc.log'), 'w');
-  const child = spawn('/usr/sbin/Orthanc', [join(workdir, 'orthanc.json')], { stdio: ['ignore', logFd, logFd] });
+  orthancSettings.LuaScripts = [...orthancSettings.LuaScripts, ...recipes.map((f) => join(workdir, f))];
   const result: Record<string, unknown> = {};
+  let running: RunningOrthanc | undefined;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await orthanc('GET', '/system')).status === 200) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 150) throw new Error('Orthanc did not start');
-      await sleep(100);
+    if (mode === 'busy') {
+      for (const threads of [1, ORTHANC_CONCURRENT_JOBS]) result[threads] = await busyJobThreads(busyWorkdir(workdir, threads), dicomPath, threads);
+      return;
     }
+    running = await launchOrthanc(workdir, orthancSettings);
+    const orthanc = running.rest;
     if (mode === 'matrix') {
       const fixtures = JSON.parse(readFileSync(manifestPath, 'utf8'));
       Object.assign(result, await exportMatrix({ orthanc, s3, bucket: DRIVER_BUCKET, hookLog, orthancLog: join(workdir, 'orthanc.log'), fixtures }));
@@ -212,8 +175,7 @@ async function main() {
     result.hookAnswers = hookLog.map((line) => JSON.parse(line)).filter((e) => e.message === 'answered').map((e) => ({ route: e.route, tenant: e.tenant, status: e.status, transfer: e.transfer }));
     result.hookErrors = hookLog.map((line) => JSON.parse(line)).filter((e) => e.level === 'error').map((e) => e.error_message);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await running?.stop();
     await hook.close();
     s3.destroy();
     await localS3.close();

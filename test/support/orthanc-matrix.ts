@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { OrthancRest } from '#local/orthanc.js';
 
 export interface MatrixFixture {
   name: string;
@@ -15,7 +16,7 @@ export interface MatrixFixture {
 }
 
 export interface MatrixContext {
-  orthanc(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  orthanc: OrthancRest;
   s3: S3Client;
   bucket: string;
   hookLog: string[];
