@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE, DEFAULT_STOP_KEY } from '#lib/contract.js';
 
 export interface QueueKeys {
   main: string;
@@ -37,7 +38,7 @@ export interface QueueKeys {
   leasePrefix: string;
 }
 
-export function queueKeys(queue = 'job', stopKey = 'stop'): QueueKeys {
+export function queueKeys(queue = DEFAULT_QUEUE, stopKey = DEFAULT_STOP_KEY): QueueKeys {
   return {
     main: queue,
     processing: `${queue}:processing`,

@@ -19,38 +19,16 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
 import type { ClipAnalysis } from './analyze-clip.js';
+import { RESULT_SUFFIXES } from '#lib/contract.js';
 import { RejectedInput } from '#lib/errors.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 
 /** A failed item's machine-readable reason; see worker.ts for the list. */
 export class ItemFailure extends RejectedInput {}
 
-/** The id of the item at `itemUrl`: last path segment, percent-decoded, `.mp4` (any case) removed. */
-export function itemIdFromUrl(itemUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(itemUrl.trim());
-  } catch {
-    throw new ItemFailure('invalid_url', 'the item is not a URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ItemFailure('invalid_url', 'the item URL is not http(s)');
-  const segment = url.pathname.split('/').pop() ?? '';
-  let name: string;
-  try {
-    name = decodeURIComponent(segment);
-  } catch {
-    throw new ItemFailure('invalid_url', 'the item URL has a malformed escape in its last segment');
-  }
-  const id = name.replace(/\.mp4$/i, '');
-  if (id === '' || id === '.' || id === '..' || /[/\u0000-\u001f]/.test(id) || Buffer.byteLength(id) > 200) {
-    throw new ItemFailure('invalid_url', 'no usable object name in the item URL');
-  }
-  return id;
-}
-
-export const zipName = (id: string) => `${id}.zip`;
-export const jsonName = (id: string) => `${id}.json`;
-export const errorName = (id: string) => `${id}.error.json`;
+export const zipName = (id: string) => `${id}${RESULT_SUFFIXES.frames}`;
+export const jsonName = (id: string) => `${id}${RESULT_SUFFIXES.analysis}`;
+export const errorName = (id: string) => `${id}${RESULT_SUFFIXES.error}`;
 
 /** Entry timestamp of every frame (local 1980-01-01, the DOS epoch), so equal frames give equal zips. */
 const FIXED_MTIME = new Date(1980, 0, 1, 0, 0, 0);

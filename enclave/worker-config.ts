@@ -33,6 +33,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_QUEUE, DEFAULT_STOP_KEY, FFMPEG_SCONE_NAMES, resultsContainerOf, SWIFT_ENV_NAMES, type WorkerEnvName } from '#lib/contract.js';
 import { ConfigError } from '#lib/errors.js';
 import { LOG_LEVELS, type LogLevel } from '#lib/log.js';
 import { parseKeyBase64 } from '#lib/seal/cipher.js';
@@ -41,34 +42,6 @@ import { swiftAuthFromEnv, type SwiftAuthenticator } from '#lib/swift/index.js';
 export type Env = Record<string, string | undefined>;
 
 export const DEFAULT_ENV_DIR = '/env';
-
-/** Every variable `swiftAuthFromEnv` reads: looked up with the same env-then-file rule. */
-export const SWIFT_ENV_NAMES = [
-  'OS_AUTH_URL',
-  'OS_AUTH_TYPE',
-  'OS_USERNAME',
-  'OS_USER_ID',
-  'OS_USER_DOMAIN_ID',
-  'OS_USER_DOMAIN_NAME',
-  'OS_PASSWORD',
-  'OS_APPLICATION_CREDENTIAL_ID',
-  'OS_APPLICATION_CREDENTIAL_NAME',
-  'OS_APPLICATION_CREDENTIAL_SECRET',
-  'OS_AUTH_TOKEN',
-  'OS_TOKEN',
-  'OS_PROJECT_ID',
-  'OS_PROJECT_NAME',
-  'OS_TENANT_ID',
-  'OS_TENANT_NAME',
-  'OS_PROJECT_DOMAIN_ID',
-  'OS_PROJECT_DOMAIN_NAME',
-  'OS_REGION_NAME',
-  'OS_INTERFACE',
-  'OS_STORAGE_URL',
-  'ST_AUTH',
-  'ST_USER',
-  'ST_KEY',
-] as const;
 
 export interface WorkerConfig {
   redis: { host: string; port: number; db: number; queue: string; stopKey: string };
@@ -87,9 +60,6 @@ export interface WorkerConfig {
   /** HW: the ffmpeg child's own SCONE environment (its config id, CAS/LAS, heap); absent: a plain child. */
   ffmpegScone?: Record<string, string>;
 }
-
-/** The child's SCONE variables the session passes as FFMPEG_<NAME> (the child inherits no host environment in HW). */
-export const FFMPEG_SCONE_NAMES = ['SCONE_CONFIG_ID', 'SCONE_CAS_ADDR', 'SCONE_LAS_ADDR', 'SCONE_MODE', 'SCONE_HEAP', 'SCONE_STACK', 'SCONE_LOG'] as const;
 
 function ffmpegSconeEnv(read: (name: string) => string | undefined): Record<string, string> | undefined {
   if (read('FFMPEG_SCONE_CONFIG_ID') === undefined) return undefined;
@@ -133,7 +103,9 @@ export function envReader(env: Env, envDir: string = DEFAULT_ENV_DIR, fileNames?
   };
 }
 
-function integer(read: (name: string) => string | undefined, name: string, fallback: number, min: number, max: number): number {
+type Read = (name: WorkerEnvName) => string | undefined;
+
+function integer(read: Read, name: WorkerEnvName, fallback: number, min: number, max: number): number {
   const text = read(name);
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) throw new ConfigError(`${name} must be an integer between ${min} and ${max}`);
@@ -142,7 +114,7 @@ function integer(read: (name: string) => string | undefined, name: string, fallb
   return value;
 }
 
-function positiveNumber(read: (name: string) => string | undefined, name: string, fallback: number, max: number): number {
+function positiveNumber(read: Read, name: WorkerEnvName, fallback: number, max: number): number {
   const text = read(name);
   if (text === undefined) return fallback;
   const value = Number(text);
@@ -150,7 +122,7 @@ function positiveNumber(read: (name: string) => string | undefined, name: string
   return value;
 }
 
-function required(read: (name: string) => string | undefined, name: string): string {
+function required(read: Read, name: WorkerEnvName): string {
   const value = read(name);
   if (value === undefined) throw new ConfigError(`missing configuration: ${name} (environment or ${DEFAULT_ENV_DIR}/${name})`);
   return value;
@@ -158,7 +130,7 @@ function required(read: (name: string) => string | undefined, name: string): str
 
 /** `<JOB_NAME>-results`; a Swift container name has no '/' and at most 256 bytes. */
 export function resultsContainerName(jobName: string): string {
-  const name = `${jobName}-results`;
+  const name = resultsContainerOf(jobName);
   if (jobName.includes('/') || Buffer.byteLength(name) > 256 || /[\u0000-\u001f]/.test(jobName)) {
     throw new ConfigError('JOB_NAME must not contain "/" or control characters, and <JOB_NAME>-results must fit 256 bytes');
   }
@@ -170,7 +142,8 @@ export function defaultSpoolDir(): string {
 }
 
 export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<WorkerConfig> {
-  const read = envReader(env, options.envDir ?? DEFAULT_ENV_DIR, options.fileNames);
+  const lookup = envReader(env, options.envDir ?? DEFAULT_ENV_DIR, options.fileNames);
+  const read: Read = lookup;
   let encryptionKey: Buffer;
   try {
     encryptionKey = parseKeyBase64(required(read, 'ENCRYPTION_KEY'));
@@ -180,17 +153,17 @@ export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<
   }
   const jobName = required(read, 'JOB_NAME');
   const swiftEnv: Env = {};
-  for (const name of SWIFT_ENV_NAMES) swiftEnv[name] = read(name);
+  for (const name of SWIFT_ENV_NAMES) swiftEnv[name] = lookup(name);
   const logLevel = LOG_LEVELS.find((level) => level === (read('LOG_LEVEL') ?? 'info'));
   if (!logLevel) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  const queue = read('REDIS_QUEUE') ?? 'job';
+  const queue = read('REDIS_QUEUE') ?? DEFAULT_QUEUE;
   const config: WorkerConfig = {
     redis: {
       host: required(read, 'REDIS_HOST'),
       port: integer(read, 'REDIS_PORT', 6379, 1, 65535),
       db: integer(read, 'REDIS_DB', 0, 0, 1_000_000),
       queue,
-      stopKey: read('REDIS_STOP_KEY') ?? 'stop',
+      stopKey: read('REDIS_STOP_KEY') ?? DEFAULT_STOP_KEY,
     },
     itemLeaseSecs: integer(read, 'ITEM_LEASE_SECS', 15, 1, 86_400),
     queuePollSecs: positiveNumber(read, 'QUEUE_POLL_SECS', 2, 3600),
@@ -203,7 +176,7 @@ export function loadWorkerConfig(env: Env, options: LoadOptions = {}): Readonly<
     downloadTimeoutMs: positiveNumber(read, 'DOWNLOAD_TIMEOUT_SECS', 60, 86_400) * 1000,
     logLevel,
   };
-  const ffmpegScone = ffmpegSconeEnv(read);
+  const ffmpegScone = ffmpegSconeEnv(lookup);
   if (ffmpegScone) config.ffmpegScone = ffmpegScone;
   return Object.freeze(config);
 }

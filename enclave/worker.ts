@@ -42,8 +42,9 @@ import { Redis } from 'ioredis';
 import { analyzeClip, type ClipAnalysis } from './analyze-clip.js';
 import { DecodeError } from './decode.js';
 import { LeaseQueue, queueKeys } from './queue.js';
-import { analysisJson, FrameZip, ItemFailure, itemIdFromUrl, ResultsUploader } from './results.js';
+import { analysisJson, FrameZip, ItemFailure, ResultsUploader } from './results.js';
 import { DEFAULT_ENV_DIR, loadWorkerConfig, parseFileNames, type WorkerConfig } from './worker-config.js';
+import { itemIdOfUrl } from '#lib/contract.js';
 import { ConfigError, RadiomicsError, RejectedInput } from '#lib/errors.js';
 import { createLogger, errorFields, shortHash, type Logger } from '#lib/log.js';
 import { createUnsealStream, UnsealError } from '#lib/seal/cipher.js';
@@ -186,9 +187,9 @@ async function processItem(item: Buffer, config: WorkerConfig, deps: Required<Pi
   const url = item.toString('utf8').trim();
   let itemId: string;
   try {
-    itemId = itemIdFromUrl(url);
+    itemId = itemIdOfUrl(url);
   } catch (error) {
-    return { ok: false, itemId: null, reason: error instanceof ItemFailure ? error.reason : 'invalid_url' };
+    return { ok: false, itemId: null, reason: error instanceof RejectedInput ? error.reason : 'invalid_url' };
   }
   const dir = await mkdtemp(join(config.spoolDir, 'radiomics-item-'));
   let phase: 'download' | 'analysis' | 'upload' = 'download';

@@ -14,7 +14,7 @@ import { parseEnclaveConfig } from '#lib/enclave-image/config.js';
 import { ConfigError, RejectedInput } from '#lib/errors.js';
 import { MediaCheck } from '#lib/intake/media-check.js';
 import type { EnclaveImage } from '#lib/palaemon/index.js';
-import { SWIFT_ENV_NAMES } from '#enclave/worker-config.js';
+import { SWIFT_ENV_NAMES } from '#lib/contract.js';
 
 /** A run-time failure (exit 1). */
 export class SubmitJobError extends Error {

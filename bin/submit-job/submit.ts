@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { WORKLOAD_OBJECT } from '#lib/contract.js';
 import { JOB_WORKER_CMD } from '#lib/enclave-image/layout.js';
 import { AsperathosError, type JobManager, type KubejobsJob } from '#lib/asperathos/index.js';
 import { buildBatchJob, buildBatchSession, type SubmissionSettings } from '#lib/batch/job-spec.js';
@@ -25,7 +26,6 @@ import type { SwiftClient } from '#lib/swift/index.js';
 import type { SubmitJobArgs } from './args.js';
 import { MAX_VIDEO_BYTES, SubmitJobError, fsReason, type LocalVideo } from './inputs.js';
 
-export const WORKLOAD_OBJECT = 'workload.txt';
 /** TempURLs are signed with the account's second key slot, like the batch function (lib/batch/wiring.ts). */
 export const TEMPURL_KEY_SLOT = 2;
 /** The job's cmd for the enclave image (lib/enclave-image/layout.ts); the batch function's default WORKER_CMD too. */

@@ -10,8 +10,14 @@
 import { RadiomicsError, RetryableError } from '#lib/errors.js';
 import type { KubejobsJob } from './job.js';
 
-export type JobStatusName = 'created' | 'ongoing' | 'completed' | 'failed' | 'error' | 'stopped' | 'terminated' | 'not found';
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'error', 'stopped', 'terminated', 'not found']);
+/**
+ * What the manager says of a job (protocols.md §5): created → ongoing → completed | failed; also error (setup failed),
+ * stopped, terminated, and `not found` (the manager lost the job in Kubernetes). All but the first two are terminal.
+ */
+export const ASPERATHOS_STATUSES = ['created', 'ongoing', 'completed', 'failed', 'error', 'stopped', 'terminated', 'not found'] as const;
+export type JobStatusName = (typeof ASPERATHOS_STATUSES)[number];
+export type TerminalStatusName = Exclude<JobStatusName, 'created' | 'ongoing'>;
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<TerminalStatusName>(['completed', 'failed', 'error', 'stopped', 'terminated', 'not found']);
 
 export interface CallOptions {
   signal?: AbortSignal;

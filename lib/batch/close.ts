@@ -7,6 +7,7 @@
  *   5. record the job id (the batch becomes an active job for sync-status).
  * A crash or a 5xx at any point leaves the row in a state the next run resumes from.
  */
+import { WORKLOAD_OBJECT, workloadText } from '#lib/contract.js';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import type { KeyWrapper } from '#lib/keys.js';
@@ -60,7 +61,6 @@ export interface BatchRunSummary {
 
 const UNSUBMITTED_STEPS: ReadonlySet<BatchStep> = new Set(['waiting_for_seals', 'submitting_elsewhere', 'retry_later']);
 
-export const WORKLOAD_OBJECT = 'workload.txt';
 
 /** Runs every active batch forward as far as it can go now; with `batchId`, that batch only (closing it even if not due). */
 export async function closeDueBatches(deps: BatchDeps, options: { batchId?: string; signal?: AbortSignal } = {}): Promise<BatchRunSummary> {
@@ -201,9 +201,9 @@ async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, sig
     await deps.swift.setContainerReadAcl(batch.container, '.r:*', { signal });
     await deps.swift.setContainerReadAcl(segmentsContainerOf(batch.container), '.r:*', { signal });
   }
-  const lines: string[] = [];
-  for (const name of names) lines.push(`${await linkTo(name)}\n`);
-  await deps.swift.putObject(batch.container, WORKLOAD_OBJECT, Buffer.from(lines.join('')), { contentType: 'text/plain', signal });
+  const links: string[] = [];
+  for (const name of names) links.push(await linkTo(name));
+  await deps.swift.putObject(batch.container, WORKLOAD_OBJECT, Buffer.from(workloadText(links)), { contentType: 'text/plain', signal });
   await deps.batches.transition(batch.batchId, 'closing', 'submitting', {
     items: names.length,
     workloadUrl: await linkTo(WORKLOAD_OBJECT),

@@ -3,6 +3,7 @@
  * HW: the key and the worker's settings live only in the session; the job's env_vars hold SCONE settings only.
  * SIM: no CAS, so the key and the worker's settings travel in env_vars, exactly as the original --sgx-simulation.
  */
+import type { WorkerEnv } from '#lib/contract.js';
 import { DEFAULT_LAS_ADDRESS, SCONE_TUNING, buildJob, hwEnvironment, simEnvironment, type KubejobsJob } from '#lib/asperathos/index.js';
 import {
   FFMPEG_SERVICE_NAME,
@@ -45,7 +46,8 @@ export interface SubmissionSettings {
 }
 
 function workerSettings(batchId: string, settings: SubmissionSettings): Record<string, string> {
-  return { JOB_NAME: batchId, ITEM_LEASE_SECS: String(settings.itemLeaseSecs), ...settings.workerEnv };
+  const worker: WorkerEnv = { JOB_NAME: batchId, ITEM_LEASE_SECS: String(settings.itemLeaseSecs) };
+  return { ...worker, ...settings.workerEnv };
 }
 
 /** With two MRENCLAVEs (node, ffmpeg), ffmpeg is its own service and the worker passes it its config id (lib/enclave-image/layout.ts). */
@@ -83,6 +85,7 @@ export function buildBatchSession(batchId: string, key: Buffer, settings: Submis
 }
 
 export function buildBatchJob(batchId: string, workloadUrl: string, key: Buffer, settings: SubmissionSettings): KubejobsJob {
+  const job: WorkerEnv = { JOB_NAME: batchId };
   const env =
     settings.mode === 'HW'
       ? hwEnvironment({ sessionName: batchId, cas: settings.casAddress ?? '', verbosity: settings.verbosity })
@@ -94,7 +97,7 @@ export function buildBatchJob(batchId: string, workloadUrl: string, key: Buffer,
             verbosity: settings.verbosity,
             swift: { ...settings.workerEnv, ...settings.workerSecretEnv },
           }),
-          JOB_NAME: batchId,
+          ...job,
         };
   return buildJob({
     workloadUrl,

@@ -10,13 +10,14 @@
  * accepts only production-mode enclaves on up-to-date platforms (sconedocs, session language 0.3).
  * Every input is validated; errors name the field and never echo a key or an environment value.
  */
+import type { WorkerEnvName } from '#lib/contract.js';
 import { Document } from 'yaml';
 import { RejectedInput } from '#lib/errors.js';
 
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_\-.~]{1,128}$/;
 export const DEFAULT_SERVICE_NAME = 'radiomics';
 export const DEFAULT_PWD = '/app';
-export const ENCRYPTION_KEY_SECRET = 'ENCRYPTION_KEY';
+export const ENCRYPTION_KEY_SECRET = 'ENCRYPTION_KEY' satisfies WorkerEnvName;
 
 export type SessionInputReason =
   | 'invalid_session_name'

@@ -30,13 +30,12 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { HEAD_BYTES, IV_BYTES, TAG_BYTES } from '#lib/contract.js';
 import { ConfigError, RejectedInput } from '#lib/errors.js';
 
 export const KEY_BYTES = 16;
-export const IV_BYTES = 12;
-export const TAG_BYTES = 16;
-/** Length of the `iv | tag` head that precedes the ciphertext. */
-export const HEAD_BYTES = IV_BYTES + TAG_BYTES; // 28
+/** The format's sizes are the batch–worker contract's (lib/contract.ts). */
+export { HEAD_BYTES, IV_BYTES, TAG_BYTES };
 
 const CIPHER = 'aes-128-gcm';
 const KEY_BASE64_CHARS = 24; // 16 bytes -> 22 significant characters + '=='

@@ -2,18 +2,17 @@
  * Pure mapping from what Asperathos says about a job to what the table stores (JobState), and back to the
  * words the API speaks. No I/O.
  *
- * Asperathos statuses (protocols.md §5): created → ongoing → completed | failed; also error (setup failed),
- * stopped, terminated, and `not found` (the manager lost the job in Kubernetes). `lost` is ours: the manager
- * no longer knows the job id at all (GET answers 400 with an empty message) several polls in a row.
+ * Asperathos statuses: lib/asperathos/client.ts. `lost` is ours: the manager no longer knows the job id at all
+ * (GET answers 400 with an empty message) several polls in a row.
  */
-import type { JobStatus } from '#lib/asperathos/index.js';
+import { ASPERATHOS_STATUSES, type JobStatus, type JobStatusName, type TerminalStatusName } from '#lib/asperathos/index.js';
+import { itemIdOfUrl as itemIdOfWorkloadUrl } from '#lib/contract.js';
 import type { JobState } from '#lib/store/records.js';
 
-export const ASPERATHOS_STATUSES = ['created', 'ongoing', 'completed', 'failed', 'error', 'stopped', 'terminated', 'not found'] as const;
-export type TrackedStatus = (typeof ASPERATHOS_STATUSES)[number] | 'lost' | 'unknown';
+export type TrackedStatus = JobStatusName | 'lost' | 'unknown';
 
 /** Terminal status → the batch's final state and the reason recorded with it. */
-const TERMINAL: Record<string, { state: 'completed' | 'failed'; reason?: string }> = {
+const TERMINAL: Record<TerminalStatusName | 'lost', { state: 'completed' | 'failed'; reason?: string }> = {
   completed: { state: 'completed' },
   failed: { state: 'failed', reason: 'job_failed' },
   error: { state: 'failed', reason: 'job_setup_error' },
@@ -24,7 +23,7 @@ const TERMINAL: Record<string, { state: 'completed' | 'failed'; reason?: string 
 };
 
 export function terminalOutcome(status: string): { state: 'completed' | 'failed'; reason?: string } | undefined {
-  return TERMINAL[status];
+  return Object.hasOwn(TERMINAL, status) ? TERMINAL[status as keyof typeof TERMINAL] : undefined;
 }
 
 export function trackedStatus(status: string): TrackedStatus {
@@ -34,12 +33,11 @@ export function trackedStatus(status: string): TrackedStatus {
 const MAX_FAILED_ITEMS = 1000;
 const MAX_REPORT_KEYS = 20;
 
-/** The item id of a failed workload line: the sealed object's name without `.mp4` (the video id). */
+/** The video id of a failed workload line (lib/contract.ts); undefined for a line that names no video. */
 export function itemIdOfUrl(line: string): string | undefined {
   try {
-    const segment = new URL(line.trim()).pathname.split('/').pop() ?? '';
-    const name = decodeURIComponent(segment).replace(/\.mp4$/i, '');
-    return /^[0-9a-f]{32}$/.test(name) ? name : undefined;
+    const id = itemIdOfWorkloadUrl(line);
+    return /^[0-9a-f]{32}$/.test(id) ? id : undefined;
   } catch {
     return undefined;
   }

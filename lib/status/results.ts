@@ -2,9 +2,10 @@
  * A job's results in Swift: container `<batchId>-results` (the worker's JOB_NAME is the batch id), holding
  * `<videoId>.zip` and `<videoId>.json` per analysed item and `<videoId>.error.json` per failed one.
  */
+import { resultsContainerOf } from '#lib/contract.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 
-export const resultsContainerOf = (batchId: string) => `${batchId}-results`;
+export { resultsContainerOf };
 
 export interface ResultEntry {
   videoId: string;

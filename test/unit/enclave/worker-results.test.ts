@@ -1,7 +1,8 @@
 /** enclave/results.ts: item ids from URLs, the frame zip, the result JSON. */
 import { describe, expect, it } from '@jest/globals';
 import type { ClipAnalysis, FrameFeatures } from '#enclave/analyze-clip.js';
-import { analysisJson, clipJson, errorJson, FrameZip, ItemFailure, itemIdFromUrl } from '#enclave/results.js';
+import { analysisJson, clipJson, errorJson, FrameZip, ItemFailure } from '#enclave/results.js';
+import { itemIdOfUrl as itemIdFromUrl } from '#lib/contract.js';
 import { readZip } from '#test/fixtures/enclave/zip-reader.js';
 
 describe('item id', () => {
