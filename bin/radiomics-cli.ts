@@ -1,7 +1,12 @@
-/** `radiomics <command> …`: each command lives in bin/commands/<command>.ts and exports `run(args): Promise<number>`. */
+/**
+ * `radiomics <command> …`: each command lives in bin/commands/<command>.ts and exports
+ * `run(args, env, out, err): Promise<number>`, the exit status.
+ */
 import { EXIT_USAGE, UsageError, commandHelp, defineCommand, runCommand, shown, type Out } from '#bin/support/command-line.js';
 
-const COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+type CommandModule = { run(args: string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> };
+
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   seal: () => import('#bin/commands/seal.js'),
   unseal: () => import('#bin/commands/unseal.js'),
   analyze: () => import('#bin/commands/analyze.js'),
@@ -32,13 +37,13 @@ commands:
   exitStatus: [[0, 'done'], [1, 'failed (each command says how)'], [2, 'usage error, no command or an unknown one']],
 });
 
-export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
     out.write(`${commandHelp(RADIOMICS)}\n`);
     return EXIT_USAGE;
   }
-  if (Object.hasOwn(COMMANDS, command)) return (await COMMANDS[command]()).run(rest);
+  if (Object.hasOwn(COMMANDS, command)) return (await COMMANDS[command]()).run(rest, env, out, err);
   // Only -h/--help comes before a command; anything else there is an unknown option or command.
   return runCommand(RADIOMICS, [command], { out, err }, () => {
     throw new UsageError(`unknown command '${shown(command)}'`);

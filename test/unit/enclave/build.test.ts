@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildWorkerBundle, type BuildResult } from '#enclave/build.js';
+import { HELP, USAGE, buildWorkerBundle, main, type BuildResult } from '#enclave/build.js';
 import { REPO_ROOT } from '#local/service-endpoints.js';
 
 const run = promisify(execFile);
@@ -60,5 +60,28 @@ describe('worker bundle', () => {
     expect(failure.code).toBe(2);
     const line = JSON.parse(failure.stdout ?? '{}') as Record<string, unknown>;
     expect([line.level, line.message, line.error_message]).toEqual(['error', 'invalid configuration', 'missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)']);
+  });
+});
+
+describe('the build command line', () => {
+  async function call(argv: string[]) {
+    const out = { text: '', write(text: string) { out.text += text; return true; } };
+    const err = { text: '', write(text: string) { err.text += text; return true; } };
+    const code = await main(argv, out, err);
+    return { code, stdout: out.text, stderr: err.text };
+  }
+
+  it('--help: the usage, the environment and the exit statuses; exit 0', async () => {
+    expect(await call(['--help'])).toEqual({ code: 0, stdout: `${HELP}\n`, stderr: '' });
+    expect(HELP.split('\n')[0]).toBe('usage: node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]');
+    expect(HELP).toMatch(/\n\nenvironment:\n  none\n\nexit status:\n  0   .+\n  1   .+\n  2   usage error$/);
+  });
+
+  it.each([
+    [['--no-such-option'], "Unknown option '--no-such-option'"],
+    [['--target'], "Option '--target <value>' argument missing"],
+    [['a', 'b'], 'expected at most one OUT_DIR, got 2 arguments'],
+  ])('%j: exit 2 naming the problem, with the usage', async (argv, problem) => {
+    expect(await call(argv)).toEqual({ code: 2, stdout: '', stderr: `enclave/build.ts: ${problem}\n${USAGE}\n` });
   });
 });
