@@ -15,7 +15,7 @@ import { startPalaemonEmulator } from '#local/palaemon-emulator.js';
 import { startAsperathosEmulator } from '#local/asperathos/index.js';
 import { ingestS3Event } from '#lib/intake/event-loop.js';
 import { closeDueBatches, type BatchDeps } from '#lib/batch/close.js';
-import { LocalDueTimer } from '#lib/batch/due-timer.js';
+import { LocalDueTimer } from '#lib/due-timer.js';
 import { DynamoBatchStore } from '#lib/store/batch-store.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
 import { PalaemonClient } from '#lib/palaemon/index.js';

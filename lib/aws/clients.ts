@@ -2,6 +2,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { AwsSettings } from '#lib/config.js';
 import type { ParameterStore } from '#lib/secrets.js';
 import { traced } from './tracing.js';
@@ -19,4 +20,8 @@ export function ssmParameters(aws: AwsSettings): ParameterStore {
       return answer.Parameter?.Value;
     },
   };
+}
+
+export function schedulerClient(aws: AwsSettings): SchedulerClient {
+  return traced(new SchedulerClient({ region: aws.region }));
 }

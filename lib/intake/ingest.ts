@@ -24,7 +24,7 @@ import type { IntakeStore } from '#lib/store/intake-store.js';
 import type { BatchRecord, VideoRecord } from '#lib/store/records.js';
 import { tenantOfKey } from '#lib/tenant.js';
 import type { VideoIdDeriver } from './video-id.js';
-import type { BatchDueTimer } from '#lib/batch/due-timer.js';
+import type { BatchDueTimer } from '#lib/due-timer.js';
 import type { ConvertedObject, DicomConversion } from './dicom-step.js';
 
 export interface IntakeLimits {

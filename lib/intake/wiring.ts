@@ -1,5 +1,5 @@
 /** Builds the intake's dependencies once per container: clients, secrets, key wrapper. */
-import { documentClient, ssmParameters } from '#lib/aws/clients.js';
+import { documentClient, schedulerClient, ssmParameters } from '#lib/aws/clients.js';
 import type { IntakeConfig } from './config.js';
 import { decodeMasterKey, JweKeyWrapper } from '#lib/keys.js';
 import { createLogger, type Logger } from '#lib/log.js';
@@ -9,9 +9,7 @@ import { DynamoIntakeStore } from '#lib/store/intake-store.js';
 import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import { videoIdDeriver } from './video-id.js';
 import type { IntakeDeps } from './ingest.js';
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { traced } from '#lib/aws/tracing.js';
-import { EventBridgeDueTimer } from '#lib/batch/due-timer.js';
+import { EventBridgeDueTimer } from '#lib/due-timer.js';
 import { dicomConversion } from './dicom-step.js';
 
 export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Logger } = {}): Promise<IntakeDeps> {
@@ -30,7 +28,7 @@ export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Log
     convertDicom: config.dicom && dicomConversion({ ...config.dicom, masterKey }),
     dueTimer: config.dueTimer
       ? {
-          timer: new EventBridgeDueTimer(traced(new SchedulerClient({ region: config.aws.region })), {
+          timer: new EventBridgeDueTimer(schedulerClient(config.aws), {
             batchFunctionArn: config.dueTimer.batchFunctionArn,
             roleArn: config.dueTimer.schedulerRoleArn,
           }),

@@ -1,11 +1,12 @@
 /**
- * Closes a batch when its window ends, not at the next minute tick: when a batch opens, the intake sets a
+ * The batch close timer, shared by the unit that sets it (the intake, when a batch opens) and the one it fires
+ * (the batch function), so that neither imports the other. Closes a batch when its window ends, not at the next minute tick: when a batch opens, the intake sets a
  * one-time timer for `createdAt + maxAge` that invokes `batch` with that batch id. The schedule stays as the
  * safety net. In the cloud the timer is an EventBridge Scheduler one-time schedule (`at(...)`), named after
  * the batch (so setting it twice is harmless) and deleted after it fires; locally it is a setTimeout.
  */
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
-import { RetryableError } from '#lib/errors.js';
+import { RetryableError } from './errors.js';
 
 export interface BatchDueTimer {
   closeAt(batchId: string, at: Date): Promise<void>;

@@ -2,7 +2,7 @@
 import { describe, it, expect, beforeEach } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConflictException, CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import { EventBridgeDueTimer, LocalDueTimer, atExpression } from '#lib/batch/due-timer.js';
+import { EventBridgeDueTimer, LocalDueTimer, atExpression } from '#lib/due-timer.js';
 import { RetryableError } from '#lib/errors.js';
 
 const scheduler = mockClient(SchedulerClient);
