@@ -1,9 +1,11 @@
 /**
- * DICOM test files: an Ultrasound Multi-frame loop made with dcmtk exactly as ../shared/docs/pacs.md says
- * (JPEG Baseline frames from a sample clip, img2dcm, dcmodify), and small uncompressed ones built in memory
- * with dcmjs for exact pixel and tag assertions.
+ * DICOM files for tests and `npm start`: Ultrasound Multi-frame loops made with dcmtk exactly as
+ * ../shared/docs/pacs.md says (JPEG Baseline frames from a sample clip, img2dcm, dcmodify), a whole clip with
+ * a scanner's PHI for the PACS route of `npm start`, and small uncompressed ones built in memory with dcmjs for
+ * exact pixel and tag assertions.
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,17 +28,76 @@ export function dcmtkAvailable(): boolean {
 export function makeUsLoopWithDcmtk(options: { frames?: number; extraModify?: string[] } = {}): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'us-loop-'));
   try {
-    execFileSync('ffmpeg', ['-v', 'error', '-i', SAMPLE_CLIP, '-frames:v', String(options.frames ?? 10), '-q:v', '3', join(dir, 'f%02d.jpg')]);
-    const jpgs = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
-    execFileSync('img2dcm', ['-nsc', ...jpgs, join(dir, 'us.dcm')], { stdio: 'ignore' });
-    execFileSync('dcmodify', [
-      '-nb', '-m', `SOPClassUID=${US_MULTIFRAME_SOP_CLASS}`, '-i', 'Modality=US', '-i', 'PatientName=TEST^ECHO', '-i', 'PatientID=ECHO001',
-      '-i', 'BurnedInAnnotation=YES', '-i', '(0018,1063)=40', '-i', '(0028,0009)=(0018,1063)', ...(options.extraModify ?? []), join(dir, 'us.dcm'),
-    ]);
+    usLoopWithDcmtk(SAMPLE_CLIP, join(dir, 'us.dcm'), { frames: options.frames ?? 10, frameTimeMs: 40, modify: options.extraModify ?? [] });
     return readFileSync(join(dir, 'us.dcm'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** pacs.md's recipe: the clip's frames (all, or the first `frames`) as JPEG Baseline in a US Multi-frame file at `outPath`. */
+function usLoopWithDcmtk(clip: string, outPath: string, options: { frames?: number; frameTimeMs: number; modify: string[] }): void {
+  const dir = mkdtempSync(join(tmpdir(), 'us-frames-'));
+  try {
+    execFileSync('ffmpeg', ['-v', 'error', '-i', clip, ...(options.frames ? ['-frames:v', String(options.frames)] : []), '-q:v', '3', join(dir, 'f%04d.jpg')]);
+    const jpgs = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
+    execFileSync('img2dcm', ['-nsc', ...jpgs, outPath], { stdio: 'ignore' });
+    execFileSync('dcmodify', [
+      '-nb', '-m', `SOPClassUID=${US_MULTIFRAME_SOP_CLASS}`, '-i', 'Modality=US', '-i', 'PatientName=TEST^ECHO', '-i', 'PatientID=ECHO001',
+      '-i', 'BurnedInAnnotation=YES', '-i', `(0018,1063)=${options.frameTimeMs}`, '-i', '(0028,0009)=(0018,1063)', ...options.modify, outPath,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A new UID under the UUID-derived root 2.25 (PS3.5 B.2). */
+export const newUid = () => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`)}`;
+
+/** The patient, study and site facts a scanner writes into every file: what the intake's de-identification must remove. */
+export const EXAMPLE_PHI: Readonly<Record<string, string>> = {
+  PatientName: 'DEMO^ANNA^MARIA',
+  PatientID: 'MRN-0042-DEMO',
+  PatientBirthDate: '19840214',
+  PatientSex: 'F',
+  PatientAge: '041Y',
+  PatientAddress: '12 Example Street, Demo Town',
+  PatientTelephoneNumbers: '+00 555 0142',
+  AccessionNumber: 'ACC20160407001',
+  StudyID: 'ECHO1418',
+  StudyDate: '20160407',
+  StudyTime: '115216',
+  StudyDescription: 'TTE with colour Doppler',
+  SeriesDescription: 'PLAX colour',
+  InstitutionName: 'Demo General Hospital',
+  InstitutionAddress: '1 Hospital Road, Demo Town',
+  StationName: 'ECHO-LAB-2',
+  ReferringPhysicianName: 'REFERRER^ROBERT',
+  PerformingPhysicianName: 'SONO^SARA',
+  OperatorsName: 'TECH^TOM',
+  DeviceSerialNumber: 'SN-55-0042',
+};
+
+/**
+ * A sample clip as a scanner would export it to PACS: an Ultrasound Multi-frame file (JPEG Baseline, every
+ * frame at the clip's rate), the PHI of `phi` filled in, the given study and SOP Instance UIDs, and one
+ * ultrasound region (0018,6011) below the burned-in header, so the intake keeps only the imaging area.
+ */
+export function clipAsUsLoop(clip: string, outPath: string, ids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string }, phi: Readonly<Record<string, string>> = EXAMPLE_PHI): void {
+  const rate = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=r_frame_rate,width,height', '-of', 'csv=p=0', clip]).toString().trim();
+  const [width, height, fps] = rate.split(',');
+  const [num, den] = fps.split('/').map(Number);
+  const frameTimeMs = Number(((1000 * (den || 1)) / num).toFixed(3));
+  const region = (tag: string, value: number) => ['-i', `(0018,6011)[0].${tag}=${value}`];
+  usLoopWithDcmtk(clip, outPath, {
+    frameTimeMs,
+    modify: [
+      ...Object.entries(phi).flatMap(([name, value]) => ['-i', `${name}=${value}`]),
+      '-m', `StudyInstanceUID=${ids.studyInstanceUid}`, '-m', `SeriesInstanceUID=${ids.seriesInstanceUid}`, '-m', `SOPInstanceUID=${ids.sopInstanceUid}`,
+      ...region('(0018,6018)', 0), ...region('(0018,601a)', Math.round(Number(height) * 0.18)),
+      ...region('(0018,601c)', Number(width) - 1), ...region('(0018,601e)', Number(height) - 1),
+    ],
+  });
 }
 
 /** Replaces an ASCII value of the same length (e.g. a UID in the meta header) in a DICOM file's bytes. */

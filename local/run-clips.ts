@@ -1,10 +1,11 @@
 /**
- * Drives clips through a running local stack: uploads them into the intake bucket as one tenant, waits for
- * every one to be sealed, for its batch's job to end, and collects each clip's result from Swift.
+ * Drives clips through a running local stack: uploads them into the intake bucket as one tenant (and, given a
+ * PACS route, has Orthanc send others through the PACS hook at the same time), waits for every one to be
+ * sealed, for its batch's job to end, and collects each clip's result from Swift.
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '#lib/s3/bucket.js';
 import { DynamoIntakeStore } from '#lib/store/intake-store.js';
 import { videoIdDeriver } from '#lib/intake/video-id.js';
@@ -14,12 +15,17 @@ import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import type { VideoRecord } from '#lib/store/records.js';
 import { LOCAL_INTAKE_BUCKET, LOCAL_TABLE } from './intake-stack.js';
 import type { Stack } from './stack.js';
+import type { PacsRoute } from './orthanc-route.js';
 
 export interface ClipOutcome {
   clip: string;
+  /** How it was sent: uploaded into the bucket (`s3`) or exported by Orthanc through the PACS hook (`pacs`). */
+  sentBy: 's3' | 'pacs';
+  /** Its key in the intake bucket. */
+  source: string;
   video?: VideoRecord;
-  /** The video's stage as the status API tells it (`done`, `failed` with a reason, …). */
-  apiStage?: { stage: string; reason: string | null };
+  /** The video's stage and route as the status API tells them (`done`, `failed` with a reason, …; `s3` or `pacs`). */
+  apiStage?: { stage: string; reason: string | null; route: string | null };
   /** The worker's `<id>.json`, when there is one. */
   result?: Record<string, unknown>;
   resultsContainer?: string;
@@ -45,41 +51,57 @@ const UPLOAD_CONCURRENCY = 4;
 /** How often this driver looks at the table, the manager and the status API (it only observes; nothing waits on it). */
 const POLL_MS = 100;
 
-export async function runClips(stack: Stack, clipPaths: string[], options: { tenant?: string; onProgress?: (p: RunProgress) => void; timeoutMs?: number } = {}): Promise<RunReport> {
+export interface RunOptions {
+  tenant?: string;
+  /** These clips go through the PACS route instead of being uploaded. */
+  pacs?: { route: PacsRoute; clips: string[] };
+  onProgress?: (p: RunProgress) => void;
+  timeoutMs?: number;
+}
+
+export async function runClips(stack: Stack, clipPaths: string[], options: RunOptions = {}): Promise<RunReport> {
   const tenant = options.tenant ?? 'demo';
   const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000);
   const startedAtMs = Date.now();
   const s3 = createS3Client({ region: 'eu-west-1', endpoint: stack.s3.endpoint, credentials: stack.s3.credentials });
   const delivered = stack.deliveries.length;
-  const eTags = new Map<string, string>();
+  const sent: Array<{ clip: string; sentBy: 's3' | 'pacs'; key: string; eTag?: string }> = [];
+  const total = clipPaths.length + (options.pacs?.clips.length ?? 0);
   try {
-    // four uploads at a time, as a PACS export or an upload tool would push a study's clips
+    // four uploads at a time, as an upload tool would push a study's clips
     const queue = [...clipPaths];
     const uploader = async () => {
       for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
-        const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: `${tenant}/${basename(path)}`, Body: createReadStream(path), ContentLength: statSync(path).size }));
-        eTags.set(path, (answer.ETag ?? '').replace(/"/g, ''));
+        const key = `${tenant}/${basename(path)}`;
+        const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: key, Body: createReadStream(path), ContentLength: statSync(path).size }));
+        sent.push({ clip: path, sentBy: 's3', key, eTag: (answer.ETag ?? '').replace(/"/g, '') });
       }
     };
-    await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, uploader));
+    const exported = async () => {
+      for (const delivery of options.pacs ? await options.pacs.route.send(options.pacs.clips) : []) {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: delivery.key }));
+        sent.push({ clip: delivery.clip, sentBy: 'pacs', key: delivery.key, eTag: (head.ETag ?? '').replace(/"/g, '') });
+      }
+    };
+    await Promise.all([...Array.from({ length: UPLOAD_CONCURRENCY }, uploader), exported()]);
   } finally {
     s3.destroy();
   }
-  while (stack.deliveries.length - delivered < clipPaths.length) {
+  while (stack.deliveries.length - delivered < total) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the intake');
-    options.onProgress?.({ stage: 'sealing', done: stack.deliveries.length - delivered, total: clipPaths.length, jobIds: [] });
+    options.onProgress?.({ stage: 'sealing', done: stack.deliveries.length - delivered, total, jobIds: [] });
     await sleep(POLL_MS);
   }
   await stack.idle();
   const sealedAtMs = Date.now();
-  options.onProgress?.({ stage: 'sealing', done: clipPaths.length, total: clipPaths.length, jobIds: [] });
+  options.onProgress?.({ stage: 'sealing', done: total, total, jobIds: [] });
 
   const masterKey = decodeMasterKey(readFileSync(stack.env.MASTER_KEY_FILE, 'utf8'));
   const ids = videoIdDeriver(masterKey);
   const store = new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE);
-  const videos = await Promise.all(
-    clipPaths.map((path) => store.getVideo(ids({ bucket: LOCAL_INTAKE_BUCKET, key: `${tenant}/${basename(path)}`, eTag: eTags.get(path) }))),
-  );
+  const order = [...clipPaths, ...(options.pacs?.clips ?? [])];
+  sent.sort((a, b) => order.indexOf(a.clip) - order.indexOf(b.clip));
+  const videos = await Promise.all(sent.map(({ key, eTag }) => store.getVideo(ids({ bucket: LOCAL_INTAKE_BUCKET, key, eTag }))));
   const batchIds = [...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id)))];
 
   const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
@@ -132,12 +154,12 @@ export async function runClips(stack: Stack, clipPaths: string[], options: { ten
 
   const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
   const clips: ClipOutcome[] = [];
-  for (const [i, path] of clipPaths.entries()) {
+  for (const [i, { clip, sentBy, key }] of sent.entries()) {
     const video = videos[i];
-    const outcome: ClipOutcome = { clip: basename(path), video };
+    const outcome: ClipOutcome = { clip: basename(clip), sentBy, source: key, video };
     if (video) {
       const view = await api(`/videos/${video.videoId}`);
-      outcome.apiStage = { stage: String(view.stage), reason: (view.reason as string | null) ?? null };
+      outcome.apiStage = { stage: String(view.stage), reason: (view.reason as string | null) ?? null, route: (view.route as string | undefined) ?? null };
     }
     if (video?.stage === 'sealed' && video.batchId) {
       outcome.resultsContainer = `${video.batchId}-results`;

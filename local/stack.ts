@@ -100,7 +100,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let asperathos = await startAsperathosEmulator(asperathosOptions(0));
   const swiftAuthUrl = options.swiftUrl ? `${options.swiftUrl}/auth/v1.0` : swift.authUrl;
 
+  const ffmpeg = (process.env.PATH ?? '').split(':').map((dir) => join(dir, 'ffmpeg')).find((path) => path.startsWith('/') && existsSync(path));
   Object.assign(process.env, {
+    // the intake converts DICOM (the PACS route) with it; in the cloud it comes from a Lambda layer
+    ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}),
     BATCH_MAX_AGE_SECS: String(options.windowSecs ?? 10),
     BATCH_QUIET_SECS: String(options.quietSecs ?? 1),
     ASPERATHOS_URL: asperathos.submissionsUrl,

@@ -27,7 +27,7 @@ describe('end to end, HW mode', () => {
   it('the job completes and every clip equals `radiomics analyze` of the plain clip', async () => {
     expect(report.jobs.map((j) => j.status)).toEqual(['completed']);
     expect(report.clips.map((clip) => [clip.clip, clip.video?.stage, clip.apiStage])).toEqual(
-      CLIPS.map((path) => [basename(path), 'sealed', { stage: 'done', reason: null }]),
+      CLIPS.map((path) => [basename(path), 'sealed', { stage: 'done', reason: null, route: 's3' }]),
     );
     for (const [i, clip] of report.clips.entries()) {
       const plain = await analyzePlain(CLIPS[i]);

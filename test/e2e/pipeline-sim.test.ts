@@ -57,7 +57,7 @@ describe('end to end, SIM mode', () => {
     const status = await new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl }).get(report.jobs[0].jobId);
     expect([status.status, status.progress]).toEqual(['completed', null]); // the manager reports no progress
     expect(report.jobs[0]).toMatchObject({ apiStatus: 'completed', apiProgress: { done: 3, total: 3, percent: 100, source: 'results' } });
-    expect(report.clips.map((clip) => clip.apiStage)).toEqual([1, 2, 3].map(() => ({ stage: 'done', reason: null })));
+    expect(report.clips.map((clip) => clip.apiStage)).toEqual([1, 2, 3].map(() => ({ stage: 'done', reason: null, route: 's3' })));
     const batch = await new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE).getBatch(report.jobs[0].batchId);
     expect(batch).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedCount: 0, failedItemsSource: 'manager' } });
   });
