@@ -1,7 +1,7 @@
 /**
  * report.html: one self-contained file (inline style, images as data: URIs, inline SVG; a CSP meta tag forbids
- * every fetch), readable offline. On top a summary chart of z and two key features over all clips; then per
- * clip the thumbnails of its anonymised frames, one small plot per texture feature across frames, the Doppler
+ * every fetch), readable offline. On top a summary chart of z and two key features over all clips, and a table
+ * of the clips (route, stage, decisions, z); then per clip the thumbnails of its anonymised frames, one small plot per texture feature across frames, the Doppler
  * and texture decisions, and z with the classifier's "unvalidated" caveat.
  */
 import { readFile } from 'node:fs/promises';
@@ -32,6 +32,7 @@ svg.dots .range{text-anchor:start}svg.dots .range.end{text-anchor:end}svg .title
 .spark polyline{fill:none;stroke:#2b7de9;stroke-width:1.2}.spark circle{fill:#2b7de9}.spark{background:#fafafa;border:1px solid #eee}
 .dots circle{fill:#c5221f}.dots .guide{stroke:#e5e5e5}
 .failed{color:#c5221f}.unvalidated{color:#e37400;font-weight:600}
+.clips{border-collapse:collapse;margin:0 0 1.5rem}.clips th,.clips td{padding:.15rem .7rem .15rem 0;text-align:left}.clips th{color:#666;font-weight:600;border-bottom:1px solid #ccc}.clips td.num{text-align:right}
 `;
 
 const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
@@ -91,6 +92,25 @@ function summary(records: readonly ClipRecord[]): string {
   return `<div class="summary" id="summary">${charts.join('')}</div>`;
 }
 
+/** One row per clip: how it came (route), how far it got, and its decisions. */
+function clipsTable(records: readonly ClipRecord[]): string {
+  const rows = records.map((r) => {
+    const a = r.analysis;
+    const cells = [
+      `<a href="#clip-${r.videoId}">${escapeHtml(clipLabel(r))}</a>`,
+      escapeHtml(r.route ?? ''),
+      `${escapeHtml(r.stage)}${r.reason ? ` <span class="failed">(${escapeHtml(r.reason)})</span>` : ''}`,
+      a ? (a.doppler ? 'yes' : 'no') : '',
+      a ? `${a.textured_frames} of ${a.frames}` : '',
+      a?.label.z === null || a?.label.z === undefined ? '' : escapeHtml(a.label.z.toFixed(1)),
+      a?.label.label ? `${escapeHtml(a.label.label)} <span class="unvalidated">${escapeHtml(a.label.label_status)}</span>` : '',
+    ];
+    return `<tr data-video="${r.videoId}">${cells.map((c, i) => `<td${i === 5 ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
+  });
+  const head = ['clip', 'route', 'stage', 'Doppler', 'textured frames', 'z', 'label'].map((h) => `<th>${h}</th>`).join('');
+  return `<table class="clips" id="clips"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 export async function reportHtml(job: { jobId: string; status: string }, records: readonly ClipRecord[], generatedAt: Date): Promise<string> {
   const analysed = records.filter((r) => r.analysis?.result === 'ok').length;
   const sections: string[] = [];
@@ -103,6 +123,7 @@ export async function reportHtml(job: { jobId: string; status: string }, records
 <p>Job <code>${escapeHtml(job.jobId)}</code> (${escapeHtml(job.status)}): ${records.length} clips, ${analysed} analysed. Generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC.</p>
 <p class="caveat">${escapeHtml(CAVEAT)}</p>
 ${summary(records)}
+${clipsTable(records)}
 ${sections.join('\n')}
 </body></html>
 `;

@@ -1,7 +1,7 @@
 /**
  * report.html from `radiomics results` in real headless Chromium (Debian chromium + playwright-core), opened
  * from disk with every network request refused: each clip shows its frames and one plot per texture feature,
- * the decisions and the unvalidated z; the summary charts every clip. Screenshot: test-artifacts/results-report.png.
+ * the decisions and the unvalidated z; the summary charts every clip and lists each with its route and stage. Screenshot: test-artifacts/results-report.png.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -64,6 +64,8 @@ describe('report.html in Chromium', () => {
     expect(await failed.getAttribute('data-stage')).toBe('failed');
     expect(await failed.locator('.facts').innerText()).toContain('analysis_failed');
     expect(await page.locator('#summary svg.dots').count()).toBe(3);
+    const table = await page.locator('#clips tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(1, 3).map((td) => td.textContent)));
+    expect(table).toEqual([['s3', 'done'], ['s3', 'done'], ['s3', 'failed (analysis_failed)']]);
     expect(await page.locator('#summary svg.dots').first().locator('circle').count()).toBe(2);
     expect(await page.locator('.caveat').innerText()).toContain('not a diagnosis');
     expect(requests).toEqual([]);
