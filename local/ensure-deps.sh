@@ -11,13 +11,21 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-fund --no-audit >&2
 fi
 
-DEBS="swift swift-proxy swift-account swift-container swift-object memcached redis-server ffmpeg chromium orthanc orthanc-dicomweb dcmtk"
+DEBS="swift swift-proxy swift-account swift-container swift-object memcached redis-server ffmpeg chromium"
+# only the PACS route of npm start and the Orthanc tests need these; without them those say so and the rest runs
+PACS_DEBS="orthanc orthanc-dicomweb dcmtk"
 missing=""
-for p in $DEBS; do
+for p in $DEBS $PACS_DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" != 0 ]; then
+    required=""
+    for p in $missing; do case " $PACS_DEBS " in *" $p "*) ;; *) required="$required $p" ;; esac; done
+    if [ -z "$required" ]; then
+      echo "[deps] without$missing: no PACS route (sudo apt-get install -y$missing adds it)" >&2
+      exit 0
+    fi
     echo "[deps] missing Debian packages:$missing (run as root, or: sudo apt-get install -y$missing)" >&2
     exit 1
   fi
