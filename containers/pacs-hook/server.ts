@@ -1,15 +1,12 @@
 /**
  * The PACS hook as a plain node:http server, streaming: request bodies flow part by part into the intake
  * bucket with backpressure, so a study of any size passes in constant memory. The same lib as the Lambda
- * (lib/pacs/hook.ts); this is also the entry for running the hook as a container (see the README, "PACS export hooks"),
- * which DICOMweb-only senders with studies above Lambda's 6 MB payload need.
- * Emulates nothing; it is the real handler on another transport.
- *
- *   node --import tsx containers/pacs-hook/server.ts    (configuration from the environment, PORT default 8099)
+ * (lib/pacs/hook.ts), on another transport; DICOMweb-only senders with studies above Lambda's 6 MB payload need it.
+ * The container's entry is main.ts beside this file (its image: Dockerfile, its bundle: build.ts); tests and the
+ * local stack start the server here with their own dependencies.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { answerPacsRequest, pacsFailureResponse, type PacsHookDeps, type PacsResponse } from '#lib/pacs/hook.js';
 import type { PacsServerTimeouts } from '#lib/pacs/config.js';
 
@@ -72,12 +69,4 @@ export async function startPacsHookServer(
         server.close(() => resolve());
       }),
   };
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { pacsHookConfig } = await import('#lib/pacs/config.js');
-  const { buildPacsHookDeps } = await import('#lib/pacs/wiring.js');
-  const config = pacsHookConfig();
-  const hook = await startPacsHookServer(await buildPacsHookDeps(config), { ...config.listen, timeouts: config.server });
-  process.stdout.write(JSON.stringify({ message: 'pacs hook listening', url: hook.url }) + '\n');
 }
