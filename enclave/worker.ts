@@ -49,6 +49,7 @@ import { ConfigError, RadiomicsError, RejectedInput } from '#lib/errors.js';
 import { createLogger, errorFields, shortHash, type Logger } from '#lib/log.js';
 import { createUnsealStream, UnsealError } from '#lib/seal/cipher.js';
 import { isSwiftFailure, SwiftClient, type SwiftStore } from '#lib/swift/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const USAGE = `usage: worker [-h|--help]
 Leases sealed clip URLs from the Redis queue, decrypts, analyses and uploads results to Swift; exits 0 when the
@@ -110,7 +111,6 @@ class IdleTimeout {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Streams the sealed object at `url` through the unseal transform into `outFile` (0600). Resolves only once the

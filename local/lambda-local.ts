@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Handler } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export function lambdaContext(functionName: string, timeoutMs = 900_000): Context {
   const deadline = Date.now() + timeoutMs;
@@ -41,7 +42,7 @@ export async function invokeAsync<E, R>(
       lastError = error;
       if (attempt < retries) {
         options.onRetry?.(attempt + 1, error);
-        await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
+        await sleep(options.retryDelayMs ?? 1000);
       }
     }
   }

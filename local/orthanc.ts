@@ -10,13 +10,13 @@ import { request as httpRequest } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT, SHARED_DIR } from './service-endpoints.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 export const ORTHANC_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
 export const ORTHANC_HTTP_PORT = 8042;
 const ORTHANC_ADMIN = `Basic ${Buffer.from('pacsadmin:pacsadmin').toString('base64')}`;
 const NAMESPACE_FLAGS = ['--net', '--pid', '--fork', '--kill-child'];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Why a loopback Orthanc cannot run on this machine, in a few words; undefined when it can. */
 export function orthancUnavailable(): string | undefined {

@@ -16,6 +16,7 @@ import type { VideoRecord } from '#lib/store/records.js';
 import { LOCAL_INTAKE_BUCKET, LOCAL_TABLE } from './intake-stack.js';
 import type { Stack } from './stack.js';
 import type { PacsRoute } from './orthanc-route.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ClipOutcome {
   clip: string;
@@ -46,7 +47,6 @@ export interface RunProgress {
   jobIds: string[];
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const UPLOAD_CONCURRENCY = 4;
 /** How often this driver looks at the table, the manager and the status API (it only observes; nothing waits on it). */
 const POLL_MS = 100;

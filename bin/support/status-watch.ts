@@ -5,6 +5,7 @@
  */
 import { jobDetail, jobLine, type JobLike } from './status-format.js';
 import { terminalOutcome } from '#lib/status/job-state.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface StatusRequest {
   api: string;
@@ -50,6 +51,6 @@ export async function watchStatus(request: StatusRequest, options: { intervalMs:
       last = view.text;
     }
     if (view.ended) return 0;
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+    await sleep(options.intervalMs);
   }
 }

@@ -10,6 +10,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { INDEX, KEY_ATTRIBUTES } from './keys.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The item without its key and index attributes. */
 export function stripKeys<T>(item: Record<string, unknown>): T {
@@ -58,7 +59,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   for (let attempt = 0; attempt < 50; attempt++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

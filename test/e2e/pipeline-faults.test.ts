@@ -15,6 +15,7 @@ import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
 import { loadServices, SHARED_DIR } from '#local/service-endpoints.js';
 import { analyzePlain } from '#test/support/analyze-plain.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CLIPS = [
   'VH020213M4_001390_20160406T111534.MP4',
@@ -24,7 +25,6 @@ const CLIPS = [
   'VH020213M4_001418_20160407T114936.MP4',
 ].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** PIDs of this job's worker processes (the emulator starts them; JOB_NAME is the batch id). */
 function workerPids(batchId: string): number[] {

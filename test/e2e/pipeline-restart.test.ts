@@ -13,9 +13,9 @@ import { LOCAL_TABLE } from '#local/intake-stack.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
 import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { SHARED_DIR } from '#local/service-endpoints.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let stack: Stack;
 let stateDir: string;

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPacsHookBundle } from '#containers/pacs-hook/build.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let outDir: string;
 let built: Awaited<ReturnType<typeof buildPacsHookBundle>>;
@@ -42,7 +43,7 @@ describe('the PACS hook container', () => {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
-      for (let i = 0; i < 100 && !output.includes('pacs hook listening'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 100 && !output.includes('pacs hook listening'); i++) await sleep(100);
       const res = await fetch(`http://127.0.0.1:${port}/instances`, { method: 'POST' });
       expect([res.status, res.headers.get('www-authenticate'), await res.json()]).toEqual([
         401,

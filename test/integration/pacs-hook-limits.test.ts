@@ -19,6 +19,7 @@ import type { PacsServerTimeouts } from '#lib/pacs/config.js';
 import { createLogger } from '#lib/log.js';
 import { buildUncompressedLoop, patchAscii } from '#local/dicom-fixtures.js';
 import { orthancBoundary, orthancStowBody, stowContentType } from '#test/support/stow.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const BUCKET = 'radiomics-intake';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -108,7 +109,7 @@ function rawExchange(hook: PacsHookServer, head: string | Buffer, body?: { chunk
       while (!closed && sent < body.maxBytes) {
         const ok = socket.write(body.chunk);
         sent += body.chunk.length;
-        if (body.everyMs) await new Promise((r) => setTimeout(r, body.everyMs));
+        if (body.everyMs) await sleep(body.everyMs);
         else if (!ok) await new Promise((r) => socket.once('drain', r).once('close', r));
       }
     };

@@ -8,9 +8,9 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchOrthanc, orthancConfig } from '#local/orthanc.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SLOW_PEER_PORT = 8097;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function busyJobThreads(workdir: string, dicomPath: string, threads: number): Promise<{ stow: { status: number } | { error: string }; peerJob: string }> {
   const slowPeer = createServer((request, response) => {

@@ -23,6 +23,7 @@ import { REPO_ROOT } from '#local/service-endpoints.js';
 import { launchOrthanc, orthancConfig, ORTHANC_CONCURRENT_JOBS, type RunningOrthanc } from '#local/orthanc.js';
 import { exportMatrix } from './orthanc-matrix.js';
 import { busyJobThreads, busyWorkdir } from './orthanc-busy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DRIVER_BUCKET = 'radiomics-intake';
 /** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
@@ -35,7 +36,6 @@ export const FAILING_UPLOAD_TENANTS = { unreachable: 'hosp-upload-unreachable', 
  * `busy` runs test/support/orthanc-busy.ts with one job thread and with ORTHANC_CONCURRENT_JOBS.
  */
 const [workdir, dicomPath, mode, manifestPath] = process.argv.slice(2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   mkdirSync(join(workdir, 's3'), { recursive: true });

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { OrthancRest } from '#local/orthanc.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface MatrixFixture {
   name: string;
@@ -24,7 +25,6 @@ export interface MatrixContext {
   fixtures: MatrixFixture[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The hook's answers to `tenant` logged since `from`: status, and for STOW the stored and failed counts and reasons. */
 function hookAnswersSince(hookLog: string[], from: number, tenant: string) {
