@@ -72,6 +72,8 @@ interface Options {
   pacs?: number;
 }
 
+const clips = (n: number) => `${n} ${n === 1 ? 'clip' : 'clips'}`;
+
 function bar(done: number, total: number, width = 30): string {
   const filled = total === 0 ? 0 : Math.round((done / total) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
@@ -145,7 +147,7 @@ async function main(): Promise<number> {
   }
   const offline = routes.pacs.length ? pacsUnavailable(routes.pacs) : undefined;
   if (offline) {
-    console.log(`[start] PACS route off (${offline}): all ${clipPaths.length} clips go through S3`);
+    console.log(`[start] PACS route off (${offline}): all ${clips(clipPaths.length)} go through S3`);
     routes.s3 = [...clipPaths];
     routes.pacs = [];
   }
@@ -165,14 +167,14 @@ async function main(): Promise<number> {
       try {
         route = await startPacsRoute(stack, { tenant: TENANT });
       } catch (error) {
-        console.log(`[start] PACS route off (${(error as Error).message}): all ${clipPaths.length} clips go through S3`);
+        console.log(`[start] PACS route off (${(error as Error).message}): all ${clips(clipPaths.length)} go through S3`);
         routes.s3 = [...clipPaths];
         routes.pacs = [];
       }
     }
     const window = `batch closes ${process.env.BATCH_QUIET_SECS} s after the last seal, or at the latest ${process.env.BATCH_MAX_AGE_SECS} s after it opens`;
-    console.log(`[start] ${routes.s3.length} clips uploaded to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; ${window})`);
-    if (route) console.log(`[start] ${routes.pacs.length} clips as DICOM US Multi-frame with patient details: Orthanc → STOW-RS → PACS hook → s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/dicom/`);
+    console.log(`[start] ${clips(routes.s3.length)} uploaded to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; ${window})`);
+    if (route) console.log(`[start] ${clips(routes.pacs.length)} through PACS, MP4 as DICOM US Multi-frame with a patient's details: Orthanc → STOW-RS → PACS hook → s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/dicom/`);
     console.log(`[start] status page: ${stack.statusApi.url}/  (token for tenant ${TENANT}: .local/secrets/status-token)`);
     writeFileSync(join(REPO_ROOT, '.local', 'secrets', 'status-token'), await stack.statusToken(TENANT), { mode: 0o600 });
     const sealing = progressLine('sealed   ');
