@@ -5,7 +5,7 @@
  * Asperathos statuses: lib/asperathos/client.ts. `lost` is ours: the manager no longer knows the job id at all
  * (GET answers 400 with an empty message) several polls in a row.
  */
-import { ASPERATHOS_STATUSES, type JobStatus, type JobStatusName, type TerminalStatusName } from '#lib/asperathos/index.js';
+import { ASPERATHOS_STATUSES, type JobStatus, type JobStatusName, type TerminalStatusName } from '#lib/asperathos/client.js';
 import { itemIdOfUrl as itemIdOfWorkloadUrl } from '#lib/contract.js';
 import type { JobState } from '#lib/store/records.js';
 

@@ -114,7 +114,7 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Handler).toBe('functions/status-api.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['StatusApiRole', 'Arn'] });
     const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('GET ')).sort();
-    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /pacs/refusals', 'GET /videos/{id}', 'GET /videos/{id}/analysis']);
+    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /pacs/refusals', 'GET /videos', 'GET /videos/{id}', 'GET /videos/{id}/analysis']);
     const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
     expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     const env = fn.Environment.Variables;
@@ -221,7 +221,7 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
 });
 
 describe('bundles (minified, with a linked source map without sources)', () => {
-  // zipped bytes measured 2026-12-02 (README "Deployment"), plus about 10 %
+  // zipped bytes measured 2026-12-02 (docs/deployment.md, "Bundles"), plus about 10 %
   const MAX_ZIP_BYTES = { intake: 1_800_000, batch: 1_300_000, 'sync-status': 1_150_000, 'status-api': 1_150_000, 'pacs-hook': 1_300_000 };
   const packagesIn = async (fn: string) => {
     const map = JSON.parse((await run('unzip', ['-p', join(REPO_ROOT, '.serverless', `${fn}.zip`), `functions/${fn}.mjs.map`], { maxBuffer: 64 << 20 })).stdout);
