@@ -41,13 +41,13 @@ export async function run(args: string[] | string = []): Promise<{ median_second
       seconds_per_frame: Number((elapsed / analysis.frames).toFixed(4)),
       cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     };
-    process.stdout.write(JSON.stringify(line) + '\n');
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
   const worker = await runWorkerBench([], { summaryLine: false });
   const medianSeconds = median(seconds);
   const comparable = elevenFrameSeconds.length ? median(elevenFrameSeconds) : medianSeconds;
   process.stdout.write(
-    JSON.stringify({
+    `${JSON.stringify({
       summary: true,
       clips: clips.length,
       median_seconds_per_clip: Number(medianSeconds.toFixed(3)),
@@ -56,7 +56,7 @@ export async function run(args: string[] | string = []): Promise<{ median_second
       speedup_vs_original: Number((BASELINE_SECONDS_PER_CLIP / comparable).toFixed(1)),
       worker_clips_per_s_1: Number(worker.clipsPerS[1].toFixed(3)),
       worker_clips_per_s_2: Number(worker.clipsPerS[2].toFixed(3)),
-    }) + '\n',
+    })}\n`,
   );
   return { median_seconds_per_clip: medianSeconds };
 }

@@ -43,7 +43,10 @@ export async function run(): Promise<void> {
     swift: h.swift,
     keys: h.deps.keys,
     jobs: new AsperathosClient({ submissionsUrl: asperathos.submissionsUrl }),
-    sessions: new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key } }),
+    sessions: new PalaemonClient({
+      casAddress: cas.casAddress,
+      tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key },
+    }),
     settings: {
       maxItems: 1000,
       maxBytes: 1 << 30,
@@ -56,7 +59,13 @@ export async function run(): Promise<void> {
         mode: 'HW',
         casAddress: cas.casAddress,
         sessionFormat: '0.3',
-        enclave: { mrenclave: 'a'.repeat(64), imageName: 'bench/worker:1', fspfTag: 'b'.repeat(32), fspfKey: 'c'.repeat(64), fspfPath: '/fspf.pb' },
+        enclave: {
+          mrenclave: 'a'.repeat(64),
+          imageName: 'bench/worker:1',
+          fspfTag: 'b'.repeat(32),
+          fspfKey: 'c'.repeat(64),
+          fspfPath: '/fspf.pb',
+        },
         workerCmd: ['node', '/app/enclave/worker.mjs'],
         initSize: 1,
         expectedTimeSecs: 200,
@@ -74,7 +83,10 @@ export async function run(): Promise<void> {
   });
   h.deps.dueTimer = { timer, maxAgeSecs: WINDOW_SECS };
   try {
-    const clips = readdirSync(SAMPLES).filter((name) => /\.mp4$/i.test(name)).sort().slice(0, 10);
+    const clips = readdirSync(SAMPLES)
+      .filter((name) => /\.mp4$/i.test(name))
+      .sort()
+      .slice(0, 10);
     let lastIntakeAtMs = 0;
     let batchId = '';
     for (const name of clips) {
@@ -91,7 +103,8 @@ export async function run(): Promise<void> {
     if (!submittedAtMs) throw new Error('the batch was not submitted within 30 s of its window');
     const afterWindow = (submittedAtMs - windowEndMs) / 1000;
     const jobId = (await h.store.getBatch(batchId))!.jobId!;
-    for (let i = 0; i < 100 && (await batchDeps.jobs.get(jobId)).status !== 'completed'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 100 && (await batchDeps.jobs.get(jobId)).status !== 'completed'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     console.log(
       JSON.stringify({
         clips: clips.length,

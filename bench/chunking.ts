@@ -11,13 +11,18 @@ import { DicomProbe } from '#lib/dicom/probe.js';
 import { MultipartReader } from '#lib/pacs/multipart.js';
 import { buildUncompressedLoop } from '#local/dicom-fixtures.js';
 
-const chunks = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+const chunks = (bytes: Buffer, size: number) =>
+  Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
 
 function largeMeta(count: number): Buffer {
   const file = buildUncompressedLoop();
   const groupLength = file.readUInt32LE(140);
   const element = Buffer.from([0x02, 0x00, 0x00, 0x01, 0x55, 0x49, 0x02, 0x00, 0x31, 0x00]); // (0002,0100) UI "1"
-  const out = Buffer.concat([file.subarray(0, 144 + groupLength), ...Array.from({ length: count }, () => element), file.subarray(144 + groupLength)]);
+  const out = Buffer.concat([
+    file.subarray(0, 144 + groupLength),
+    ...Array.from({ length: count }, () => element),
+    file.subarray(144 + groupLength),
+  ]);
   out.writeUInt32LE(groupLength + 10 * count, 140);
   return out;
 }
@@ -39,7 +44,10 @@ const multipart = (body: Buffer, boundary: string, size: number) => async () => 
 export async function run(): Promise<void> {
   const boundary = 'b'.repeat(73);
   const framed = (preamble: number, header: number, body: number) =>
-    Buffer.from(`${'a'.repeat(preamble)}\r\n--${boundary}\r\nContent-Type: application/dicom\r\nX-Pad: ${'p'.repeat(header)}\r\n\r\n${'d'.repeat(body)}\r\n--${boundary}--`, 'latin1');
+    Buffer.from(
+      `${'a'.repeat(preamble)}\r\n--${boundary}\r\nContent-Type: application/dicom\r\nX-Pad: ${'p'.repeat(header)}\r\n\r\n${'d'.repeat(body)}\r\n--${boundary}--`,
+      'latin1',
+    );
   const cases: [string, Buffer, (bytes: Buffer, size: number) => () => Promise<void>][] = [
     ['probe_meta_60kB', largeMeta(6000), probe],
     ['multipart_preamble_60kB_header_15kB', framed(60_000, 15_000, 3), (b, s) => multipart(b, boundary, s)],
@@ -48,6 +56,8 @@ export async function run(): Promise<void> {
   for (const [name, bytes, work] of cases) {
     const whole = await timed(work(bytes, bytes.length));
     const oneByte = await timed(work(bytes, 1));
-    process.stdout.write(`${JSON.stringify({ case: name, bytes: bytes.length, whole_ms: +whole.toFixed(1), one_byte_ms: +oneByte.toFixed(1), ratio: +(oneByte / whole).toFixed(0) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ case: name, bytes: bytes.length, whole_ms: +whole.toFixed(1), one_byte_ms: +oneByte.toFixed(1), ratio: +(oneByte / whole).toFixed(0) })}\n`,
+    );
   }
 }

@@ -24,8 +24,14 @@ const round = (value: number) => Number(value.toFixed(2));
 async function measure(config: string, quietSecs: number | undefined, tenant: string): Promise<void> {
   const stack = await startStack({ mode: 'SIM', quietSecs });
   try {
-    const clips = readdirSync(SAMPLES).filter((name) => /\.mp4$/i.test(name)).sort();
-    const report = await runClips(stack, clips.map((name) => join(SAMPLES, name)), { tenant });
+    const clips = readdirSync(SAMPLES)
+      .filter((name) => /\.mp4$/i.test(name))
+      .sort();
+    const report = await runClips(
+      stack,
+      clips.map((name) => join(SAMPLES, name)),
+      { tenant },
+    );
     const endMs = Date.now();
     const store = new DynamoIntakeStore(stack.dynamo.doc, LOCAL_TABLE);
     const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
@@ -75,7 +81,10 @@ const CONFIGS = {
 /** Each configuration in its own process: the handlers read their configuration once per process, as in Lambda. */
 export async function run(): Promise<void> {
   for (const name of Object.keys(CONFIGS)) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], { stdio: 'inherit', cwd: REPO_ROOT });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], {
+      stdio: 'inherit',
+      cwd: REPO_ROOT,
+    });
     if (child.status !== 0) throw new Error(`bench e2e ${name} exited with ${child.status ?? child.signal}`);
   }
 }

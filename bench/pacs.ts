@@ -92,7 +92,12 @@ function sampleRss(pid: number): Sampler {
   return { peakMb: () => (read(), Math.round(peak)), reset: () => (peak = 0), stop: () => clearInterval(timer) };
 }
 
-async function post(port: number, path: string, headers: Record<string, string | number>, body: (send: (chunk: Buffer) => Promise<void>) => Promise<void>) {
+async function post(
+  port: number,
+  path: string,
+  headers: Record<string, string | number>,
+  body: (send: (chunk: Buffer) => Promise<void>) => Promise<void>,
+) {
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers });
     req.on('response', (res) => {
@@ -114,10 +119,15 @@ async function plainUpload(port: number, token: string, instances: number, pixel
   const started = process.hrtime.bigint();
   for (let i = 0; i < instances; i++) {
     const head = instanceHead(i, pixels.length);
-    const answer = await post(port, '/instances', { authorization: `Bearer ${token}`, 'content-length': head.length + pixels.length }, async (send) => {
-      await send(head);
-      await send(pixels);
-    });
+    const answer = await post(
+      port,
+      '/instances',
+      { authorization: `Bearer ${token}`, 'content-length': head.length + pixels.length },
+      async (send) => {
+        await send(head);
+        await send(pixels);
+      },
+    );
     if (answer.status !== 200) throw new Error(`plain upload ${i}: ${answer.status} ${answer.text}`);
   }
   return Number(process.hrtime.bigint() - started) / 1e9;
@@ -129,11 +139,21 @@ async function stowStudy(port: number, token: string, instances: number, pixels:
   const answer = await post(
     port,
     '/dicomweb/studies',
-    { authorization: `Bearer ${token}`, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json', 'transfer-encoding': 'chunked' },
+    {
+      authorization: `Bearer ${token}`,
+      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      accept: 'application/dicom+json',
+      'transfer-encoding': 'chunked',
+    },
     async (send) => {
       for (let i = 0; i < instances; i++) {
         const head = instanceHead(i, pixels.length);
-        await send(Buffer.from(`${i ? '\r\n' : ''}--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${head.length + pixels.length}\r\n\r\n`, 'latin1'));
+        await send(
+          Buffer.from(
+            `${i ? '\r\n' : ''}--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${head.length + pixels.length}\r\n\r\n`,
+            'latin1',
+          ),
+        );
         await send(head);
         await send(pixels);
       }
@@ -189,7 +209,7 @@ export async function run(): Promise<void> {
     const mbps = (seconds: number) => Math.round((bytes / MiB / seconds) * 10) / 10;
     const best = (values: number[]) => Math.min(...values);
     process.stdout.write(
-      JSON.stringify({
+      `${JSON.stringify({
         case: 'stow-500MB-study',
         bytes,
         instances,
@@ -202,7 +222,7 @@ export async function run(): Promise<void> {
         plain_peak_rss_mb: plainPeak,
         peak_rss_mb_100mb_study: smallPeak,
         baseline: 'plain HTTP upload of the same bytes to the same hook (raw POST /instances per instance), same run, same s3rver',
-      }) + '\n',
+      })}\n`,
     );
   } finally {
     child.kill('SIGTERM');

@@ -20,14 +20,21 @@ export const BENCH = defineCommand({
     'Run bench/NAME.ts. It prints one JSON object per line, each with its figures against a baseline measured in the same run (a ratio, not an absolute time). The header of bench/NAME.ts says what it measures.',
   arguments: [
     ['NAME', `the bench: ${BENCHES.join(', ')}`],
-    ['ARGS', "handed to the bench untouched: analyze [CLIP_DIR], intake [CASE...] (clips, 140KB, 1MiB, 256MiB, 1GiB; all by default), worker [N] (clips, default 6); see the bench's header"],
+    [
+      'ARGS',
+      "handed to the bench untouched: analyze [CLIP_DIR], intake [CASE...] (clips, 140KB, 1MiB, 256MiB, 1GiB; all by default), worker [N] (clips, default 6); see the bench's header",
+    ],
   ],
   options: {},
   environment: [
     ['BENCH_SYNC_JOBS', 'sync: the number of active jobs (default: 10000)'],
     ['RADIOMICS_PORT_OFFSET', 'shifts the ports of the local services the benches start or reuse (default: 0)'],
   ],
-  exitStatus: [[0, 'measured'], [1, 'the bench failed'], [2, 'usage error: no bench or an unknown one']],
+  exitStatus: [
+    [0, 'measured'],
+    [1, 'the bench failed'],
+    [2, 'usage error: no bench or an unknown one'],
+  ],
 });
 
 export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {

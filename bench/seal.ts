@@ -41,7 +41,12 @@ const IV = Buffer.from('a0a1a2a3a4a5a6a7a8a9aaab', 'hex');
 const THIS_FILE = fileURLToPath(import.meta.url);
 const REPO_ROOT = join(dirname(THIS_FILE), '..');
 
-const discard = () => new Writable({ write(_chunk, _encoding, callback) { callback(); } });
+const discard = () =>
+  new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
 
 async function fsyncAndRename(tmp: string, out: string): Promise<void> {
   const fh = await open(tmp, 'r');
@@ -54,7 +59,7 @@ async function fsyncAndRename(tmp: string, out: string): Promise<void> {
 }
 
 async function plainCopy(input: string, output: string): Promise<void> {
-  const tmp = output + '.tmp';
+  const tmp = `${output}.tmp`;
   await pipeline(createReadStream(input), createWriteStream(tmp, { flags: 'wx' }));
   await fsyncAndRename(tmp, output);
 }
@@ -63,7 +68,7 @@ async function twoPass(input: string, output: string): Promise<void> {
   const first = createSealStream(KEY, { iv: IV });
   await pipeline(createReadStream(input), first, discard());
   const tag = await first.tag;
-  const tmp = output + '.tmp';
+  const tmp = `${output}.tmp`;
   const out = createWriteStream(tmp, { flags: 'wx' });
   out.write(sealedHead(IV, tag));
   const second = createSealStream(KEY, { iv: IV });
@@ -80,10 +85,15 @@ async function encryptOnly(input: string): Promise<void> {
 
 async function runStrategy(strategy: Strategy, input: string, output: string): Promise<void> {
   switch (strategy) {
-    case 'plain_copy': return plainCopy(input, output);
-    case 'seal_file': await sealFile(KEY, input, output, { iv: IV }); return;
-    case 'two_pass': return twoPass(input, output);
-    case 'encrypt_only': return encryptOnly(input);
+    case 'plain_copy':
+      return plainCopy(input, output);
+    case 'seal_file':
+      await sealFile(KEY, input, output, { iv: IV });
+      return;
+    case 'two_pass':
+      return twoPass(input, output);
+    case 'encrypt_only':
+      return encryptOnly(input);
   }
 }
 
@@ -97,7 +107,7 @@ async function child(strategy: Strategy, input: string, output: string, reps: nu
     times.push(Number(process.hrtime.bigint() - start) / 1e9);
   }
   times.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ seconds: times[Math.floor(times.length / 2)], max_rss_kb: process.resourceUsage().maxRSS }) + '\n');
+  process.stdout.write(`${JSON.stringify({ seconds: times[Math.floor(times.length / 2)], max_rss_kb: process.resourceUsage().maxRSS })}\n`);
 }
 
 function measure(strategy: Strategy, input: string, output: string, reps: number): Promise<{ seconds: number; max_rss_kb: number }> {
@@ -149,24 +159,29 @@ export async function run(): Promise<void> {
         const { seconds, max_rss_kb } = await measure(strategy, input, output, c.reps);
         if (strategy === 'plain_copy') plainSeconds = seconds;
         if (strategy === 'seal_file' || strategy === 'two_pass') {
-          sealedFacts[strategy] = c.bytes <= 16 * MiB
-            ? createHash('sha256').update(await readFile(output)).digest('hex')
-            : await headAndSize(output); // the head carries the tag over the whole ciphertext
+          sealedFacts[strategy] =
+            c.bytes <= 16 * MiB
+              ? createHash('sha256')
+                  .update(await readFile(output))
+                  .digest('hex')
+              : await headAndSize(output); // the head carries the tag over the whole ciphertext
         }
         if (strategy !== 'encrypt_only' && (await stat(output)).size !== c.bytes + (strategy === 'plain_copy' ? 0 : HEAD_BYTES)) {
           throw new Error(`${strategy} wrote a file of the wrong size`);
         }
         await rm(output, { force: true });
-        process.stdout.write(JSON.stringify({
-          case: c.name,
-          bytes: c.bytes,
-          strategy,
-          seconds: Number(seconds.toFixed(4)),
-          ratio_vs_plain_copy: Number((seconds / plainSeconds).toFixed(2)),
-          peak_rss_mb: Number((max_rss_kb / 1024).toFixed(1)),
-          mib_per_s: Number((c.bytes / MiB / seconds).toFixed(1)),
-          reps: c.reps,
-        }) + '\n');
+        process.stdout.write(
+          `${JSON.stringify({
+            case: c.name,
+            bytes: c.bytes,
+            strategy,
+            seconds: Number(seconds.toFixed(4)),
+            ratio_vs_plain_copy: Number((seconds / plainSeconds).toFixed(2)),
+            peak_rss_mb: Number((max_rss_kb / 1024).toFixed(1)),
+            mib_per_s: Number((c.bytes / MiB / seconds).toFixed(1)),
+            reps: c.reps,
+          })}\n`,
+        );
       }
       if (sealedFacts.seal_file !== sealedFacts.two_pass) throw new Error(`${c.name}: seal_file and two_pass outputs differ`);
       await rm(input, { force: true });

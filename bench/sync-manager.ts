@@ -25,8 +25,14 @@ const server = createServer((req, res) => {
     const n = (polls.get(id) ?? 0) + 1;
     polls.set(id, n);
     body = {
-      app_id: id, status: 'ongoing', starting_time: '2026-01-01T00:00:00.000000GMT', visualizer_url: 'URL not generated!',
-      redis_ip: '10.0.0.1', redis_port: 6379, items: ITEMS, processed_items: Math.min(ITEMS, n),
+      app_id: id,
+      status: 'ongoing',
+      starting_time: '2026-01-01T00:00:00.000000GMT',
+      visualizer_url: 'URL not generated!',
+      redis_ip: '10.0.0.1',
+      redis_port: 6379,
+      items: ITEMS,
+      processed_items: Math.min(ITEMS, n),
     };
   }
   const text = JSON.stringify(body);

@@ -28,16 +28,30 @@ function batchItem(i: number, active: boolean) {
   const batchId = randomBytes(16).toString('hex');
   const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
   return {
-    ...keys.batch(batchId), batchId, tenant: `hospital-${i % 20}`, state: active ? 'submitted' : 'completed', container: `c-${batchId}`,
-    wrappedKey: 'x', createdAt: at, claims: 50, claimedBytes: 1, sealedItems: 50, sealedBytes: 1, inflight: {}, items: 50,
-    jobId: `kj-${batchId.slice(0, 7)}`, submittedAt: at,
+    ...keys.batch(batchId),
+    batchId,
+    tenant: `hospital-${i % 20}`,
+    state: active ? 'submitted' : 'completed',
+    container: `c-${batchId}`,
+    wrappedKey: 'x',
+    createdAt: at,
+    claims: 50,
+    claimedBytes: 1,
+    sealedItems: 50,
+    sealedBytes: 1,
+    inflight: {},
+    items: 50,
+    jobId: `kj-${batchId.slice(0, 7)}`,
+    submittedAt: at,
     ...(active ? activeJobKeys(at, batchId) : { jobState: { status: 'completed' } }),
     ...tenantBatchKeys({ tenant: `hospital-${i % 20}`, createdAt: at, batchId }),
   };
 }
 
 async function insert(dynamo: { doc: ReturnType<typeof dynamoClients>['doc'] }, count: number, active: boolean, offset: number) {
-  const chunks = Array.from({ length: Math.ceil(count / 25) }, (_, c) => Array.from({ length: Math.min(25, count - c * 25) }, (_, k) => batchItem(offset + c * 25 + k, active)));
+  const chunks = Array.from({ length: Math.ceil(count / 25) }, (_, c) =>
+    Array.from({ length: Math.min(25, count - c * 25) }, (_, k) => batchItem(offset + c * 25 + k, active)),
+  );
   await mapBounded(chunks, 8, async (chunk) => {
     let pending = chunk.map((Item) => ({ PutRequest: { Item } }));
     while (pending.length) {
@@ -73,12 +87,18 @@ export async function run(): Promise<void> {
       const start = performance.now();
       const summary = await syncActiveJobs(deps);
       const tickSecs = (performance.now() - start) / 1000;
-      process.stdout.write(`${JSON.stringify({
-        active_jobs: summary.active, finished_jobs: finished, tick_seconds: Number(tickSecs.toFixed(2)),
-        jobs_per_s: Math.round(summary.active / tickSecs), schedule_interval_s: INTERVAL_SECS,
-        tick_vs_interval: Number((tickSecs / INTERVAL_SECS).toFixed(3)), concurrency: DEFAULT_SYNC_SETTINGS.concurrency,
-        outcomes: Object.fromEntries(Object.entries(summary.outcomes).filter(([, n]) => n > 0)),
-      })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({
+          active_jobs: summary.active,
+          finished_jobs: finished,
+          tick_seconds: Number(tickSecs.toFixed(2)),
+          jobs_per_s: Math.round(summary.active / tickSecs),
+          schedule_interval_s: INTERVAL_SECS,
+          tick_vs_interval: Number((tickSecs / INTERVAL_SECS).toFixed(3)),
+          concurrency: DEFAULT_SYNC_SETTINGS.concurrency,
+          outcomes: Object.fromEntries(Object.entries(summary.outcomes).filter(([, n]) => n > 0)),
+        })}\n`,
+      );
     }
   } finally {
     dynamo.client.destroy();

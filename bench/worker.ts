@@ -32,12 +32,18 @@ const ELEVEN_FRAME_CLIPS = [
   'VH020213M4_001559_20160429T120822.MP4',
 ];
 
-export async function run(args: string[] = [], options: { summaryLine?: boolean } = {}): Promise<{ ratio: number; clipsPerS: Record<1 | 2, number> }> {
+export async function run(
+  args: string[] = [],
+  options: { summaryLine?: boolean } = {},
+): Promise<{ ratio: number; clipsPerS: Record<1 | 2, number> }> {
   const clips = Number(args[0] ?? '6');
-  if (!Number.isInteger(clips) || clips < 1 || clips > ELEVEN_FRAME_CLIPS.length) throw new Error(`N must be 1..${ELEVEN_FRAME_CLIPS.length}`);
+  if (!Number.isInteger(clips) || clips < 1 || clips > ELEVEN_FRAME_CLIPS.length)
+    throw new Error(`N must be 1..${ELEVEN_FRAME_CLIPS.length}`);
   await startServices();
   const services = loadServices();
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }),
+  });
   const redis = new Redis({ host: services.redis.host, port: services.redis.port, db: 0, maxRetriesPerRequest: 2 });
   const tag = randomBytes(5).toString('hex');
   const source = `bench-worker-src-${tag}`;
@@ -55,7 +61,15 @@ export async function run(args: string[] = [], options: { summaryLine?: boolean 
     for (const clip of ELEVEN_FRAME_CLIPS.slice(0, clips)) {
       const name = `${randomBytes(16).toString('hex')}.mp4`;
       await swift.putObject(source, name, sealBuffer(key, readFileSync(join(VIDEOS, clip))));
-      urls.push(await swift.tempUrl({ method: 'GET', container: source, object: name, expiresAtSec: Math.floor(Date.now() / 1000) + 3600, key: tempUrlKey }));
+      urls.push(
+        await swift.tempUrl({
+          method: 'GET',
+          container: source,
+          object: name,
+          expiresAtSec: Math.floor(Date.now() / 1000) + 3600,
+          key: tempUrlKey,
+        }),
+      );
     }
 
     const results: Record<1 | 2, number> = { 1: 0, 2: 0 };
@@ -100,11 +114,12 @@ export async function run(args: string[] = [], options: { summaryLine?: boolean 
       const seconds = (performance.now() - started) / 1000;
       if (codes.some((c) => c !== 0)) throw new Error(`a worker exited with ${codes.join(',')}`);
       let done = 0;
-      for await (const entry of swift.listAllObjects(`${jobName}-results`)) if (entry.name.endsWith('.json') && !entry.name.endsWith('.error.json')) done++;
+      for await (const entry of swift.listAllObjects(`${jobName}-results`))
+        if (entry.name.endsWith('.json') && !entry.name.endsWith('.error.json')) done++;
       if (done !== clips) throw new Error(`${done} of ${clips} results`);
       results[workers] = clips / seconds;
       process.stdout.write(
-        JSON.stringify({
+        `${JSON.stringify({
           workers,
           clips,
           seconds: Number(seconds.toFixed(2)),
@@ -112,13 +127,15 @@ export async function run(args: string[] = [], options: { summaryLine?: boolean 
           // node CPU of the workers (ffmpeg children excluded) ÷ (wall × workers): < 1 means they waited for a core
           worker_cpu_seconds: Number(workerCpuSeconds.toFixed(2)),
           cpu_share_per_worker: Number((workerCpuSeconds / (seconds * workers)).toFixed(2)),
-        }) + '\n',
+        })}\n`,
       );
     }
     const ratio = results[2] / results[1];
     if (options.summaryLine !== false) {
       const cores = (await import('node:os')).availableParallelism();
-      process.stdout.write(JSON.stringify({ summary: true, clips, ratio_2_vs_1: Number(ratio.toFixed(2)), cores, note: 'ideal 2.0 on 2 free cores' }) + '\n');
+      process.stdout.write(
+        `${JSON.stringify({ summary: true, clips, ratio_2_vs_1: Number(ratio.toFixed(2)), cores, note: 'ideal 2.0 on 2 free cores' })}\n`,
+      );
     }
     return { ratio, clipsPerS: results };
   } finally {

@@ -31,13 +31,23 @@ commands:
                                              jobs and progress from the status API
   results (JOB_ID | --batch ID) --out DIR [--api URL] [--token T | --token-file F]
                                              download a job's results; write DIR/features.csv and DIR/report.html`,
-  about: "The radiomics command-line tools. `radiomics <command> --help` tells a command's arguments, options, environment and exit statuses.",
+  about:
+    "The radiomics command-line tools. `radiomics <command> --help` tells a command's arguments, options, environment and exit statuses.",
   options: {},
   environment: "each command's own: see `radiomics <command> --help`",
-  exitStatus: [[0, 'done'], [1, 'failed (each command says how)'], [2, 'usage error, no command or an unknown one']],
+  exitStatus: [
+    [0, 'done'],
+    [1, 'failed (each command says how)'],
+    [2, 'usage error, no command or an unknown one'],
+  ],
 });
 
-export async function main(argv: string[], env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
     out.write(`${commandHelp(RADIOMICS)}\n`);

@@ -11,6 +11,12 @@ const processIo: SubmitJobIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-export async function main(argv: string[], env: Record<string, string | undefined> = process.env, io: SubmitJobIo = processIo): Promise<number> {
-  return runCommand(SUBMIT_JOB, argv, { out: { write: io.stdout }, err: { write: io.stderr } }, (parsed) => runSubmitJob(submitJobArgs(parsed), env, io));
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  io: SubmitJobIo = processIo,
+): Promise<number> {
+  return runCommand(SUBMIT_JOB, argv, { out: { write: io.stdout }, err: { write: io.stderr } }, (parsed) =>
+    runSubmitJob(submitJobArgs(parsed), env, io),
+  );
 }

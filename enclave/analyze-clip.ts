@@ -50,7 +50,8 @@ export interface LabelBlock {
   label_status: 'unvalidated';
 }
 
-export const LABEL_RULE = "the original main.py's shipped logistic regression: z = coef · ((x − mean) / std) + intercept; RHD if z > 0, else Normal";
+export const LABEL_RULE =
+  "the original main.py's shipped logistic regression: z = coef · ((x − mean) / std) + intercept; RHD if z > 0, else Normal";
 
 export interface ClipAnalysis {
   result: ClipResult;

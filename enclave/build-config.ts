@@ -41,13 +41,22 @@ const KEYTAG_LINE = /Encrypted file system protection file (\S+) AES-GCM tag: (\
 export function parseKeytag(text: string): Keytag {
   const lines = text.split(/\r?\n/).filter((l) => KEYTAG_LINE.test(l));
   if (lines.length === 0) {
-    throw new ConfigError('keytag: no "Encrypted file system protection file <path> AES-GCM tag: <hex> key: <hex>" line (is this the output of scone fspf encrypt?)');
+    throw new ConfigError(
+      'keytag: no "Encrypted file system protection file <path> AES-GCM tag: <hex> key: <hex>" line (is this the output of scone fspf encrypt?)',
+    );
   }
   if (lines.length > 1) throw new ConfigError(`keytag: ${lines.length} protection-file lines; expected exactly one`);
   const [, fspfPath, tag, key] = KEYTAG_LINE.exec(lines[0])!;
-  if (!/^[0-9a-fA-F]{32}$/.test(tag)) throw new ConfigError(`keytag: the AES-GCM tag must be 32 hex characters, got ${tag.length} characters${/^[0-9a-fA-F]*$/.test(tag) ? '' : ' with non-hex ones'}`);
-  if (!/^[0-9a-fA-F]{64}$/.test(key)) throw new ConfigError(`keytag: the key must be 64 hex characters, got ${key.length} characters${/^[0-9a-fA-F]*$/.test(key) ? '' : ' with non-hex ones'}`);
-  if (!fspfPath.startsWith('/')) throw new ConfigError('keytag: the protection file path must be absolute (it is the path inside the image)');
+  if (!/^[0-9a-fA-F]{32}$/.test(tag))
+    throw new ConfigError(
+      `keytag: the AES-GCM tag must be 32 hex characters, got ${tag.length} characters${/^[0-9a-fA-F]*$/.test(tag) ? '' : ' with non-hex ones'}`,
+    );
+  if (!/^[0-9a-fA-F]{64}$/.test(key))
+    throw new ConfigError(
+      `keytag: the key must be 64 hex characters, got ${key.length} characters${/^[0-9a-fA-F]*$/.test(key) ? '' : ' with non-hex ones'}`,
+    );
+  if (!fspfPath.startsWith('/'))
+    throw new ConfigError('keytag: the protection file path must be absolute (it is the path inside the image)');
   return { fspfPath, tag: tag.toLowerCase(), key: key.toLowerCase() };
 }
 
@@ -63,15 +72,24 @@ export function parseMrenclave(text: string, what = 'mrenclave'): string {
       found.add(labelled[1].toLowerCase());
     }
   }
-  if (found.size === 0) throw new ConfigError(`${what}: no MRENCLAVE found (expected a line of 64 hex characters as printed by SCONE_HASH=1, or "Enclave hash: <64 hex>")`);
+  if (found.size === 0)
+    throw new ConfigError(
+      `${what}: no MRENCLAVE found (expected a line of 64 hex characters as printed by SCONE_HASH=1, or "Enclave hash: <64 hex>")`,
+    );
   if (found.size > 1) throw new ConfigError(`${what}: ${found.size} different MRENCLAVE values found; pass the output of one binary`);
   return [...found][0];
 }
 
 /** A container image reference: [registry[:port]/]path[:tag][@sha256:digest], lower-case path. */
-const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
-export function buildEnclaveConfig(input: { keytag: string; mrenclave: string; imageName: string; ffmpegMrenclave?: string }): EnclaveImageConfig {
+export function buildEnclaveConfig(input: {
+  keytag: string;
+  mrenclave: string;
+  imageName: string;
+  ffmpegMrenclave?: string;
+}): EnclaveImageConfig {
   if (!IMAGE_REFERENCE.test(input.imageName)) throw new ConfigError('image-name: not a valid container image reference');
   const keytag = parseKeytag(input.keytag);
   const mrenclave = parseMrenclave(input.mrenclave);

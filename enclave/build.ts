@@ -67,7 +67,7 @@ export async function buildWorkerBundle(options: BuildOptions = {}): Promise<Bui
   await copyFile(join(ENCLAVE_DIR, 'radiomics', 'classifier.json'), classifier);
   await chmod(classifier, 0o644);
   const packageJson = join(outDir, 'package.json');
-  await writeFile(packageJson, JSON.stringify({ type: 'module', private: true }) + '\n');
+  await writeFile(packageJson, `${JSON.stringify({ type: 'module', private: true })}\n`);
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]]?.bytes ?? 0;
   return { bundle, files: [bundle, classifier, packageJson], bytes, inputs: Object.keys(result.metafile.inputs).sort() };
 }
@@ -105,7 +105,11 @@ export async function main(argv: string[], out: Out = process.stdout, err: Out =
   };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { target: { type: 'string' }, minify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { target: { type: 'string' }, minify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (error) {
     // node's first sentence names the option; the rest is advice about positionals
     return usageError((error as Error).message.split('. ')[0]);
@@ -117,7 +121,7 @@ export async function main(argv: string[], out: Out = process.stdout, err: Out =
   }
   if (positionals.length > 1) return usageError(`expected at most one OUT_DIR, got ${positionals.length} arguments`);
   const built = await buildWorkerBundle({ outDir: positionals[0], target: values.target, minify: values.minify });
-  out.write(JSON.stringify({ bundle: built.bundle, bytes: built.bytes, files: built.files }) + '\n');
+  out.write(`${JSON.stringify({ bundle: built.bundle, bytes: built.bytes, files: built.files })}\n`);
   return 0;
 }
 

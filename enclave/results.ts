@@ -110,6 +110,8 @@ export class ResultsUploader {
 
   async uploadError(itemId: string, reason: string): Promise<void> {
     await this.ensureContainer();
-    await this.swift.putObject(this.container, errorName(itemId), Buffer.from(errorJson(itemId, reason)), { contentType: 'application/json' });
+    await this.swift.putObject(this.container, errorName(itemId), Buffer.from(errorJson(itemId, reason)), {
+      contentType: 'application/json',
+    });
   }
 }

@@ -33,7 +33,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_QUEUE, DEFAULT_STOP_KEY, FFMPEG_SCONE_NAMES, resultsContainerOf, SWIFT_ENV_NAMES, type WorkerEnvName } from '#lib/contract.js';
+import {
+  DEFAULT_QUEUE,
+  DEFAULT_STOP_KEY,
+  FFMPEG_SCONE_NAMES,
+  resultsContainerOf,
+  SWIFT_ENV_NAMES,
+  type WorkerEnvName,
+} from '#lib/contract.js';
 import { ConfigError } from '#lib/errors.js';
 import { LOG_LEVELS, type LogLevel } from '#lib/log.js';
 import { parseKeyBase64 } from '#lib/seal/cipher.js';
@@ -81,12 +88,19 @@ export interface LoadOptions {
 
 /** `WORKER_ENV_FILES=REDIS_HOST,REDIS_PORT` → that set; unset or empty → undefined (any name). */
 export function parseFileNames(value: string | undefined): ReadonlySet<string> | undefined {
-  const names = (value ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const names = (value ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   return names.length > 0 ? new Set(names) : undefined;
 }
 
 /** Looks a name up in `env`, then in `<envDir>/<NAME>` (if allowed). Empty values count as absent. */
-export function envReader(env: Env, envDir: string = DEFAULT_ENV_DIR, fileNames?: ReadonlySet<string>): (name: string) => string | undefined {
+export function envReader(
+  env: Env,
+  envDir: string = DEFAULT_ENV_DIR,
+  fileNames?: ReadonlySet<string>,
+): (name: string) => string | undefined {
   return (name) => {
     const direct = env[name];
     if (direct !== undefined && direct !== '') return direct;

@@ -111,7 +111,6 @@ class IdleTimeout {
   }
 }
 
-
 /**
  * Streams the sealed object at `url` through the unseal transform into `outFile` (0600). Resolves only once the
  * GCM tag verified; otherwise rejects (UnsealError or ItemFailure) and the caller deletes the file unread.
@@ -173,17 +172,24 @@ export async function downloadAndUnseal(
   return { sealedBytes };
 }
 
-type ItemOutcome = { ok: true; itemId: string; analysis: ClipAnalysis; zipBytes: number } | { ok: false; itemId: string | null; reason: string };
+type ItemOutcome =
+  | { ok: true; itemId: string; analysis: ClipAnalysis; zipBytes: number }
+  | { ok: false; itemId: string | null; reason: string };
 
 /** The reason an item failed, or a FatalWorkerError to rethrow. */
 function failureReason(error: unknown, phase: 'download' | 'analysis' | 'upload'): string | FatalWorkerError {
-  if (error instanceof DecodeError && error.reason === 'ffmpeg_unavailable') return new FatalWorkerError(`ffmpeg is unavailable: ${error.message}`);
+  if (error instanceof DecodeError && error.reason === 'ffmpeg_unavailable')
+    return new FatalWorkerError(`ffmpeg is unavailable: ${error.message}`);
   if (error instanceof RejectedInput) return error.reason;
   if (phase === 'upload' || isSwiftFailure(error)) return 'upload_failed';
   return phase === 'download' ? 'download_failed' : 'analysis_failed';
 }
 
-async function processItem(item: Buffer, config: WorkerConfig, deps: Required<Pick<WorkerDeps, 'fetch' | 'analyze'>> & { uploader: ResultsUploader; log: Logger }): Promise<ItemOutcome> {
+async function processItem(
+  item: Buffer,
+  config: WorkerConfig,
+  deps: Required<Pick<WorkerDeps, 'fetch' | 'analyze'>> & { uploader: ResultsUploader; log: Logger },
+): Promise<ItemOutcome> {
   const url = item.toString('utf8').trim();
   let itemId: string;
   try {
@@ -254,7 +260,9 @@ export async function runWorker(config: WorkerConfig, deps: WorkerDeps): Promise
         (held) => {
           if (!held && !leaseLost) {
             leaseLost = true;
-            log.warn('lease lost while processing (expired or taken over); results will be overwritten harmlessly', { item_hash: shortHash(item.toString('utf8')) });
+            log.warn('lease lost while processing (expired or taken over); results will be overwritten harmlessly', {
+              item_hash: shortHash(item.toString('utf8')),
+            });
           }
         },
         (error: unknown) => log.warn('lease renewal failed', errorFields(error)),
@@ -272,24 +280,40 @@ export async function runWorker(config: WorkerConfig, deps: WorkerDeps): Promise
       await queue.complete(item);
       report.done++;
       const { analysis } = outcome;
-      log.info('item done', { item_id: outcome.itemId, result: analysis.result, frames: analysis.frames, zip_bytes: outcome.zipBytes, seconds });
+      log.info('item done', {
+        item_id: outcome.itemId,
+        result: analysis.result,
+        frames: analysis.frames,
+        zip_bytes: outcome.zipBytes,
+        seconds,
+      });
     } else {
       const { itemId, reason } = outcome;
       if (itemId !== null) await uploader.uploadError(itemId, reason).catch(() => undefined);
       await queue.fail(item, reason);
       report.failed++;
-      log.warn('item failed', { item_id: itemId, item_hash: itemId === null ? shortHash(item.toString('utf8')) : undefined, reason, seconds });
+      log.warn('item failed', {
+        item_id: itemId,
+        item_hash: itemId === null ? shortHash(item.toString('utf8')) : undefined,
+        reason,
+        seconds,
+      });
     }
   }
   const cpu = process.cpuUsage(cpuAtStart);
-  log.info('worker finished', { done: report.done, failed: report.failed, stopped: report.stopped, cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)) });
+  log.info('worker finished', {
+    done: report.done,
+    failed: report.failed,
+    stopped: report.stopped,
+    cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
+  });
   return report;
 }
 
 /** The process entry: parses argv and the environment, wires Redis and Swift, maps the outcome to an exit code. */
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (argv.length > 0) {

@@ -11,17 +11,29 @@ import { answerPacsRequest, pacsFailureResponse, type PacsRequest, type PacsResp
 import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
 
 const tools = functionTools('pacs-hook');
-const pacsHookDeps = buildOnce(async () => meteredPacsDeps(await buildPacsHookDeps(pacsHookConfig(), { log: tools.log }), tools.metricSink));
+const pacsHookDeps = buildOnce(async () =>
+  meteredPacsDeps(await buildPacsHookDeps(pacsHookConfig(), { log: tools.log }), tools.metricSink),
+);
 
 function pacsRequestOf(event: APIGatewayProxyEventV2): PacsRequest {
   const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   headers['content-length'] = String(body.length);
-  return { method: event.requestContext.http.method, path: event.rawPath, headers, body: Readable.from([body]), sourceIp: event.requestContext.http.sourceIp };
+  return {
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    headers,
+    body: Readable.from([body]),
+    sourceIp: event.requestContext.http.sourceIp,
+  };
 }
 
-const resultOf = (answer: PacsResponse): APIGatewayProxyStructuredResultV2 => ({ statusCode: answer.status, headers: answer.headers, body: answer.body });
+const resultOf = (answer: PacsResponse): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: answer.status,
+  headers: answer.headers,
+  body: answer.body,
+});
 
 export const handler = httpFunction(
   tools,

@@ -101,7 +101,11 @@ export type JwtSettings = {
   maxLifetimeSecs: number;
 } & ({ kind: 'jwks'; jwksUrl: string; algorithms: string[] } | { kind: 'secret'; secret: SecretRef });
 
-export function jwtSettings(env: Env, fields: JwtFields, claims: { issuer: string; audience: string; requiredScope?: string }): JwtSettings {
+export function jwtSettings(
+  env: Env,
+  fields: JwtFields,
+  claims: { issuer: string; audience: string; requiredScope?: string },
+): JwtSettings {
   const hsSecret = secret(env, 'AUTH_HS256_SECRET', false);
   if (Boolean(fields.AUTH_JWKS_URL) === Boolean(hsSecret)) {
     throw new ConfigError('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
@@ -114,7 +118,14 @@ export function jwtSettings(env: Env, fields: JwtFields, claims: { issuer: strin
   };
   if (claims.requiredScope === undefined) delete common.requiredScope;
   return fields.AUTH_JWKS_URL
-    ? { ...common, kind: 'jwks', jwksUrl: fields.AUTH_JWKS_URL, algorithms: fields.AUTH_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean) }
+    ? {
+        ...common,
+        kind: 'jwks',
+        jwksUrl: fields.AUTH_JWKS_URL,
+        algorithms: fields.AUTH_ALGORITHMS.split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      }
     : { ...common, kind: 'secret', secret: hsSecret! };
 }
 

@@ -96,7 +96,15 @@ export const SWIFT_ENV_NAMES = [
 ] as const;
 
 /** HW: the ffmpeg child's SCONE variables, each passed to the worker as FFMPEG_<NAME>. */
-export const FFMPEG_SCONE_NAMES = ['SCONE_CONFIG_ID', 'SCONE_CAS_ADDR', 'SCONE_LAS_ADDR', 'SCONE_MODE', 'SCONE_HEAP', 'SCONE_STACK', 'SCONE_LOG'] as const;
+export const FFMPEG_SCONE_NAMES = [
+  'SCONE_CONFIG_ID',
+  'SCONE_CAS_ADDR',
+  'SCONE_LAS_ADDR',
+  'SCONE_MODE',
+  'SCONE_HEAP',
+  'SCONE_STACK',
+  'SCONE_LOG',
+] as const;
 
 /** The container the worker of job `jobName` (the batch id) writes its results to. */
 export const resultsContainerOf = (jobName: string) => `${jobName}-results`;

@@ -51,10 +51,13 @@ export class LocalDueTimer implements BatchDueTimer {
 
   async closeAt(batchId: string, at: Date): Promise<void> {
     if (this.timers.has(batchId)) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(batchId);
-      void this.close(batchId).catch(() => undefined);
-    }, Math.max(0, at.getTime() - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(batchId);
+        void this.close(batchId).catch(() => undefined);
+      },
+      Math.max(0, at.getTime() - Date.now()),
+    );
     timer.unref();
     this.timers.set(batchId, timer);
   }

@@ -24,7 +24,12 @@ export class RadiomicsError extends Error {
 export class RetryableError extends RadiomicsError {
   override readonly name: string = 'RetryableError';
   constructor(message: string, options: { cause?: unknown; status?: number; code?: string } = {}) {
-    super(options.status ?? 503, options.code ?? 'unavailable', message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options.status ?? 503,
+      options.code ?? 'unavailable',
+      message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
   }
 }
 
@@ -72,7 +77,8 @@ export type HttpFailure =
   | { kind: 'fault'; status: 500; code: 'internal'; misconfigured: boolean };
 
 export function httpFailureOf(error: unknown): HttpFailure {
-  if (error instanceof RequestRefused) return { kind: 'refused', status: error.status, code: error.code, message: error.message, headers: error.headers };
+  if (error instanceof RequestRefused)
+    return { kind: 'refused', status: error.status, code: error.code, message: error.message, headers: error.headers };
   if (error instanceof RetryableError) return { kind: 'unavailable', status: 503, code: 'unavailable', headers: { 'retry-after': '5' } };
   return { kind: 'fault', status: 500, code: 'internal', misconfigured: error instanceof ConfigError };
 }

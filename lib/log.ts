@@ -19,12 +19,9 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export function createLogger(
-  base: LogFields = {},
-  options: { level?: LogLevel; sink?: LogSink } = {},
-): Logger {
+export function createLogger(base: LogFields = {}, options: { level?: LogLevel; sink?: LogSink } = {}): Logger {
   const minimum = LEVEL_ORDER[options.level ?? 'info'];
-  const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < minimum) return;
     sink(JSON.stringify({ time: new Date().toISOString(), level, message, ...base, ...fields }));

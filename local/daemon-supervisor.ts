@@ -124,7 +124,8 @@ export class DaemonSupervisor {
       if (await d.healthy()) return;
       const gone = exited();
       if (gone) throw new Error(`${d.name} ${gone}; last log lines:\n${this.logTail(d)}`);
-      if (Date.now() > deadline) throw new Error(`${d.name} not healthy on port ${d.port} after ${this.readyTimeoutMs} ms; last log lines:\n${this.logTail(d)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${d.name} not healthy on port ${d.port} after ${this.readyTimeoutMs} ms; last log lines:\n${this.logTail(d)}`);
       await sleep(100);
     }
   }
@@ -201,7 +202,7 @@ function readPid(path: string): number | null {
 
 function cmdlineOf(pid: number): string | null {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1') + '\0';
+    return `${readFileSync(`/proc/${pid}/cmdline`, 'latin1')}\0`;
   } catch {
     return null;
   }

@@ -39,12 +39,39 @@ export function makeUsLoopWithDcmtk(options: { frames?: number; extraModify?: st
 function usLoopWithDcmtk(clip: string, outPath: string, options: { frames?: number; frameTimeMs: number; modify: string[] }): void {
   const dir = mkdtempSync(join(tmpdir(), 'us-frames-'));
   try {
-    execFileSync('ffmpeg', ['-v', 'error', '-i', clip, ...(options.frames ? ['-frames:v', String(options.frames)] : []), '-q:v', '3', join(dir, 'f%04d.jpg')]);
-    const jpgs = readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-i',
+      clip,
+      ...(options.frames ? ['-frames:v', String(options.frames)] : []),
+      '-q:v',
+      '3',
+      join(dir, 'f%04d.jpg'),
+    ]);
+    const jpgs = readdirSync(dir)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .map((f) => join(dir, f));
     execFileSync('img2dcm', ['-nsc', ...jpgs, outPath], { stdio: 'ignore' });
     execFileSync('dcmodify', [
-      '-nb', '-m', `SOPClassUID=${US_MULTIFRAME_SOP_CLASS}`, '-i', 'Modality=US', '-i', 'PatientName=TEST^ECHO', '-i', 'PatientID=ECHO001',
-      '-i', 'BurnedInAnnotation=YES', '-i', `(0018,1063)=${options.frameTimeMs}`, '-i', '(0028,0009)=(0018,1063)', ...options.modify, outPath,
+      '-nb',
+      '-m',
+      `SOPClassUID=${US_MULTIFRAME_SOP_CLASS}`,
+      '-i',
+      'Modality=US',
+      '-i',
+      'PatientName=TEST^ECHO',
+      '-i',
+      'PatientID=ECHO001',
+      '-i',
+      'BurnedInAnnotation=YES',
+      '-i',
+      `(0018,1063)=${options.frameTimeMs}`,
+      '-i',
+      '(0028,0009)=(0018,1063)',
+      ...options.modify,
+      outPath,
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -83,8 +110,25 @@ export const EXAMPLE_PHI: Readonly<Record<string, string>> = {
  * frame at the clip's rate), the PHI of `phi` filled in, the given study and SOP Instance UIDs, and one
  * ultrasound region (0018,6011) below the burned-in header, so the intake keeps only the imaging area.
  */
-export function clipAsUsLoop(clip: string, outPath: string, ids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string }, phi: Readonly<Record<string, string>> = EXAMPLE_PHI): void {
-  const rate = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=r_frame_rate,width,height', '-of', 'csv=p=0', clip]).toString().trim();
+export function clipAsUsLoop(
+  clip: string,
+  outPath: string,
+  ids: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
+  phi: Readonly<Record<string, string>> = EXAMPLE_PHI,
+): void {
+  const rate = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=r_frame_rate,width,height',
+    '-of',
+    'csv=p=0',
+    clip,
+  ])
+    .toString()
+    .trim();
   const [width, height, fps] = rate.split(',');
   const [num, den] = fps.split('/').map(Number);
   const frameTimeMs = Number(((1000 * (den || 1)) / num).toFixed(3));
@@ -93,9 +137,16 @@ export function clipAsUsLoop(clip: string, outPath: string, ids: { studyInstance
     frameTimeMs,
     modify: [
       ...Object.entries(phi).flatMap(([name, value]) => ['-i', `${name}=${value}`]),
-      '-m', `StudyInstanceUID=${ids.studyInstanceUid}`, '-m', `SeriesInstanceUID=${ids.seriesInstanceUid}`, '-m', `SOPInstanceUID=${ids.sopInstanceUid}`,
-      ...region('(0018,6018)', 0), ...region('(0018,601a)', Math.round(Number(height) * 0.18)),
-      ...region('(0018,601c)', Number(width) - 1), ...region('(0018,601e)', Number(height) - 1),
+      '-m',
+      `StudyInstanceUID=${ids.studyInstanceUid}`,
+      '-m',
+      `SeriesInstanceUID=${ids.seriesInstanceUid}`,
+      '-m',
+      `SOPInstanceUID=${ids.sopInstanceUid}`,
+      ...region('(0018,6018)', 0),
+      ...region('(0018,601a)', Math.round(Number(height) * 0.18)),
+      ...region('(0018,601c)', Number(width) - 1),
+      ...region('(0018,601e)', Number(height) - 1),
     ],
   });
 }
@@ -123,12 +174,16 @@ export interface BuiltDicom {
 }
 
 /** An uncompressed 8-bit MONOCHROME2 US multi-frame file, every pixel `(x + y + 10 f) % 200 + 50` (never 0). */
-export function buildUncompressedLoop(dataset: Record<string, unknown> = {}, options: { width?: number; height?: number; frames?: number; pixels?: boolean; transferSyntax?: string } = {}): Buffer {
+export function buildUncompressedLoop(
+  dataset: Record<string, unknown> = {},
+  options: { width?: number; height?: number; frames?: number; pixels?: boolean; transferSyntax?: string } = {},
+): Buffer {
   const width = options.width ?? 16;
   const height = options.height ?? 12;
   const frames = options.frames ?? 3;
   const pixels = new Uint8Array(width * height * frames);
-  for (let f = 0; f < frames; f++) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels[f * width * height + y * width + x] = loopValue(f, x, y);
+  for (let f = 0; f < frames; f++)
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels[f * width * height + y * width + x] = loopValue(f, x, y);
   const sopInstanceUid = (dataset.SOPInstanceUID as string) ?? '1.2.826.0.1.3680043.8.498.1001';
   const natural: Record<string, unknown> = {
     SOPClassUID: US_MULTIFRAME_SOP_CLASS,

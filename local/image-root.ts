@@ -84,9 +84,22 @@ async function writeShim(root: string, imagePath: string, program: string, runti
   const shim = join(root, imagePath);
   await mkdir(dirname(shim), { recursive: true });
   const script = join(REPO_ROOT, 'local', 'scone-program.ts');
-  const words = [process.execPath, '--import', import.meta.resolve('tsx'), script, '--image-root', root, '--program', program, ...runtimeArgs, '--'];
+  const words = [
+    process.execPath,
+    '--import',
+    import.meta.resolve('tsx'),
+    script,
+    '--image-root',
+    root,
+    '--program',
+    program,
+    ...runtimeArgs,
+    '--',
+  ];
   const quoted = words.map((word) => `'${word}'`).join(' ');
-  await writeFile(shim, `#!/bin/sh\n# the sconified ${program} of the image, emulated (local/scone-program.ts)\nexec ${quoted} "$@"\n`, { mode: 0o555 });
+  await writeFile(shim, `#!/bin/sh\n# the sconified ${program} of the image, emulated (local/scone-program.ts)\nexec ${quoted} "$@"\n`, {
+    mode: 0o555,
+  });
 }
 
 /** Lays out the image under `root` following the Dockerfile's `base` and `image` stages. */
@@ -97,7 +110,8 @@ export async function layOutImage(root: string, options: LayoutOptions = {}): Pr
     if (copy) await copyLine(root, copy[2], copy[3], copy[4], options);
     const mkdirs = /\bmkdir -p ((?:\/\S+\s*)+)/.exec(line);
     if (line.startsWith('RUN ') && mkdirs) {
-      for (const dir of mkdirs[1].trim().split(/\s+/)) if (rooted(root, dir) !== dir) await mkdir(rooted(root, dir), { recursive: true, mode: 0o700 });
+      for (const dir of mkdirs[1].trim().split(/\s+/))
+        if (rooted(root, dir) !== dir) await mkdir(rooted(root, dir), { recursive: true, mode: 0o700 });
     }
   }
   await writeShim(root, NODE_SHIM, 'node', options.nodeRuntimeArgs ?? []);
@@ -125,4 +139,3 @@ async function copyLine(root: string, from: string | undefined, source: string, 
   }
   throw new Error(`layOutImage does not know how to lay out: COPY ${from ? `--from=${from} ` : ''}${source} ${target}`);
 }
-

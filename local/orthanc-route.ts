@@ -50,7 +50,11 @@ export async function startPacsRoute(stack: IntakeStack, options: { tenant: stri
   const hookLog: string[] = [];
   try {
     const credentialsFile = join(work, 'pacs-credentials.json');
-    writeFileSync(credentialsFile, JSON.stringify({ basic: [{ tenant: options.tenant, user, hash: await hashCredential('basic', password) }] }), { mode: 0o600 });
+    writeFileSync(
+      credentialsFile,
+      JSON.stringify({ basic: [{ tenant: options.tenant, user, hash: await hashCredential('basic', password) }] }),
+      { mode: 0o600 },
+    );
     const config = parsePacsHookConfig({
       INTAKE_BUCKET: LOCAL_INTAKE_BUCKET,
       TABLE_NAME: LOCAL_TABLE,
@@ -63,14 +67,25 @@ export async function startPacsRoute(stack: IntakeStack, options: { tenant: stri
       AWS_REGION: stack.env.AWS_REGION,
     });
     const log = createLogger({ function: 'pacs-hook' }, { level: 'warn', sink: (line) => hookLog.push(line) });
-    hook = await startPacsHookServer(await buildPacsHookDeps(config, { log, s3Credentials: stack.s3.credentials }), { port: 0, timeouts: config.server });
+    hook = await startPacsHookServer(await buildPacsHookDeps(config, { log, s3Credentials: stack.s3.credentials }), {
+      port: 0,
+      timeouts: config.server,
+    });
     const settings = orthancConfig(join(work, 'orthanc'), {
       LuaScripts: [],
       OrthancPeers: {},
       DicomServerEnabled: false,
     });
-    settings.DicomWeb = { ...settings.DicomWeb, Servers: { [DICOMWEB_SERVER]: [`http://127.0.0.1:${HOOK_PORT_INSIDE}/dicomweb/`, user, password] } };
-    orthanc = await startLoopbackOrthanc({ workdir: join(work, 'orthanc'), config: settings, hookPortInside: HOOK_PORT_INSIDE, hook: { host: '127.0.0.1', port: Number(new URL(hook.url).port) } });
+    settings.DicomWeb = {
+      ...settings.DicomWeb,
+      Servers: { [DICOMWEB_SERVER]: [`http://127.0.0.1:${HOOK_PORT_INSIDE}/dicomweb/`, user, password] },
+    };
+    orthanc = await startLoopbackOrthanc({
+      workdir: join(work, 'orthanc'),
+      config: settings,
+      hookPortInside: HOOK_PORT_INSIDE,
+      hook: { host: '127.0.0.1', port: Number(new URL(hook.url).port) },
+    });
   } catch (error) {
     await orthanc?.close();
     await hook?.close();
@@ -99,8 +114,12 @@ export async function startPacsRoute(stack: IntakeStack, options: { tenant: stri
         const sopInstanceUid = String(tags.body.SOPInstanceUID);
         const sent = await rest('POST', `/dicom-web/servers/${DICOMWEB_SERVER}/stow`, { Resources: [instance], Synchronous: true });
         if (sent.status !== 200) {
-          const refusal = hookLog.map((line) => JSON.parse(line) as Record<string, unknown>).findLast((entry) => entry.reasons ?? entry.error_message);
-          throw new Error(`Orthanc's STOW-RS of ${basename(clip)} to the PACS hook failed (${sent.status})${refusal ? `: ${String(refusal.reasons ?? refusal.error_message)}` : ''}`);
+          const refusal = hookLog
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+            .findLast((entry) => entry.reasons ?? entry.error_message);
+          throw new Error(
+            `Orthanc's STOW-RS of ${basename(clip)} to the PACS hook failed (${sent.status})${refusal ? `: ${String(refusal.reasons ?? refusal.error_message)}` : ''}`,
+          );
         }
         deliveries.push({ clip, sopInstanceUid, key: dicomKeyOf(options.tenant, sopInstanceUid) });
       }

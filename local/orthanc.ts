@@ -21,7 +21,8 @@ const NAMESPACE_FLAGS = ['--net', '--pid', '--fork', '--kill-child'];
 /** Why a loopback Orthanc cannot run on this machine, in a few words; undefined when it can. */
 export function orthancUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (unshare --net needs it)';
-  if (!existsSync(ORTHANC_BINARY) || !existsSync(ORTHANC_DICOMWEB_PLUGIN)) return 'Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)';
+  if (!existsSync(ORTHANC_BINARY) || !existsSync(ORTHANC_DICOMWEB_PLUGIN))
+    return 'Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)';
   try {
     execFileSync('unshare', [...NAMESPACE_FLAGS, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' });
   } catch {
@@ -47,7 +48,10 @@ export type OrthancRest = (method: string, path: string, body?: unknown) => Prom
  * never a kept-alive socket Orthanc may already have closed. A call that fails says which call it was.
  * `at`: the TCP port inside Orthanc's namespace, or a Unix socket bridged to it from outside.
  */
-export function orthancRest(at: { port: number } | { socketPath: string } = { port: ORTHANC_HTTP_PORT }, options: { timeoutMs?: number } = {}): OrthancRest {
+export function orthancRest(
+  at: { port: number } | { socketPath: string } = { port: ORTHANC_HTTP_PORT },
+  options: { timeoutMs?: number } = {},
+): OrthancRest {
   return async (method, path, body) => {
     const payload = body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
     const where = 'socketPath' in at ? { socketPath: at.socketPath } : { host: '127.0.0.1', port: at.port };
@@ -135,7 +139,10 @@ export async function launchOrthanc(workdir: string, config: Record<string, unkn
   const rest = orthancRest({ port: Number(config.HttpPort ?? ORTHANC_HTTP_PORT) }, { timeoutMs: 5_000 });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ready = await rest('GET', '/system').then((answer) => answer.status === 200, () => false);
+    const ready = await rest('GET', '/system').then(
+      (answer) => answer.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (exited || Date.now() > deadline) {
       await stop();
@@ -179,15 +186,31 @@ export interface LoopbackOrthanc {
  * local/orthanc-namespace.ts, which bridges the hook's port inside to `hook` outside, and Orthanc's REST API to a
  * Unix socket the returned `rest` talks to. `hookPortInside` is where `config` sends Orthanc's exports.
  */
-export async function startLoopbackOrthanc(options: { workdir: string; config: Record<string, unknown>; hookPortInside: number; hook: { host: string; port: number } }): Promise<LoopbackOrthanc> {
+export async function startLoopbackOrthanc(options: {
+  workdir: string;
+  config: Record<string, unknown>;
+  hookPortInside: number;
+  hook: { host: string; port: number };
+}): Promise<LoopbackOrthanc> {
   const { workdir } = options;
   mkdirSync(workdir, { recursive: true, mode: 0o700 });
   writeFileSync(join(workdir, 'orthanc.json'), JSON.stringify(options.config, null, 2));
   const hookBridge = await bridge({ path: join(workdir, 'hook.sock') }, options.hook);
-  const child = spawn('unshare', loopbackNamespaceArgs('"$@"', [process.execPath, '--import', 'tsx', join('local', 'orthanc-namespace.ts'), workdir, String(options.hookPortInside)]), {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'unshare',
+    loopbackNamespaceArgs('"$@"', [
+      process.execPath,
+      '--import',
+      'tsx',
+      join('local', 'orthanc-namespace.ts'),
+      workdir,
+      String(options.hookPortInside),
+    ]),
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));

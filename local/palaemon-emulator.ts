@@ -101,7 +101,11 @@ const REFERENCE = /\$\$SCONE::([A-Za-z0-9_]+)(?::([A-Za-z0-9_]+))?\$\$/g;
 const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly text = false) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly text = false,
+  ) {
     super(message);
   }
 }
@@ -186,7 +190,8 @@ function checkSecretUse(service: string, value: string, secrets: Map<string, { k
     const secret = secrets.get(match[1]);
     if (!secret) throw new HttpError(400, `service ${service}: environment references undefined secret ${match[1]}`);
     const format = match[2];
-    if (secret.kind === 'ascii' && format !== undefined) throw new HttpError(400, `service ${service}: ascii secret ${match[1]} takes no encoding (:${format})`);
+    if (secret.kind === 'ascii' && format !== undefined)
+      throw new HttpError(400, `service ${service}: ascii secret ${match[1]} takes no encoding (:${format})`);
     if (secret.kind === 'binary' && format !== undefined && format !== 'hex' && format !== 'base64') {
       throw new HttpError(400, `service ${service}: unknown encoding :${format} of secret ${match[1]}`);
     }
@@ -195,7 +200,8 @@ function checkSecretUse(service: string, value: string, secrets: Map<string, { k
 
 function validateSession(doc: SessionDoc): string {
   if (!doc || typeof doc !== 'object') throw new HttpError(400, 'the session must be a YAML mapping');
-  if (typeof doc.name !== 'string' || !NAME.test(doc.name)) throw new HttpError(400, 'invalid session name: expected [A-Za-z0-9_-.~]{1,128}');
+  if (typeof doc.name !== 'string' || !NAME.test(doc.name))
+    throw new HttpError(400, 'invalid session name: expected [A-Za-z0-9_-.~]{1,128}');
   if (doc.version !== undefined && !/^0\.[123]$|^0\.3\.[0-9]{1,3}$/.test(String(doc.version))) {
     throw new HttpError(400, `unsupported session version ${String(doc.version)}`);
   }
@@ -219,7 +225,8 @@ function validateSession(doc: SessionDoc): string {
   }
   for (const which of ['read', 'update'] as const) {
     for (const entry of policyOf(doc, which)) {
-      if (!['CREATOR', 'ANY', 'NONE'].includes(entry)) throw new HttpError(400, `access_policy.${which}: unsupported entry (emulator knows CREATOR, ANY, NONE)`);
+      if (!['CREATOR', 'ANY', 'NONE'].includes(entry))
+        throw new HttpError(400, `access_policy.${which}: unsupported entry (emulator knows CREATOR, ANY, NONE)`);
     }
   }
   return doc.name;
@@ -255,7 +262,11 @@ const listHeader = (req: IncomingMessage, name: string): string[] =>
 function refuseUntolerated(doc: SessionDoc, req: IncomingMessage, configId: string): void {
   const attestation = ((doc as Record<string, unknown>).security as Record<string, Record<string, unknown>> | undefined)?.attestation ?? {};
   const tolerated = Array.isArray(attestation.tolerate) ? attestation.tolerate.map(String) : [];
-  const ignored = Array.isArray(attestation.ignore_advisories) ? attestation.ignore_advisories.map(String) : attestation.ignore_advisories === '*' ? ['*'] : [];
+  const ignored = Array.isArray(attestation.ignore_advisories)
+    ? attestation.ignore_advisories.map(String)
+    : attestation.ignore_advisories === '*'
+      ? ['*']
+      : [];
   const properties = listHeader(req, 'x-emulated-platform').filter((p) => !tolerated.includes(p));
   const advisories = ignored.includes('*') ? [] : listHeader(req, 'x-emulated-advisories').filter((a) => !ignored.includes(a));
   if (properties.length + advisories.length > 0) {
@@ -267,7 +278,7 @@ function refuseUntolerated(doc: SessionDoc, req: IncomingMessage, configId: stri
 function fingerprintOf(req: IncomingMessage): string | null {
   const socket = req.socket as TLSSocket;
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : null;
-  if (!peer || !peer.raw) return null;
+  if (!peer?.raw) return null;
   const spki = new X509Certificate(peer.raw).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('hex');
 }
@@ -355,7 +366,8 @@ export async function startPalaemonEmulator(options: PalaemonEmulatorOptions): P
     if (!NAME.test(name)) throw new HttpError(400, 'invalid session name');
     const stored = sessions.get(name);
     if (!stored) throw new HttpError(404, `session ${name} not found`);
-    if (!allowed(stored, 'read', fingerprint)) throw new HttpError(403, `access denied: this client certificate may not read session ${name}`);
+    if (!allowed(stored, 'read', fingerprint))
+      throw new HttpError(403, `access denied: this client certificate may not read session ${name}`);
     return stored;
   };
 

@@ -73,7 +73,9 @@ export async function runClips(stack: Stack, clipPaths: string[], options: RunOp
     const uploader = async () => {
       for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
         const key = `${tenant}/${basename(path)}`;
-        const answer = await s3.send(new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: key, Body: createReadStream(path), ContentLength: statSync(path).size }));
+        const answer = await s3.send(
+          new PutObjectCommand({ Bucket: LOCAL_INTAKE_BUCKET, Key: key, Body: createReadStream(path), ContentLength: statSync(path).size }),
+        );
         sent.push({ clip: path, sentBy: 's3', key, eTag: (answer.ETag ?? '').replace(/"/g, '') });
       }
     };
@@ -102,7 +104,9 @@ export async function runClips(stack: Stack, clipPaths: string[], options: RunOp
   const order = [...clipPaths, ...(options.pacs?.clips ?? [])];
   sent.sort((a, b) => order.indexOf(a.clip) - order.indexOf(b.clip));
   const videos = await Promise.all(sent.map(({ key, eTag }) => store.getVideo(ids({ bucket: LOCAL_INTAKE_BUCKET, key, eTag }))));
-  const batchIds = [...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id)))];
+  const batchIds = [
+    ...new Set(videos.map((v) => (v?.stage === 'sealed' ? v.batchId : undefined)).filter((id): id is string => Boolean(id))),
+  ];
 
   const manager = new AsperathosClient({ submissionsUrl: stack.asperathos.submissionsUrl });
   // the status as the table has it once sync-status ran, read through the status API as a person would
@@ -130,7 +134,10 @@ export async function runClips(stack: Stack, clipPaths: string[], options: RunOp
       if (!status) continue; // the manager is unreachable for a moment (restarting): ask again next round
       jobs.set(batchId, { jobId: batch.jobId, status: String(status.status) });
       // the real manager reports no progress: sync-status counts results, and the API shows it
-      const progress = (await api(`/jobs/${batchId}`).catch(() => undefined))?.progress as { done: number; total: number } | null | undefined;
+      const progress = (await api(`/jobs/${batchId}`).catch(() => undefined))?.progress as
+        | { done: number; total: number }
+        | null
+        | undefined;
       items += progress?.total ?? batch.items ?? 0;
       processed += progress?.done ?? 0;
       if (TERMINAL_STATUSES.has(String(status.status))) finished++;
@@ -152,19 +159,28 @@ export async function runClips(stack: Stack, clipPaths: string[], options: RunOp
     }
   }
 
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }),
+  });
   const clips: ClipOutcome[] = [];
   for (const [i, { clip, sentBy, key }] of sent.entries()) {
     const video = videos[i];
     const outcome: ClipOutcome = { clip: basename(clip), sentBy, source: key, video };
     if (video) {
       const view = await api(`/videos/${video.videoId}`);
-      outcome.apiStage = { stage: String(view.stage), reason: (view.reason as string | null) ?? null, route: (view.route as string | undefined) ?? null };
+      outcome.apiStage = {
+        stage: String(view.stage),
+        reason: (view.reason as string | null) ?? null,
+        route: (view.route as string | undefined) ?? null,
+      };
     }
     if (video?.stage === 'sealed' && video.batchId) {
       outcome.resultsContainer = `${video.batchId}-results`;
       try {
-        outcome.result = JSON.parse((await swift.getObjectBytes(outcome.resultsContainer, `${video.videoId}.json`)).toString()) as Record<string, unknown>;
+        outcome.result = JSON.parse((await swift.getObjectBytes(outcome.resultsContainer, `${video.videoId}.json`)).toString()) as Record<
+          string,
+          unknown
+        >;
       } catch {
         // no result: the clip failed in the worker (see the job's errors)
       }

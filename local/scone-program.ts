@@ -23,7 +23,10 @@ function settingsOf(argv: string[]): { settings: RuntimeSettings; args: string[]
   const program = value('--program');
   if (!root || !program) throw new Error('scone-program: --image-root and --program are required');
   const platform = value('--platform')?.split(',').filter(Boolean);
-  return { settings: { root, program, caFile: value('--ca-file'), mrenclave: value('--mrenclave'), platform }, args: end < 0 ? [] : argv.slice(end + 1) };
+  return {
+    settings: { root, program, caFile: value('--ca-file'), mrenclave: value('--mrenclave'), platform },
+    args: end < 0 ? [] : argv.slice(end + 1),
+  };
 }
 
 const { settings, args } = settingsOf(process.argv.slice(2));

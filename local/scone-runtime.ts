@@ -58,7 +58,13 @@ export async function sconeLaunch(args: string[], hostEnv: Env, settings: Runtim
   const casAddress = hostEnv.SCONE_CAS_ADDR;
   if (!configId || !casAddress) throw new AttestationError('SCONE_MODE=HW needs SCONE_CONFIG_ID and SCONE_CAS_ADDR');
   if (!settings.caFile || !settings.mrenclave) throw new AttestationError('the emulated runtime needs the CAS CA file and an MRENCLAVE');
-  const service = await attestWithEmulator({ configId, casAddress, caFile: settings.caFile, mrenclave: settings.mrenclave, platform: settings.platform });
+  const service = await attestWithEmulator({
+    configId,
+    casAddress,
+    caFile: settings.caFile,
+    mrenclave: settings.mrenclave,
+    platform: settings.platform,
+  });
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(service.environment)) {
     if (!name.startsWith('@@')) {

@@ -16,14 +16,23 @@ export const SERVICES_CLI = defineCommand({
   about:
     'Start, stop or report the real local services the tests and the local stack talk to (Swift All-In-One, memcached, redis), on 127.0.0.1, with their state under .local/. Needs no stdin (CI).',
   commands: [
-    ['start', 'start what is not running and healthy, and wait until Swift authenticates; a healthy memcached or redis already on our port is reused'],
+    [
+      'start',
+      'start what is not running and healthy, and wait until Swift authenticates; a healthy memcached or redis already on our port is reused',
+    ],
     ['stop', 'stop the daemons we started (never one we reused)'],
     ['status', "each daemon's port, state and pid, and whether Swift authenticates"],
     ['restart', 'stop, then start'],
   ],
   options: {},
-  environment: [['RADIOMICS_PORT_OFFSET', 'shifts every port, so that two checkouts on one machine can each run their own services (default: 0)']],
-  exitStatus: [[0, 'done (status: everything healthy)'], [1, 'failed (status: Swift is not ready)'], [2, 'usage error']],
+  environment: [
+    ['RADIOMICS_PORT_OFFSET', 'shifts every port, so that two checkouts on one machine can each run their own services (default: 0)'],
+  ],
+  exitStatus: [
+    [0, 'done (status: everything healthy)'],
+    [1, 'failed (status: Swift is not ready)'],
+    [2, 'usage error'],
+  ],
 });
 
 export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {

@@ -62,7 +62,11 @@ const shift = (ports: SwiftPorts): SwiftPorts => ({
   container: ports.container + PORT_OFFSET,
   account: ports.account + PORT_OFFSET,
 });
-export const DEFAULT_PORTS: ServicePorts = { swift: shift(DEFAULT_SWIFT_PORTS), memcached: 11222 + PORT_OFFSET, redis: 16379 + PORT_OFFSET };
+export const DEFAULT_PORTS: ServicePorts = {
+  swift: shift(DEFAULT_SWIFT_PORTS),
+  memcached: 11222 + PORT_OFFSET,
+  redis: 16379 + PORT_OFFSET,
+};
 
 export interface ServicesOptions {
   repoRoot?: string;
@@ -105,7 +109,7 @@ function context(options: ServicesOptions = {}): Context {
     layout,
     services: serviceTable(localDir, ports, layout),
     supervisor: new DaemonSupervisor({ stateDir: localDir, lockName: 'services', readyTimeoutMs: options.readyTimeoutMs ?? 45_000 }),
-    log: options.log ?? ((line) => process.stderr.write(line + '\n')),
+    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
 }
 
@@ -129,8 +133,18 @@ function serviceTable(localDir: string, ports: ServicePorts, layout: SaioLayout)
       port: ports.redis,
       command: '/usr/bin/redis-server',
       args: [
-        '--bind', '127.0.0.1', '--port', String(ports.redis), '--save', '', '--appendonly', 'no',
-        '--daemonize', 'no', '--dir', join(localDir, 'redis'),
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(ports.redis),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        join(localDir, 'redis'),
       ],
       // redis-server rewrites its process title to "redis-server 127.0.0.1:PORT".
       owns: (cmd) => cmd.includes('redis-server') && cmd.includes(`:${ports.redis}`),
@@ -186,7 +200,7 @@ function servicesFile(ctx: Context): string {
 function writeServicesFile(ctx: Context, services: LocalServices): void {
   const file = servicesFile(ctx);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(services, null, 2) + '\n');
+  writeFileSync(tmp, `${JSON.stringify(services, null, 2)}\n`);
   renameSync(tmp, file); // readers never see a half-written file
 }
 

@@ -61,7 +61,7 @@ export interface Stack extends IntakeStack {
 
 /** Illustrative enclave facts for local runs: no enclave is measured here (see enclave/README.md). */
 const LOCAL_ENCLAVE = {
-  mrenclave: '0'.repeat(63) + '1',
+  mrenclave: `${'0'.repeat(63)}1`,
   'image-name': 'local/radiomics-worker:dev',
   'fspf-tag': '0'.repeat(32),
   'fspf-key': '0'.repeat(64),
@@ -100,7 +100,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let asperathos = await startAsperathosEmulator(asperathosOptions(0));
   const swiftAuthUrl = options.swiftUrl ? `${options.swiftUrl}/auth/v1.0` : swift.authUrl;
 
-  const ffmpeg = (process.env.PATH ?? '').split(':').map((dir) => join(dir, 'ffmpeg')).find((path) => path.startsWith('/') && existsSync(path));
+  const ffmpeg = (process.env.PATH ?? '')
+    .split(':')
+    .map((dir) => join(dir, 'ffmpeg'))
+    .find((path) => path.startsWith('/') && existsSync(path));
   Object.assign(process.env, {
     // the intake converts DICOM (the PACS route) with it; in the cloud it comes from a Lambda layer
     ...(ffmpeg ? { FFMPEG_PATH: ffmpeg } : {}),
@@ -177,7 +180,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     () => syncPaused,
   );
-  log(`[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}; status page ${statusApi.url}/`);
+  log(
+    `[stack] ${mode} mode; Asperathos ${asperathos.submissionsUrl}${cas ? `, CAS ${cas.casAddress}` : ''}; status page ${statusApi.url}/`,
+  );
 
   return {
     ...intake,

@@ -96,10 +96,22 @@ function parseOptions(): Options | string {
   try {
     const { values } = parseArgs({
       args: process.argv.slice(2),
-      options: { hw: { type: 'boolean' }, keep: { type: 'boolean' }, clips: { type: 'string' }, pacs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        hw: { type: 'boolean' },
+        keep: { type: 'boolean' },
+        clips: { type: 'string' },
+        pacs: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
     if (values.pacs !== undefined && !/^\d+$/.test(values.pacs)) return `--pacs takes a number of clips, not ${values.pacs}`;
-    return { hw: values.hw === true, keep: values.keep === true, help: values.help === true, clipsDir: values.clips, pacs: values.pacs === undefined ? undefined : Number(values.pacs) };
+    return {
+      hw: values.hw === true,
+      keep: values.keep === true,
+      help: values.help === true,
+      clipsDir: values.clips,
+      pacs: values.pacs === undefined ? undefined : Number(values.pacs),
+    };
   } catch (error) {
     return (error as Error).message;
   }
@@ -122,7 +134,10 @@ function splitRoutes(clips: readonly string[], pacs: number | undefined): { s3: 
 
 /** Why the PACS route cannot run here, or undefined. */
 function pacsUnavailable(clips: readonly string[]): string | undefined {
-  return orthancUnavailable() ?? (clips.some((clip) => !isDicomFile(clip)) && !dcmtkAvailable() ? 'dcmtk is not installed (apt-get install dcmtk)' : undefined);
+  return (
+    orthancUnavailable() ??
+    (clips.some((clip) => !isDicomFile(clip)) && !dcmtkAvailable() ? 'dcmtk is not installed (apt-get install dcmtk)' : undefined)
+  );
 }
 
 async function main(): Promise<number> {
@@ -174,7 +189,10 @@ async function main(): Promise<number> {
     }
     const window = `batch closes ${process.env.BATCH_QUIET_SECS} s after the last seal, or at the latest ${process.env.BATCH_MAX_AGE_SECS} s after it opens`;
     console.log(`[start] ${clips(routes.s3.length)} uploaded to s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/ (${stack.mode} mode; ${window})`);
-    if (route) console.log(`[start] ${clips(routes.pacs.length)} through PACS, MP4 as DICOM US Multi-frame with a patient's details: Orthanc → STOW-RS → PACS hook → s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/dicom/`);
+    if (route)
+      console.log(
+        `[start] ${clips(routes.pacs.length)} through PACS, MP4 as DICOM US Multi-frame with a patient's details: Orthanc → STOW-RS → PACS hook → s3://${LOCAL_INTAKE_BUCKET}/${TENANT}/dicom/`,
+      );
     console.log(`[start] status page: ${stack.statusApi.url}/  (token for tenant ${TENANT}: .local/secrets/status-token)`);
     writeFileSync(join(REPO_ROOT, '.local', 'secrets', 'status-token'), await stack.statusToken(TENANT), { mode: 0o600 });
     const sealing = progressLine('sealed   ');
@@ -209,7 +227,10 @@ async function main(): Promise<number> {
         ' Labels are the original classifier\'s rule, reported as "unvalidated": not a diagnosis (see README); the view check is not assessed.',
     );
     console.log(`[start] status page: ${report.statusPageUrl} (paste the token from .local/secrets/status-token)`);
-    if (options.keep) console.log(`[start] --keep: the stack stays up; Ctrl-C stops it (npm run services:stop stops Swift, Redis, memcached). Same files again: radiomics results JOB_ID --out DIR --api ${stack.statusApi.url} --token-file .local/secrets/status-token`);
+    if (options.keep)
+      console.log(
+        `[start] --keep: the stack stays up; Ctrl-C stops it (npm run services:stop stops Swift, Redis, memcached). Same files again: radiomics results JOB_ID --out DIR --api ${stack.statusApi.url} --token-file .local/secrets/status-token`,
+      );
     for (const e of exports) {
       const failed = e.download.failed.length ? ` (${e.download.failed.length} files could not be fetched)` : '';
       console.log(`[start] job ${e.job.job_id}: ${e.records.length} clips in ${relative(process.cwd(), e.csvPath)}${failed}; report:`);
@@ -265,7 +286,9 @@ async function exportResults(stack: Stack, report: RunReport): Promise<ExportOut
     const progress = progressLine(`results  `);
     outcomes.push(
       await exportJobResults({
-        api, jobId: job.batchId, outDir: join(REPO_ROOT, 'results', job.batchId),
+        api,
+        jobId: job.batchId,
+        outDir: join(REPO_ROOT, 'results', job.batchId),
         onProgress: (p) => progress(`${bar(p.done, p.total)} ${job.batchId}`, p.done === p.total),
       }),
     );

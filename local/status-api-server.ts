@@ -26,7 +26,8 @@ export function toHttpApiEvent(req: IncomingMessage, body: string): APIGatewayPr
   const params: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(rawQueryString)) params[name] = name in params ? `${params[name]},${value}` : value;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   const now = new Date();
   return {
     version: '2.0',
@@ -40,7 +41,13 @@ export function toHttpApiEvent(req: IncomingMessage, body: string): APIGatewayPr
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method: req.method ?? 'GET', path: rawPath, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: req.method ?? 'GET',
+        path: rawPath,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -52,7 +59,10 @@ export function toHttpApiEvent(req: IncomingMessage, body: string): APIGatewayPr
   };
 }
 
-export async function startLocalHttpApi(handler: HttpHandler, options: { port?: number; functionName?: string } = {}): Promise<LocalHttpApi> {
+export async function startLocalHttpApi(
+  handler: HttpHandler,
+  options: { port?: number; functionName?: string } = {},
+): Promise<LocalHttpApi> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -47,11 +47,36 @@ async function pair(dir: string, base: string): Promise<TlsPair> {
 async function signedLeaf(dir: string, base: string, commonName: string, extensions: string, days: number): Promise<void> {
   const csr = join(dir, `${base}.csr`);
   const ext = join(dir, `${base}.ext`);
-  await runOpenssl(['req', '-new', ...keyArgs('ec'), '-nodes', '-subj', `/CN=${commonName}`, '-keyout', join(dir, `${base}-key.pem`), '-out', csr]);
+  await runOpenssl([
+    'req',
+    '-new',
+    ...keyArgs('ec'),
+    '-nodes',
+    '-subj',
+    `/CN=${commonName}`,
+    '-keyout',
+    join(dir, `${base}-key.pem`),
+    '-out',
+    csr,
+  ]);
   await writeFile(ext, extensions);
   await runOpenssl([
-    'x509', '-req', '-in', csr, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca-key.pem'), '-CAcreateserial',
-    '-days', String(days), '-sha256', '-extfile', ext, '-out', join(dir, `${base}.pem`),
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    join(dir, 'ca.pem'),
+    '-CAkey',
+    join(dir, 'ca-key.pem'),
+    '-CAcreateserial',
+    '-days',
+    String(days),
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    join(dir, `${base}.pem`),
   ]);
   await chmod(join(dir, `${base}-key.pem`), 0o600);
 }
@@ -68,20 +93,46 @@ export async function generateTlsFixtures(dir: string, options: TlsFixtureOption
   if (!have('ca')) {
     fresh = true;
     await runOpenssl([
-      'req', '-x509', ...keyArgs('ec'), '-nodes', '-sha256', '-days', String(days), '-subj', '/CN=trustworthy-radiomics local CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout', join(dir, 'ca-key.pem'), '-out', join(dir, 'ca.pem'),
+      'req',
+      '-x509',
+      ...keyArgs('ec'),
+      '-nodes',
+      '-sha256',
+      '-days',
+      String(days),
+      '-subj',
+      '/CN=trustworthy-radiomics local CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      join(dir, 'ca-key.pem'),
+      '-out',
+      join(dir, 'ca.pem'),
     ]);
     await chmod(join(dir, 'ca-key.pem'), 0o600);
   }
   if (fresh || !have('server')) {
     const san = ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', ...(options.serverNames ?? [])].join(',');
-    await signedLeaf(dir, 'server', 'localhost', `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`, days);
+    await signedLeaf(
+      dir,
+      'server',
+      'localhost',
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+      days,
+    );
   }
   for (const name of clients) {
     if (fresh || !have(`client-${name}`)) {
       validateCommonName(`client-${name}`);
-      await signedLeaf(dir, `client-${name}`, `client-${name}`, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n', days);
+      await signedLeaf(
+        dir,
+        `client-${name}`,
+        `client-${name}`,
+        'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n',
+        days,
+      );
     }
   }
   const caPath = join(dir, 'ca.pem');

@@ -8,7 +8,9 @@ declare module 'dcmjs' {
   }
   const dcmjs: {
     data: {
-      DicomMessage: { readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict };
+      DicomMessage: {
+        readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict;
+      };
       DicomMetaDictionary: {
         naturalizeDataset(dict: Dict): Record<string, any>;
         denaturalizeDataset(dataset: Record<string, any>): Dict;

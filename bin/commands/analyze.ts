@@ -20,18 +20,33 @@ export const ANALYZE = defineCommand({
   about: 'Run the original radiomics pipeline on one plain clip and print what the worker would record for it.',
   arguments: [['CLIP', 'the video (e.g. an .mp4)']],
   options: {
-    json: { type: 'boolean', help: "print one JSON object, exactly as the worker's <id>.json (without item_id); NaN features as null (default: a short summary)" },
+    json: {
+      type: 'boolean',
+      help: "print one JSON object, exactly as the worker's <id>.json (without item_id); NaN features as null (default: a short summary)",
+    },
     anonymise: { type: 'string', value: 'DIR', help: 'also write the masked frames as DIR/<i>.png' },
     anonymize: { type: 'string', value: 'DIR', help: 'the same as --anonymise' },
   },
   environment: [['FFMPEG_PATH', 'the ffmpeg that decodes the clip (default: /usr/bin/ffmpeg)']],
-  exitStatus: [[0, 'analysed, whatever the result'], [1, 'the clip cannot be read or decoded'], [2, 'usage error']],
+  exitStatus: [
+    [0, 'analysed, whatever the result'],
+    [1, 'the clip cannot be read or decoded'],
+    [2, 'usage error'],
+  ],
 });
 
-export async function run(args: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function run(
+  args: string[],
+  _env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   return runCommand(ANALYZE, args, { out, err }, ({ values, positionals }) => {
     if (values.anonymise !== undefined && values.anonymize !== undefined) throw new UsageError('give --anonymise or --anonymize, not both');
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'CLIP is required' : `expected one CLIP, got ${positionals.length}: ${positionals.map(shown).join(' ')}`);
+    if (positionals.length !== 1)
+      throw new UsageError(
+        positionals.length === 0 ? 'CLIP is required' : `expected one CLIP, got ${positionals.length}: ${positionals.map(shown).join(' ')}`,
+      );
     return analyze(positionals[0], { json: values.json === true, anonymiseDir: values.anonymise ?? values.anonymize }, out, err);
   });
 }
@@ -40,7 +55,7 @@ async function analyze(clip: string, options: { json: boolean; anonymiseDir?: st
   try {
     const analysis = await analyzeClip(clip, { anonymiseDir: options.anonymiseDir });
     if (options.json) {
-      out.write(clipJson(analysis) + '\n');
+      out.write(`${clipJson(analysis)}\n`);
     } else {
       const lines = [
         `result: ${analysis.result}`,
@@ -49,7 +64,7 @@ async function analyze(clip: string, options: { json: boolean; anonymiseDir?: st
         `label: ${analysis.label.label ?? 'n/a'} (${analysis.label.label_status}, z = ${analysis.label.z === null ? 'n/a' : analysis.label.z.toFixed(1)})`,
         `view: ${analysis.view}`,
       ];
-      out.write(lines.join('\n') + '\n');
+      out.write(`${lines.join('\n')}\n`);
     }
     return 0;
   } catch (error) {

@@ -15,16 +15,38 @@ export const ENCLAVE_CONFIG = defineCommand({
     "Write config.json (mrenclave, image-name, fspf-tag, fspf-key, fspf-path) from the enclave image build's output, as the original build_image.sh did. A FILE of - reads stdin. The FSPF key is never printed.",
   options: {
     keytag: { type: 'string', value: 'FILE', help: 'the output of `scone fspf encrypt` (required)' },
-    mrenclave: { type: 'string', value: 'FILE', help: 'the worker interpreter\'s MRENCLAVE: SCONE_HASH=1 output, "Enclave hash: <hex>" or "MRENCLAVE: <hex>" (required)' },
-    image: { type: 'string', value: 'NAME', help: 'the image reference the job runs, e.g. registry.example.org/radiomics/worker:1.4.0 (required)' },
-    'ffmpeg-mrenclave': { type: 'string', value: 'FILE', help: "the sconified ffmpeg's MRENCLAVE, written as mrenclaves: [worker, ffmpeg]" },
+    mrenclave: {
+      type: 'string',
+      value: 'FILE',
+      help: 'the worker interpreter\'s MRENCLAVE: SCONE_HASH=1 output, "Enclave hash: <hex>" or "MRENCLAVE: <hex>" (required)',
+    },
+    image: {
+      type: 'string',
+      value: 'NAME',
+      help: 'the image reference the job runs, e.g. registry.example.org/radiomics/worker:1.4.0 (required)',
+    },
+    'ffmpeg-mrenclave': {
+      type: 'string',
+      value: 'FILE',
+      help: "the sconified ffmpeg's MRENCLAVE, written as mrenclaves: [worker, ffmpeg]",
+    },
     out: { type: 'string', value: 'PATH', help: 'where to write config.json (mode 0600: it holds the FSPF key)', default: 'stdout' },
   },
   environment: [],
-  exitStatus: [[0, 'written'], [1, 'the build output is invalid or a FILE does not exist'], [2, 'usage error']],
+  exitStatus: [
+    [0, 'written'],
+    [1, 'the build output is invalid or a FILE does not exist'],
+    [2, 'usage error'],
+  ],
 });
 
-export async function run(args: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr, io: { stdin?: () => string } = {}): Promise<number> {
+export async function run(
+  args: string[],
+  _env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+  io: { stdin?: () => string } = {},
+): Promise<number> {
   return runCommand(ENCLAVE_CONFIG, args, { out, err }, ({ values, positionals }) => {
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${shown(positionals[0])}'`);
     const { keytag, mrenclave, image } = values;
@@ -47,7 +69,7 @@ export async function run(args: string[], _env: Record<string, string | undefine
       }
       throw error;
     }
-    const json = JSON.stringify(config, null, 2) + '\n';
+    const json = `${JSON.stringify(config, null, 2)}\n`;
     if (values.out) writeFileSync(values.out, json, { mode: 0o600 });
     else out.write(json);
     return 0;

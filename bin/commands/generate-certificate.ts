@@ -8,7 +8,16 @@
  */
 import { existsSync } from 'node:fs';
 import { ConfigError } from '#lib/errors.js';
-import { UsageError, commandHelp, defineCommand, parseCommand, runCommand, shown, type Out, type ParsedArgs } from '#bin/support/command-line.js';
+import {
+  UsageError,
+  commandHelp,
+  defineCommand,
+  parseCommand,
+  runCommand,
+  shown,
+  type Out,
+  type ParsedArgs,
+} from '#bin/support/command-line.js';
 import { generateClientCertificate, validateCommonName, writeClientCertificate, type KeyType } from '#bin/support/certs.js';
 import { siblingKeyPath } from '#bin/submit-job/inputs.js';
 
@@ -16,14 +25,23 @@ export const GENERATE_CERTIFICATE = defineCommand({
   program: 'radiomics generate-certificate',
   usage: 'usage: radiomics generate-certificate [OUT] [--days N] [--key-type rsa|ec] [--common-name CN]',
   about: 'Make a self-signed CAS client certificate and key (like the original generate_certificate.sh). The key is never printed.',
-  arguments: [['OUT', 'certificate file (default: client.pem); the key goes to OUT-without-.pem + "-key.pem" (client-key.pem), mode 0600. Existing files are never overwritten.']],
+  arguments: [
+    [
+      'OUT',
+      'certificate file (default: client.pem); the key goes to OUT-without-.pem + "-key.pem" (client-key.pem), mode 0600. Existing files are never overwritten.',
+    ],
+  ],
   options: {
     days: { type: 'string', value: 'N', help: 'validity in days, 1-3650', default: 365 },
     'key-type': { type: 'string', value: 'rsa|ec', help: 'RSA 4096 (like the original) or EC P-256', default: 'rsa' },
     'common-name': { type: 'string', value: 'CN', help: 'subject CN', default: 'trustworthy-radiomics' },
   },
   environment: [['OPENSSL_BIN', 'the openssl that makes the key and certificate (default: /usr/bin/openssl)']],
-  exitStatus: [[0, 'written'], [1, 'failed: a file exists, openssl failed, a file cannot be written'], [2, 'usage error']],
+  exitStatus: [
+    [0, 'written'],
+    [1, 'failed: a file exists, openssl failed, a file cannot be written'],
+    [2, 'usage error'],
+  ],
   argparse: true,
 });
 
@@ -61,7 +79,12 @@ function certificateArgs({ positionals, values }: ParsedArgs<typeof GENERATE_CER
   return { out: positionals[0] ?? 'client.pem', days: Number(daysText), keyType, commonName };
 }
 
-export async function run(argv: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function run(
+  argv: string[],
+  _env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   return runCommand(GENERATE_CERTIFICATE, argv, { out, err }, (parsed) => generate(certificateArgs(parsed), out, err));
 }
 

@@ -27,20 +27,34 @@ export const KEYED_COMMANDS = {
     program: 'radiomics seal',
     usage: 'usage: radiomics seal (--key <base64 16-byte key> | --key-file <path>) IN OUT',
     about: 'Encrypt IN to OUT with AES-128-GCM as iv(12) | tag(16) | ciphertext, the form the worker decrypts. The key is never printed.',
-    arguments: [['IN', 'the file to seal'], ['OUT', 'the sealed file to write']],
+    arguments: [
+      ['IN', 'the file to seal'],
+      ['OUT', 'the sealed file to write'],
+    ],
     options: KEY_OPTIONS,
     environment: [],
-    exitStatus: [[0, 'sealed'], [1, 'failed: IN cannot be read or OUT cannot be written'], [2, USAGE_ERROR]],
+    exitStatus: [
+      [0, 'sealed'],
+      [1, 'failed: IN cannot be read or OUT cannot be written'],
+      [2, USAGE_ERROR],
+    ],
   }),
   unseal: defineCommand({
     program: 'radiomics unseal',
     usage: 'usage: radiomics unseal (--key <base64 16-byte key> | --key-file <path>) IN OUT',
     about:
       'Decrypt and verify a sealed file (iv(12) | tag(16) | ciphertext). OUT appears only once the tag verifies: on a wrong key, tampered or truncated data nothing is written. The key is never printed.',
-    arguments: [['IN', 'the sealed file'], ['OUT', 'the plain file to write']],
+    arguments: [
+      ['IN', 'the sealed file'],
+      ['OUT', 'the plain file to write'],
+    ],
     options: KEY_OPTIONS,
     environment: [],
-    exitStatus: [[0, 'unsealed and verified'], [1, 'failed: wrong key, tampered or truncated data (no output written), IN cannot be read, OUT cannot be written'], [2, USAGE_ERROR]],
+    exitStatus: [
+      [0, 'unsealed and verified'],
+      [1, 'failed: wrong key, tampered or truncated data (no output written), IN cannot be read, OUT cannot be written'],
+      [2, USAGE_ERROR],
+    ],
   }),
 };
 
@@ -55,7 +69,8 @@ function keyedArgs({ values, positionals }: ParsedArgs<typeof KEY_OPTIONS>): Key
   const { key, 'key-file': keyFile } = values;
   if (key === undefined && keyFile === undefined) throw new UsageError('a key is required: --key or --key-file');
   if (key !== undefined && keyFile !== undefined) throw new UsageError('give --key or --key-file, not both');
-  if (positionals.length !== 2) throw new UsageError(`expected IN and OUT, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+  if (positionals.length !== 2)
+    throw new UsageError(`expected IN and OUT, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
   return { key, keyFile, input: positionals[0], output: positionals[1] };
 }
 
@@ -74,12 +89,19 @@ async function resolveKey(args: KeyedArgs): Promise<Buffer> {
 function fsReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory';
-    case 'ENOTDIR': return 'a parent is not a directory';
-    case 'ENOSPC': return 'no space left on device';
-    default: return code ?? 'error';
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a parent is not a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return code ?? 'error';
   }
 }
 
@@ -121,6 +143,11 @@ export async function runKeyedCommand(
   });
 }
 
-export async function run(args: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function run(
+  args: string[],
+  _env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   return runKeyedCommand('seal', args, (key, input, output) => sealFile(key, input, output), { out, err });
 }

@@ -8,6 +8,11 @@ import type { Out } from '#bin/support/command-line.js';
 import { unsealFile } from '#lib/seal/cipher.js';
 import { runKeyedCommand } from './seal.js';
 
-export async function run(args: string[], _env: Record<string, string | undefined> = process.env, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function run(
+  args: string[],
+  _env: Record<string, string | undefined> = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   return runKeyedCommand('unseal', args, (key, input, output) => unsealFile(key, input, output), { out, err });
 }

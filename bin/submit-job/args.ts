@@ -5,7 +5,7 @@
  */
 import { UsageError, commandHelp, defineCommand, parseCommand, shown, type ParsedArgs } from '#bin/support/command-line.js';
 import { parseCasAddress } from '#lib/palaemon/address.js';
-import { ConfigError } from '#lib/errors.js';
+import type { ConfigError } from '#lib/errors.js';
 
 export const DEFAULT_CONFIG = 'config.json';
 export const DEFAULT_CERT = 'client.pem';
@@ -15,9 +15,7 @@ export const DEFAULT_VERBOSITY = 3;
 export const DEFAULT_TEMPURL_TTL_SECS = 7 * 24 * 3600;
 export const DEFAULT_RESOURCES_LIFETIME_SECS = 300;
 
-export type SubmitMode =
-  | { kind: 'HW'; casAddress: string; cert: string; casCa: string; serverName?: string }
-  | { kind: 'SIM' };
+export type SubmitMode = { kind: 'HW'; casAddress: string; cert: string; casCa: string; serverName?: string } | { kind: 'SIM' };
 
 export type SubmitOutput = { kind: 'json'; path: string } | { kind: 'submit'; submissionsUrl: string };
 
@@ -48,24 +46,51 @@ export const SUBMIT_JOB = defineCommand({
 Nothing is uploaded if a file is not a complete MP4: the bad files are listed and the run fails. The batch key is never printed.`,
   arguments: [['data-path', 'directory holding the videos']],
   options: {
-    config: { type: 'string', value: 'CONFIG', help: 'enclave image facts: mrenclave, image-name, fspf-tag, fspf-key, fspf-path', default: DEFAULT_CONFIG },
+    config: {
+      type: 'string',
+      value: 'CONFIG',
+      help: 'enclave image facts: mrenclave, image-name, fspf-tag, fspf-key, fspf-path',
+      default: DEFAULT_CONFIG,
+    },
     cert: {
       type: 'string',
       value: 'CERT',
       help: 'CAS client certificate PEM. Its private key is read from the same file (the original\'s client.pem holds both) or, if the file has no key, from the sibling CERT-without-.pem + "-key.pem" (e.g. client-key.pem), as `radiomics generate-certificate` writes it',
       default: DEFAULT_CERT,
     },
-    'cas-ca': { type: 'string', value: 'CA', help: "PEM of the CA that signed the CAS's TLS certificate (required with --cas-address; TLS verification is always on)" },
-    'cas-server-name': { type: 'string', value: 'NAME', help: 'the name the CAS certificate carries, when it is not the host of --cas-address (commonly cas)' },
-    'expected-time': { type: 'string', value: 'SECS', help: 'expected time to finish the job, monitor_info.expected_time', default: DEFAULT_EXPECTED_TIME_SECS },
-    'item-lease-secs': { type: 'string', value: 'SECS', help: 'expected time to process one video, ITEM_LEASE_SECS', default: DEFAULT_ITEM_LEASE_SECS },
+    'cas-ca': {
+      type: 'string',
+      value: 'CA',
+      help: "PEM of the CA that signed the CAS's TLS certificate (required with --cas-address; TLS verification is always on)",
+    },
+    'cas-server-name': {
+      type: 'string',
+      value: 'NAME',
+      help: 'the name the CAS certificate carries, when it is not the host of --cas-address (commonly cas)',
+    },
+    'expected-time': {
+      type: 'string',
+      value: 'SECS',
+      help: 'expected time to finish the job, monitor_info.expected_time',
+      default: DEFAULT_EXPECTED_TIME_SECS,
+    },
+    'item-lease-secs': {
+      type: 'string',
+      value: 'SECS',
+      help: 'expected time to process one video, ITEM_LEASE_SECS',
+      default: DEFAULT_ITEM_LEASE_SECS,
+    },
     verbosity: { type: 'string', value: 'N', help: 'SCONE log level 0-7, SCONE_LOG', default: DEFAULT_VERBOSITY },
     'cas-address': { type: 'string', value: 'HOST:REST:ATTEST', help: 'SCONE CAS address, e.g. 10.30.1.24:8081:18765 (SGX hardware mode)' },
     'sgx-simulation': {
       type: 'boolean',
       help: "SGX simulation mode: no CAS; the batch key travels in the job's env_vars (ENCRYPTION_KEY). Never use it for real patient data",
     },
-    'generate-json-only': { type: 'string', value: 'OUTPUT_JSON', help: 'write the Asperathos job JSON to OUTPUT_JSON (mode 0600), do not submit' },
+    'generate-json-only': {
+      type: 'string',
+      value: 'OUTPUT_JSON',
+      help: 'write the Asperathos job JSON to OUTPUT_JSON (mode 0600), do not submit',
+    },
     'submissions-url': { type: 'string', value: 'URL', help: 'Asperathos submissions API, e.g. http://10.11.16.34:1500/submissions' },
     public: {
       type: 'boolean',
@@ -84,13 +109,26 @@ Nothing is uploaded if a file is not a complete MP4: the bad files are listed an
     },
   },
   environment: [
-    ['OS_AUTH_URL, OS_*', 'Swift credentials through Keystone v3 (OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... or an application credential); OS_CLOUD picks a clouds.yaml entry (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/)'],
-    ['ST_AUTH, ST_USER, ST_KEY', 'Swift credentials through TempAuth. The worker gets the same Swift variables (HW: inside the Palaemon session; SIM: in env_vars)'],
-    ['TEMPURL_KEY', "the account TempURL key (slot 2) to sign links with. Unset: the account's slot-2 key is reused, or a random one is set when there is none"],
+    [
+      'OS_AUTH_URL, OS_*',
+      'Swift credentials through Keystone v3 (OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... or an application credential); OS_CLOUD picks a clouds.yaml entry (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/)',
+    ],
+    [
+      'ST_AUTH, ST_USER, ST_KEY',
+      'Swift credentials through TempAuth. The worker gets the same Swift variables (HW: inside the Palaemon session; SIM: in env_vars)',
+    ],
+    [
+      'TEMPURL_KEY',
+      "the account TempURL key (slot 2) to sign links with. Unset: the account's slot-2 key is reused, or a random one is set when there is none",
+    ],
     ['GRAFANA_USER', 'with --enable-visualizer: the Grafana user (default: admin)'],
     ['GRAFANA_PASSWORD', 'with --enable-visualizer: the Grafana password (required then)'],
   ],
-  exitStatus: [[0, 'done'], [1, 'failed (nothing submitted)'], [2, 'usage error']],
+  exitStatus: [
+    [0, 'done'],
+    [1, 'failed (nothing submitted)'],
+    [2, 'usage error'],
+  ],
   argparse: true,
 });
 
@@ -125,7 +163,6 @@ export function parseSubmitJobArgs(argv: readonly string[]): SubmitJobArgs | 'he
 
 /** The arguments checked against each other and against their ranges. */
 export function submitJobArgs({ values, positionals }: ParsedArgs<typeof SUBMIT_JOB.options>): SubmitJobArgs {
-
   const cas = values['cas-address'];
   const sim = values['sgx-simulation'] === true;
   if (cas !== undefined && sim) throw new UsageError('argument --sgx-simulation: not allowed with argument --cas-address');
@@ -138,7 +175,8 @@ export function submitJobArgs({ values, positionals }: ParsedArgs<typeof SUBMIT_
   if (jsonPath === undefined && submissionsUrl === undefined) {
     throw new UsageError('one of the arguments --generate-json-only --submissions-url is required');
   }
-  if (values.public && values['tempurl-ttl'] !== undefined) throw new UsageError('argument --tempurl-ttl: not allowed with argument --public');
+  if (values.public && values['tempurl-ttl'] !== undefined)
+    throw new UsageError('argument --tempurl-ttl: not allowed with argument --public');
   if (positionals.length === 0) throw new UsageError('the following arguments are required: data-path');
   if (positionals.length > 1) throw new UsageError(`unrecognized arguments: ${positionals.slice(1).map(shown).join(' ')}`);
 
@@ -150,13 +188,22 @@ export function submitJobArgs({ values, positionals }: ParsedArgs<typeof SUBMIT_
       throw new UsageError(`argument --cas-address: ${(error as ConfigError).message}`);
     }
     const casCa = values['cas-ca'];
-    if (casCa === undefined) throw new UsageError('argument --cas-ca: required with --cas-address (the CA that signed the CAS certificate)');
+    if (casCa === undefined)
+      throw new UsageError('argument --cas-ca: required with --cas-address (the CA that signed the CAS certificate)');
     const serverName = values['cas-server-name'];
     mode = { kind: 'HW', casAddress: cas, cert: values.cert ?? DEFAULT_CERT, casCa, ...(serverName === undefined ? {} : { serverName }) };
   }
   const output: SubmitOutput =
-    jsonPath !== undefined ? { kind: 'json', path: jsonPath } : { kind: 'submit', submissionsUrl: httpUrl('--submissions-url', submissionsUrl!) };
-  const num = (name: 'expected-time' | 'item-lease-secs' | 'verbosity' | 'tempurl-ttl' | 'job-resources-lifetime', fallback: number, min: number, max: number, unit: string) => {
+    jsonPath !== undefined
+      ? { kind: 'json', path: jsonPath }
+      : { kind: 'submit', submissionsUrl: httpUrl('--submissions-url', submissionsUrl!) };
+  const num = (
+    name: 'expected-time' | 'item-lease-secs' | 'verbosity' | 'tempurl-ttl' | 'job-resources-lifetime',
+    fallback: number,
+    min: number,
+    max: number,
+    unit: string,
+  ) => {
     const text = values[name];
     return text === undefined ? fallback : wholeNumber(`--${name}`, text, min, max, unit);
   };

@@ -34,12 +34,19 @@ export interface LocalVideo {
 export function fsReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException)?.code;
   switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory';
-    case 'ENOTDIR': return 'not a directory';
-    case 'ELOOP': return 'too many symbolic links';
-    default: return code ?? (error instanceof Error ? error.message : 'error');
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'not a directory';
+    case 'ELOOP':
+      return 'too many symbolic links';
+    default:
+      return code ?? (error instanceof Error ? error.message : 'error');
   }
 }
 
@@ -161,7 +168,8 @@ export async function readCasTls(certPath: string, caPath: string): Promise<CasT
     keyMatch = KEY_BLOCK.exec(keyText);
     if (!keyMatch) throw new SubmitJobError(`${keyPath}: no PEM private key in it`);
   }
-  if (keyMatch[1] === 'ENCRYPTED PRIVATE KEY') throw new SubmitJobError(`${keyPath}: the private key is encrypted; a key without a passphrase is needed`);
+  if (keyMatch[1] === 'ENCRYPTED PRIVATE KEY')
+    throw new SubmitJobError(`${keyPath}: the private key is encrypted; a key without a passphrase is needed`);
   const cert = certs.join('');
   const key = keyMatch[0];
   try {
@@ -182,7 +190,10 @@ export async function readCasTls(certPath: string, caPath: string): Promise<CasT
 const SECRET_SWIFT_VARS = new Set(['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_AUTH_TOKEN', 'OS_TOKEN', 'ST_KEY']);
 
 /** The Swift variables the worker reads, from this process's environment, split into settings and credentials. */
-export function workerSwiftEnv(env: Record<string, string | undefined>): { settings: Record<string, string>; secrets: Record<string, string> } {
+export function workerSwiftEnv(env: Record<string, string | undefined>): {
+  settings: Record<string, string>;
+  secrets: Record<string, string>;
+} {
   const settings: Record<string, string> = {};
   const secrets: Record<string, string> = {};
   for (const name of SWIFT_ENV_NAMES) {

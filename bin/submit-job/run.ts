@@ -24,7 +24,7 @@ export interface SubmitJobIo {
 
 export const SIM_WARNING = [
   '[WARNING] ************************************************************************',
-  '[WARNING] SGX SIMULATION MODE: the batch key travels in the job\'s env_vars as',
+  "[WARNING] SGX SIMULATION MODE: the batch key travels in the job's env_vars as",
   '[WARNING] ENCRYPTION_KEY, readable by anyone who can read the job. No enclave, no',
   '[WARNING] attestation. Never use --sgx-simulation for real patient data.',
   '[WARNING] ************************************************************************',
@@ -58,7 +58,7 @@ function describe(error: unknown): string {
 }
 
 export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, string | undefined>, io: SubmitJobIo): Promise<number> {
-  const report = (line: string) => io.stderr(line + '\n');
+  const report = (line: string) => io.stderr(`${line}\n`);
   try {
     if (args.mode.kind === 'SIM') report(SIM_WARNING);
     const videos = await findVideos(args.dataPath);
@@ -102,8 +102,16 @@ export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, stri
       {
         swift: new SwiftClient({ auth: swiftAuth }),
         sessions:
-          args.mode.kind === 'HW' && tls ? new PalaemonClient({ casAddress: args.mode.casAddress, tls: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: args.mode.serverName } }) : undefined,
-        jobs: args.output.kind === 'submit' ? new AsperathosClient({ submissionsUrl: args.output.submissionsUrl, fetch: recorder.fetch }) : undefined,
+          args.mode.kind === 'HW' && tls
+            ? new PalaemonClient({
+                casAddress: args.mode.casAddress,
+                tls: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: args.mode.serverName },
+              })
+            : undefined,
+        jobs:
+          args.output.kind === 'submit'
+            ? new AsperathosClient({ submissionsUrl: args.output.submissionsUrl, fetch: recorder.fetch })
+            : undefined,
         jobsLastStatus: recorder.lastStatus,
         tempUrlKey: env.TEMPURL_KEY || undefined,
         report,

@@ -100,7 +100,7 @@ export async function checkJsonOutput(path: string): Promise<void> {
 async function writeJobJson(path: string, job: KubejobsJob): Promise<void> {
   const tmp = join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, JSON.stringify(job, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFile(tmp, `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
@@ -111,7 +111,11 @@ async function writeJobJson(path: string, job: KubejobsJob): Promise<void> {
 /** The account's slot-2 TempURL key, if one is set (a HEAD of the account). */
 async function accountTempUrlKey(swift: SwiftClient): Promise<string | undefined> {
   const session = await swift.currentSession();
-  const res = await fetch(session.storageUrl, { method: 'HEAD', headers: { 'X-Auth-Token': session.token }, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(session.storageUrl, {
+    method: 'HEAD',
+    headers: { 'X-Auth-Token': session.token },
+    signal: AbortSignal.timeout(30_000),
+  });
   await res.body?.cancel();
   if (res.status < 200 || res.status >= 300) return undefined;
   return res.headers.get('x-account-meta-temp-url-key-2') || undefined;
@@ -157,7 +161,9 @@ async function preflight(plan: SubmitJobPlan, deps: SubmitJobDeps): Promise<void
   if (plan.args.output.kind === 'submit') {
     deps.report('[INFO] Checking Asperathos...');
     if (!(await deps.jobs!.health())) {
-      throw new SubmitJobError(`Asperathos at ${plan.args.output.submissionsUrl} is unreachable or unhealthy (GET /healthz did not answer "OK")`);
+      throw new SubmitJobError(
+        `Asperathos at ${plan.args.output.submissionsUrl} is unreachable or unhealthy (GET /healthz did not answer "OK")`,
+      );
     }
   }
 }
@@ -192,7 +198,14 @@ export async function submitJob(plan: SubmitJobPlan, deps: SubmitJobDeps): Promi
       const objectName = `${randomUUID().replace(/-/g, '')}.mp4`;
       deps.report(`[INFO] Encrypting and publishing '${video.name}' (as '${objectName}') on Swift`);
       try {
-        await uploadSealed(deps.swift, { container, objectName }, key, createReadStream(video.path), new MediaCheck(MAX_VIDEO_BYTES, ['mp4']), video.bytes);
+        await uploadSealed(
+          deps.swift,
+          { container, objectName },
+          key,
+          createReadStream(video.path),
+          new MediaCheck(MAX_VIDEO_BYTES, ['mp4']),
+          video.bytes,
+        );
       } catch (error) {
         const why = (error as NodeJS.ErrnoException)?.syscall ? fsReason(error) : error instanceof Error ? error.message : String(error);
         throw new SubmitJobError(`sealing ${video.name} failed: ${why}`);
@@ -224,7 +237,9 @@ export async function submitJob(plan: SubmitJobPlan, deps: SubmitJobDeps): Promi
       // Unreachable or timed out: the job may exist, so its data stays.
       containersMade = false;
       const message = error instanceof Error ? error.message : String(error);
-      throw new SubmitJobFailure(`${message}; the job may or may not exist: check ${args.output.submissionsUrl} before resubmitting (the sealed videos stay in container '${container}')`);
+      throw new SubmitJobFailure(
+        `${message}; the job may or may not exist: check ${args.output.submissionsUrl} before resubmitting (the sealed videos stay in container '${container}')`,
+      );
     }
     return { ...result, jobId, jobUrl: `${args.output.submissionsUrl.replace(/\/+$/, '')}/${jobId}` };
   } catch (error) {

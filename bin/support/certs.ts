@@ -81,10 +81,21 @@ export async function generateClientCertificate(options: ClientCertificateOption
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw new ConfigError('certificate validity must be 1-3650 days');
   return withPrivateDir(async (dir) => {
     await runOpenssl([
-      'req', '-x509', ...keyArgs(options.keyType ?? 'rsa'), '-nodes', '-sha256', '-days', String(days),
-      '-subj', `/CN=${commonName}`,
-      '-addext', 'extendedKeyUsage=clientAuth',
-      '-keyout', join(dir, 'client-key.pem'), '-out', join(dir, 'client.pem'),
+      'req',
+      '-x509',
+      ...keyArgs(options.keyType ?? 'rsa'),
+      '-nodes',
+      '-sha256',
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${commonName}`,
+      '-addext',
+      'extendedKeyUsage=clientAuth',
+      '-keyout',
+      join(dir, 'client-key.pem'),
+      '-out',
+      join(dir, 'client.pem'),
     ]);
     const certPem = await readFile(join(dir, 'client.pem'), 'utf8');
     const keyPem = await readFile(join(dir, 'client-key.pem'), 'utf8');

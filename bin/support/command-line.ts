@@ -111,15 +111,27 @@ export function commandHelp(command: Command): string {
   if (command.commands?.length) sections.push(`commands:\n${twoColumns(command.commands)}`);
   if (command.arguments?.length) sections.push(`arguments:\n${twoColumns(command.arguments)}`);
   sections.push(`options:\n${twoColumns(options)}`);
-  const environment = typeof command.environment === 'string' ? `  ${command.environment}` : command.environment.length ? twoColumns(command.environment) : '  none';
+  const environment =
+    typeof command.environment === 'string'
+      ? `  ${command.environment}`
+      : command.environment.length
+        ? twoColumns(command.environment)
+        : '  none';
   sections.push(`environment:\n${environment}`);
-  sections.push(`exit status:\n${twoColumns(command.exitStatus.map(([code, text]) => [String(code), text]), 6)}`);
+  sections.push(
+    `exit status:\n${twoColumns(
+      command.exitStatus.map(([code, text]) => [String(code), text]),
+      6,
+    )}`,
+  );
   return sections.join('\n\n');
 }
 
 /** The usage line(s) and the problem, as written to stderr. */
 export function usageFailure(command: Command, problem: string): string {
-  return command.argparse ? `${command.usage}\n${command.program}: error: ${problem}\n` : `${command.program}: ${problem}\n${command.usage}\n`;
+  return command.argparse
+    ? `${command.usage}\n${command.program}: error: ${problem}\n`
+    : `${command.program}: ${problem}\n${command.usage}\n`;
 }
 
 function problems(command: Command) {
@@ -145,10 +157,15 @@ export function parseCommand<O extends OptionSpecs>(command: Command<O>, argv: r
   const specs: OptionSpecs = command.options;
   const say = problems(command);
   const isOwnOption = (arg: string) =>
-    arg === '--' || arg === '-h' || (arg.startsWith('--') && (Object.hasOwn(specs, arg.slice(2).split('=')[0]) || arg.split('=')[0] === HELP_OPTION));
+    arg === '--' ||
+    arg === '-h' ||
+    (arg.startsWith('--') && (Object.hasOwn(specs, arg.slice(2).split('=')[0]) || arg.split('=')[0] === HELP_OPTION));
   const { tokens } = parseArgs({
     args: [...argv],
-    options: { ...Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }])), help: { type: 'boolean', short: 'h' } },
+    options: {
+      ...Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }])),
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: false,
     allowPositionals: true,
     tokens: true,

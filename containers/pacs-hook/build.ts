@@ -37,12 +37,18 @@ export async function buildPacsHookBundle(outDir: string = DEFAULT_OUT_DIR): Pro
     metafile: true,
     logLevel: 'silent',
   });
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`);
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]]?.bytes ?? 0;
-  return { bundle, bytes, inputs: Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules/')).sort() };
+  return {
+    bundle,
+    bytes,
+    inputs: Object.keys(result.metafile.inputs)
+      .filter((input) => !input.includes('node_modules/'))
+      .sort(),
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const built = await buildPacsHookBundle(process.argv[2]);
-  process.stdout.write(JSON.stringify({ bundle: built.bundle, bytes: built.bytes }) + '\n');
+  process.stdout.write(`${JSON.stringify({ bundle: built.bundle, bytes: built.bytes })}\n`);
 }

@@ -26,7 +26,11 @@ export const DEFAULT_SERVER_TIMEOUTS: PacsServerTimeouts = { headersMs: 20_000, 
 function send(request: IncomingMessage, response: ServerResponse, answer: PacsResponse): void {
   if (response.headersSent || request.socket.destroyed) return;
   const close = answer.status >= 400 || !request.complete;
-  response.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), ...(close ? { connection: 'close' } : {}) });
+  response.writeHead(answer.status, {
+    ...answer.headers,
+    'content-length': Buffer.byteLength(answer.body),
+    ...(close ? { connection: 'close' } : {}),
+  });
   response.end(answer.body);
 }
 
@@ -51,7 +55,11 @@ export async function startPacsHookServer(
       const headers: Record<string, string | undefined> = {};
       for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       const path = new URL(request.url ?? '/', 'http://hook').pathname;
-      answerPacsRequest({ method: request.method ?? 'GET', path, headers, body: request, sourceIp: request.socket.remoteAddress }, deps, abort.signal)
+      answerPacsRequest(
+        { method: request.method ?? 'GET', path, headers, body: request, sourceIp: request.socket.remoteAddress },
+        deps,
+        abort.signal,
+      )
         .then((answer) => send(request, response, answer))
         .catch((error: unknown) => send(request, response, pacsFailureResponse(error, deps.log)));
     },

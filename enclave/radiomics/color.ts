@@ -8,7 +8,6 @@ import { fusedMultiplyAdd as fma, glibcCbrt } from './float-ops.js';
 
 export { SRGB_TO_LINEAR };
 
-
 /** OpenCV `cvRound` / `saturate_cast<int>(double)`: round half to even. */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
@@ -58,10 +57,18 @@ export function grayOpenCv(b: number, g: number, r: number): number {
   return (3735 * b + 19235 * g + 9798 * r + 16384) >> 15;
 }
 
-const M00 = 0.412453, M01 = 0.35758, M02 = 0.180423;
-const M10 = 0.212671, M11 = 0.71516, M12 = 0.072169;
-const M20 = 0.019334, M21 = 0.119193, M22 = 0.950227;
-const WHITE_X = 0.95047, WHITE_Y = 1.0, WHITE_Z = 1.08883;
+const M00 = 0.412453,
+  M01 = 0.35758,
+  M02 = 0.180423;
+const M10 = 0.212671,
+  M11 = 0.71516,
+  M12 = 0.072169;
+const M20 = 0.019334,
+  M21 = 0.119193,
+  M22 = 0.950227;
+const WHITE_X = 0.95047,
+  WHITE_Y = 1.0,
+  WHITE_Z = 1.08883;
 
 function labF(t: number): number {
   return t > 0.008856 ? glibcCbrt(t) : 7.787 * t + 16 / 116;
@@ -73,7 +80,9 @@ function labF(t: number): number {
  * Writes L, a, b into out[o..o+2].
  */
 export function rgbToLabF32(c0: number, c1: number, c2: number, out: Float32Array, o: number): void {
-  const r = SRGB_TO_LINEAR[c0], g = SRGB_TO_LINEAR[c1], b = SRGB_TO_LINEAR[c2];
+  const r = SRGB_TO_LINEAR[c0],
+    g = SRGB_TO_LINEAR[c1],
+    b = SRGB_TO_LINEAR[c2];
   // numpy `arr @ xyz_from_rgb.T` (OpenBLAS dgemm with FMA): fma(b, m2, fma(g, m1, r·m0)).
   const x = fma(b, M02, fma(g, M01, r * M00));
   const y = fma(b, M12, fma(g, M11, r * M10));

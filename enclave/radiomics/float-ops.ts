@@ -22,7 +22,7 @@ function roundToOdd(v: number, w: number): number {
   bits[0] = v;
   if ((words[0] & 1) === 1) return v;
   // v has an even mantissa and is inexact: move one ulp towards w.
-  const towardsLarger = (w > 0) === (v > 0);
+  const towardsLarger = w > 0 === v > 0;
   if (towardsLarger) {
     words[0] = (words[0] + 1) >>> 0;
     if (words[0] === 0) words[1] = (words[1] + 1) >>> 0;
@@ -46,15 +46,15 @@ export function fusedMultiplyAdd(a: number, b: number, c: number): number {
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  const pl = al * bl - (((ph - ah * bh) - al * bh) - ah * bl);
+  const pl = al * bl - (ph - ah * bh - al * bh - ah * bl);
   // Exact sum c + ph = uh + ul (Knuth TwoSum).
   const uh = c + ph;
   const bv = uh - c;
-  const ul = (c - (uh - bv)) + (ph - bv);
+  const ul = c - (uh - bv) + (ph - bv);
   // v = RO(ul + pl)
   const v = ul + pl;
   const bv2 = v - ul;
-  const w = (ul - (v - bv2)) + (pl - bv2);
+  const w = ul - (v - bv2) + (pl - bv2);
   return uh + roundToOdd(v, w);
 }
 
@@ -83,12 +83,10 @@ export function glibcCbrt(x: number): number {
   xm = bits[0];
 
   const u =
-    0.354895765043919860 +
+    0.35489576504391986 +
     (1.50819193781584896 +
       (-2.11499494167371287 +
-        (2.44693122563534430 +
-          (-1.83469277483613086 + (0.784932344976639262 - 0.145263899385486377 * xm) * xm) * xm) *
-          xm) *
+        (2.4469312256353443 + (-1.83469277483613086 + (0.784932344976639262 - 0.145263899385486377 * xm) * xm) * xm) * xm) *
         xm) *
       xm;
   const t2 = u * u * u;

@@ -16,5 +16,15 @@ export {
   TEXTURE_FEATURE_NAMES,
   TEXTURE_FEATURE_COUNT,
 } from './texture.js';
-export { clipFeatureVector, classify, nanmean, nanmedian, pythonMax, CLIP_FEATURE_COUNT, CLIP_FEATURE_NAMES, type Classifier, type Classification } from './aggregate.js';
+export {
+  clipFeatureVector,
+  classify,
+  nanmean,
+  nanmedian,
+  pythonMax,
+  CLIP_FEATURE_COUNT,
+  CLIP_FEATURE_NAMES,
+  type Classifier,
+  type Classification,
+} from './aggregate.js';
 export { maskBurnedInText, encodePngFromBgr, anonymisedPng } from './anonymise.js';

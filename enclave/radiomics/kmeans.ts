@@ -54,7 +54,9 @@ export function groupSamples(data: Float32Array, n: number): SampleGroups {
   const firstSample = new Int32Array(n);
   let count = 0;
   for (let i = 0; i < n; i++) {
-    const k0 = keys[i * 3], k1 = keys[i * 3 + 1], k2 = keys[i * 3 + 2];
+    const k0 = keys[i * 3],
+      k1 = keys[i * 3 + 1],
+      k2 = keys[i * 3 + 2];
     let h = (imul(k0, 0x9e3779b1) ^ imul(k1, 0x85ebca77) ^ imul(k2, 0xc2b2ae3d)) >>> 0;
     h = (h ^ (h >>> 15)) & mask;
     for (;;) {
@@ -164,7 +166,10 @@ export function blockRunningSums(dist: Float32Array, activeGroup: Int32Array, ac
   let b = 0;
   let a = 0;
   for (; a + BLOCK <= activeCount; a += BLOCK) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let i = a; i < a + BLOCK; i += 4) {
       s0 += dist[activeGroup[i]];
       s1 += dist[activeGroup[i + 1]];
@@ -213,7 +218,8 @@ export function cumulativeSearch(
   const lowTarget = p - e;
   const blocks = ((activeCount + BLOCK - 1) / BLOCK) | 0;
   // first block whose running sum reaches p − E
-  let lo = 0, hi = blocks;
+  let lo = 0,
+    hi = blocks;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (blockSums[mid] < lowTarget) lo = mid + 1;
@@ -222,24 +228,31 @@ export function cumulativeSearch(
   if (lo === blocks) return n - 1; // every running sum < p − E: p never reaches 0, ci = N − 1
   let a = lo * BLOCK;
   let running = lo > 0 ? blockSums[lo - 1] : 0;
-  const end = a + BLOCK < activeCount ? a + BLOCK : activeCount;
+  const end = Math.min(a + BLOCK , activeCount);
   for (; a < end; a++) {
     running += dist[activeGroup[a]];
     if (running >= lowTarget) break;
   }
-  if (a < end && running > p + e) return active[a] < n - 1 ? active[a] : n - 1;
+  if (a < end && running > p + e) return Math.min(active[a] , n - 1);
   return exactCumulativeSearch(r, n, active, activeGroup, activeCount, dist);
 }
 
 /** The search exactly as OpenCV computes it: sum0 and p, then the sequential subtractions. */
-export function exactCumulativeSearch(r: number, n: number, active: Int32Array, activeGroup: Int32Array, activeCount: number, dist: Float32Array): number {
+export function exactCumulativeSearch(
+  r: number,
+  n: number,
+  active: Int32Array,
+  activeGroup: Int32Array,
+  activeCount: number,
+  dist: Float32Array,
+): number {
   let sum0 = 0;
   for (let a = 0; a < activeCount; a++) sum0 += dist[activeGroup[a]];
   let p = r * sum0;
   if (p <= 0) return 0;
   for (let a = 0; a < activeCount; a++) {
     p -= dist[activeGroup[a]];
-    if (p <= 0) return active[a] < n - 1 ? active[a] : n - 1;
+    if (p <= 0) return Math.min(active[a] , n - 1);
   }
   return n - 1;
 }
@@ -290,7 +303,9 @@ function trialDistances(
   approxSum: Float64Array,
   newlyZero: Float64Array,
 ): void {
-  const c0 = trialCoords[j * 3], c1 = trialCoords[j * 3 + 1], c2 = trialCoords[j * 3 + 2];
+  const c0 = trialCoords[j * 3],
+    c1 = trialCoords[j * 3 + 1],
+    c2 = trialCoords[j * 3 + 2];
   let approx = 0;
   let zero = 0;
   for (let g = 0, v = 0; g < u; g++, v += 3) {
@@ -299,8 +314,12 @@ function trialDistances(
       td[g] = 0;
       continue;
     }
-    const v0 = values[v], v1 = values[v + 1], v2 = values[v + 2];
-    const t0 = v0 - c0, t1 = v1 - c1, t2 = v2 - c2;
+    const v0 = values[v],
+      v1 = values[v + 1],
+      v2 = values[v + 2];
+    const t0 = v0 - c0,
+      t1 = v1 - c1,
+      t2 = v2 - c2;
     let m = old;
     if (!(t0 * t0 + t1 * t1 + t2 * t2 > old * F32_DISTANCE_MARGIN + 1e-30)) {
       const d = normL2Sqr3(v0, v1, v2, c0, c1, c2);
@@ -451,7 +470,9 @@ function trialDistancesCells(
   cells: CellIndex,
   visited: Int32Array,
 ): number {
-  const c0 = trialCoords[j * 3], c1 = trialCoords[j * 3 + 1], c2 = trialCoords[j * 3 + 2];
+  const c0 = trialCoords[j * 3],
+    c1 = trialCoords[j * 3 + 1],
+    c2 = trialCoords[j * 3 + 2];
   const { count, start, lo, hi, maxDist, sum } = cells;
   td.set(dist);
   let approx = 0;
@@ -469,8 +490,12 @@ function trialDistancesCells(
     for (let g = start[q], v = g * 3; g < start[q + 1]; g++, v += 3) {
       const old = dist[g];
       if (old === 0) continue; // td[g] is already 0
-      const v0 = values[v], v1 = values[v + 1], v2 = values[v + 2];
-      const t0 = v0 - c0, t1 = v1 - c1, t2 = v2 - c2;
+      const v0 = values[v],
+        v1 = values[v + 1],
+        v2 = values[v + 2];
+      const t0 = v0 - c0,
+        t1 = v1 - c1,
+        t2 = v2 - c2;
       let m = old;
       if (!(t0 * t0 + t1 * t1 + t2 * t2 > old * F32_DISTANCE_MARGIN + 1e-30)) {
         const d = normL2Sqr3(v0, v1, v2, c0, c1, c2);
@@ -517,7 +542,9 @@ function generateCentersPP(
 
   {
     const c = centers[0] * 3;
-    const c0 = data[c], c1 = data[c + 1], c2 = data[c + 2];
+    const c0 = data[c],
+      c1 = data[c + 1],
+      c2 = data[c + 2];
     for (let g = 0, v = 0; g < u; g++, v += 3) {
       dist[g] = normL2Sqr3(values[v], values[v + 1], values[v + 2], c0, c1, c2);
     }
@@ -545,7 +572,18 @@ function generateCentersPP(
     }
     if (cells !== null) {
       for (let j = 0; j < trials; j++) {
-        visitedCount[j] = trialDistancesCells(values, groupSize, dist, trialDist[j], trialCoords, j, approxSum, newlyZero, cells, visited[j]);
+        visitedCount[j] = trialDistancesCells(
+          values,
+          groupSize,
+          dist,
+          trialDist[j],
+          trialCoords,
+          j,
+          approxSum,
+          newlyZero,
+          cells,
+          visited[j],
+        );
       }
     } else {
       for (let j = 0; j < trials; j++) trialDistances(values, u, groupSize, dist, trialDist[j], trialCoords, j, approxSum, newlyZero);
@@ -610,13 +648,26 @@ const BOUND_SLACK = 1e-9;
  * via an exact double fast path; also (re)sets its Hamerly bounds: upper = distance to the chosen centre,
  * lower = distance to the nearest other centre (both from double distances).
  */
-function assignFull(values: Float32Array, g: number, centersF64: Float64Array, k: number, upper: Float64Array, lower: Float64Array): number {
-  const v0 = values[g * 3], v1 = values[g * 3 + 1], v2 = values[g * 3 + 2];
+function assignFull(
+  values: Float32Array,
+  g: number,
+  centersF64: Float64Array,
+  k: number,
+  upper: Float64Array,
+  lower: Float64Array,
+): number {
+  const v0 = values[g * 3],
+    v1 = values[g * 3 + 1],
+    v2 = values[g * 3 + 2];
   // Fast path in double precision: the float32 distance differs from it by less than 1e-6 relative, so
   // when the best is separated from the runner-up by more than that, the float argmin is the same.
-  let best = INFINITY, second = INFINITY, kFast = 0;
+  let best = INFINITY,
+    second = INFINITY,
+    kFast = 0;
   for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
-    const t0 = v0 - centersF64[c], t1 = v1 - centersF64[c + 1], t2 = v2 - centersF64[c + 2];
+    const t0 = v0 - centersF64[c],
+      t1 = v1 - centersF64[c + 1],
+      t2 = v2 - centersF64[c + 2];
     const d = t0 * t0 + t1 * t1 + t2 * t2;
     if (d < best) {
       second = best;
@@ -645,7 +696,9 @@ function assignFull(values: Float32Array, g: number, centersF64: Float64Array, k
   }
   // bounds for the float32 choice: its double distance, and the smallest double distance of the others
   const c = kBest * 3;
-  const t0 = v0 - centersF64[c], t1 = v1 - centersF64[c + 1], t2 = v2 - centersF64[c + 2];
+  const t0 = v0 - centersF64[c],
+    t1 = v1 - centersF64[c + 1],
+    t2 = v2 - centersF64[c + 2];
   upper[g] = sqrt(t0 * t0 + t1 * t1 + t2 * t2);
   lower[g] = sqrt(kBest === kFast ? second : best);
   return kBest;
@@ -656,11 +709,19 @@ function assignFull(values: Float32Array, g: number, centersF64: Float64Array, k
  * cluster stay in locals while consecutive samples share it (runs are long: neighbouring pixels), instead of a
  * load/add/store chain through `sums` per sample; the float32 results are the same.
  */
-function accumulateCentres(groupLabel: Int32Array, nonZeroGroup: Int32Array, nonZeroData: Float32Array, nonZeroCount: number, sums: Float32Array): void {
+function accumulateCentres(
+  groupLabel: Int32Array,
+  nonZeroGroup: Int32Array,
+  nonZeroData: Float32Array,
+  nonZeroCount: number,
+  sums: Float32Array,
+): void {
   sums.fill(0);
   if (nonZeroCount === 0) return;
   let cur = groupLabel[nonZeroGroup[0]] * 3;
-  let s0 = 0, s1 = 0, s2 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0;
   for (let q = 0, s = 0; q < nonZeroCount; q++, s += 3) {
     const c = groupLabel[nonZeroGroup[q]] * 3;
     if (c !== cur) {
@@ -750,9 +811,13 @@ function assignWithBounds(
   moved3: Float64Array,
 ): void {
   // how far each centre moved since the last assignment (+ slack for rounding)
-  let move1 = 0, move2 = 0, moveArg = -1;
+  let move1 = 0,
+    move2 = 0,
+    moveArg = -1;
   for (let kk = 0, c = 0; kk < k; kk++, c += 3) {
-    const t0 = centers[c] - centersF64[c], t1 = centers[c + 1] - centersF64[c + 1], t2 = centers[c + 2] - centersF64[c + 2];
+    const t0 = centers[c] - centersF64[c],
+      t1 = centers[c + 1] - centersF64[c + 1],
+      t2 = centers[c + 2] - centersF64[c + 2];
     const m = sqrt(t0 * t0 + t1 * t1 + t2 * t2) + BOUND_SLACK;
     moved3[kk] = m;
     if (m > move1) {
@@ -777,8 +842,11 @@ function assignWithBounds(
       continue;
     }
     // tighten the upper bound with the exact (double) distance to the own centre
-    const v = g * 3, c = own * 3;
-    const t0 = values[v] - centersF64[c], t1 = values[v + 1] - centersF64[c + 1], t2 = values[v + 2] - centersF64[c + 2];
+    const v = g * 3,
+      c = own * 3;
+    const t0 = values[v] - centersF64[c],
+      t1 = values[v + 1] - centersF64[c + 1],
+      t2 = values[v + 2] - centersF64[c + 2];
     const dOwn = t0 * t0 + t1 * t1 + t2 * t2;
     if (lb > 0 && lb2 > dOwn * SKIP_MARGIN + 1e-29) {
       upper[g] = sqrt(dOwn);
@@ -851,7 +919,6 @@ export function kmeansPP(
   };
   const dists = new Float64Array(n);
   let bestCompactness = MAX_DOUBLE;
-
 
   for (let a = 0; a < attempts; a++) {
     let compactness = 0;

@@ -22,7 +22,12 @@ const isNaN = Number.isNaN;
 export const GLCM_FEATURE_COUNT = 19;
 export const GLCM_LEVELS = 64;
 /** (row, col) offsets of the angles 0, π/4, π/2, 3π/4 at distance 1 */
-export const GLCM_OFFSETS: readonly (readonly [number, number])[] = [[0, 1], [1, 1], [1, 0], [1, -1]];
+export const GLCM_OFFSETS: readonly (readonly [number, number])[] = [
+  [0, 1],
+  [1, 1],
+  [1, 0],
+  [1, -1],
+];
 
 /**
  * Quantised grey levels: Z = round_half_even(gray / 4) with OpenCV's integer BGR2GRAY, values 0..64.
@@ -82,8 +87,14 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
   const py = new Float64Array(L);
   const pSum = new Float64Array(2 * L + 1); // index k = i + j (2..128)
   const pDiff = new Float64Array(L); // index |i - j|
-  let autoCorrelation = 0, contrast = 0, dissimilarity = 0, energy = 0, entropy = 0, homogeneity = 0;
-  let inverseDifference = 0, maximumProbability = 0;
+  let autoCorrelation = 0,
+    contrast = 0,
+    dissimilarity = 0,
+    energy = 0,
+    entropy = 0,
+    homogeneity = 0;
+  let inverseDifference = 0,
+    maximumProbability = 0;
   for (let a = 0; a < L; a++) {
     const i = a + 1;
     for (let b = 0; b < L; b++) {
@@ -103,12 +114,16 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
       if (v > maximumProbability) maximumProbability = v;
     }
   }
-  let mux = 0, muy = 0;
+  let mux = 0,
+    muy = 0;
   for (let a = 0; a < L; a++) {
     mux += (a + 1) * px[a];
     muy += (a + 1) * py[a];
   }
-  let sumOfSquaresVariance = 0, clusterProminence = 0, clusterShade = 0, hxy1 = 0;
+  let sumOfSquaresVariance = 0,
+    clusterProminence = 0,
+    clusterShade = 0,
+    hxy1 = 0;
   for (let a = 0; a < L; a++) {
     const i = a + 1;
     for (let b = 0; b < L; b++) {
@@ -133,7 +148,8 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
       hxy2 -= q * log(q);
     }
   }
-  let hx = 0, hy = 0;
+  let hx = 0,
+    hy = 0;
   for (let a = 0; a < L; a++) {
     if (px[a] > 0) hx -= px[a] * log(px[a]);
     if (py[a] > 0) hy -= py[a] * log(py[a]);
@@ -151,7 +167,8 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
     const d = k - dissimilarity;
     differenceVariance += d * d * pDiff[k];
   }
-  let sumAverage = 0, sumEntropy = 0;
+  let sumAverage = 0,
+    sumEntropy = 0;
   for (let k = 2; k <= 2 * L; k++) {
     const v = pSum[k];
     if (v === 0) continue;
@@ -164,7 +181,9 @@ export function glcmFeatures(p: Float64Array, out: Float64Array): void {
     sumVariance += d * d * pSum[k];
   }
   // skimage graycoprops 'correlation': 1 when either deviation is below 1e-15
-  let varI = 0, varJ = 0, cov = 0;
+  let varI = 0,
+    varJ = 0,
+    cov = 0;
   for (let a = 0; a < L; a++) {
     for (let b = 0; b < L; b++) {
       const v = p[a * L + b];
@@ -233,7 +252,8 @@ function percentileSorted(sorted: ArrayLike<number>, q: number): number {
   const lo = floor(virtualIndex);
   const hi = min(lo + 1, n - 1);
   const t = virtualIndex - lo;
-  const a = sorted[lo], b = sorted[hi];
+  const a = sorted[lo],
+    b = sorted[hi];
   const diff = b - a;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
@@ -258,7 +278,9 @@ export function firstOrderFeatures(z: Uint8Array, out: Float64Array): void {
     return;
   }
   const mean = sum / n;
-  let m2 = 0, m3 = 0, m4 = 0;
+  let m2 = 0,
+    m3 = 0,
+    m4 = 0;
   for (let v = 1; v < 256; v++) {
     const c = histogram[v];
     if (c === 0) continue;
@@ -288,7 +310,8 @@ export function firstOrderFeatures(z: Uint8Array, out: Float64Array): void {
  * [84, 88, 84]/256 on both axes, border reflect-101, result (Σ + 32768) >> 16.
  */
 export function gaussianBlur3x3(src: Uint8Array, width: number, height: number): Uint8Array {
-  const k0 = 84, k1 = 88;
+  const k0 = 84,
+    k1 = 88;
   const rows = new Uint32Array(width * height); // horizontal pass, 8.8 fixed point
   for (let r = 0; r < height; r++) {
     const o = r * width;
@@ -305,7 +328,7 @@ export function gaussianBlur3x3(src: Uint8Array, width: number, height: number):
     for (let c = 0; c < width; c++) {
       const s = k0 * rows[up * width + c] + k1 * rows[r * width + c] + k0 * rows[down * width + c];
       const v = (s + 32768) >>> 16;
-      dst[r * width + c] = v > 255 ? 255 : v;
+      dst[r * width + c] = Math.min(v , 255);
     }
   }
   return dst;
@@ -316,7 +339,8 @@ export function velocityFeatures(z: Uint8Array, width: number, height: number, o
   const blurred = gaussianBlur3x3(z, width, height);
   let max = 0;
   for (let i = 0; i < blurred.length; i++) if (blurred[i] > max) max = blurred[i];
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (let i = 0; i < z.length; i++) {
     if (z[i] === 0) continue;
     sum += z[i];

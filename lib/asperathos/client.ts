@@ -17,7 +17,14 @@ import type { KubejobsJob } from './job.js';
 export const ASPERATHOS_STATUSES = ['created', 'ongoing', 'completed', 'failed', 'error', 'stopped', 'terminated', 'not found'] as const;
 export type JobStatusName = (typeof ASPERATHOS_STATUSES)[number];
 export type TerminalStatusName = Exclude<JobStatusName, 'created' | 'ongoing'>;
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<TerminalStatusName>(['completed', 'failed', 'error', 'stopped', 'terminated', 'not found']);
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<TerminalStatusName>([
+  'completed',
+  'failed',
+  'error',
+  'stopped',
+  'terminated',
+  'not found',
+]);
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -122,7 +129,19 @@ export function parsePythonBytes(text: string): string {
       continue;
     }
     const n = body[++i];
-    const simple: Record<string, number> = { '\\': 0x5c, "'": 0x27, '"': 0x22, n: 0x0a, r: 0x0d, t: 0x09, a: 0x07, b: 0x08, f: 0x0c, v: 0x0b, '0': 0x00 };
+    const simple: Record<string, number> = {
+      '\\': 0x5c,
+      "'": 0x27,
+      '"': 0x22,
+      n: 0x0a,
+      r: 0x0d,
+      t: 0x09,
+      a: 0x07,
+      b: 0x08,
+      f: 0x0c,
+      v: 0x0b,
+      '0': 0x00,
+    };
     if (n === 'x' && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 1, i + 3))) {
       bytes.push(parseInt(body.slice(i + 1, i + 3), 16));
       i += 2;
@@ -139,25 +158,29 @@ export function parsePythonBytes(text: string): string {
 export function pythonBytesRepr(bytes: Uint8Array): string {
   const buf = Buffer.from(bytes);
   const quote = buf.includes(0x27) && !buf.includes(0x22) ? '"' : "'";
-  let out = 'b' + quote;
+  let out = `b${quote}`;
   for (const b of buf) {
     if (b === 0x5c) out += '\\\\';
-    else if (b === quote.charCodeAt(0)) out += '\\' + quote;
+    else if (b === quote.charCodeAt(0)) out += `\\${quote}`;
     else if (b === 0x09) out += '\\t';
     else if (b === 0x0a) out += '\\n';
     else if (b === 0x0d) out += '\\r';
     else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else out += '\\x' + b.toString(16).padStart(2, '0');
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
   }
   return out + quote;
 }
 
 export function toJobStatus(jobId: string, raw: Record<string, unknown>): JobStatus {
   const report = Object.fromEntries(Object.entries(raw).filter(([k]) => !KNOWN_KEYS.has(k)));
-  const visualizer = typeof raw.visualizer_url === 'string' && raw.visualizer_url !== '' && !VISUALIZER_PLACEHOLDERS.has(raw.visualizer_url) ? raw.visualizer_url : null;
+  const visualizer =
+    typeof raw.visualizer_url === 'string' && raw.visualizer_url !== '' && !VISUALIZER_PLACEHOLDERS.has(raw.visualizer_url)
+      ? raw.visualizer_url
+      : null;
   const port = typeof raw.redis_port === 'number' ? raw.redis_port : typeof raw.redis_port === 'string' ? Number(raw.redis_port) : NaN;
   const redis = typeof raw.redis_ip === 'string' && raw.redis_ip && Number.isFinite(port) ? { ip: raw.redis_ip, port } : null;
-  const progress = typeof raw.items === 'number' && typeof raw.processed_items === 'number' ? { items: raw.items, processed: raw.processed_items } : null;
+  const progress =
+    typeof raw.items === 'number' && typeof raw.processed_items === 'number' ? { items: raw.items, processed: raw.processed_items } : null;
   return {
     jobId: typeof raw.app_id === 'string' ? raw.app_id : jobId,
     status: String(raw.status ?? 'unknown'),
@@ -200,8 +223,10 @@ export class AsperathosClient implements JobManager {
     const body = this.auth ? { ...job, enable_auth: true, username: this.auth.username, password: this.auth.password } : job;
     const reply = await this.call('POST', this.submissionsUrl, body, options, 'submit job');
     const json = this.json(reply, 'submit job') as Record<string, unknown>;
-    if (reply.status !== 202 && reply.status !== 200) throw new RetryableError(`Asperathos answered submit with unexpected status ${reply.status}`);
-    if (typeof json?.job_id !== 'string' || json.job_id.length === 0) throw new RetryableError('Asperathos accepted the job but its reply has no job_id');
+    if (reply.status !== 202 && reply.status !== 200)
+      throw new RetryableError(`Asperathos answered submit with unexpected status ${reply.status}`);
+    if (typeof json?.job_id !== 'string' || json.job_id.length === 0)
+      throw new RetryableError('Asperathos accepted the job but its reply has no job_id');
     return { jobId: json.job_id };
   }
 
@@ -301,7 +326,8 @@ export class AsperathosClient implements JobManager {
     if (response.status >= 500) {
       throw new RetryableError(`Asperathos failed to ${what}: ${response.status}${managerMessage ? `: ${managerMessage}` : ''}`);
     }
-    if (response.status === 400 && jobId !== undefined && (managerMessage === '' || managerMessage === DELETE_UNKNOWN_MESSAGE)) throw new JobNotFound(jobId);
+    if (response.status === 400 && jobId !== undefined && (managerMessage === '' || managerMessage === DELETE_UNKNOWN_MESSAGE))
+      throw new JobNotFound(jobId);
     throw new AsperathosError(
       response.status,
       errorName,

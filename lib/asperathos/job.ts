@@ -157,7 +157,8 @@ export function buildJob(input: JobInput): KubejobsJob {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new JobInputError('invalid_workload_url', 'invalid redis_workload: expected an http or https URL');
   }
-  if (typeof input.image !== 'string' || input.image.trim().length === 0) throw new JobInputError('invalid_image', 'invalid img: expected a non-empty image name');
+  if (typeof input.image !== 'string' || input.image.trim().length === 0)
+    throw new JobInputError('invalid_image', 'invalid img: expected a non-empty image name');
   const cmd = [...(input.cmd ?? DEFAULT_WORKER_CMD)];
   if (cmd.length === 0 || cmd.some((part) => typeof part !== 'string' || part.length === 0)) {
     throw new JobInputError('invalid_cmd', 'invalid cmd: expected a non-empty list of non-empty strings');
@@ -172,9 +173,16 @@ export function buildJob(input: JobInput): KubejobsJob {
   info.redis_workload = input.workloadUrl;
   info.monitor_info.expected_time = expected;
   info.env_vars = validateEnv(input.env);
-  const maxRep = input.maxReplicas !== undefined ? positiveInteger(input.maxReplicas, 'invalid_max_replicas', 'max replicas') : info.control_parameters.max_rep;
+  const maxRep =
+    input.maxReplicas !== undefined
+      ? positiveInteger(input.maxReplicas, 'invalid_max_replicas', 'max replicas')
+      : info.control_parameters.max_rep;
   info.control_parameters.max_rep = Math.max(maxRep, initSize);
-  info.job_resources_lifetime = positiveInteger(input.resourcesLifetimeSecs ?? DEFAULT_JOB_RESOURCES_LIFETIME_SECS, 'invalid_resources_lifetime', 'job_resources_lifetime');
+  info.job_resources_lifetime = positiveInteger(
+    input.resourcesLifetimeSecs ?? DEFAULT_JOB_RESOURCES_LIFETIME_SECS,
+    'invalid_resources_lifetime',
+    'job_resources_lifetime',
+  );
   info.enable_visualizer = input.visualizer !== undefined;
   info.username = input.visualizer?.username ?? 'admin';
   info.password = input.visualizer?.password ?? '';
@@ -182,7 +190,8 @@ export function buildJob(input: JobInput): KubejobsJob {
     throw new JobInputError('invalid_visualizer', 'invalid visualizer: the Grafana username and password are both required');
   }
   if (input.auth) {
-    if (!input.auth.username || !input.auth.password) throw new JobInputError('invalid_auth', 'invalid auth: username and password are both required');
+    if (!input.auth.username || !input.auth.password)
+      throw new JobInputError('invalid_auth', 'invalid auth: username and password are both required');
     job.enable_auth = true;
     job.username = input.auth.username;
     job.password = input.auth.password;
@@ -237,7 +246,10 @@ export interface SimEnvironmentInput {
 
 export function simEnvironment(input: SimEnvironmentInput): Environment {
   if (!/^[A-Za-z0-9+/]{22}==$/.test(input.encryptionKey)) {
-    throw new JobInputError('invalid_encryption_key', 'invalid encryption key: expected 16 bytes as standard base64 (24 characters ending in ==)');
+    throw new JobInputError(
+      'invalid_encryption_key',
+      'invalid encryption key: expected 16 bytes as standard base64 (24 characters ending in ==)',
+    );
   }
   validateFspfTag(input.fspf.tag);
   validateFspfKey(input.fspf.key);

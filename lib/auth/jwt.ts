@@ -26,7 +26,14 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
-export type TokenProblem = 'missing_token' | 'malformed_token' | 'expired_token' | 'invalid_token' | 'no_tenant' | 'insufficient_scope' | 'keys_unavailable';
+export type TokenProblem =
+  | 'missing_token'
+  | 'malformed_token'
+  | 'expired_token'
+  | 'invalid_token'
+  | 'no_tenant'
+  | 'insufficient_scope'
+  | 'keys_unavailable';
 
 /**
  * The token is not acceptable; `problem` is what the caller answers, `reason` a finer machine-readable cause for
@@ -72,11 +79,13 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   const { key, algorithms } = keyAndAlgorithms(options.keys);
   const clockTolerance = options.clockSkewSecs ?? 30;
   const maxLifetimeSecs = options.maxLifetimeSecs ?? DEFAULT_MAX_TOKEN_LIFETIME_SECS;
-  if (!Number.isSafeInteger(maxLifetimeSecs) || maxLifetimeSecs <= 0) throw new ConfigError('the maximum token lifetime must be a positive whole number of seconds');
+  if (!Number.isSafeInteger(maxLifetimeSecs) || maxLifetimeSecs <= 0)
+    throw new ConfigError('the maximum token lifetime must be a positive whole number of seconds');
   return {
     async verify(token: string): Promise<VerifiedToken> {
       if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing_token', 'a bearer token is required');
-      if (token.length > 16_384 || !COMPACT_JWS.test(token)) throw new AuthError('malformed_token', 'the bearer token is not a compact JWS');
+      if (token.length > 16_384 || !COMPACT_JWS.test(token))
+        throw new AuthError('malformed_token', 'the bearer token is not a compact JWS');
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
@@ -103,10 +112,12 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
 function checkLifetime(payload: JWTPayload, maxLifetimeSecs: number, skewSecs: number): void {
   const nowSecs = Math.floor(Date.now() / 1000);
   const { exp, iat } = payload as { exp: number; iat?: number };
-  if (iat !== undefined && iat > nowSecs + skewSecs) throw new AuthError('invalid_token', "the token's iat claim is in the future", 'iat_in_future');
+  if (iat !== undefined && iat > nowSecs + skewSecs)
+    throw new AuthError('invalid_token', "the token's iat claim is in the future", 'iat_in_future');
   // the skew also covers issuers that read their clock separately for iat and exp (a second apart)
   const lifetimeSecs = (iat === undefined ? exp - nowSecs : exp - iat) - skewSecs;
-  if (lifetimeSecs > maxLifetimeSecs) throw new AuthError('invalid_token', `the token's lifetime exceeds ${maxLifetimeSecs} s`, 'lifetime_too_long');
+  if (lifetimeSecs > maxLifetimeSecs)
+    throw new AuthError('invalid_token', `the token's lifetime exceeds ${maxLifetimeSecs} s`, 'lifetime_too_long');
 }
 
 function scopesOf(payload: JWTPayload): string[] {
@@ -125,7 +136,8 @@ function keyAndAlgorithms(source: KeySource): { key: JWTVerifyGetKey | Uint8Arra
   }
   const algorithms = source.algorithms ?? DEFAULT_JWKS_ALGORITHMS;
   const bad = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
-  if (bad.length > 0 || algorithms.length === 0) throw new ConfigError(`JWKS verification allows asymmetric algorithms only (refused: ${bad.join(', ') || 'none given'})`);
+  if (bad.length > 0 || algorithms.length === 0)
+    throw new ConfigError(`JWKS verification allows asymmetric algorithms only (refused: ${bad.join(', ') || 'none given'})`);
   const remote = createRemoteJWKSet(new URL(source.url), {
     cacheMaxAge: source.cacheMaxAgeMs ?? 10 * 60_000,
     cooldownDuration: source.cooldownMs ?? 30_000,
@@ -157,7 +169,8 @@ const REASON_OF_CODE: Record<string, string> = {
 };
 
 function toAuthError(error: unknown): AuthError {
-  if (error instanceof KeySetUnavailable) return new AuthError('keys_unavailable', 'the signing keys could not be fetched', 'jwks_unavailable');
+  if (error instanceof KeySetUnavailable)
+    return new AuthError('keys_unavailable', 'the signing keys could not be fetched', 'jwks_unavailable');
   const code = joseCodeOf(error);
   const claimFailure = error as { claim?: unknown; reason?: unknown };
   if (code === 'ERR_JWT_EXPIRED') return new AuthError('expired_token', 'the token has expired', 'exp_check_failed');
@@ -165,10 +178,13 @@ function toAuthError(error: unknown): AuthError {
     const claim = String(claimFailure.claim);
     return new AuthError('invalid_token', `the token's ${claim} claim is not accepted`, `${claim}_${String(claimFailure.reason)}`);
   }
-  if (code === 'ERR_JWS_INVALID' || code === 'ERR_JWT_INVALID') return new AuthError('malformed_token', 'the bearer token is malformed', code === 'ERR_JWS_INVALID' ? 'jws_invalid' : 'jwt_invalid');
-  if (code !== undefined) return new AuthError('invalid_token', 'the token is not accepted', REASON_OF_CODE[code] ?? code.slice(4).toLowerCase());
+  if (code === 'ERR_JWS_INVALID' || code === 'ERR_JWT_INVALID')
+    return new AuthError('malformed_token', 'the bearer token is malformed', code === 'ERR_JWS_INVALID' ? 'jws_invalid' : 'jwt_invalid');
+  if (code !== undefined)
+    return new AuthError('invalid_token', 'the token is not accepted', REASON_OF_CODE[code] ?? code.slice(4).toLowerCase());
   const name = (error as { name?: unknown } | null)?.name;
-  if (name === 'TypeError' || name === 'SyntaxError') return new AuthError('malformed_token', 'the bearer token is malformed', 'undecodable');
+  if (name === 'TypeError' || name === 'SyntaxError')
+    return new AuthError('malformed_token', 'the bearer token is malformed', 'undecodable');
   return new AuthError('keys_unavailable', 'the token could not be verified', 'verifier_failed');
 }
 

@@ -61,7 +61,6 @@ export interface BatchRunSummary {
 
 const UNSUBMITTED_STEPS: ReadonlySet<BatchStep> = new Set(['waiting_for_seals', 'submitting_elsewhere', 'retry_later']);
 
-
 /** Runs every active batch forward as far as it can go now; with `batchId`, that batch only (closing it even if not due). */
 export async function closeDueBatches(deps: BatchDeps, options: { batchId?: string; signal?: AbortSignal } = {}): Promise<BatchRunSummary> {
   const summary: BatchRunSummary = { batches: 0, steps: {}, submitted: [], oldestUnsubmittedSecs: 0 };
@@ -153,7 +152,12 @@ function isDue(batch: BatchRecord, settings: BatchSettings, now: Date, force: bo
   if (batch.claims === 0) return false;
   if (force) return true;
   const ageSecs = (now.getTime() - Date.parse(batch.createdAt)) / 1000;
-  return batch.claims >= settings.maxItems || batch.claimedBytes >= settings.maxBytes || ageSecs >= settings.maxAgeSecs || isQuiet(batch, settings, now);
+  return (
+    batch.claims >= settings.maxItems ||
+    batch.claimedBytes >= settings.maxBytes ||
+    ageSecs >= settings.maxAgeSecs ||
+    isQuiet(batch, settings, now)
+  );
 }
 
 function isQuiet(batch: BatchRecord, settings: BatchSettings, now: Date): boolean {
@@ -195,7 +199,15 @@ async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, sig
   const linkTo = async (name: string) => {
     const links = deps.settings.links;
     if (links.kind === 'public') return deps.swift.objectUrl(batch.container, name, { signal });
-    return deps.swift.tempUrl({ method: 'GET', container: batch.container, object: name, expiresAtSec, key: links.key, digest: 'sha256', signal });
+    return deps.swift.tempUrl({
+      method: 'GET',
+      container: batch.container,
+      object: name,
+      expiresAtSec,
+      key: links.key,
+      digest: 'sha256',
+      signal,
+    });
   };
   if (deps.settings.links.kind === 'public') {
     await deps.swift.setContainerReadAcl(batch.container, '.r:*', { signal });
@@ -212,7 +224,12 @@ async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, sig
   return names.length;
 }
 
-async function submitBatch(batch: BatchRecord, deps: BatchDeps, now: () => Date, signal?: AbortSignal): Promise<{ step: BatchStep; jobId?: string }> {
+async function submitBatch(
+  batch: BatchRecord,
+  deps: BatchDeps,
+  now: () => Date,
+  signal?: AbortSignal,
+): Promise<{ step: BatchStep; jobId?: string }> {
   const row = batch;
   if (!row.workloadUrl) throw new RetryableError('batch is submitting without a workload');
   const submission = deps.settings.submission;
@@ -224,13 +241,20 @@ async function submitBatch(batch: BatchRecord, deps: BatchDeps, now: () => Date,
       await deps.batches.update(batch.batchId, 'submitting', { sessionHash: session.hash, sessionAt: now().toISOString() });
     }
     const claimedAt = now().getTime();
-    const claimed = await deps.batches.update(batch.batchId, 'submitting', { submitStartedAt: claimedAt }, {
-      expression: 'attribute_not_exists(submitStartedAt) OR submitStartedAt < :stale',
-      values: { ':stale': claimedAt - deps.settings.staleSubmitSecs * 1000 },
-    });
+    const claimed = await deps.batches.update(
+      batch.batchId,
+      'submitting',
+      { submitStartedAt: claimedAt },
+      {
+        expression: 'attribute_not_exists(submitStartedAt) OR submitStartedAt < :stale',
+        values: { ':stale': claimedAt - deps.settings.staleSubmitSecs * 1000 },
+      },
+    );
     if (!claimed) return { step: 'submitting_elsewhere' };
     if (submission.mode === 'SIM') {
-      deps.log.warn('SIM mode: the batch key travels in the job env_vars as ENCRYPTION_KEY; never use SIM mode for real patient data', { batchId: batch.batchId });
+      deps.log.warn('SIM mode: the batch key travels in the job env_vars as ENCRYPTION_KEY; never use SIM mode for real patient data', {
+        batchId: batch.batchId,
+      });
     }
     let jobId: string;
     try {

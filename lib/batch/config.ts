@@ -1,6 +1,18 @@
 /** The batch function's configuration (fragments: lib/config.ts), parsed once per container. */
 import { z } from 'zod';
-import { batchWindowShape, fromProcessEnv, logLevelShape, parse, parseAwsSettings, positiveInt, secret, url, type AwsSettings, type Env, type SecretRef } from '#lib/config.js';
+import {
+  batchWindowShape,
+  fromProcessEnv,
+  logLevelShape,
+  parse,
+  parseAwsSettings,
+  positiveInt,
+  secret,
+  url,
+  type AwsSettings,
+  type Env,
+  type SecretRef,
+} from '#lib/config.js';
 import { ConfigError } from '#lib/errors.js';
 import type { LogLevel } from '#lib/log.js';
 import { parseSwiftSettings, type SwiftSettings } from '#lib/swift/settings.js';
@@ -14,19 +26,34 @@ const batchSchema = z.object({
   TEMPURL_TTL_SECS: positiveInt.default(7 * 24 * 3600),
   ASPERATHOS_URL: url,
   SGX_MODE: z.enum(['HW', 'SIM']),
-  CAS_ADDRESS: z.string().regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort').optional(),
+  CAS_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}:\d{1,5}$/, 'expected host:restPort:attestationPort')
+    .optional(),
   SESSION_FORMAT: z.enum(['tutorial', '0.3']).default('0.3'),
   /** The job's cmd; it replaces the image's ENTRYPOINT (lib/enclave-image/layout.ts). */
   WORKER_CMD: z.string().min(1).default('/entrypoint.sh'),
   /** HW: the session's command, the program SCONE attests. */
   SESSION_COMMAND: z.string().min(1).default('node /app/worker.mjs'),
   /** HW, 0.3 format: the session-language version to declare (0.3 or an exact 0.3.N). */
-  SESSION_VERSION: z.string().regex(/^0\.3(\.\d{1,3})?$/, 'expected 0.3 or 0.3.N').default('0.3'),
+  SESSION_VERSION: z
+    .string()
+    .regex(/^0\.3(\.\d{1,3})?$/, 'expected 0.3 or 0.3.N')
+    .default('0.3'),
   /** HW: comma lists for security.attestation; empty (nothing tolerated) unless the operator decides otherwise. */
-  CAS_TOLERATE: z.string().regex(/^[a-z0-9,-]*$/, 'expected a comma list such as debug-mode,hyperthreading').default(''),
-  CAS_IGNORE_ADVISORIES: z.string().regex(/^(\*|[A-Z0-9,-]*)$/, 'expected a comma list such as INTEL-SA-00076, or *').default(''),
+  CAS_TOLERATE: z
+    .string()
+    .regex(/^[a-z0-9,-]*$/, 'expected a comma list such as debug-mode,hyperthreading')
+    .default(''),
+  CAS_IGNORE_ADVISORIES: z
+    .string()
+    .regex(/^(\*|[A-Z0-9,-]*)$/, 'expected a comma list such as INTEL-SA-00076, or *')
+    .default(''),
   /** HW: the name the CAS certificate carries when it is not CAS_ADDRESS's host (commonly `cas`). */
-  CAS_SERVER_NAME: z.string().optional().transform((name) => name || undefined),
+  CAS_SERVER_NAME: z
+    .string()
+    .optional()
+    .transform((name) => name || undefined),
   WORKER_ENV: z
     .string()
     .default('{}')
@@ -90,10 +117,13 @@ export interface BatchConfig {
 
 export function parseBatchConfig(env: Env): BatchConfig {
   const batch = parse(batchSchema, env);
-  if (batch.SGX_MODE === 'HW' && !batch.CAS_ADDRESS) throw new ConfigError('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
+  if (batch.SGX_MODE === 'HW' && !batch.CAS_ADDRESS)
+    throw new ConfigError('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
   const grafanaPassword = batch.ENABLE_VISUALIZER === 'true' ? secret(env, 'GRAFANA_PASSWORD', false) : undefined;
   if (batch.ENABLE_VISUALIZER === 'true' && !grafanaPassword) {
-    throw new ConfigError('invalid configuration: GRAFANA_PASSWORD_FILE or GRAFANA_PASSWORD_SSM is missing (required when ENABLE_VISUALIZER=true)');
+    throw new ConfigError(
+      'invalid configuration: GRAFANA_PASSWORD_FILE or GRAFANA_PASSWORD_SSM is missing (required when ENABLE_VISUALIZER=true)',
+    );
   }
   return Object.freeze({
     tableName: batch.TABLE_NAME,
@@ -111,7 +141,13 @@ export function parseBatchConfig(env: Env): BatchConfig {
     mode: batch.SGX_MODE,
     cas:
       batch.SGX_MODE === 'HW'
-        ? { address: batch.CAS_ADDRESS!, clientCert: secret(env, 'CAS_CLIENT_CERT')!, clientKey: secret(env, 'CAS_CLIENT_KEY')!, ca: secret(env, 'CAS_CA')!, serverName: batch.CAS_SERVER_NAME }
+        ? {
+            address: batch.CAS_ADDRESS!,
+            clientCert: secret(env, 'CAS_CLIENT_CERT')!,
+            clientKey: secret(env, 'CAS_CLIENT_KEY')!,
+            ca: secret(env, 'CAS_CA')!,
+            serverName: batch.CAS_SERVER_NAME,
+          }
         : undefined,
     sessionCommand: batch.SESSION_COMMAND,
     sessionVersion: batch.SESSION_VERSION,

@@ -51,11 +51,19 @@ function workerSettings(batchId: string, settings: SubmissionSettings): Record<s
 }
 
 /** With two MRENCLAVEs (node, ffmpeg), ffmpeg is its own service and the worker passes it its config id (lib/enclave-image/layout.ts). */
-function ffmpegService(batchId: string, settings: SubmissionSettings): { service: ServiceInput; workerEnv: Record<string, string> } | undefined {
+function ffmpegService(
+  batchId: string,
+  settings: SubmissionSettings,
+): { service: ServiceInput; workerEnv: Record<string, string> } | undefined {
   const mrenclaves = settings.enclave.mrenclave;
   if (settings.sessionFormat !== '0.3' || typeof mrenclaves === 'string' || mrenclaves.length < 2 || !settings.casAddress) return undefined;
   return {
-    service: { name: FFMPEG_SERVICE_NAME, image: { ...settings.enclave, mrenclave: mrenclaves[1] }, command: FFMPEG_SESSION_COMMAND, environment: { ...FFMPEG_SESSION_ENV } },
+    service: {
+      name: FFMPEG_SERVICE_NAME,
+      image: { ...settings.enclave, mrenclave: mrenclaves[1] },
+      command: FFMPEG_SESSION_COMMAND,
+      environment: { ...FFMPEG_SESSION_ENV },
+    },
     workerEnv: ffmpegChildEnvironment({
       sessionName: batchId,
       casAttestationAddress: parseCasAddress(settings.casAddress).attestationAddress,

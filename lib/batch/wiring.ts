@@ -73,7 +73,9 @@ export async function buildBatchDeps(config: BatchConfig, options: { log?: Logge
         itemLeaseSecs: config.itemLeaseSecs,
         verbosity: config.verbosity,
         workerEnv: config.workerEnv,
-        workerSecretEnv: config.workerSecretEnv ? parseSecretEnv(await secrets.read(config.workerSecretEnv, 'WORKER_SECRET_ENV'), 'WORKER_SECRET_ENV') : {},
+        workerSecretEnv: config.workerSecretEnv
+          ? parseSecretEnv(await secrets.read(config.workerSecretEnv, 'WORKER_SECRET_ENV'), 'WORKER_SECRET_ENV')
+          : {},
       },
     },
     log,

@@ -42,7 +42,10 @@ export function readDicom(bytes: Uint8Array): ParsedDicom {
   const transferSyntaxUid = String(meta.TransferSyntaxUID ?? '');
   const sopClassUid = String(dataset.SOPClassUID ?? meta.MediaStorageSOPClassUID ?? '');
   if (sopClassUid !== US_MULTIFRAME_SOP_CLASS) {
-    throw new RejectedInput('dicom_unsupported_sop_class', `SOP class ${sopClassUid || '(none)'} is not accepted; send Ultrasound Multi-frame images`);
+    throw new RejectedInput(
+      'dicom_unsupported_sop_class',
+      `SOP class ${sopClassUid || '(none)'} is not accepted; send Ultrasound Multi-frame images`,
+    );
   }
   if (!ACCEPTED_TRANSFER_SYNTAXES.includes(transferSyntaxUid)) throw transferSyntaxRejection(transferSyntaxUid);
   if (!dataset.PixelData || (Array.isArray(dataset.PixelData) && dataset.PixelData.length === 0)) {
@@ -83,11 +86,39 @@ export async function convertDicomToMp4(bytes: Uint8Array, options: ConvertOptio
   const ffmpeg = spawn(
     options.ffmpegPath,
     [
-      '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${geometry.width}x${geometry.height}`, '-r', String(framesPerSecond), '-i', 'pipe:0',
-      '-an', '-map_metadata', '-1', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
-      '-f', 'mp4', '-y', options.outPath,
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${geometry.width}x${geometry.height}`,
+      '-r',
+      String(framesPerSecond),
+      '-i',
+      'pipe:0',
+      '-an',
+      '-map_metadata',
+      '-1',
+      '-vf',
+      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '18',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      '+faststart',
+      '-f',
+      'mp4',
+      '-y',
+      options.outPath,
     ],
     { stdio: ['pipe', 'ignore', 'pipe'], signal: options.signal },
   );

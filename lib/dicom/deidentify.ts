@@ -18,26 +18,100 @@ export type Dataset = Record<string, any>;
 const DUMMY: Record<string, string> = { PatientName: 'ANONYMOUS' };
 const EMPTY = ['PatientBirthDate', 'PatientSex', 'AccessionNumber', 'ReferringPhysicianName', 'StudyDate', 'StudyTime', 'StudyID'];
 export const REMOVED = [
-  'OtherPatientIDs', 'OtherPatientNames', 'OtherPatientIDsSequence', 'PatientBirthName', 'PatientBirthTime', 'PatientAge', 'PatientSize',
-  'PatientWeight', 'PatientAddress', 'PatientTelephoneNumbers', 'PatientMotherBirthName', 'MilitaryRank', 'BranchOfService', 'EthnicGroup',
-  'Occupation', 'AdditionalPatientHistory', 'PatientComments', 'MedicalRecordLocator', 'PatientInsurancePlanCodeSequence',
-  'PatientReligiousPreference', 'CountryOfResidence', 'RegionOfResidence', 'PregnancyStatus', 'MedicalAlerts', 'Allergies',
-  'InstitutionName', 'InstitutionAddress', 'InstitutionalDepartmentName', 'InstitutionCodeSequence', 'StationName',
-  'PerformingPhysicianName', 'PerformingPhysicianIdentificationSequence', 'NameOfPhysiciansReadingStudy', 'PhysiciansOfRecord',
-  'OperatorsName', 'OperatorIdentificationSequence', 'RequestingPhysician', 'ReferringPhysicianAddress', 'ReferringPhysicianTelephoneNumbers',
-  'ReferringPhysicianIdentificationSequence', 'RequestAttributesSequence', 'ScheduledPerformingPhysicianName',
-  'StudyDescription', 'SeriesDescription', 'ImageComments', 'DerivationDescription', 'AdmittingDiagnosesDescription',
-  'RequestedProcedureDescription', 'PerformedProcedureStepDescription', 'PerformedProcedureStepID', 'PerformedProcedureStepStartDate',
-  'PerformedProcedureStepStartTime', 'ProtocolName', 'DeviceSerialNumber', 'PlateID', 'DetectorID', 'GantryID',
-  'SeriesDate', 'SeriesTime', 'AcquisitionDate', 'AcquisitionTime', 'AcquisitionDateTime', 'ContentDate', 'ContentTime',
-  'InstanceCreationDate', 'InstanceCreationTime', 'InstanceCreatorUID', 'OverlayDate', 'OverlayTime', 'CurveDate', 'CurveTime',
-  'ReferencedStudySequence', 'ReferencedPatientSequence', 'ReferencedPerformedProcedureStepSequence', 'ReferencedImageSequence',
-  'SourceImageSequence', 'ReferencedSeriesSequence', 'ProcedureCodeSequence', 'IssuerOfPatientID', 'TextComments', 'TextString',
-  'ContentCreatorName', 'VerifyingObserverName', 'PersonName', 'IconImageSequence', 'TimezoneOffsetFromUTC',
+  'OtherPatientIDs',
+  'OtherPatientNames',
+  'OtherPatientIDsSequence',
+  'PatientBirthName',
+  'PatientBirthTime',
+  'PatientAge',
+  'PatientSize',
+  'PatientWeight',
+  'PatientAddress',
+  'PatientTelephoneNumbers',
+  'PatientMotherBirthName',
+  'MilitaryRank',
+  'BranchOfService',
+  'EthnicGroup',
+  'Occupation',
+  'AdditionalPatientHistory',
+  'PatientComments',
+  'MedicalRecordLocator',
+  'PatientInsurancePlanCodeSequence',
+  'PatientReligiousPreference',
+  'CountryOfResidence',
+  'RegionOfResidence',
+  'PregnancyStatus',
+  'MedicalAlerts',
+  'Allergies',
+  'InstitutionName',
+  'InstitutionAddress',
+  'InstitutionalDepartmentName',
+  'InstitutionCodeSequence',
+  'StationName',
+  'PerformingPhysicianName',
+  'PerformingPhysicianIdentificationSequence',
+  'NameOfPhysiciansReadingStudy',
+  'PhysiciansOfRecord',
+  'OperatorsName',
+  'OperatorIdentificationSequence',
+  'RequestingPhysician',
+  'ReferringPhysicianAddress',
+  'ReferringPhysicianTelephoneNumbers',
+  'ReferringPhysicianIdentificationSequence',
+  'RequestAttributesSequence',
+  'ScheduledPerformingPhysicianName',
+  'StudyDescription',
+  'SeriesDescription',
+  'ImageComments',
+  'DerivationDescription',
+  'AdmittingDiagnosesDescription',
+  'RequestedProcedureDescription',
+  'PerformedProcedureStepDescription',
+  'PerformedProcedureStepID',
+  'PerformedProcedureStepStartDate',
+  'PerformedProcedureStepStartTime',
+  'ProtocolName',
+  'DeviceSerialNumber',
+  'PlateID',
+  'DetectorID',
+  'GantryID',
+  'SeriesDate',
+  'SeriesTime',
+  'AcquisitionDate',
+  'AcquisitionTime',
+  'AcquisitionDateTime',
+  'ContentDate',
+  'ContentTime',
+  'InstanceCreationDate',
+  'InstanceCreationTime',
+  'InstanceCreatorUID',
+  'OverlayDate',
+  'OverlayTime',
+  'CurveDate',
+  'CurveTime',
+  'ReferencedStudySequence',
+  'ReferencedPatientSequence',
+  'ReferencedPerformedProcedureStepSequence',
+  'ReferencedImageSequence',
+  'SourceImageSequence',
+  'ReferencedSeriesSequence',
+  'ProcedureCodeSequence',
+  'IssuerOfPatientID',
+  'TextComments',
+  'TextString',
+  'ContentCreatorName',
+  'VerifyingObserverName',
+  'PersonName',
+  'IconImageSequence',
+  'TimezoneOffsetFromUTC',
 ];
 const NEW_UIDS = ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID', 'FrameOfReferenceUID'];
 
-export const CODE_BASIC_PROFILE = { CodeValue: '113100', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Basic Application Confidentiality Profile' };
+export const CODE_BASIC_PROFILE = {
+  CodeValue: '113100',
+  CodingSchemeDesignator: 'DCM',
+  CodeMeaning: 'Basic Application Confidentiality Profile',
+};
 export const CODE_CLEAN_PIXELS = { CodeValue: '113101', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Clean Pixel Data Option' };
 
 /** `2.25.<decimal of 128 bits of HMAC-SHA256(key, uid)>`: deterministic per key, at most 44 characters. */
@@ -51,7 +125,8 @@ export function pseudonymousPatientId(key: Uint8Array, patientId: string): strin
 }
 
 const isPrivateOrOverlayKey = (key: string) =>
-  /^[0-9A-Fa-f]{8}$/.test(key) && (parseInt(key.slice(0, 4), 16) % 2 === 1 || /^60[0-9A-Fa-f]{2}$/.test(key.slice(0, 4)) || /^50[0-9A-Fa-f]{2}$/.test(key.slice(0, 4)));
+  /^[0-9A-Fa-f]{8}$/.test(key) &&
+  (parseInt(key.slice(0, 4), 16) % 2 === 1 || /^60[0-9A-Fa-f]{2}$/.test(key.slice(0, 4)) || /^50[0-9A-Fa-f]{2}$/.test(key.slice(0, 4)));
 
 /** A de-identified copy of `dataset` (naturalized); `pixelsCleaned` adds the Clean Pixel Data code. */
 export function deidentifyDataset(dataset: Dataset, options: { uidKey: Uint8Array; pixelsCleaned: boolean }): Dataset {
@@ -74,7 +149,9 @@ export function deidentifyDataset(dataset: Dataset, options: { uidKey: Uint8Arra
   }
   out.PatientIdentityRemoved = 'YES';
   out.DeidentificationMethod = options.pixelsCleaned ? 'PS3.15 E Basic Profile; Clean Pixel Data' : 'PS3.15 E Basic Profile';
-  out.DeidentificationMethodCodeSequence = options.pixelsCleaned ? [{ ...CODE_BASIC_PROFILE }, { ...CODE_CLEAN_PIXELS }] : [{ ...CODE_BASIC_PROFILE }];
+  out.DeidentificationMethodCodeSequence = options.pixelsCleaned
+    ? [{ ...CODE_BASIC_PROFILE }, { ...CODE_CLEAN_PIXELS }]
+    : [{ ...CODE_BASIC_PROFILE }];
   out.LongitudinalTemporalInformationModified = 'REMOVED';
   if (options.pixelsCleaned) out.BurnedInAnnotation = 'NO';
   out._vrMap = vrMap;
@@ -85,12 +162,22 @@ export function deidentifyDataset(dataset: Dataset, options: { uidKey: Uint8Arra
 function stripNames(dataset: Dataset): void {
   for (const [key, value] of Object.entries(dataset)) {
     if (key === '_vrMap') continue;
-    if (/(Name|Names)$/.test(key) && key !== 'PatientName' && !/^(CodeMeaning|.*ModelName|ManufacturerModelName|SoftwareVersions|.*TypeName)$/.test(key) && isNameLike(key)) {
+    if (
+      /(Name|Names)$/.test(key) &&
+      key !== 'PatientName' &&
+      !/^(CodeMeaning|.*ModelName|ManufacturerModelName|SoftwareVersions|.*TypeName)$/.test(key) &&
+      isNameLike(key)
+    ) {
       delete dataset[key];
       continue;
     }
-    if (Array.isArray(value)) for (const item of value) if (item && typeof item === 'object' && !(item instanceof ArrayBuffer) && !ArrayBuffer.isView(item)) stripNames(item as Dataset);
+    if (Array.isArray(value))
+      for (const item of value)
+        if (item && typeof item === 'object' && !(item instanceof ArrayBuffer) && !ArrayBuffer.isView(item)) stripNames(item as Dataset);
   }
 }
 
-const isNameLike = (key: string) => /Physician|Operator|Patient|Person|Performing|Referring|Requesting|Observer|Author|Creator|Reading|Responsible|Contact|Name(s)?$/.test(key) && !/Station|Institution|Manufacturer|Code|Scheme|Implementation|Device|Application|Software/.test(key);
+const isNameLike = (key: string) =>
+  /Physician|Operator|Patient|Person|Performing|Referring|Requesting|Observer|Author|Creator|Reading|Responsible|Contact|Name(s)?$/.test(
+    key,
+  ) && !/Station|Institution|Manufacturer|Code|Scheme|Implementation|Device|Application|Software/.test(key);

@@ -66,7 +66,11 @@ export function scanFileMeta(head: Buffer, scan: MetaScan, final: boolean): { me
     if (head.length > META_CAP || final) throw badMeta();
     return undefined;
   }
-  const meta = { transferSyntaxUid: scan.found[0x0010] ?? '', sopClassUid: scan.found[0x0002] ?? '', sopInstanceUid: scan.found[0x0003] ?? '' };
+  const meta = {
+    transferSyntaxUid: scan.found[0x0010] ?? '',
+    sopClassUid: scan.found[0x0002] ?? '',
+    sopInstanceUid: scan.found[0x0003] ?? '',
+  };
   return { meta, dataSetAt: scan.metaEnd };
 }
 

@@ -50,7 +50,8 @@ function encapsulatedFrames(pixelData: ArrayBuffer[], frames: number): Uint8Arra
     if (fragment[0] === 0xff && fragment[1] === 0xd8) grouped.push([fragment]);
     else if (grouped.length) grouped[grouped.length - 1].push(fragment);
   }
-  if (grouped.length !== frames) throw new RejectedInput('dicom_bad_frames', `found ${grouped.length} JPEG frames, NumberOfFrames says ${frames}`);
+  if (grouped.length !== frames)
+    throw new RejectedInput('dicom_bad_frames', `found ${grouped.length} JPEG frames, NumberOfFrames says ${frames}`);
   return grouped.map((parts) => (parts.length === 1 ? parts[0] : Buffer.concat(parts)));
 }
 
@@ -58,7 +59,8 @@ function encapsulatedFrames(pixelData: ArrayBuffer[], frames: number): Uint8Arra
 export function* rgbFrames(dataset: Dataset, transferSyntaxUid: string): Generator<Uint8Array> {
   const { width, height, frames } = geometryOf(dataset);
   const pixelData = dataset.PixelData as ArrayBuffer[] | undefined;
-  if (!pixelData || pixelData.length === 0) throw new RejectedInput('dicom_no_pixel_data', 'the DICOM instance has no PixelData (7FE0,0010)');
+  if (!pixelData || pixelData.length === 0)
+    throw new RejectedInput('dicom_no_pixel_data', 'the DICOM instance has no PixelData (7FE0,0010)');
   if (Number(dataset.BitsAllocated ?? 8) !== 8) throw new RejectedInput('dicom_unsupported_pixels', 'only 8-bit pixels are accepted');
   if (transferSyntaxUid === JPEG_BASELINE) {
     for (const frame of encapsulatedFrames(pixelData, frames)) {
@@ -68,7 +70,8 @@ export function* rgbFrames(dataset: Dataset, transferSyntaxUid: string): Generat
       } catch {
         throw new RejectedInput('dicom_bad_frame', 'a JPEG frame does not decode');
       }
-      if (image.width !== width || image.height !== height) throw new RejectedInput('dicom_bad_frame', 'a JPEG frame does not match Rows × Columns');
+      if (image.width !== width || image.height !== height)
+        throw new RejectedInput('dicom_bad_frame', 'a JPEG frame does not match Rows × Columns');
       if (image.data.length === width * height) yield grayToRgb(image.data);
       else yield image.data;
     }
@@ -89,7 +92,10 @@ export function* rgbFrames(dataset: Dataset, transferSyntaxUid: string): Generat
       if (photometric === 'YBR_FULL') ybrToRgbInPlace(rgb);
       yield rgb;
     } else {
-      throw new RejectedInput('dicom_unsupported_pixels', `uncompressed ${photometric || 'unknown'} with ${samples} samples per pixel is not accepted`);
+      throw new RejectedInput(
+        'dicom_unsupported_pixels',
+        `uncompressed ${photometric || 'unknown'} with ${samples} samples per pixel is not accepted`,
+      );
     }
   }
 }
@@ -134,12 +140,19 @@ export interface Region {
 
 /** The mask to apply, or undefined when BurnedInAnnotation says NO. 1 = keep, 0 = blank. */
 export function annotationMask(dataset: Dataset, geometry: Geometry): { keep: Uint8Array; source: 'regions' | 'band' } | undefined {
-  const burnedIn = String(dataset.BurnedInAnnotation ?? '').trim().toUpperCase();
+  const burnedIn = String(dataset.BurnedInAnnotation ?? '')
+    .trim()
+    .toUpperCase();
   if (burnedIn === 'NO') return undefined;
   const { width, height } = geometry;
   const keep = new Uint8Array(width * height);
   const regions: Region[] = ((dataset.SequenceOfUltrasoundRegions ?? []) as Dataset[])
-    .map((r) => ({ x0: Number(r.RegionLocationMinX0), y0: Number(r.RegionLocationMinY0), x1: Number(r.RegionLocationMaxX1), y1: Number(r.RegionLocationMaxY1) }))
+    .map((r) => ({
+      x0: Number(r.RegionLocationMinX0),
+      y0: Number(r.RegionLocationMinY0),
+      x1: Number(r.RegionLocationMaxX1),
+      y1: Number(r.RegionLocationMaxY1),
+    }))
     .filter((r) => [r.x0, r.y0, r.x1, r.y1].every(Number.isFinite) && r.x1 >= r.x0 && r.y1 >= r.y0);
   if (regions.length > 0) {
     for (const r of regions) {

@@ -59,7 +59,8 @@ export class DicomProbe extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     try {
-      if (this.bytes > this.options.maxBytes) throw new RejectedInput('too_large', `the instance exceeds the ${this.options.maxBytes}-byte cap`);
+      if (this.bytes > this.options.maxBytes)
+        throw new RejectedInput('too_large', `the instance exceeds the ${this.options.maxBytes}-byte cap`);
       if (this.walker) {
         this.walker.feed(chunk);
         return done(null, chunk);
@@ -85,7 +86,8 @@ export class DicomProbe extends Transform {
       const studyInstanceUid = walker.values[STUDY_INSTANCE_UID];
       const seriesInstanceUid = walker.values[SERIES_INSTANCE_UID];
       for (const uid of [studyInstanceUid, seriesInstanceUid]) {
-        if (uid !== undefined && !isDicomUid(uid)) throw new RejectedInput('bad_uid', 'the StudyInstanceUID or SeriesInstanceUID is not a valid DICOM UID');
+        if (uid !== undefined && !isDicomUid(uid))
+          throw new RejectedInput('bad_uid', 'the StudyInstanceUID or SeriesInstanceUID is not a valid DICOM UID');
       }
       if (this.options.studyInstanceUid !== undefined && studyInstanceUid !== this.options.studyInstanceUid) {
         throw new RejectedInput('study_mismatch', 'the instance belongs to another study than the request names');
@@ -111,11 +113,17 @@ export class DicomProbe extends Transform {
     }
     const sopClasses = this.options.sopClasses ?? [US_MULTIFRAME_SOP_CLASS];
     if (!sopClasses.includes(identity.sopClassUid)) {
-      throw new RejectedInput('dicom_unsupported_sop_class', `SOP class ${isDicomUid(identity.sopClassUid) ? identity.sopClassUid : '(none)'} is not accepted; send Ultrasound Multi-frame images`);
+      throw new RejectedInput(
+        'dicom_unsupported_sop_class',
+        `SOP class ${isDicomUid(identity.sopClassUid) ? identity.sopClassUid : '(none)'} is not accepted; send Ultrasound Multi-frame images`,
+      );
     }
     if (!ACCEPTED_TRANSFER_SYNTAXES.includes(identity.transferSyntaxUid)) throw transferSyntaxRejection(identity.transferSyntaxUid);
     this.meta = identity;
-    this.walker = new DataSetWalker(identity.transferSyntaxUid !== IMPLICIT_VR_LITTLE_ENDIAN, new Set([STUDY_INSTANCE_UID, SERIES_INSTANCE_UID]));
+    this.walker = new DataSetWalker(
+      identity.transferSyntaxUid !== IMPLICIT_VR_LITTLE_ENDIAN,
+      new Set([STUDY_INSTANCE_UID, SERIES_INSTANCE_UID]),
+    );
     this.resolveIdentity(identity);
   }
 }

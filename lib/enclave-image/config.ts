@@ -10,7 +10,10 @@ const schema = z.object({
   'fspf-tag': z.string().regex(/^[0-9a-f]{32}$/i),
   'fspf-key': z.string().regex(/^[0-9a-f]{64}$/i),
   'fspf-path': z.string().startsWith('/'),
-  mrenclaves: z.array(z.string().regex(/^[0-9a-f]{64}$/i)).min(1).optional(),
+  mrenclaves: z
+    .array(z.string().regex(/^[0-9a-f]{64}$/i))
+    .min(1)
+    .optional(),
 });
 
 export function parseEnclaveConfig(text: string): EnclaveImage {
@@ -26,7 +29,13 @@ export function parseEnclaveConfig(text: string): EnclaveImage {
     throw new ConfigError(`enclave config: invalid or missing ${fields.join(', ')}`);
   }
   const c = parsed.data;
-  return { mrenclave: c.mrenclaves ?? c.mrenclave, imageName: c['image-name'], fspfTag: c['fspf-tag'], fspfKey: c['fspf-key'], fspfPath: c['fspf-path'] };
+  return {
+    mrenclave: c.mrenclaves ?? c.mrenclave,
+    imageName: c['image-name'],
+    fspfTag: c['fspf-tag'],
+    fspfKey: c['fspf-key'],
+    fspfPath: c['fspf-path'],
+  };
 }
 
 export function parseSecretEnv(text: string, name: string): Record<string, string> {

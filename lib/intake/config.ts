@@ -1,6 +1,17 @@
 /** The intake function's configuration (fragments: lib/config.ts), parsed once per container. */
 import { z } from 'zod';
-import { batchWindowShape, fromProcessEnv, logLevelShape, parse, parseAwsSettings, positiveInt, secret, type AwsSettings, type Env, type SecretRef } from '#lib/config.js';
+import {
+  batchWindowShape,
+  fromProcessEnv,
+  logLevelShape,
+  parse,
+  parseAwsSettings,
+  positiveInt,
+  secret,
+  type AwsSettings,
+  type Env,
+  type SecretRef,
+} from '#lib/config.js';
 import { parseDicomIntakeSettings, type DicomIntakeSettings } from '#lib/dicom/config.js';
 import { ConfigError } from '#lib/errors.js';
 import type { LogLevel } from '#lib/log.js';
@@ -10,7 +21,10 @@ const intakeSchema = z.object({
   ...batchWindowShape,
   INTAKE_BUCKET: z.string().min(1),
   MAX_VIDEO_BYTES: positiveInt.default(2 * 1024 ** 3),
-  SWIFT_CONTAINER_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default(''),
+  SWIFT_CONTAINER_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9-]*$/)
+    .default(''),
   BATCH_FUNCTION_ARN: z.string().startsWith('arn:').optional(),
   SCHEDULER_ROLE_ARN: z.string().startsWith('arn:').optional(),
   ...logLevelShape,

@@ -31,7 +31,11 @@ export function recordSync(sink: MetricSink, summary: Pick<SyncSummary, 'outcome
   const { deferred, backing_off: backingOff, ...polled } = summary.outcomes;
   void deferred;
   void backingOff;
-  sink.add('JobsPolled', 'Count', Object.values(polled).reduce((sum, n) => sum + n, 0));
+  sink.add(
+    'JobsPolled',
+    'Count',
+    Object.values(polled).reduce((sum, n) => sum + n, 0),
+  );
   sink.add('JobsStale', 'Count', summary.outcomes.stale);
   for (const outcome of ['terminal', 'lost'] as const) {
     if (summary.outcomes[outcome] > 0) sink.add('JobsEnded', 'Count', summary.outcomes[outcome], { outcome });
@@ -51,7 +55,12 @@ export function meteredPacsDeps(deps: PacsHookDeps, sink: MetricSink): PacsHookD
     },
     refusals: {
       async record(tenant, entries) {
-        countBy(sink, 'InstancesRefused', 'reason', entries.map((entry) => entry.reason));
+        countBy(
+          sink,
+          'InstancesRefused',
+          'reason',
+          entries.map((entry) => entry.reason),
+        );
         await refusals?.record(tenant, entries);
       },
       recent: (tenant, limit) => refusals?.recent(tenant, limit) ?? Promise.resolve([]),

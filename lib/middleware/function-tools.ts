@@ -24,7 +24,11 @@ export interface FunctionTools {
 
 /** Built at module scope in functions/<name>.ts; the level from the process environment unless `env` is given (lib/config.ts). */
 export function functionTools(functionName: string, env?: Env): FunctionTools {
-  const logger = new PowertoolsLogger({ serviceName: SERVICE_NAME, logLevel: powertoolsLogLevel(env), persistentKeys: { function: functionName } });
+  const logger = new PowertoolsLogger({
+    serviceName: SERVICE_NAME,
+    logLevel: powertoolsLogLevel(env),
+    persistentKeys: { function: functionName },
+  });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: { function: functionName } });
   const tracer = new Tracer({ serviceName: SERVICE_NAME });
   traceAwsClients(tracer);
@@ -32,8 +36,15 @@ export function functionTools(functionName: string, env?: Env): FunctionTools {
 }
 
 export function loggerView(logger: PowertoolsLogger, bound: LogFields): Logger {
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => logger[level](message, { ...bound, ...fields });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => loggerView(logger, { ...bound, ...fields }) };
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) =>
+    logger[level](message, { ...bound, ...fields });
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => loggerView(logger, { ...bound, ...fields }),
+  };
 }
 
 /** Undimensioned metrics join the invocation's EMF record; dimensioned ones go out at once as their own record. */

@@ -31,7 +31,12 @@ export class Unauthorized extends RequestRefused {
   override readonly name = 'Unauthorized';
   declare readonly code: UnauthorizedCode;
   constructor(code: UnauthorizedCode) {
-    const message = code === 'missing_credentials' ? 'credentials are required' : code === 'unsupported_scheme' ? 'use Basic or Bearer' : 'the credentials are not accepted';
+    const message =
+      code === 'missing_credentials'
+        ? 'credentials are required'
+        : code === 'unsupported_scheme'
+          ? 'use Basic or Bearer'
+          : 'the credentials are not accepted';
     super(401, code, message, { 'www-authenticate': 'Basic realm="pacs-hook", Bearer' });
   }
 }
@@ -39,7 +44,9 @@ export class Unauthorized extends RequestRefused {
 const JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 const credentialsSchema = z.object({
-  basic: z.array(z.object({ tenant: z.string().regex(TENANT_PATTERN), user: z.string().min(1), hash: z.string().startsWith('scrypt$') })).default([]),
+  basic: z
+    .array(z.object({ tenant: z.string().regex(TENANT_PATTERN), user: z.string().min(1), hash: z.string().startsWith('scrypt$') }))
+    .default([]),
   bearer: z.array(z.object({ tenant: z.string().regex(TENANT_PATTERN), hash: z.string().startsWith('sha256$') })).default([]),
 });
 export type HospitalCredentials = z.infer<typeof credentialsSchema>;
@@ -57,7 +64,9 @@ export function parseHospitalCredentials(text: string): HospitalCredentials {
 }
 
 const scrypt = (secret: string, salt: Buffer, length: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) => scryptCallback(secret, salt, length, options, (error, key) => (error ? reject(error) : resolve(key))));
+  new Promise<Buffer>((resolve, reject) =>
+    scryptCallback(secret, salt, length, options, (error, key) => (error ? reject(error) : resolve(key))),
+  );
 
 /** Makes a credential-document hash for a Basic password (`basic`) or a static bearer token (`bearer`). */
 export async function hashCredential(kind: 'basic' | 'bearer', secret: string, options: { N?: number } = {}): Promise<string> {
@@ -141,7 +150,8 @@ export function credentialAuthenticator(options: CredentialAuthenticatorOptions)
             if (!isTenant(tenant)) throw new Unauthorized('bad_credentials');
             return { tenant, method: 'jwt' };
           } catch (error) {
-            if (error instanceof AuthError && error.problem === 'keys_unavailable') throw new RetryableError('the signing keys for JWTs are unavailable', { cause: error });
+            if (error instanceof AuthError && error.problem === 'keys_unavailable')
+              throw new RetryableError('the signing keys for JWTs are unavailable', { cause: error });
             throw new Unauthorized('bad_credentials');
           }
         }

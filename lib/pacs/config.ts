@@ -7,7 +7,21 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '#lib/errors.js';
-import { fromProcessEnv, jwtSettings, jwtShape, logLevelShape, parse, parseAwsSettings, positiveInt, secret, url, type AwsSettings, type Env, type JwtSettings, type SecretRef } from '#lib/config.js';
+import {
+  fromProcessEnv,
+  jwtSettings,
+  jwtShape,
+  logLevelShape,
+  parse,
+  parseAwsSettings,
+  positiveInt,
+  secret,
+  url,
+  type AwsSettings,
+  type Env,
+  type JwtSettings,
+  type SecretRef,
+} from '#lib/config.js';
 import type { LogLevel } from '#lib/log.js';
 
 const schema = z.object({
@@ -78,7 +92,7 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
   let jwt: PacsHookConfig['jwt'];
   if (c.AUTH_ISSUER) {
     if (c.PACS_AUTH_AUDIENCE === c.AUTH_AUDIENCE) {
-      throw new ConfigError('invalid configuration: PACS_AUTH_AUDIENCE must differ from AUTH_AUDIENCE (the status API\'s read tokens)');
+      throw new ConfigError("invalid configuration: PACS_AUTH_AUDIENCE must differ from AUTH_AUDIENCE (the status API's read tokens)");
     }
     const requiredScope = c.PACS_AUTH_SCOPE;
     jwt = { ...jwtSettings(env, c, { issuer: c.AUTH_ISSUER, audience: c.PACS_AUTH_AUDIENCE, requiredScope }), requiredScope };
@@ -87,7 +101,12 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
     intakeBucket: c.INTAKE_BUCKET,
     refusals: c.TABLE_NAME ? { tableName: c.TABLE_NAME, keepDays: c.PACS_REFUSAL_KEEP_DAYS } : undefined,
     retrieveBase: c.PACS_RETRIEVE_BASE,
-    limits: { maxRequestBytes: c.PACS_MAX_REQUEST_BYTES, maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES, maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES, maxStowParts: c.PACS_MAX_STOW_PARTS },
+    limits: {
+      maxRequestBytes: c.PACS_MAX_REQUEST_BYTES,
+      maxInstanceBytes: c.PACS_MAX_INSTANCE_BYTES,
+      maxUploadBytes: c.PACS_MAX_UPLOAD_BYTES,
+      maxStowParts: c.PACS_MAX_STOW_PARTS,
+    },
     failedLogins: { maxFailures: c.PACS_AUTH_MAX_FAILURES, windowMs: c.PACS_AUTH_FAILURE_WINDOW_SECS * 1000 },
     server: {
       headersMs: c.PACS_HEADERS_TIMEOUT_SECS * 1000,
@@ -98,7 +117,11 @@ export function parsePacsHookConfig(env: Env): PacsHookConfig {
     listen: { port: c.PORT, host: c.HOST },
     credentials: secret(env, 'PACS_CREDENTIALS')!,
     credentialsRefreshMs: c.PACS_CREDENTIALS_REFRESH_SECS * 1000,
-    uploads: { expiresInSecs: c.UPLOAD_URL_TTL_SECS, multipartAboveBytes: c.UPLOAD_MULTIPART_ABOVE_BYTES, multipartPartBytes: c.UPLOAD_PART_BYTES },
+    uploads: {
+      expiresInSecs: c.UPLOAD_URL_TTL_SECS,
+      multipartAboveBytes: c.UPLOAD_MULTIPART_ABOVE_BYTES,
+      multipartPartBytes: c.UPLOAD_PART_BYTES,
+    },
     jwt,
     logLevel: c.LOG_LEVEL,
     aws: parseAwsSettings(env),

@@ -110,7 +110,9 @@ export async function answerPacsRequest(request: PacsRequest, deps: PacsHookDeps
   const blockedForSecs = deps.loginThrottle?.blockedForSecs(attempt);
   if (blockedForSecs !== undefined) {
     deps.log.warn('login throttled', { route });
-    return problem(429, 'too_many_failures', 'too many failed logins from this source or for this user; try again later', { 'retry-after': String(blockedForSecs) });
+    return problem(429, 'too_many_failures', 'too many failed logins from this source or for this user; try again later', {
+      'retry-after': String(blockedForSecs),
+    });
   }
   let principal: Principal;
   try {
@@ -126,7 +128,11 @@ export async function answerPacsRequest(request: PacsRequest, deps: PacsHookDeps
   const log = deps.log.child({ route, tenant: principal.tenant, auth: principal.method });
   const started = Date.now();
   const response = await answerAuthenticated(request, routed, principal, deps, log, signal);
-  log.info('answered', { status: response.status, ms: Date.now() - started, transfer: request.headers['transfer-encoding'] ? 'chunked' : 'length' });
+  log.info('answered', {
+    status: response.status,
+    ms: Date.now() - started,
+    transfer: request.headers['transfer-encoding'] ? 'chunked' : 'length',
+  });
   return response;
 }
 
@@ -140,7 +146,9 @@ async function answerAuthenticated(
 ): Promise<PacsResponse> {
   const refuse = refusalRecorder(route, principal.tenant, deps, log);
   if (study !== undefined && !isDicomUid(study)) {
-    return refuse(problem(400, 'bad_study_uid', 'the study in the path is not a DICOM UID (PS3.5: digits and dots, at most 64 characters)'));
+    return refuse(
+      problem(400, 'bad_study_uid', 'the study in the path is not a DICOM UID (PS3.5: digits and dots, at most 64 characters)'),
+    );
   }
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
   if (route === 'uploads' && declared !== undefined && declared > UPLOAD_REQUEST_CAP) {
@@ -220,7 +228,11 @@ async function storeInstance(
       const seen = identity ?? probe.seen;
       const uid = isDicomUid(seen?.sopInstanceUid) ? seen.sopInstanceUid : undefined;
       const sopClassUid = uid && isDicomUid(seen?.sopClassUid) ? seen.sopClassUid : undefined;
-      return { ok: false, reason: error.reason, failed: { sopClassUid, sopInstanceUid: uid, failureReason: failureReasonOf(error.reason) } };
+      return {
+        ok: false,
+        reason: error.reason,
+        failed: { sopClassUid, sopInstanceUid: uid, failureReason: failureReasonOf(error.reason) },
+      };
     }
     throw error;
   }
@@ -244,9 +256,20 @@ async function storeStudy({ request, principal, deps, log, refuse, signal }: Exc
   const reasons: string[] = [];
   const refusedInstances: { sopInstanceUid?: string; reason: string }[] = [];
   const answer = (status: number, problemFields?: { Reason: string; Message: string }) => {
-    log.info('stow', { stored: stored.length, failed: failed.length, reasons: [...new Set(reasons)].join(',') || undefined, bytes: reader.bytesRead });
-    const response = json(status, { ...stowResponseBody(deps.retrieveBase, stored, failed, study), ...problemFields }, 'application/dicom+json');
-    return failed.length > 0 || status >= 400 ? refuse(response, refusedInstances.length ? refusedInstances : undefined) : Promise.resolve(response);
+    log.info('stow', {
+      stored: stored.length,
+      failed: failed.length,
+      reasons: [...new Set(reasons)].join(',') || undefined,
+      bytes: reader.bytesRead,
+    });
+    const response = json(
+      status,
+      { ...stowResponseBody(deps.retrieveBase, stored, failed, study), ...problemFields },
+      'application/dicom+json',
+    );
+    return failed.length > 0 || status >= 400
+      ? refuse(response, refusedInstances.length ? refusedInstances : undefined)
+      : Promise.resolve(response);
   };
   try {
     for (;;) {
@@ -259,7 +282,14 @@ async function storeStudy({ request, principal, deps, log, refuse, signal }: Exc
         refusedInstances.push({ reason: 'wrong_part_type' });
         continue;
       }
-      const outcome = await storeInstance(part.body, part.contentLength, principal.tenant, deps, { maxBytes: deps.limits.maxInstanceBytes, studyInstanceUid: study }, signal);
+      const outcome = await storeInstance(
+        part.body,
+        part.contentLength,
+        principal.tenant,
+        deps,
+        { maxBytes: deps.limits.maxInstanceBytes, studyInstanceUid: study },
+        signal,
+      );
       if (outcome.ok) stored.push(outcome.stored);
       else {
         failed.push(outcome.failed);
@@ -276,7 +306,10 @@ async function storeStudy({ request, principal, deps, log, refuse, signal }: Exc
   }
   if (stored.length + failed.length === 0) {
     log.warn('stow with zero parts');
-    return refuse({ ...problem(400, 'zero_parts', 'the multipart body holds no instance'), headers: { 'content-type': 'application/dicom+json' } });
+    return refuse({
+      ...problem(400, 'zero_parts', 'the multipart body holds no instance'),
+      headers: { 'content-type': 'application/dicom+json' },
+    });
   }
   return answer(stowStatus(stored.length, failed.length));
 }
@@ -287,7 +320,10 @@ function orthancId(...parts: string[]): string {
   return hex.match(/.{8}/g)!.join('-');
 }
 
-async function storeRawInstance({ request, principal, deps, log, refuse, signal }: Exchange, declared: number | undefined): Promise<PacsResponse> {
+async function storeRawInstance(
+  { request, principal, deps, log, refuse, signal }: Exchange,
+  declared: number | undefined,
+): Promise<PacsResponse> {
   const maxBytes = Math.min(deps.limits.maxInstanceBytes, deps.limits.maxRequestBytes);
   const outcome = await storeInstance(request.body, declared, principal.tenant, deps, { maxBytes }, signal);
   if (!outcome.ok) {
@@ -330,9 +366,18 @@ async function presignUpload({ request, principal, deps, log, refuse }: Exchange
       studyUid: UID,
       sopUid: UID,
       // Orthanc's Lua DumpJson(…, true) writes numbers as strings ("131730.0"): take those too
-      size: z.preprocess((v) => (typeof v === 'string' && /^[0-9]{1,16}(\.0+)?$/.test(v) ? Number(v) : v), z.number().int().positive().max(deps.limits.maxUploadBytes)),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(),
-      md5: z.string().regex(/^[0-9a-f]{32}$/i).optional(),
+      size: z.preprocess(
+        (v) => (typeof v === 'string' && /^[0-9]{1,16}(\.0+)?$/.test(v) ? Number(v) : v),
+        z.number().int().positive().max(deps.limits.maxUploadBytes),
+      ),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/i)
+        .optional(),
+      md5: z
+        .string()
+        .regex(/^[0-9a-f]{32}$/i)
+        .optional(),
     })
     .strict()
     .refine((body) => Boolean(body.sha256) !== Boolean(body.md5), { message: 'exactly one of sha256 or md5' });
@@ -342,16 +387,25 @@ async function presignUpload({ request, principal, deps, log, refuse }: Exchange
     if (parsed.error.issues.some((i) => i.path[0] === 'size' && i.code === 'too_big')) {
       return refuse(problem(413, 'too_large', `size exceeds the ${deps.limits.maxUploadBytes}-byte cap`));
     }
-    log.warn('bad upload request', { unexpected, fields: [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '-')))].join(',') });
-    return refuse(problem(
-      400,
-      unexpected ? 'unexpected_field' : 'bad_upload_request',
-      unexpected
-        ? 'only studyUid, sopUid, size and sha256 (or md5) are accepted; the tenant and key come from the credential'
-        : 'the body must be {studyUid, sopUid, size, sha256 | md5} with DICOM UIDs, a positive size and one hex digest',
-    ));
+    log.warn('bad upload request', {
+      unexpected,
+      fields: [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '-')))].join(','),
+    });
+    return refuse(
+      problem(
+        400,
+        unexpected ? 'unexpected_field' : 'bad_upload_request',
+        unexpected
+          ? 'only studyUid, sopUid, size and sha256 (or md5) are accepted; the tenant and key come from the credential'
+          : 'the body must be {studyUid, sopUid, size, sha256 | md5} with DICOM UIDs, a positive size and one hex digest',
+      ),
+    );
   }
-  const ticket = await deps.presigner.presign(principal.tenant, { ...parsed.data, sha256: parsed.data.sha256?.toLowerCase(), md5: parsed.data.md5?.toLowerCase() });
+  const ticket = await deps.presigner.presign(principal.tenant, {
+    ...parsed.data,
+    sha256: parsed.data.sha256?.toLowerCase(),
+    md5: parsed.data.md5?.toLowerCase(),
+  });
   log.info('upload presigned', { method: ticket.method, bytes: parsed.data.size });
   return json(200, ticket);
 }

@@ -126,7 +126,13 @@ export class MultipartReader {
       const headers = await this.readHeaders();
       this.partsSeen++;
       if (this.limits.maxParts !== undefined && this.partsSeen > this.limits.maxParts) {
-        throw this.fail(new MultipartError(413, 'too_many_parts', `the request holds more than ${this.limits.maxParts} parts; send the study in several requests`));
+        throw this.fail(
+          new MultipartError(
+            413,
+            'too_many_parts',
+            `the request holds more than ${this.limits.maxParts} parts; send the study in several requests`,
+          ),
+        );
       }
       const declared = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
       if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
@@ -173,7 +179,9 @@ export class MultipartReader {
     const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'latin1') : next.value;
     this.bytesRead += chunk.length;
     if (this.limits.maxBodyBytes !== undefined && this.bytesRead > this.limits.maxBodyBytes) {
-      throw this.fail(new MultipartError(413, 'request_too_large', `the request exceeds the ${this.limits.maxBodyBytes}-byte cap; use POST /uploads`));
+      throw this.fail(
+        new MultipartError(413, 'request_too_large', `the request exceeds the ${this.limits.maxBodyBytes}-byte cap; use POST /uploads`),
+      );
     }
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     return true;
@@ -193,7 +201,11 @@ export class MultipartReader {
     const tail = this.delimiter.length - 1;
     let skipped = 0;
     for (;;) {
-      if (skipped === 0 && this.buf.length >= this.dashBoundary.length && this.buf.subarray(0, this.dashBoundary.length).equals(this.dashBoundary)) {
+      if (
+        skipped === 0 &&
+        this.buf.length >= this.dashBoundary.length &&
+        this.buf.subarray(0, this.dashBoundary.length).equals(this.dashBoundary)
+      ) {
         this.buf = this.buf.subarray(this.dashBoundary.length);
         break;
       }
@@ -210,7 +222,9 @@ export class MultipartReader {
         throw this.fail(new MultipartError(400, 'no_boundary', 'the body does not start with the multipart boundary'));
       }
       if (!(await this.pull())) {
-        throw this.fail(new MultipartError(400, this.bytesRead === 0 ? 'empty_body' : 'no_boundary', 'the body holds no multipart boundary'));
+        throw this.fail(
+          new MultipartError(400, this.bytesRead === 0 ? 'empty_body' : 'no_boundary', 'the body holds no multipart boundary'),
+        );
       }
     }
     await this.afterDelimiter();
@@ -283,7 +297,9 @@ export class MultipartReader {
       if (at === 0) {
         this.buf = this.buf.subarray(this.delimiter.length);
         if (current.declared !== undefined && current.declared !== current.bytes) {
-          throw this.fail(new MultipartError(400, 'part_length_mismatch', `a part declares ${current.declared} bytes but holds ${current.bytes}`));
+          throw this.fail(
+            new MultipartError(400, 'part_length_mismatch', `a part declares ${current.declared} bytes but holds ${current.bytes}`),
+          );
         }
         await this.afterDelimiter();
         return null;

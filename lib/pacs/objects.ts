@@ -5,7 +5,7 @@
  * same object with the same bytes, and the intake sees the same ETag and treats it as a duplicate.
  * Writes are all-or-nothing: the object appears only after its whole stream passed the DICOM checks (see put).
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -53,13 +53,27 @@ export class S3DicomObjects implements DicomObjects {
     let partCount = 0;
     let total = 0;
     const send = async (partNumber: number, part: Buffer) => {
-      const answer = await this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: part, ContentLength: part.length }), {
-        abortSignal: signal,
-      });
+      const answer = await this.s3.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: part,
+          ContentLength: part.length,
+        }),
+        {
+          abortSignal: signal,
+        },
+      );
       done[partNumber - 1] = { ETag: answer.ETag, PartNumber: partNumber };
     };
     const flush = async () => {
-      uploadId ??= (await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/dicom' }), { abortSignal: signal })).UploadId;
+      uploadId ??= (
+        await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/dicom' }), {
+          abortSignal: signal,
+        })
+      ).UploadId;
       const part = Buffer.concat(parts);
       parts = [];
       partBytes = 0;
@@ -78,15 +92,22 @@ export class S3DicomObjects implements DicomObjects {
         throw new RejectedInput('length_mismatch', 'the instance is shorter or longer than its declared length');
       }
       if (!uploadId) {
-        await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.concat(parts), ContentType: 'application/dicom' }), { abortSignal: signal });
+        await this.s3.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.concat(parts), ContentType: 'application/dicom' }),
+          { abortSignal: signal },
+        );
         return;
       }
       if (partBytes > 0) await flush();
       await inFlight;
-      await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }),
+        { abortSignal: signal },
+      );
     } catch (error) {
       await inFlight.catch(() => undefined);
-      if (uploadId) await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId)
+        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       throw asStoreError(bodyErrorOr(body, error));
     }
   }
@@ -115,7 +136,14 @@ export interface UploadRequest {
 export const UPLOAD_CHECK_RANGE = 'bytes=128-131';
 
 export type UploadTicket =
-  | { method: 'PUT'; key: string; url: string; headers: Record<string, string>; check: { method: 'GET'; url: string; headers: { Range: string } }; expiresInSecs: number }
+  | {
+      method: 'PUT';
+      key: string;
+      url: string;
+      headers: Record<string, string>;
+      check: { method: 'GET'; url: string; headers: { Range: string } };
+      expiresInSecs: number;
+    }
   | {
       method: 'MULTIPART';
       key: string;
@@ -173,18 +201,37 @@ export class S3UploadPresigner implements UploadPresigner {
       };
     }
     const partBytes = Math.max(this.options.multipartPartBytes, Math.ceil(request.size / 10_000));
-    const created = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/dicom' }));
+    const created = await this.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/dicom' }),
+    );
     const uploadId = created.UploadId!;
     const count = Math.ceil(request.size / partBytes);
     const parts = await Promise.all(
       Array.from({ length: count }, async (_, i) => ({
         partNumber: i + 1,
-        url: await getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: i + 1 }), { expiresIn }),
+        url: await getSignedUrl(this.s3, new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: i + 1 }), {
+          expiresIn,
+        }),
       })),
     );
-    const complete = await getSignedUrl(this.s3, new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { expiresIn });
-    const abort = await getSignedUrl(this.s3, new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { expiresIn });
-    return { method: 'MULTIPART', key, uploadId, partBytes, parts, complete: { method: 'POST', url: complete }, abort: { method: 'DELETE', url: abort }, expiresInSecs: expiresIn };
+    const complete = await getSignedUrl(
+      this.s3,
+      new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      { expiresIn },
+    );
+    const abort = await getSignedUrl(this.s3, new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
+      expiresIn,
+    });
+    return {
+      method: 'MULTIPART',
+      key,
+      uploadId,
+      partBytes,
+      parts,
+      complete: { method: 'POST', url: complete },
+      abort: { method: 'DELETE', url: abort },
+      expiresInSecs: expiresIn,
+    };
   }
 }
 

@@ -67,7 +67,12 @@ export function stowStatus(stored: number, failed: number): 200 | 202 | 400 | 40
 }
 
 /** UIDs in the answer were validated (PS3.5) before they got here: the probe refuses instances with other ones. */
-export function stowResponseBody(retrieveBase: string, stored: StoredInstance[], failed: FailedInstance[], targetStudy?: string): Record<string, JsonAttribute> {
+export function stowResponseBody(
+  retrieveBase: string,
+  stored: StoredInstance[],
+  failed: FailedInstance[],
+  targetStudy?: string,
+): Record<string, JsonAttribute> {
   const body: Record<string, JsonAttribute> = {};
   const studies = new Set(stored.map((s) => s.studyInstanceUid).filter(Boolean));
   const study = targetStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
@@ -75,7 +80,11 @@ export function stowResponseBody(retrieveBase: string, stored: StoredInstance[],
   if (failed.length > 0) {
     body['00081198'] = {
       vr: 'SQ',
-      Value: failed.map((f) => ({ '00081150': ui(f.sopClassUid), '00081155': ui(f.sopInstanceUid), '00081197': { vr: 'US', Value: [f.failureReason] } })),
+      Value: failed.map((f) => ({
+        '00081150': ui(f.sopClassUid),
+        '00081155': ui(f.sopInstanceUid),
+        '00081197': { vr: 'US', Value: [f.failureReason] },
+      })),
     };
   }
   body['00081199'] = {

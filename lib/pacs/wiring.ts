@@ -32,6 +32,8 @@ export async function buildPacsHookDeps(
     retrieveBase: config.retrieveBase,
     log,
     loginThrottle: loginThrottle(config.failedLogins),
-    refusals: config.refusals && new DynamoRefusalLog(documentClient(config.aws), config.refusals.tableName, { keepDays: config.refusals.keepDays }),
+    refusals:
+      config.refusals &&
+      new DynamoRefusalLog(documentClient(config.aws), config.refusals.tableName, { keepDays: config.refusals.keepDays }),
   };
 }

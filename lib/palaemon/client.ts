@@ -263,7 +263,9 @@ export class PalaemonClient implements SessionAuthority {
     const code = (error as NodeJS.ErrnoException)?.code;
     const text = typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error);
     if (isTlsFailure(code)) {
-      return new ConfigError(`TLS with the CAS at ${this.baseUrl} failed (${code}): ${text}. Check the pinned CA and the client certificate and key`);
+      return new ConfigError(
+        `TLS with the CAS at ${this.baseUrl} failed (${code}): ${text}. Check the pinned CA and the client certificate and key`,
+      );
     }
     return new RetryableError(`CAS at ${this.baseUrl} is unreachable (${code ?? 'error'}): ${text}`, { cause: error });
   }

@@ -32,7 +32,10 @@ export class CasRequestError extends RadiomicsError {
 /** The session exists with content other than what we asked for. */
 export class SessionConflict extends RadiomicsError {
   override readonly name = 'SessionConflict';
-  constructor(readonly sessionName: string, readonly hash: string) {
+  constructor(
+    readonly sessionName: string,
+    readonly hash: string,
+  ) {
     super(409, 'session_conflict', `session ${sessionName} already exists with different content (hash ${hash})`);
   }
 }
@@ -85,7 +88,7 @@ export function casErrorMessage(body: string): string {
     }
   }
   message = message.replace(/\s+/g, ' ').trim();
-  if (message.length > MAX_MESSAGE) message = message.slice(0, MAX_MESSAGE) + '…';
+  if (message.length > MAX_MESSAGE) message = `${message.slice(0, MAX_MESSAGE)}…`;
   return message;
 }
 

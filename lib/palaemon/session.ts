@@ -201,7 +201,10 @@ function validateAbsolutePath(value: unknown, reason: SessionInputReason, what: 
 function validateEnvironment(env: Readonly<Record<string, string>>, what = 'environment'): void {
   for (const [name, value] of Object.entries(env)) {
     if (!ENV_NAME.test(name)) {
-      throw new SessionInputError('invalid_environment', `invalid ${what}: variable name must match [A-Za-z_][A-Za-z0-9_]* (variable ${Object.keys(env).indexOf(name) + 1})`);
+      throw new SessionInputError(
+        'invalid_environment',
+        `invalid ${what}: variable name must match [A-Za-z_][A-Za-z0-9_]* (variable ${Object.keys(env).indexOf(name) + 1})`,
+      );
     }
     if (typeof value !== 'string' || value.includes('\u0000')) {
       throw new SessionInputError('invalid_environment', `invalid ${what}: the value of ${name} must be a string without NUL characters`);
@@ -238,7 +241,10 @@ function checkService(service: ServiceInput): CheckedService {
   }
   mrenclaves.forEach(validateMrenclave);
   if (typeof image.imageName !== 'string' || !IMAGE_NAME.test(image.imageName)) {
-    throw new SessionInputError('invalid_image_name', 'invalid image name: expected 1-255 characters of A-Z a-z 0-9 . _ - / : @, starting with a letter or digit');
+    throw new SessionInputError(
+      'invalid_image_name',
+      'invalid image name: expected 1-255 characters of A-Z a-z 0-9 . _ - / : @, starting with a letter or digit',
+    );
   }
   validateFspfTag(image.fspfTag);
   validateFspfKey(image.fspfKey);
@@ -340,7 +346,10 @@ export function buildSessionV03(input: SessionV03Input): string {
   }
   for (const advisory of input.ignoreAdvisories ?? []) {
     if (typeof advisory !== 'string' || !ADVISORY.test(advisory)) {
-      throw new SessionInputError('invalid_policy', 'invalid ignore_advisories entry: expected an advisory id such as INTEL-SA-00076, or *');
+      throw new SessionInputError(
+        'invalid_policy',
+        'invalid ignore_advisories entry: expected an advisory id such as INTEL-SA-00076, or *',
+      );
     }
   }
   const version = input.version ?? '0.3';
@@ -383,7 +392,10 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
   validateEnvironment(secretEnvironment, 'secret environment');
   for (const name of [ENCRYPTION_KEY_SECRET, ...Object.keys(secretEnvironment)]) {
     if (name in environment) {
-      throw new SessionInputError('invalid_environment', `invalid environment: ${name} is set by the session builder and must not be given as plain environment`);
+      throw new SessionInputError(
+        'invalid_environment',
+        `invalid environment: ${name} is set by the session builder and must not be given as plain environment`,
+      );
     }
   }
   if (ENCRYPTION_KEY_SECRET in secretEnvironment) {
@@ -396,8 +408,16 @@ export function buildRadiomicsSession(input: RadiomicsSessionInput): string {
     pwd: input.pwd,
   };
   if (input.format === 'tutorial') {
-    if ((input.tolerate?.length ?? 0) > 0 || (input.ignoreAdvisories?.length ?? 0) > 0 || input.version !== undefined || (input.childServices?.length ?? 0) > 0) {
-      throw new SessionInputError('invalid_policy', 'invalid session format: tolerate, ignore_advisories, version and child services need the 0.3 format');
+    if (
+      (input.tolerate?.length ?? 0) > 0 ||
+      (input.ignoreAdvisories?.length ?? 0) > 0 ||
+      input.version !== undefined ||
+      (input.childServices?.length ?? 0) > 0
+    ) {
+      throw new SessionInputError(
+        'invalid_policy',
+        'invalid session format: tolerate, ignore_advisories, version and child services need the 0.3 format',
+      );
     }
     return buildTutorialSession({
       name: input.name,

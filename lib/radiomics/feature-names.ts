@@ -4,10 +4,34 @@
  * 57-value clip vector in the classifier's order (§5).
  */
 export const TEXTURE_FEATURE_NAMES = [
-  'autoCorrelation', 'clusterProminence', 'clusterShade', 'contrast', 'correlation', 'differenceEntropy',
-  'differenceVariance', 'dissimilarity', 'energy', 'entropy', 'homogeneity', 'imc1', 'imc2', 'inverseDifference',
-  'maximumProbability', 'sumAverage', 'sumEntropy', 'sumOfSquaresVariance', 'sumVariance', 'kurtosis', 'skewness',
-  'mean', 'std', 'median', 'p25', 'p75', 'maxVelocity', 'meanVelocity',
+  'autoCorrelation',
+  'clusterProminence',
+  'clusterShade',
+  'contrast',
+  'correlation',
+  'differenceEntropy',
+  'differenceVariance',
+  'dissimilarity',
+  'energy',
+  'entropy',
+  'homogeneity',
+  'imc1',
+  'imc2',
+  'inverseDifference',
+  'maximumProbability',
+  'sumAverage',
+  'sumEntropy',
+  'sumOfSquaresVariance',
+  'sumVariance',
+  'kurtosis',
+  'skewness',
+  'mean',
+  'std',
+  'median',
+  'p25',
+  'p75',
+  'maxVelocity',
+  'meanVelocity',
 ] as const;
 export const TEXTURE_FEATURE_COUNT = 28;
 

@@ -36,7 +36,10 @@ async function readOptional(path: string): Promise<string | null> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The job's video ids: those with results links and those it lists as failed, in a stable order. */
@@ -48,7 +51,17 @@ export async function clipRecords(job: JobDetail, dir: string, api: StatusApi, o
   const records: ClipRecord[] = [];
   for (const videoId of jobVideoIds(job)) {
     const at = (kind: 'analysis' | 'frames' | 'error') => join(clipsDir(dir), resultFileName(videoId, kind));
-    const record: ClipRecord = { videoId, source: origins.get(videoId)?.source ?? null, route: origins.get(videoId)?.route ?? null, stage: 'unknown', reason: null, analysis: null, error: null, framesZip: null, problem: null };
+    const record: ClipRecord = {
+      videoId,
+      source: origins.get(videoId)?.source ?? null,
+      route: origins.get(videoId)?.route ?? null,
+      stage: 'unknown',
+      reason: null,
+      analysis: null,
+      error: null,
+      framesZip: null,
+      problem: null,
+    };
     try {
       const analysisText = await readOptional(at('analysis'));
       if (analysisText !== null) record.analysis = parseClipAnalysis(analysisText, resultFileName(videoId, 'analysis'));

@@ -37,11 +37,17 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 export async function exportJobResults(options: ExportOptions): Promise<ExportOutcome> {
   const job = await options.api.job(options.jobId);
   await mkdir(options.outDir, { recursive: true });
-  const download = await downloadResultFiles(resultFiles(job.results), options.outDir, { fetch: options.fetch, onProgress: options.onProgress });
+  const download = await downloadResultFiles(resultFiles(job.results), options.outDir, {
+    fetch: options.fetch,
+    onProgress: options.onProgress,
+  });
   const records = await clipRecords(job, options.outDir, options.api, options.origins);
   const csvPath = join(options.outDir, 'features.csv');
   const reportPath = join(options.outDir, 'report.html');
   await writeAtomically(csvPath, featuresCsv(records));
-  await writeAtomically(reportPath, await reportHtml({ jobId: job.job_id, status: job.status }, records, (options.now ?? (() => new Date()))()));
+  await writeAtomically(
+    reportPath,
+    await reportHtml({ jobId: job.job_id, status: job.status }, records, (options.now ?? (() => new Date()))()),
+  );
   return { job, records, download, csvPath, reportPath };
 }

@@ -15,7 +15,7 @@ import { framePngs } from './zip-reader.js';
 export const SUMMARY_FEATURES = ['mean_meanVelocity', 'mean_entropy'] as const;
 
 const CAVEAT =
-  'z and the label come from the original classifier\'s rule (RHD if z > 0). That classifier is degenerate and unvalidated: ' +
+  "z and the label come from the original classifier's rule (RHD if z > 0). That classifier is degenerate and unvalidated: " +
   'the label is not a diagnosis. The view (parasternal long axis) was not assessed.';
 
 const STYLE = `
@@ -38,22 +38,34 @@ svg.dots .range{text-anchor:start}svg.dots .range.end{text-anchor:end}svg .title
 const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
 export function clipLabel(record: ClipRecord): string {
-  if (record.source) return record.source.split('/').pop()!.replace(/\.mp4$/i, '');
+  if (record.source)
+    return record.source
+      .split('/')
+      .pop()!
+      .replace(/\.mp4$/i, '');
   return record.videoId.slice(0, 12);
 }
 
 function decisions(record: ClipRecord): string {
   const a = record.analysis;
-  const rows: Array<[string, string]> = [['stage', `${escapeHtml(record.stage)}${record.reason ? ` <span class="failed">(${escapeHtml(record.reason)})</span>` : ''}`]];
+  const rows: Array<[string, string]> = [
+    ['stage', `${escapeHtml(record.stage)}${record.reason ? ` <span class="failed">(${escapeHtml(record.reason)})</span>` : ''}`],
+  ];
   if (record.source) rows.push(['source', escapeHtml(record.source)]);
   if (record.route) rows.push(['route', escapeHtml(record.route)]);
   if (record.error) rows.push(['worker error', `<span class="failed">${escapeHtml(record.error.reason)}</span>`]);
   if (record.problem) rows.push(['problem', `<span class="failed">${escapeHtml(record.problem)}</span>`]);
   if (a) {
     rows.push(['Doppler (frame 0)', a.doppler ? 'yes: colour Doppler found' : 'no: not a colour Doppler clip, not analysed further']);
-    rows.push(['texture', `${a.textured_frames} of ${a.frames} frames textured${a.frames_without_doppler_region ? `; ${a.frames_without_doppler_region} without a Doppler region` : ''} (result: ${escapeHtml(a.result)})`]);
+    rows.push([
+      'texture',
+      `${a.textured_frames} of ${a.frames} frames textured${a.frames_without_doppler_region ? `; ${a.frames_without_doppler_region} without a Doppler region` : ''} (result: ${escapeHtml(a.result)})`,
+    ]);
     const z = a.label.z === null ? 'not computed' : a.label.z.toFixed(1);
-    rows.push(['z', `${escapeHtml(z)}${a.label.label ? ` → ${escapeHtml(a.label.label)}` : ''} <span class="unvalidated">${escapeHtml(a.label.label_status)}</span>`]);
+    rows.push([
+      'z',
+      `${escapeHtml(z)}${a.label.label ? ` → ${escapeHtml(a.label.label)}` : ''} <span class="unvalidated">${escapeHtml(a.label.label_status)}</span>`,
+    ]);
   }
   return `<table class="facts">${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${v}</td></tr>`).join('')}</table>`;
 }
@@ -73,7 +85,13 @@ async function frameStrip(record: ClipRecord): Promise<string> {
 function featurePlots(record: ClipRecord): string {
   const a = record.analysis;
   if (!a || a.per_frame.length === 0) return '';
-  const plots = TEXTURE_FEATURE_NAMES.map((name) => featureSparkline(name, a.per_frame.map((row) => ({ frame: row.frame, value: row[name] ?? null })), a.frames));
+  const plots = TEXTURE_FEATURE_NAMES.map((name) =>
+    featureSparkline(
+      name,
+      a.per_frame.map((row) => ({ frame: row.frame, value: row[name] ?? null })),
+      a.frames,
+    ),
+  );
   return `<div class="plots">${plots.join('')}</div>`;
 }
 
@@ -84,10 +102,19 @@ ${decisions(record)}${await frameStrip(record)}${featurePlots(record)}</section>
 }
 
 function summary(records: readonly ClipRecord[]): string {
-  const rows = (value: (r: ClipRecord) => number | null) => records.map((r) => ({ label: clipLabel(r), value: value(r), href: `#clip-${r.videoId}` }));
+  const rows = (value: (r: ClipRecord) => number | null) =>
+    records.map((r) => ({ label: clipLabel(r), value: value(r), href: `#clip-${r.videoId}` }));
   const charts = [
-    dotChart('z (unvalidated)', rows((r) => r.analysis?.label.z ?? null)),
-    ...SUMMARY_FEATURES.map((name) => dotChart(name, rows((r) => r.analysis?.features?.[name] ?? null))),
+    dotChart(
+      'z (unvalidated)',
+      rows((r) => r.analysis?.label.z ?? null),
+    ),
+    ...SUMMARY_FEATURES.map((name) =>
+      dotChart(
+        name,
+        rows((r) => r.analysis?.features?.[name] ?? null),
+      ),
+    ),
   ];
   return `<div class="summary" id="summary">${charts.join('')}</div>`;
 }
@@ -111,7 +138,11 @@ function clipsTable(records: readonly ClipRecord[]): string {
   return `<table class="clips" id="clips"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-export async function reportHtml(job: { jobId: string; status: string }, records: readonly ClipRecord[], generatedAt: Date): Promise<string> {
+export async function reportHtml(
+  job: { jobId: string; status: string },
+  records: readonly ClipRecord[],
+  generatedAt: Date,
+): Promise<string> {
   const analysed = records.filter((r) => r.analysis?.result === 'ok').length;
   const sections: string[] = [];
   for (const record of records) sections.push(await clipSection(record));

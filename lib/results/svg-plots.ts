@@ -22,7 +22,12 @@ const px = (n: number) => n.toFixed(1);
  * One feature across a clip's frames: a line through the textured frames (x = frame index over the clip's
  * frames), dots on each, min and max written beside it. Missing values break the line.
  */
-export function featureSparkline(name: string, points: ReadonlyArray<{ frame: number; value: number | null }>, frames: number, size = { width: 150, height: 54 }): string {
+export function featureSparkline(
+  name: string,
+  points: ReadonlyArray<{ frame: number; value: number | null }>,
+  frames: number,
+  size = { width: 150, height: 54 },
+): string {
   const finite = points.filter((p): p is { frame: number; value: number } => p.value !== null && Number.isFinite(p.value));
   const pad = 4;
   const top = 13;
@@ -39,7 +44,10 @@ export function featureSparkline(name: string, points: ReadonlyArray<{ frame: nu
     if (p.value === null || !Number.isFinite(p.value)) segments.push([]);
     else segments[segments.length - 1].push(`${px(x(p.frame))},${px(y(p.value))}`);
   }
-  const lines = segments.filter((s) => s.length > 1).map((s) => `<polyline points="${s.join(' ')}"/>`).join('');
+  const lines = segments
+    .filter((s) => s.length > 1)
+    .map((s) => `<polyline points="${s.join(' ')}"/>`)
+    .join('');
   const dots = finite.map((p) => `<circle cx="${px(x(p.frame))}" cy="${px(y(p.value))}" r="1.6"/>`).join('');
   const range = `<text x="${size.width - pad}" y="${size.height - 2}" class="range">${escapeHtml(shortNumber(Math.min(...finite.map((p) => p.value))))} – ${escapeHtml(shortNumber(Math.max(...finite.map((p) => p.value))))}</text>`;
   return `<svg class="spark" data-feature="${escapeHtml(name)}" width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}" role="img" aria-label="${escapeHtml(name)} across frames">${header}${range}${lines}${dots}</svg>`;
@@ -59,7 +67,10 @@ export function dotChart(title: string, rows: ReadonlyArray<{ label: string; val
       const cy = 22 + i * rowHeight + rowHeight / 2;
       const label = `<text x="${labelWidth - 6}" y="${px(cy + 4)}" class="label">${escapeHtml(row.label.length > 25 ? `…${row.label.slice(-24)}` : row.label)}</text>`;
       const guide = `<line x1="${labelWidth}" x2="${labelWidth + axis}" y1="${px(cy)}" y2="${px(cy)}" class="guide"/>`;
-      const dot = row.value !== null && Number.isFinite(row.value) ? `<circle cx="${px(labelWidth + ((row.value - lo) / (hi - lo)) * axis)}" cy="${px(cy)}" r="3.5"/>` : '';
+      const dot =
+        row.value !== null && Number.isFinite(row.value)
+          ? `<circle cx="${px(labelWidth + ((row.value - lo) / (hi - lo)) * axis)}" cy="${px(cy)}" r="3.5"/>`
+          : '';
       const value = `<text x="${labelWidth + axis + 8}" y="${px(cy + 4)}" class="value">${escapeHtml(shortNumber(row.value))}</text>`;
       const content = `${label}${guide}${dot}${value}`;
       return row.href ? `<a href="${escapeHtml(row.href)}">${content}</a>` : content;

@@ -62,7 +62,18 @@ export function decodePng(png: Buffer): Rgb | undefined {
       const left = i >= channels ? rows[out + i - channels] : 0;
       const up = r > 0 ? rows[out - stride + i] : 0;
       const upLeft = r > 0 && i >= channels ? rows[out - stride + i - channels] : 0;
-      const predictor = filter === 0 ? 0 : filter === 1 ? left : filter === 2 ? up : filter === 3 ? (left + up) >> 1 : filter === 4 ? paeth(left, up, upLeft) : -1;
+      const predictor =
+        filter === 0
+          ? 0
+          : filter === 1
+            ? left
+            : filter === 2
+              ? up
+              : filter === 3
+                ? (left + up) >> 1
+                : filter === 4
+                  ? paeth(left, up, upLeft)
+                  : -1;
       if (predictor < 0) return undefined;
       rows[out + i] = (line[i] + predictor) & 0xff;
     }
@@ -82,7 +93,8 @@ function shrinkToBgr(image: Rgb, factor: number): { width: number; height: numbe
     for (let x = 0; x < width; x++) {
       for (let c = 0; c < 3; c++) {
         let sum = 0;
-        for (let dy = 0; dy < factor; dy++) for (let dx = 0; dx < factor; dx++) sum += image.pixels[((y * factor + dy) * image.width + x * factor + dx) * 3 + c];
+        for (let dy = 0; dy < factor; dy++)
+          for (let dx = 0; dx < factor; dx++) sum += image.pixels[((y * factor + dy) * image.width + x * factor + dx) * 3 + c];
         bgr[(y * width + x) * 3 + 2 - c] = (sum + (area >> 1)) / area;
       }
     }

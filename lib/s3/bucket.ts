@@ -7,13 +7,7 @@
  * the event is `SourceSuperseded`: the newer object's own event seals the newer bytes.
  */
 import { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectTaggingCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectTaggingCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import type { ObjectCreated } from './events.js';
 import { traced } from '#lib/aws/tracing.js';
@@ -48,7 +42,11 @@ export interface IntakeObjects {
   markAccepted(source: SourceRef, videoId: string): Promise<void>;
 }
 
-export function createS3Client(options: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+export function createS3Client(options: {
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}): S3Client {
   return traced(
     new S3Client({
       region: options.region,

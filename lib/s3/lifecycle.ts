@@ -16,7 +16,8 @@ import {
 export const REJECTED_EXPIRY_RULE_ID = 'radiomics-expire-rejected';
 
 export function rejectedExpiryRule(days: number): LifecycleRule {
-  if (!Number.isSafeInteger(days) || days < 1) throw new RangeError('the expiry of rejected objects must be a whole number of days, at least 1');
+  if (!Number.isSafeInteger(days) || days < 1)
+    throw new RangeError('the expiry of rejected objects must be a whole number of days, at least 1');
   return {
     ID: REJECTED_EXPIRY_RULE_ID,
     Status: 'Enabled',

@@ -3,12 +3,29 @@
  * Secrets only by reference: TEMPURL_KEY_FILE|_SSM, AUTH_HS256_SECRET_FILE|_SSM, Swift credentials.
  */
 import { z } from 'zod';
-import { fromProcessEnv, jwtSettings, jwtShape, logLevelShape, parse, parseAwsSettings, positiveInt, secret, url, type AwsSettings, type Env, type JwtSettings, type SecretRef } from '#lib/config.js';
+import {
+  fromProcessEnv,
+  jwtSettings,
+  jwtShape,
+  logLevelShape,
+  parse,
+  parseAwsSettings,
+  positiveInt,
+  secret,
+  url,
+  type AwsSettings,
+  type Env,
+  type JwtSettings,
+  type SecretRef,
+} from '#lib/config.js';
 import type { LogLevel } from '#lib/log.js';
 import { parseSwiftSettings, type SwiftSettings } from '#lib/swift/settings.js';
 import type { SyncSettings } from './sync.js';
 
-const bool = z.enum(['true', 'false']).default('false').transform((v) => v === 'true');
+const bool = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((v) => v === 'true');
 
 /** How a tick polls; the defaults are the sync's defaults (DEFAULT_SYNC_SETTINGS), here only. */
 const syncSettingsSchema = z.object({
@@ -47,7 +64,10 @@ const syncSchema = z.object({
   ASPERATHOS_URL: url,
   ASPERATHOS_TIMEOUT_MS: positiveInt.default(5000),
   ...syncSettingsSchema.shape,
-  PROGRESS_FROM_RESULTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  PROGRESS_FROM_RESULTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   ...logLevelShape,
 });
 

@@ -64,7 +64,12 @@ export async function settleFailedItems(
   return undefined;
 }
 
-async function failedFromResultsContainer(deps: EvidenceDeps, batch: BatchRecord, tally: ResultsTally, signal?: AbortSignal): Promise<string[] | undefined> {
+async function failedFromResultsContainer(
+  deps: EvidenceDeps,
+  batch: BatchRecord,
+  tally: ResultsTally,
+  signal?: AbortSignal,
+): Promise<string[] | undefined> {
   let itemIds: string[];
   try {
     itemIds = await deps.store.batchItemIds(batch.batchId);

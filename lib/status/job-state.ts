@@ -47,7 +47,11 @@ export function itemIdOfUrl(line: string): string | undefined {
 function reportOf(report: Record<string, unknown>): Record<string, unknown> | undefined {
   const kept = Object.entries(report)
     .filter(([key, value]) => !/redis|password|token|secret|key/i.test(key))
-    .filter(([, value]) => ['number', 'string', 'boolean'].includes(typeof value) || (Array.isArray(value) && value.length <= 64 && value.every((v) => v === null || typeof v !== 'object')))
+    .filter(
+      ([, value]) =>
+        ['number', 'string', 'boolean'].includes(typeof value) ||
+        (Array.isArray(value) && value.length <= 64 && value.every((v) => v === null || typeof v !== 'object')),
+    )
     .slice(0, MAX_REPORT_KEYS);
   return kept.length > 0 ? Object.fromEntries(kept) : undefined;
 }
@@ -86,7 +90,8 @@ export function jobStateOf(observation: Observation, previous: JobState | undefi
   const report = reportOf(s.report);
   if (report) state.report = report;
   if (s.progress) state.progress = { done: s.progress.processed, total: s.progress.items, source: 'queue' };
-  else if (observation.resultsDone !== undefined && observation.items) state.progress = { done: Math.min(observation.resultsDone, observation.items), total: observation.items, source: 'results' };
+  else if (observation.resultsDone !== undefined && observation.items)
+    state.progress = { done: Math.min(observation.resultsDone, observation.items), total: observation.items, source: 'results' };
   else if (previous?.progress) state.progress = previous.progress;
   const failed = observation.failed;
   if (failed) {
@@ -118,7 +123,10 @@ export function stateChanged(previous: JobState | undefined, next: JobState): bo
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

@@ -21,7 +21,12 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** Lists up to `max` items' results; `truncated` when there are more. A missing container is no results yet. */
-export async function listResults(swift: SwiftStore, batchId: string, max: number, signal?: AbortSignal): Promise<{ results: ResultEntry[]; truncated: boolean }> {
+export async function listResults(
+  swift: SwiftStore,
+  batchId: string,
+  max: number,
+  signal?: AbortSignal,
+): Promise<{ results: ResultEntry[]; truncated: boolean }> {
   const byId = new Map<string, ResultEntry>();
   let truncated = false;
   try {

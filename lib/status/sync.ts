@@ -73,8 +73,20 @@ interface Tick {
 
 export async function syncActiveJobs(deps: SyncDeps, options: { signal?: AbortSignal; deadlineMs?: number } = {}): Promise<SyncSummary> {
   const now = deps.now ?? Date.now;
-  const tick: Tick = { deps, now, signal: options.signal, deadlineMs: options.deadlineMs ?? Infinity, consecutiveFailures: 0, breakerOpen: false };
-  const summary: SyncSummary = { active: 0, breakerOpen: false, byJob: {}, outcomes: { updated: 0, unchanged: 0, terminal: 0, stale: 0, backing_off: 0, not_found: 0, lost: 0, superseded: 0, deferred: 0 } };
+  const tick: Tick = {
+    deps,
+    now,
+    signal: options.signal,
+    deadlineMs: options.deadlineMs ?? Infinity,
+    consecutiveFailures: 0,
+    breakerOpen: false,
+  };
+  const summary: SyncSummary = {
+    active: 0,
+    breakerOpen: false,
+    byJob: {},
+    outcomes: { updated: 0, unchanged: 0, terminal: 0, stale: 0, backing_off: 0, not_found: 0, lost: 0, superseded: 0, deferred: 0 },
+  };
   let cursor: Record<string, unknown> | undefined;
   let next = deps.store.activeJobs(deps.settings.pageSize);
   do {
@@ -135,13 +147,17 @@ async function recordStatus(batch: BatchRecord, status: JobStatus, observedAtMs:
     if (!failed) {
       if ((batch.pollFailures ?? 0) + 1 < deps.settings.settleRetryLimit) return markUnreachable(batch, observedAtMs, tick);
       failed = { ids: previous?.failedItems ?? [], count: previous?.failedCount ?? 0, source: 'last_seen' };
-      deps.log.warn('job ended but its failed items could not be read; recording the last list seen', { batchId: batch.batchId, jobId: batch.jobId });
+      deps.log.warn('job ended but its failed items could not be read; recording the last list seen', {
+        batchId: batch.batchId,
+        jobId: batch.jobId,
+      });
     }
   }
   const resultsDone = tally && !status.progress ? finishedCount(tally) : undefined;
   const jobState = jobStateOf({ status, failed, resultsDone, items: batch.items, at: new Date(observedAtMs) }, previous);
   const heartbeatDue = observedAtMs - (batch.observedAtMs ?? 0) >= deps.settings.heartbeatMs;
-  if (!outcome && !stateChanged(previous, jobState) && batch.staleSince === undefined && batch.notFoundCount === undefined && !heartbeatDue) return 'unchanged';
+  if (!outcome && !stateChanged(previous, jobState) && batch.staleSince === undefined && batch.notFoundCount === undefined && !heartbeatDue)
+    return 'unchanged';
   const written = await deps.store.recordObservation({
     batchId: batch.batchId,
     jobId: batch.jobId!,
@@ -171,7 +187,12 @@ async function notFound(batch: BatchRecord, observedAtMs: number, tick: Tick): P
     const ok = await deps.store.recordUnreachable({ ...unreachableFields(batch, observedAtMs, deps), notFoundCount: count });
     return ok ? 'not_found' : 'superseded';
   }
-  const jobState = { ...(batch.jobState ?? {}), status: 'lost', reason: 'job_unknown_to_asperathos', endedAt: new Date(observedAtMs).toISOString() };
+  const jobState = {
+    ...(batch.jobState ?? {}),
+    status: 'lost',
+    reason: 'job_unknown_to_asperathos',
+    endedAt: new Date(observedAtMs).toISOString(),
+  };
   const ok = await deps.store.recordObservation({
     batchId: batch.batchId,
     jobId: batch.jobId!,

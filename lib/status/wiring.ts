@@ -16,7 +16,11 @@ export async function buildApiDeps(config: ApiConfig, options: { log?: Logger } 
     verifier: await jwtVerifierFromConfig(config.auth, secrets),
     store: new DynamoJobStatusStore(documentClient(config.aws), config.tableName),
     swift: await swiftClientFromConfig(config.swift, secrets, log),
-    results: { tempUrlKey: await secrets.read(config.results.tempUrlKey, 'TEMPURL_KEY'), ttlSecs: config.results.ttlSecs, maxLinks: config.results.maxLinks },
+    results: {
+      tempUrlKey: await secrets.read(config.results.tempUrlKey, 'TEMPURL_KEY'),
+      ttlSecs: config.results.ttlSecs,
+      maxLinks: config.results.maxLinks,
+    },
     pageRefreshSecs: config.pageRefreshSecs,
     log,
     refusals: new DynamoRefusalLog(documentClient(config.aws), config.tableName),

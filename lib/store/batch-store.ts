@@ -20,9 +20,20 @@ export interface BatchStore {
   /** Sealed videos of a batch, a page at a time. */
   sealedVideos(batchId: string, cursor?: Record<string, unknown>): Promise<{ videos: VideoRecord[]; cursor?: Record<string, unknown> }>;
   /** Moves `state` from `from` to `to`, setting `fields`; false when another run got there first. */
-  transition(batchId: string, from: string, to: string, fields?: Record<string, unknown>, extraCondition?: { expression: string; values: Record<string, unknown> }): Promise<boolean>;
+  transition(
+    batchId: string,
+    from: string,
+    to: string,
+    fields?: Record<string, unknown>,
+    extraCondition?: { expression: string; values: Record<string, unknown> },
+  ): Promise<boolean>;
   /** Sets fields while the batch is in `state`; false when it is not. */
-  update(batchId: string, state: string, fields: Record<string, unknown>, extraCondition?: { expression: string; values: Record<string, unknown> }): Promise<boolean>;
+  update(
+    batchId: string,
+    state: string,
+    fields: Record<string, unknown>,
+    extraCondition?: { expression: string; values: Record<string, unknown> },
+  ): Promise<boolean>;
   /** Drops an abandoned in-flight seal, only if it is still the one seen (same start time). */
   dropInflight(batchId: string, videoId: string, startedAtMs: number): Promise<boolean>;
 }
@@ -65,11 +76,25 @@ export class DynamoBatchStore implements BatchStore {
     return { videos: (answer.Items ?? []).map((item) => stripKeys<VideoRecord>(item)), cursor: answer.LastEvaluatedKey };
   }
 
-  async transition(batchId: string, from: string, to: string, fields: Record<string, unknown> = {}, extra?: { expression: string; values: Record<string, unknown> }) {
-    return this.write(batchId, { ...fields, state: to }, `#state = :from${extra ? ` AND (${extra.expression})` : ''}`, { ':from': from, ...extra?.values });
+  async transition(
+    batchId: string,
+    from: string,
+    to: string,
+    fields: Record<string, unknown> = {},
+    extra?: { expression: string; values: Record<string, unknown> },
+  ) {
+    return this.write(batchId, { ...fields, state: to }, `#state = :from${extra ? ` AND (${extra.expression})` : ''}`, {
+      ':from': from,
+      ...extra?.values,
+    });
   }
 
-  async update(batchId: string, state: string, fields: Record<string, unknown>, extra?: { expression: string; values: Record<string, unknown> }) {
+  async update(
+    batchId: string,
+    state: string,
+    fields: Record<string, unknown>,
+    extra?: { expression: string; values: Record<string, unknown> },
+  ) {
     return this.write(batchId, fields, `#state = :from${extra ? ` AND (${extra.expression})` : ''}`, { ':from': state, ...extra?.values });
   }
 
@@ -87,7 +112,9 @@ export class DynamoBatchStore implements BatchStore {
         sets.push(`#f${i} = :f${i}`);
       }
     });
-    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
+    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
     try {
       await this.doc.send(
         new UpdateCommand({

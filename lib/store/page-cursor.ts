@@ -39,7 +39,8 @@ export function decodeBatchCursor(tenant: string, cursor: string): Record<string
   } catch {
     throw new InvalidCursor('malformed_cursor');
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((part) => typeof part === 'string')) throw new InvalidCursor('malformed_cursor');
+  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((part) => typeof part === 'string'))
+    throw new InvalidCursor('malformed_cursor');
   const [tag, createdAt, batchId] = parsed as [string, string, string];
   if (!/^[0-9a-f]{16}$/.test(tag) || !CREATED_AT.test(createdAt) || !BATCH_ID.test(batchId)) throw new InvalidCursor('malformed_cursor');
   if (tag !== tenantTag(tenant)) throw new InvalidCursor('foreign_cursor');

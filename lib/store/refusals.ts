@@ -62,7 +62,13 @@ export class DynamoRefusalLog implements RefusalLog {
   async recent(tenant: string, limit: number): Promise<Refusal[]> {
     try {
       const { Items } = await this.doc.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': partitions.refusals(tenant) }, ScanIndexForward: false, Limit: limit }),
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': partitions.refusals(tenant) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
       );
       return (Items ?? []).map((item) => ({
         at: item.at,

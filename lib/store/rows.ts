@@ -18,7 +18,9 @@ export interface RowReader extends TableHandle {
 
 export async function getRow<T>(reader: RowReader, key: Record<string, string>): Promise<T | undefined> {
   try {
-    const { Item } = await reader.doc.send(new GetCommand({ TableName: reader.tableName, Key: key, ConsistentRead: reader.consistent || undefined }));
+    const { Item } = await reader.doc.send(
+      new GetCommand({ TableName: reader.tableName, Key: key, ConsistentRead: reader.consistent || undefined }),
+    );
     return Item ? stripKeys<T>(Item) : undefined;
   } catch (error) {
     throw new RetryableError('table read failed', { cause: error });

@@ -39,7 +39,12 @@ export async function recordSourceLookup(table: TableHandle, entry: SourceLookup
     await table.doc.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...keys.source(entry.tenant, sourceDigest(entry.sourceKey)), videoId: entry.videoId, recordedAt: entry.at, ...(sequencer ? { sequencer } : {}) },
+        Item: {
+          ...keys.source(entry.tenant, sourceDigest(entry.sourceKey)),
+          videoId: entry.videoId,
+          recordedAt: entry.at,
+          ...(sequencer ? { sequencer } : {}),
+        },
         ...(sequencer
           ? {
               ConditionExpression: 'attribute_not_exists(pk) OR attribute_not_exists(sequencer) OR sequencer <= :sequencer',

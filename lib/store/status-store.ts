@@ -126,7 +126,12 @@ export class DynamoJobStatusStore implements JobStatusStore {
   recordObservation(write: ObservationWrite) {
     const sets = ['jobState = :jobState', 'observedAtMs = :t', 'observedAt = :at', 'pollFailures = :zero'];
     const removes = ['staleSince', 'nextPollAtMs'];
-    const values: Record<string, unknown> = { ':jobState': write.jobState, ':t': write.observedAtMs, ':at': new Date(write.observedAtMs).toISOString(), ':zero': 0 };
+    const values: Record<string, unknown> = {
+      ':jobState': write.jobState,
+      ':t': write.observedAtMs,
+      ':at': new Date(write.observedAtMs).toISOString(),
+      ':zero': 0,
+    };
     if (write.notFoundCount !== undefined) {
       sets.push('notFoundCount = :nf');
       values[':nf'] = write.notFoundCount;
@@ -144,7 +149,13 @@ export class DynamoJobStatusStore implements JobStatusStore {
         sets.push('keyShreddedAt = :at');
       }
     }
-    return this.conditionalUpdate(write.batchId, write.jobId, write.observedAtMs, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, values);
+    return this.conditionalUpdate(
+      write.batchId,
+      write.jobId,
+      write.observedAtMs,
+      `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      values,
+    );
   }
 
   recordUnreachable(write: StaleWrite) {
@@ -154,7 +165,8 @@ export class DynamoJobStatusStore implements JobStatusStore {
       ':failures': write.pollFailures,
       ':next': write.nextPollAtMs,
     };
-    let expression = 'SET observedAtMs = :t, staleSince = if_not_exists(staleSince, :since), pollFailures = :failures, nextPollAtMs = :next';
+    let expression =
+      'SET observedAtMs = :t, staleSince = if_not_exists(staleSince, :since), pollFailures = :failures, nextPollAtMs = :next';
     if (write.notFoundCount !== undefined) {
       expression += ', notFoundCount = :nf';
       values[':nf'] = write.notFoundCount;
@@ -162,7 +174,13 @@ export class DynamoJobStatusStore implements JobStatusStore {
     return this.conditionalUpdate(write.batchId, write.jobId, write.observedAtMs, expression, values);
   }
 
-  private async conditionalUpdate(batchId: string, jobId: string, observedAtMs: number, expression: string, values: Record<string, unknown>) {
+  private async conditionalUpdate(
+    batchId: string,
+    jobId: string,
+    observedAtMs: number,
+    expression: string,
+    values: Record<string, unknown>,
+  ) {
     try {
       await this.doc.send(
         new UpdateCommand({

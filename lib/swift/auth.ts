@@ -55,7 +55,11 @@ function networkErrorCode(error: unknown): string {
 }
 
 async function failure(kind: string, res: Response): Promise<never> {
-  const text = (await res.text().catch(() => '')).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  const text = (await res.text().catch(() => ''))
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   if (res.status >= 500 || res.status === 429) throw new SwiftUnavailableError('authenticate', kind, res.status, text);
   throw new SwiftError('authenticate', kind, res.status, text);
 }

@@ -348,7 +348,11 @@ export class SwiftClient implements SwiftStore {
   async putSlo(container: string, name: string, segments: SloSegment[], options: PutOptions = {}): Promise<PutResult> {
     if (segments.length === 0) throw new RejectedInput('invalid_slo', 'an SLO needs at least one segment');
     const manifest = segments.map((s) => {
-      const entry: Record<string, unknown> = { path: s.path.startsWith('/') ? s.path : `/${s.path}`, etag: s.etag, size_bytes: s.size_bytes };
+      const entry: Record<string, unknown> = {
+        path: s.path.startsWith('/') ? s.path : `/${s.path}`,
+        etag: s.etag,
+        size_bytes: s.size_bytes,
+      };
       if (s.range !== undefined) entry.range = s.range;
       return entry;
     });

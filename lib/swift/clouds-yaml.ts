@@ -31,9 +31,12 @@ const FROM_AUTH: Record<string, string> = {
 const FROM_CLOUD: Record<string, string> = { auth_type: 'OS_AUTH_TYPE', region_name: 'OS_REGION_NAME', interface: 'OS_INTERFACE' };
 
 export function cloudsYamlPaths(env: Env, cwd = process.cwd()): string[] {
-  return [env.OS_CLIENT_CONFIG_FILE, join(cwd, 'clouds.yaml'), join(homedir(), '.config', 'openstack', 'clouds.yaml'), '/etc/openstack/clouds.yaml'].filter(
-    (path): path is string => Boolean(path),
-  );
+  return [
+    env.OS_CLIENT_CONFIG_FILE,
+    join(cwd, 'clouds.yaml'),
+    join(homedir(), '.config', 'openstack', 'clouds.yaml'),
+    '/etc/openstack/clouds.yaml',
+  ].filter((path): path is string => Boolean(path));
 }
 
 /** `env` with the OS_CLOUD cloud's settings filled in; `env` itself when OS_CLOUD is unset. */

@@ -15,10 +15,24 @@ import { swiftAuthFromEnv } from './auth.js';
 
 const SECRET_VARIABLES = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_AUTH_TOKEN', 'OS_TOKEN', 'ST_KEY'] as const;
 const PLAIN_VARIABLES = [
-  'OS_AUTH_URL', 'OS_AUTH_TYPE', 'OS_USERNAME', 'OS_USER_ID', 'OS_USER_DOMAIN_ID', 'OS_USER_DOMAIN_NAME',
-  'OS_APPLICATION_CREDENTIAL_ID', 'OS_APPLICATION_CREDENTIAL_NAME', 'OS_PROJECT_ID', 'OS_PROJECT_NAME',
-  'OS_TENANT_ID', 'OS_TENANT_NAME', 'OS_PROJECT_DOMAIN_ID', 'OS_PROJECT_DOMAIN_NAME', 'OS_REGION_NAME', 'OS_INTERFACE',
-  'ST_AUTH', 'ST_USER',
+  'OS_AUTH_URL',
+  'OS_AUTH_TYPE',
+  'OS_USERNAME',
+  'OS_USER_ID',
+  'OS_USER_DOMAIN_ID',
+  'OS_USER_DOMAIN_NAME',
+  'OS_APPLICATION_CREDENTIAL_ID',
+  'OS_APPLICATION_CREDENTIAL_NAME',
+  'OS_PROJECT_ID',
+  'OS_PROJECT_NAME',
+  'OS_TENANT_ID',
+  'OS_TENANT_NAME',
+  'OS_PROJECT_DOMAIN_ID',
+  'OS_PROJECT_DOMAIN_NAME',
+  'OS_REGION_NAME',
+  'OS_INTERFACE',
+  'ST_AUTH',
+  'ST_USER',
 ] as const;
 type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
@@ -69,7 +83,12 @@ function openrcView(env: Env): Env {
   }
   const view: Env = { ...env };
   if (env.SWIFT_AUTH_URL || env.SWIFT_USER || env.SWIFT_KEY_FILE || env.SWIFT_KEY_SSM) {
-    Object.assign(view, { ST_AUTH: env.SWIFT_AUTH_URL, ST_USER: env.SWIFT_USER, ST_KEY_FILE: env.SWIFT_KEY_FILE, ST_KEY_SSM: env.SWIFT_KEY_SSM });
+    Object.assign(view, {
+      ST_AUTH: env.SWIFT_AUTH_URL,
+      ST_USER: env.SWIFT_USER,
+      ST_KEY_FILE: env.SWIFT_KEY_FILE,
+      ST_KEY_SSM: env.SWIFT_KEY_SSM,
+    });
   }
   const drop = choice === 'tempauth' ? /^OS_/ : choice === 'keystone' ? /^ST_/ : undefined;
   if (drop) for (const name of Object.keys(view)) if (drop.test(name)) delete view[name];
@@ -79,5 +98,8 @@ function openrcView(env: Env): Env {
 /** Names the variable the operator set: SWIFT_* where the ST_* value came from it. */
 function aliasOf(env: Env, text: string): string {
   if (!(env.SWIFT_AUTH_URL || env.SWIFT_USER || env.SWIFT_KEY_FILE || env.SWIFT_KEY_SSM)) return text;
-  return text.replace(/\bST_AUTH\b/g, 'SWIFT_AUTH_URL').replace(/\bST_USER\b/g, 'SWIFT_USER').replace(/\bST_KEY/g, 'SWIFT_KEY');
+  return text
+    .replace(/\bST_AUTH\b/g, 'SWIFT_AUTH_URL')
+    .replace(/\bST_USER\b/g, 'SWIFT_USER')
+    .replace(/\bST_KEY/g, 'SWIFT_KEY');
 }

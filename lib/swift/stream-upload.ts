@@ -19,16 +19,20 @@ export interface StreamUploadInit {
 export function streamingUpload(url: URL, init: StreamUploadInit, options: { ca?: string | Buffer } = {}): Promise<Response> {
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<Response>((resolve, reject) => {
-    const req = send(url, { method: init.method, headers: init.headers, signal: init.signal, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-      }
-      const status = res.statusCode ?? 502;
-      const empty = status === 204 || status === 304 || init.method === 'HEAD';
-      if (empty) res.resume();
-      resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers }));
-    });
+    const req = send(
+      url,
+      { method: init.method, headers: init.headers, signal: init.signal, ...(options.ca ? { ca: options.ca } : {}) },
+      (res) => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const status = res.statusCode ?? 502;
+        const empty = status === 204 || status === 304 || init.method === 'HEAD';
+        if (empty) res.resume();
+        resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers }));
+      },
+    );
     req.on('error', reject);
     pipeline(Readable.fromWeb(init.body as import('node:stream/web').ReadableStream<Uint8Array>), req).catch((error: unknown) => {
       req.destroy(error as Error);

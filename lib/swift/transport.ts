@@ -32,7 +32,6 @@ export interface RequestSpec {
   call: CallOptions;
 }
 
-
 const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 8000, random: Math.random };
 
 /** A per-attempt idle timer combined with the caller's signal. */

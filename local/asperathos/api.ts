@@ -4,7 +4,13 @@ import type { Logger } from '#lib/log.js';
 import type { JobRunner } from './jobs.js';
 import type { JobRecord } from './state.js';
 
-const ERROR_NAMES: Record<number, string> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 500: 'INTERNAL_SERVER_ERROR' };
+const ERROR_NAMES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  500: 'INTERNAL_SERVER_ERROR',
+};
 const KNOWN_PLUGINS = {
   plugin: new Set(['kubejobs']),
   control_plugin: new Set(['kubejobs']),
@@ -54,7 +60,10 @@ function readJson(req: IncomingMessage, required: boolean): Promise<Record<strin
     req.on('error', reject);
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim()
+        .toLowerCase();
       if (type !== '' && type !== 'application/json') return reject(internal(`unsupported Content-Type: ${type}`));
       if (text.trim() === '') return required ? reject(internal('empty request body')) : resolve(null);
       try {
@@ -152,7 +161,8 @@ export function createManagerApi(runner: JobRunner, settings: ApiSettings): Serv
       jobOr400(id);
       return sendJson(res, 200, {});
     }
-    if (action === 'visualizer' && method === 'GET') return sendJson(res, 200, { visualizer_url: runner.statusJson(jobOr400(id)).visualizer_url });
+    if (action === 'visualizer' && method === 'GET')
+      return sendJson(res, 200, { visualizer_url: runner.statusJson(jobOr400(id)).visualizer_url });
     if (action === 'log' && method === 'GET') {
       jobOr400(id);
       throw internal('the job log is not readable');

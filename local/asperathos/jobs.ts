@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { Redis } from 'ioredis';
 import type { Logger } from '#lib/log.js';
 import { formatStartingTime, pythonBytesRepr } from '#lib/asperathos/client.js';
-import { JobBook, TERMINAL, newJob, type JobRecord, type Status } from './state.js';
+import { type JobBook, TERMINAL, newJob, type JobRecord, type Status } from './state.js';
 import { emptyGroup, killWorkers, startWorkers, type WorkerGroup, type WorkerSettings } from './workers.js';
 
 export const NOT_RUNNING_YET = 'Job is not running yet!';
@@ -46,13 +46,27 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The plugin_info checks the manager makes after the 202; a message means the job goes to `error`. */
 export function backgroundValidationProblem(info: Record<string, unknown>): string | null {
-  for (const key of ['cmd', 'img', 'init_size', 'redis_workload', 'env_vars', 'control_parameters', 'monitor_info', 'enable_visualizer', 'visualizer_info', 'username', 'password']) {
+  for (const key of [
+    'cmd',
+    'img',
+    'init_size',
+    'redis_workload',
+    'env_vars',
+    'control_parameters',
+    'monitor_info',
+    'enable_visualizer',
+    'visualizer_info',
+    'username',
+    'password',
+  ]) {
     if (!(key in info)) return `Missing required plugin_info key: ${key}`;
   }
   if (!Array.isArray(info.cmd) || info.cmd.some((c) => typeof c !== 'string')) return 'plugin_info.cmd must be a list of strings';
   if (typeof info.img !== 'string') return 'plugin_info.img must be a string';
-  if (typeof info.init_size !== 'number' || !Number.isInteger(info.init_size) || info.init_size < 1) return 'plugin_info.init_size must be an integer > 0';
-  if (typeof info.redis_workload !== 'string' || !/^https?:\/\/./.test(info.redis_workload)) return 'plugin_info.redis_workload must be an http(s) URL';
+  if (typeof info.init_size !== 'number' || !Number.isInteger(info.init_size) || info.init_size < 1)
+    return 'plugin_info.init_size must be an integer > 0';
+  if (typeof info.redis_workload !== 'string' || !/^https?:\/\/./.test(info.redis_workload))
+    return 'plugin_info.redis_workload must be an http(s) URL';
   if (!isObject(info.env_vars)) return 'plugin_info.env_vars must be a dict';
   if (!isObject(info.control_parameters) || !('min_rep' in info.control_parameters) || !('max_rep' in info.control_parameters)) {
     return 'plugin_info.control_parameters must be a dict with min_rep and max_rep';
@@ -66,7 +80,10 @@ function download(url: string, ca: JobSettings['workloadCa']): Promise<string> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const get = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const options = target.protocol === 'https:' && ca ? { ca: ca as string | Buffer | Array<string | Buffer>, agent: false as const } : { agent: false as const };
+    const options =
+      target.protocol === 'https:' && ca
+        ? { ca: ca as string | Buffer | Array<string | Buffer>, agent: false as const }
+        : { agent: false as const };
     const req = get(target, { ...options, timeout: 30_000 }, (res) => {
       if ((res.statusCode ?? 0) >= 300) {
         res.resume();
@@ -164,7 +181,9 @@ export class JobRunner {
   async errorsAnswer(job: JobRecord): Promise<ErrorsAnswer> {
     if (job.restored || !job.redisProvisioned) return { status: 500 };
     if (job.resourcesDeleted) return { status: 200, body: {} };
-    const items = job.errorsSnapshot ?? (job.db === null ? [] : (await this.jobRedis(job).then((r) => r.lrangeBuffer('job:errors', 0, -1))).map((b) => pythonBytesRepr(b)));
+    const items =
+      job.errorsSnapshot ??
+      (job.db === null ? [] : (await this.jobRedis(job).then((r) => r.lrangeBuffer('job:errors', 0, -1))).map((b) => pythonBytesRepr(b)));
     return { status: 200, body: items.length > 0 ? items : {} };
   }
 
@@ -207,7 +226,8 @@ export class JobRunner {
 
   private visualizerUrlOf(job: JobRecord): string {
     if (job.resourcesDeleted) return URL_IS_DEAD;
-    if (job.pluginInfo.enable_visualizer === true && this.settings.visualizerUrl && job.startingTime !== null) return `${this.settings.visualizerUrl}/d/${job.id}`;
+    if (job.pluginInfo.enable_visualizer === true && this.settings.visualizerUrl && job.startingTime !== null)
+      return `${this.settings.visualizerUrl}/d/${job.id}`;
     return URL_NOT_GENERATED;
   }
 
@@ -223,7 +243,13 @@ export class JobRunner {
   private async jobRedis(job: JobRecord): Promise<Redis> {
     const rt = this.runtimeOf(job.id);
     if (!rt.redis) {
-      rt.redis = new Redis({ host: this.settings.redis.host, port: this.settings.redis.port, db: job.db ?? 0, lazyConnect: true, maxRetriesPerRequest: 2 });
+      rt.redis = new Redis({
+        host: this.settings.redis.host,
+        port: this.settings.redis.port,
+        db: job.db ?? 0,
+        lazyConnect: true,
+        maxRetriesPerRequest: 2,
+      });
       await rt.redis.connect();
     }
     return rt.redis;
@@ -280,7 +306,8 @@ export class JobRunner {
     if (!job.redisProvisioned) await redis.flushdb(); // a new job's Redis starts empty
     job.redisProvisioned = true;
     this.book.save();
-    if (job.pluginInfo.enable_visualizer === true && !this.settings.visualizerUrl) return this.failSetup(job, 'Creating InfluxDB Service... (404)');
+    if (job.pluginInfo.enable_visualizer === true && !this.settings.visualizerUrl)
+      return this.failSetup(job, 'Creating InfluxDB Service... (404)');
     if (lines) {
       for (let i = 0; i < lines.length; i += 1000) await redis.rpush('job', ...lines.slice(i, i + 1000));
       job.items = lines.length;
@@ -296,7 +323,8 @@ export class JobRunner {
     job.status = 'ongoing';
     this.book.save();
     const rt = this.runtimeOf(job.id);
-    const check = () => this.checkJob(job).catch((error: unknown) => this.log.error('job check failed', { jobId: job.id, error_message: String(error) }));
+    const check = () =>
+      this.checkJob(job).catch((error: unknown) => this.log.error('job check failed', { jobId: job.id, error_message: String(error) }));
     startWorkers(job, rt.group, this.settings, () => this.closing, check);
     rt.timer = setInterval(check, this.settings.pollMs);
   }
@@ -330,7 +358,8 @@ export class JobRunner {
     job.status = status;
     job.stopping = false;
     if (job.startedAtMs !== null) job.report = this.monitorReport(job, rt.group);
-    const lifetime = typeof job.pluginInfo.job_resources_lifetime === 'number' ? job.pluginInfo.job_resources_lifetime : DEFAULT_RESOURCES_LIFETIME_SECS;
+    const lifetime =
+      typeof job.pluginInfo.job_resources_lifetime === 'number' ? job.pluginInfo.job_resources_lifetime : DEFAULT_RESOURCES_LIFETIME_SECS;
     job.resourcesDeleteAtMs = Date.now() + lifetime * 1000;
     await this.releaseDb(job);
     rt.redis?.disconnect();
@@ -358,12 +387,15 @@ export class JobRunner {
     if (job.resourcesDeleted || job.resourcesDeleteAtMs === null || this.closing) return;
     const rt = this.runtimeOf(job.id);
     if (rt.lifetimeTimer) clearTimeout(rt.lifetimeTimer);
-    rt.lifetimeTimer = setTimeout(() => {
-      job.resourcesDeleted = true;
-      job.errorsSnapshot = null;
-      this.book.save();
-      this.log.info('job resources deleted', { jobId: job.id });
-    }, Math.max(0, job.resourcesDeleteAtMs - Date.now()));
+    rt.lifetimeTimer = setTimeout(
+      () => {
+        job.resourcesDeleted = true;
+        job.errorsSnapshot = null;
+        this.book.save();
+        this.log.info('job resources deleted', { jobId: job.id });
+      },
+      Math.max(0, job.resourcesDeleteAtMs - Date.now()),
+    );
     rt.lifetimeTimer.unref();
   }
 }

@@ -55,7 +55,13 @@ function defaultWorkerCommand(): WorkerCommand {
  * Starts `init_size` workers with env_vars plus REDIS_HOST, REDIS_PORT and REDIS_DB (the emulated per-job
  * Redis). `onSettled` runs each time a worker has exited for good.
  */
-export function startWorkers(job: JobRecord, group: WorkerGroup, settings: WorkerSettings, isClosing: () => boolean, onSettled: () => void): void {
+export function startWorkers(
+  job: JobRecord,
+  group: WorkerGroup,
+  settings: WorkerSettings,
+  isClosing: () => boolean,
+  onSettled: () => void,
+): void {
   const initSize = job.pluginInfo.init_size as number;
   const envVars = Object.fromEntries(Object.entries(job.pluginInfo.env_vars as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
   const base: Record<string, string> = {};
@@ -88,10 +94,15 @@ export function startWorkers(job: JobRecord, group: WorkerGroup, settings: Worke
     const onEnd = (code: number | null) => {
       if (counted) return;
       counted = true;
-      if (!isClosing() && code !== 0) settings.log.warn('worker exited with failure', { jobId: job.id, worker: i, code: code ?? -1, tail: group.tails[i] ?? '' });
+      if (!isClosing() && code !== 0)
+        settings.log.warn('worker exited with failure', { jobId: job.id, worker: i, code: code ?? -1, tail: group.tails[i] ?? '' });
       if (!isClosing() && code !== 0 && !job.stopping && !TERMINAL.has(job.status) && restarts[i] < settings.backoffLimit) {
         restarts[i] += 1;
-        settings.log.info('restarting a failed worker, as Kubernetes replaces a failed pod', { jobId: job.id, worker: i, restart: restarts[i] });
+        settings.log.info('restarting a failed worker, as Kubernetes replaces a failed pod', {
+          jobId: job.id,
+          worker: i,
+          restart: restarts[i],
+        });
         setTimeout(() => {
           if (!isClosing() && !TERMINAL.has(job.status)) spawnWorker(i);
         }, settings.restartDelayMs);

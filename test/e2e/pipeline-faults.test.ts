@@ -25,7 +25,6 @@ const CLIPS = [
   'VH020213M4_001418_20160407T114936.MP4',
 ].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
 
-
 /** PIDs of this job's worker processes (the emulator starts them; JOB_NAME is the batch id). */
 function workerPids(batchId: string): number[] {
   const pids: number[] = [];
@@ -43,7 +42,9 @@ function workerPids(batchId: string): number[] {
 }
 
 async function analysedCount(batchId: string): Promise<number> {
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: loadServices().swift.authUrl, user: loadServices().swift.user, key: loadServices().swift.key }) });
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: loadServices().swift.authUrl, user: loadServices().swift.user, key: loadServices().swift.key }),
+  });
   const page = await swift.listObjects(`${batchId}-results`).catch(() => ({ objects: [] }));
   return page.objects.filter((o) => /^[0-9a-f]{32}\.json$/.test(o.name)).length;
 }
@@ -58,7 +59,16 @@ let injected503 = 0;
 beforeAll(async () => {
   proxy = await startFaultyProxy(loadServices().swift.proxyUrl);
   stateDir = mkdtempSync(join(tmpdir(), 'e2e-faults-'));
-  stack = await startStack({ mode: 'SIM', windowSecs: 4, quietSecs: 0, tickMs: 1000, workers: 2, swiftUrl: proxy.url, asperathosStateDir: stateDir, itemLeaseSecs: 4 });
+  stack = await startStack({
+    mode: 'SIM',
+    windowSecs: 4,
+    quietSecs: 0,
+    tickMs: 1000,
+    workers: 2,
+    swiftUrl: proxy.url,
+    asperathosStateDir: stateDir,
+    itemLeaseSecs: 4,
+  });
 
   // Swift answers 503 to everything for 3 s while the first uploads are sealed
   proxy.failNext(1_000_000, { status: 503 });
@@ -117,7 +127,9 @@ describe('end to end under faults', () => {
   });
 
   it('nothing is duplicated: one sealed object per clip, and exactly one zip and one JSON per clip in the results', async () => {
-    const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
+    const swift = new SwiftClient({
+      auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }),
+    });
     const batchId = report.jobs[0].batchId;
     const container = report.clips[0].video!.container!;
     const sealed: string[] = [];

@@ -11,7 +11,9 @@ import { PalaemonClient } from '#lib/palaemon/index.js';
 import { SHARED_DIR } from '#local/service-endpoints.js';
 import { analyzePlain } from '#test/support/analyze-plain.js';
 
-const CLIPS = ['VH020213M4_001559_20160429T120845.MP4', 'VH020213M4_001418_20160407T114936.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
+const CLIPS = ['VH020213M4_001559_20160429T120845.MP4', 'VH020213M4_001418_20160407T114936.MP4'].map((name) =>
+  join(SHARED_DIR, 'samples', 'videos', name),
+);
 
 let stack: Stack;
 let report: RunReport;
@@ -43,9 +45,18 @@ describe('end to end, HW mode', () => {
     const batchId = report.jobs[0].batchId;
     expect(env.SCONE_CONFIG_ID).toBe(`${batchId}/radiomics`);
     expect(env.SCONE_MODE).toBe('HW');
-    expect(Object.keys(env).sort()).toEqual(
-      ['SCONE_ALLOW_DLOPEN', 'SCONE_ALPINE', 'SCONE_CAS_ADDR', 'SCONE_CONFIG_ID', 'SCONE_HEAP', 'SCONE_LAS_ADDR', 'SCONE_LOG', 'SCONE_MODE', 'SCONE_STACK', 'SCONE_VERSION'],
-    );
+    expect(Object.keys(env).sort()).toEqual([
+      'SCONE_ALLOW_DLOPEN',
+      'SCONE_ALPINE',
+      'SCONE_CAS_ADDR',
+      'SCONE_CONFIG_ID',
+      'SCONE_HEAP',
+      'SCONE_LAS_ADDR',
+      'SCONE_LOG',
+      'SCONE_MODE',
+      'SCONE_STACK',
+      'SCONE_VERSION',
+    ]);
     const client = new PalaemonClient({ casAddress: stack.cas!.casAddress, tls: stack.casClientTls! });
     const session = parseYaml(await client.read(batchId)) as { secrets: Array<{ name: string; value: string }> };
     const key = session.secrets.find((secret) => secret.name === 'ENCRYPTION_KEY')!.value;

@@ -18,7 +18,9 @@ import { exportJobResults, type ExportOutcome } from '#lib/results/export-job.js
 import { HttpStatusApi } from '#lib/results/status-api-client.js';
 import { CSV_COLUMNS } from '#lib/results/features-csv.js';
 
-const [UPLOADED, EXPORTED] = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001559_20160429T120933.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
+const [UPLOADED, EXPORTED] = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001559_20160429T120933.MP4'].map((name) =>
+  join(SHARED_DIR, 'samples', 'videos', name),
+);
 const TENANT = 'e2epacs';
 
 const reason = orthancUnavailable() ?? (dcmtkAvailable() ? undefined : 'dcmtk is not installed (apt-get install dcmtk)');
@@ -59,12 +61,19 @@ maybe('end to end through both routes (S3 upload and Orthanc → STOW-RS → PAC
   });
 
   it('features.csv has a row per clip with its route, and every file was fetched', () => {
-    const [header, ...rows] = readFileSync(exported.csvPath, 'utf8').trimEnd().split('\r\n').map((line) => line.split(','));
+    const [header, ...rows] = readFileSync(exported.csvPath, 'utf8')
+      .trimEnd()
+      .split('\r\n')
+      .map((line) => line.split(','));
     expect(header).toEqual([...CSV_COLUMNS]);
     const byId = new Map(rows.map((row) => [row[0], row]));
     for (const clip of report.clips) {
       const row = byId.get(clip.video!.videoId)!;
-      expect([row[header.indexOf('route')], row[header.indexOf('stage')], row[header.indexOf('result')]]).toEqual([clip.sentBy, 'done', 'ok']);
+      expect([row[header.indexOf('route')], row[header.indexOf('stage')], row[header.indexOf('result')]]).toEqual([
+        clip.sentBy,
+        'done',
+        'ok',
+      ]);
     }
     expect(rows).toHaveLength(2);
     expect(exported.download.failed).toEqual([]);

@@ -15,7 +15,9 @@ import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { SHARED_DIR } from '#local/service-endpoints.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
+const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) =>
+  join(SHARED_DIR, 'samples', 'videos', name),
+);
 
 let stack: Stack;
 let stateDir: string;
@@ -46,8 +48,10 @@ afterAll(async () => {
 }, 60_000);
 
 describe('end to end: the manager restarts after the job ended', () => {
-  it('the restarted manager cannot read the job\'s errors (500)', () => {
-    expect(String(errorsAfterRestart)).toMatch(/^RetryableError: Asperathos failed to read errors of job kj-[0-9a-f]{7}: 500: Internal Server Error$/);
+  it("the restarted manager cannot read the job's errors (500)", () => {
+    expect(String(errorsAfterRestart)).toMatch(
+      /^RetryableError: Asperathos failed to read errors of job kj-[0-9a-f]{7}: 500: Internal Server Error$/,
+    );
   });
 
   it('the batch is still recorded completed, with its failed items from the results container', async () => {
@@ -56,7 +60,11 @@ describe('end to end: the manager restarts after the job ended', () => {
     expect([job.status, job.apiStatus]).toEqual(['completed', 'completed']);
     expect(job.apiProgress).toEqual({ done: 2, total: 2, percent: 100, source: 'results' });
     const batch = await new DynamoJobStatusStore(stack.dynamo.doc, LOCAL_TABLE).getBatch(job.batchId);
-    expect(batch).toMatchObject({ state: 'completed', pollFailures: 0, jobState: { status: 'completed', failedCount: 0, failedItemsSource: 'results' } });
+    expect(batch).toMatchObject({
+      state: 'completed',
+      pollFailures: 0,
+      jobState: { status: 'completed', failedCount: 0, failedItemsSource: 'results' },
+    });
     expect(report.clips.map((clip) => clip.apiStage?.stage)).toEqual(['done', 'done']);
   });
 });

@@ -13,9 +13,11 @@ import { LOCAL_TABLE } from '#local/intake-stack.js';
 import { SHARED_DIR } from '#local/service-endpoints.js';
 import { analyzePlain } from '#test/support/analyze-plain.js';
 
-const CLIPS = ['VH020213M4_001390_20160406T111534.MP4', 'VH020213M4_001559_20160429T120933.MP4', 'VH020213M4_001418_20160407T115216.MP4'].map((name) =>
-  join(SHARED_DIR, 'samples', 'videos', name),
-);
+const CLIPS = [
+  'VH020213M4_001390_20160406T111534.MP4',
+  'VH020213M4_001559_20160429T120933.MP4',
+  'VH020213M4_001418_20160407T115216.MP4',
+].map((name) => join(SHARED_DIR, 'samples', 'videos', name));
 
 let stack: Stack;
 let report: RunReport;
@@ -35,7 +37,9 @@ describe('end to end, SIM mode', () => {
   });
 
   it('every clip has its results zip and JSON in Swift', async () => {
-    const swift = new SwiftClient({ auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }) });
+    const swift = new SwiftClient({
+      auth: new TempAuth({ authUrl: stack.services.swift.authUrl, user: stack.services.swift.user, key: stack.services.swift.key }),
+    });
     for (const clip of report.clips) {
       expect(clip.result).toBeDefined();
       const zip = await swift.headObject(clip.resultsContainer!, `${clip.video!.videoId}.zip`);

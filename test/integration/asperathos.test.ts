@@ -9,8 +9,10 @@ import { AsperathosClient, AsperathosError, JobNotFound, buildJob, type JobStatu
 import { RetryableError } from '#lib/errors.js';
 
 const WORKLOADS: Record<string, string> = {
-  '/five.txt': 'https://swift.local/c/a.mp4\nhttps://swift.local/c/b.mp4\nhttps://swift.local/c/c.mp4\nhttps://swift.local/c/d.mp4\nhttps://swift.local/c/e.mp4\nhttps://swift.local/c/unterminated.mp4',
-  '/with-bad.txt': "https://swift.local/c/ok-1.mp4\nhttps://swift.local/c/bad-1.mp4\nhttps://swift.local/c/ok-2.mp4\nhttps://swift.local/c/bad-'2.mp4\n",
+  '/five.txt':
+    'https://swift.local/c/a.mp4\nhttps://swift.local/c/b.mp4\nhttps://swift.local/c/c.mp4\nhttps://swift.local/c/d.mp4\nhttps://swift.local/c/e.mp4\nhttps://swift.local/c/unterminated.mp4',
+  '/with-bad.txt':
+    "https://swift.local/c/ok-1.mp4\nhttps://swift.local/c/bad-1.mp4\nhttps://swift.local/c/ok-2.mp4\nhttps://swift.local/c/bad-'2.mp4\n",
   '/ten.txt': Array.from({ length: 10 }, (_, i) => `https://swift.local/c/${i}.mp4\n`).join(''),
 };
 
@@ -63,7 +65,11 @@ async function closedPort(): Promise<number> {
 }
 
 const err = (code: number, message: string) =>
-  JSON.stringify({ error_code: code, error_message: message, error_name: code === 400 ? 'BAD_REQUEST' : code === 401 ? 'UNAUTHORIZED' : 'INTERNAL_SERVER_ERROR' });
+  JSON.stringify({
+    error_code: code,
+    error_message: message,
+    error_name: code === 400 ? 'BAD_REQUEST' : code === 401 ? 'UNAUTHORIZED' : 'INTERNAL_SERVER_ERROR',
+  });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'asperathos-it-'));
@@ -82,7 +88,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => workloadServer.listen(0, '127.0.0.1', () => r()));
   workloadBase = `http://127.0.0.1:${(workloadServer.address() as { port: number }).port}`;
-  emulator = await startAsperathosEmulator({ redis: loadServices().redis, workerCommand: fakeWorker, pollMs: 100, users: { alice: 'secret' } });
+  emulator = await startAsperathosEmulator({
+    redis: loadServices().redis,
+    workerCommand: fakeWorker,
+    pollMs: 100,
+    users: { alice: 'secret' },
+  });
   client = new AsperathosClient({ submissionsUrl: emulator.submissionsUrl });
 });
 
@@ -102,15 +113,22 @@ describe('Asperathos emulator: request and error shapes', () => {
 
   it('POST with a non-JSON content type, invalid JSON or an empty body gives 500 "Internal Server Error"', async () => {
     const body = JSON.stringify(job('/five.txt'));
-    expect(await raw('POST', '/submissions', body, { 'content-type': 'text/plain' })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
-    expect(await raw('POST', '/submissions', '{"plugin":', { 'content-type': 'application/json' })).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
+    expect(await raw('POST', '/submissions', body, { 'content-type': 'text/plain' })).toEqual({
+      status: 500,
+      text: err(500, 'Internal Server Error'),
+    });
+    expect(await raw('POST', '/submissions', '{"plugin":', { 'content-type': 'application/json' })).toEqual({
+      status: 500,
+      text: err(500, 'Internal Server Error'),
+    });
     expect(await raw('POST', '/submissions.json', '')).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
   });
 
   it('missing enable_auth, plugin_info or plugin names, or unknown names, give 500 "Internal Server Error"', async () => {
     const base = job('/five.txt') as unknown as Record<string, unknown>;
     const info = base.plugin_info as Record<string, unknown>;
-    const post = (value: unknown) => raw('POST', '/submissions', JSON.stringify(value), { 'content-type': 'application/json; charset=utf-8' });
+    const post = (value: unknown) =>
+      raw('POST', '/submissions', JSON.stringify(value), { 'content-type': 'application/json; charset=utf-8' });
     const { enable_auth: _a, ...noAuth } = base;
     const { plugin_info: _p, ...noInfo } = base;
     const { plugin: _n, ...noPlugin } = base;
@@ -130,11 +148,19 @@ describe('Asperathos emulator: request and error shapes', () => {
     const base = job('/five.txt');
     const post = (value: unknown) => raw('POST', '/submissions', JSON.stringify(value));
     expect(await post({ ...base, enable_auth: true })).toEqual({ status: 400, text: err(400, 'Missing plugin fields in request') });
-    expect(await post({ ...base, enable_auth: true, username: 'alice', password: 'nope' })).toEqual({ status: 401, text: err(401, 'Unauthorized') });
+    expect(await post({ ...base, enable_auth: true, username: 'alice', password: 'nope' })).toEqual({
+      status: 401,
+      text: err(401, 'Unauthorized'),
+    });
     const authed = new AsperathosClient({ submissionsUrl: emulator.submissionsUrl, auth: { username: 'alice', password: 'nope' } });
     const error = (await authed.submit(base).catch((e: unknown) => e)) as AsperathosError;
     expect(error).toBeInstanceOf(AsperathosError);
-    expect([error.status, error.errorName, error.managerMessage, error.message]).toEqual([401, 'UNAUTHORIZED', 'Unauthorized', 'Asperathos refused to submit job: 401 UNAUTHORIZED: Unauthorized']);
+    expect([error.status, error.errorName, error.managerMessage, error.message]).toEqual([
+      401,
+      'UNAUTHORIZED',
+      'Unauthorized',
+      'Asperathos refused to submit job: 401 UNAUTHORIZED: Unauthorized',
+    ]);
   });
 
   it('a 500 reaches the client as RetryableError with the manager message', async () => {
@@ -153,9 +179,17 @@ describe('Asperathos emulator: request and error shapes', () => {
     expect(await raw('GET', '/submissions/kj-0000000/visualizer')).toEqual(empty);
     expect(await raw('GET', '/submissions/kj-0000000/log')).toEqual(empty);
     expect(await raw('PUT', '/submissions/kj-0000000/stop', '{"enable_auth": false}')).toEqual(empty);
-    expect(await raw('DELETE', '/submissions/kj-0000000')).toEqual({ status: 400, text: err(400, 'Specified submission does not exists in this Asperathos instance!') });
+    expect(await raw('DELETE', '/submissions/kj-0000000')).toEqual({
+      status: 400,
+      text: err(400, 'Specified submission does not exists in this Asperathos instance!'),
+    });
     expect(await client.errors('kj-0000000')).toEqual([]);
-    for (const call of [() => client.get('kj-0000000'), () => client.stop('kj-0000000'), () => client.terminate('kj-0000000'), () => client.delete('kj-0000000')]) {
+    for (const call of [
+      () => client.get('kj-0000000'),
+      () => client.stop('kj-0000000'),
+      () => client.terminate('kj-0000000'),
+      () => client.delete('kj-0000000'),
+    ]) {
       const error = (await call().catch((e: unknown) => e)) as JobNotFound;
       expect(error).toBeInstanceOf(JobNotFound);
       expect(error.message).toBe('Asperathos job kj-0000000 not found');
@@ -189,10 +223,28 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     expect(done.redis).toEqual({ ip: loadServices().redis.host, port: loadServices().redis.port });
     expect(done.progress).toBeNull();
     expect(Object.keys(done.raw)).toEqual([
-      'app_id', 'status', 'starting_time', 'visualizer_url', 'redis_ip', 'redis_port',
-      'scaling_strategy', 'heuristic_options', 'max_error', 'min_error', 'final_replicas', 'final_error', 'execution_time',
+      'app_id',
+      'status',
+      'starting_time',
+      'visualizer_url',
+      'redis_ip',
+      'redis_port',
+      'scaling_strategy',
+      'heuristic_options',
+      'max_error',
+      'min_error',
+      'final_replicas',
+      'final_error',
+      'execution_time',
     ]);
-    expect(done.report).toMatchObject({ scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1, derivative_gain: 0, integral_gain: 0 }, max_error: 0, min_error: 0, final_replicas: 2, final_error: 0 });
+    expect(done.report).toMatchObject({
+      scaling_strategy: 'default',
+      heuristic_options: { proportional_gain: 0.1, derivative_gain: 0, integral_gain: 0 },
+      max_error: 0,
+      min_error: 0,
+      final_replicas: 2,
+      final_error: 0,
+    });
     expect(typeof done.report.execution_time).toBe('number');
     expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
     expect(await client.errors(jobId)).toEqual([]);
@@ -204,7 +256,14 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
   it('before setup finishes the job is created, not running yet, with no redis', async () => {
     const { jobId } = await client.submit(job('/slow.txt'));
     const early = JSON.parse((await raw('GET', `/submissions/${jobId}`)).text);
-    expect(early).toEqual({ app_id: jobId, status: 'created', starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: null, redis_port: null });
+    expect(early).toEqual({
+      app_id: jobId,
+      status: 'created',
+      starting_time: 'Job is not running yet!',
+      visualizer_url: 'URL not generated!',
+      redis_ip: null,
+      redis_port: null,
+    });
     await waitForStatus(client, jobId, 'completed');
   });
 
@@ -212,7 +271,10 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     // RedisWQ leases with BRPOPLPUSH from the tail of an RPUSHed list: items are taken last first.
     const { jobId } = await client.submit(job('/with-bad.txt', { FAKE_WORKER_FAIL_ITEMS: 'bad' }));
     await waitForStatus(client, jobId, 'completed');
-    expect(JSON.parse((await raw('GET', `/submissions/${jobId}/errors`)).text)).toEqual(['b"https://swift.local/c/bad-\'2.mp4"', "b'https://swift.local/c/bad-1.mp4'"]);
+    expect(JSON.parse((await raw('GET', `/submissions/${jobId}/errors`)).text)).toEqual([
+      'b"https://swift.local/c/bad-\'2.mp4"',
+      "b'https://swift.local/c/bad-1.mp4'",
+    ]);
     expect(await client.errors(jobId)).toEqual(["https://swift.local/c/bad-'2.mp4", 'https://swift.local/c/bad-1.mp4']);
   });
 
@@ -228,7 +290,14 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
     bad.plugin_info.init_size = 0;
     const { jobId } = await client.submit(bad);
     const status = await waitForStatus(client, jobId, 'error');
-    expect(status.raw).toEqual({ app_id: jobId, status: 'error', starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: null, redis_port: null });
+    expect(status.raw).toEqual({
+      app_id: jobId,
+      status: 'error',
+      starting_time: 'Job is not running yet!',
+      visualizer_url: 'URL not generated!',
+      redis_ip: null,
+      redis_port: null,
+    });
     expect(await client.report(jobId)).toEqual({});
     // Before the job's Redis existed, the manager has no Redis client to read job:errors with.
     expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 500, text: err(500, 'Internal Server Error') });
@@ -283,7 +352,9 @@ describe('Asperathos emulator: jobs with real Redis and worker processes', () =>
       const done = await waitForStatus(secondClient, jobId, 'completed');
       expect(done.raw.starting_time).toBe(before.raw.starting_time);
       // The restarted manager has no Redis client for a job of the earlier run.
-      await expect(secondClient.errors(jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${jobId}: 500: Internal Server Error`));
+      await expect(secondClient.errors(jobId)).rejects.toThrow(
+        new RetryableError(`Asperathos failed to read errors of job ${jobId}: 500: Internal Server Error`),
+      );
     } finally {
       await second.close();
     }
@@ -297,24 +368,48 @@ describe('Asperathos emulator: resources lifetime and the visualizer', () => {
     const { jobId } = await client.submit(doomed);
     await waitForStatus(client, jobId, 'completed');
     const end = Date.now() + 30_000;
-    while ((await client.get(jobId)).raw.visualizer_url !== 'Url is dead!' && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while ((await client.get(jobId)).raw.visualizer_url !== 'Url is dead!' && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 100));
     const dead = await client.get(jobId);
     expect([dead.status, dead.raw.visualizer_url, dead.visualizerUrl]).toEqual(['completed', 'Url is dead!', null]);
     expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
   });
 
   it('enable_visualizer on a cluster without a visualizer: the job goes to error after its Redis was provisioned', async () => {
-    const { jobId } = await client.submit(buildJob({ workloadUrl: `${workloadBase}/five.txt`, image: 'radiomics:test', env: {}, visualizer: { username: 'admin', password: 'g' } }));
+    const { jobId } = await client.submit(
+      buildJob({
+        workloadUrl: `${workloadBase}/five.txt`,
+        image: 'radiomics:test',
+        env: {},
+        visualizer: { username: 'admin', password: 'g' },
+      }),
+    );
     const status = await waitForStatus(client, jobId, 'error');
-    expect(status.raw).toMatchObject({ starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: loadServices().redis.host, redis_port: loadServices().redis.port });
+    expect(status.raw).toMatchObject({
+      starting_time: 'Job is not running yet!',
+      visualizer_url: 'URL not generated!',
+      redis_ip: loadServices().redis.host,
+      redis_port: loadServices().redis.port,
+    });
     expect(await raw('GET', `/submissions/${jobId}/errors`)).toEqual({ status: 200, text: '{}' });
   });
 
   it('enable_visualizer on a cluster with one: the dashboard URL while the job lives, then "Url is dead!"', async () => {
-    const withGrafana = await startAsperathosEmulator({ redis: loadServices().redis, workerCommand: fakeWorker, pollMs: 100, visualizerUrl: 'http://grafana.local:3000' });
+    const withGrafana = await startAsperathosEmulator({
+      redis: loadServices().redis,
+      workerCommand: fakeWorker,
+      pollMs: 100,
+      visualizerUrl: 'http://grafana.local:3000',
+    });
     try {
       const c = new AsperathosClient({ submissionsUrl: withGrafana.submissionsUrl });
-      const spec = buildJob({ workloadUrl: `${workloadBase}/five.txt`, image: 'radiomics:test', env: {}, visualizer: { username: 'admin', password: 'g' }, resourcesLifetimeSecs: 2 });
+      const spec = buildJob({
+        workloadUrl: `${workloadBase}/five.txt`,
+        image: 'radiomics:test',
+        env: {},
+        visualizer: { username: 'admin', password: 'g' },
+        resourcesLifetimeSecs: 2,
+      });
       const { jobId } = await c.submit(spec);
       const done = await waitForStatus(c, jobId, 'completed');
       expect(done.visualizerUrl).toBe(`http://grafana.local:3000/d/${jobId}`);

@@ -42,7 +42,13 @@ beforeAll(async () => {
     TEMPURL_KEY_FILE: file('tempurl-key', LOCAL_TEMPURL_KEY),
     ENCLAVE_CONFIG_FILE: file(
       'config.json',
-      JSON.stringify({ mrenclave: 'a'.repeat(64), 'image-name': 'worker:1', 'fspf-tag': 'b'.repeat(32), 'fspf-key': 'c'.repeat(64), 'fspf-path': '/fspf.pb' }),
+      JSON.stringify({
+        mrenclave: 'a'.repeat(64),
+        'image-name': 'worker:1',
+        'fspf-tag': 'b'.repeat(32),
+        'fspf-key': 'c'.repeat(64),
+        'fspf-path': '/fspf.pb',
+      }),
     ),
     ASPERATHOS_URL: asperathos.submissionsUrl,
     SGX_MODE: 'SIM',
@@ -79,7 +85,12 @@ describe('functions/batch.handler', () => {
 
   it('a scheduled run with nothing due does nothing', async () => {
     const { handler } = await import('#functions/batch.js');
-    const result = await invokeAsync('batch', handler, { source: 'aws.events', 'detail-type': 'Scheduled Event' }, { maximumRetryAttempts: 0 });
+    const result = await invokeAsync(
+      'batch',
+      handler,
+      { source: 'aws.events', 'detail-type': 'Scheduled Event' },
+      { maximumRetryAttempts: 0 },
+    );
     if (!result.ok) throw result.error;
     expect(result.result.submitted).toEqual([]);
   });

@@ -32,8 +32,20 @@ const ENCLAVE = {
   fspfPath: '/fspf.pb',
 };
 const REQUIRED_PLUGIN_INFO = [
-  'cmd', 'img', 'init_size', 'redis_workload', 'env_vars', 'control_plugin', 'control_parameters', 'monitor_plugin',
-  'monitor_info', 'enable_visualizer', 'visualizer_plugin', 'visualizer_info', 'username', 'password',
+  'cmd',
+  'img',
+  'init_size',
+  'redis_workload',
+  'env_vars',
+  'control_plugin',
+  'control_parameters',
+  'monitor_plugin',
+  'monitor_info',
+  'enable_visualizer',
+  'visualizer_plugin',
+  'visualizer_info',
+  'username',
+  'password',
 ];
 
 let dir: string;
@@ -99,7 +111,12 @@ interface Fixture {
 }
 
 let tenants = 0;
-async function sealedBatch(mode: 'SIM' | 'HW', overrides: Partial<BatchDeps> = {}, settingsOverrides: Partial<BatchSettings> = {}, clips = CLIPS): Promise<Fixture> {
+async function sealedBatch(
+  mode: 'SIM' | 'HW',
+  overrides: Partial<BatchDeps> = {},
+  settingsOverrides: Partial<BatchSettings> = {},
+  clips = CLIPS,
+): Promise<Fixture> {
   const h = await startIntakeHarness();
   const tenant = `hospital${++tenants}`;
   let batchId = '';
@@ -117,7 +134,10 @@ async function sealedBatch(mode: 'SIM' | 'HW', overrides: Partial<BatchDeps> = {
     swift: h.swift,
     keys: h.deps.keys,
     jobs: new AsperathosClient({ submissionsUrl: `${asperathos.url}/submissions` }),
-    sessions: new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key } }),
+    sessions: new PalaemonClient({
+      casAddress: cas.casAddress,
+      tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key },
+    }),
     settings: settings(mode, settingsOverrides),
     log: createLogger({}, { level: 'error' }),
     ...overrides,
@@ -165,7 +185,13 @@ describe('batch: SIM mode', () => {
       for (const key of REQUIRED_PLUGIN_INFO) expect(job).toHaveProperty(key);
       const env = job.env_vars as Record<string, string>;
       const batchKey = await h.batchKey(batchId, batch!.tenant);
-      expect(env).toMatchObject({ SCONE_MODE: 'SIM', ENCRYPTION_KEY: batchKey.toString('base64'), JOB_NAME: batchId, ITEM_LEASE_SECS: '15', ST_KEY: 'worker-swift-key' });
+      expect(env).toMatchObject({
+        SCONE_MODE: 'SIM',
+        ENCRYPTION_KEY: batchKey.toString('base64'),
+        JOB_NAME: batchId,
+        ITEM_LEASE_SECS: '15',
+        ST_KEY: 'worker-swift-key',
+      });
       expect(job.img).toBe(ENCLAVE.imageName);
       expect(job.cmd).toEqual(['node', '/app/enclave/worker.mjs']);
       expect((job.monitor_info as { expected_time: number }).expected_time).toBe(200);
@@ -208,7 +234,9 @@ describe('batch: SIM mode', () => {
       expect(Math.abs(sealedAt - Date.now())).toBeLessThan(60_000);
       clock = sealedAt + 29_999;
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
-      expect(await h.store.registerSeal(batchId, 'f'.repeat(32), 10, { maxItems: 50, maxBytes: 1 << 30 }, sealedAt + 20_000)).toBe('registered');
+      expect(await h.store.registerSeal(batchId, 'f'.repeat(32), 10, { maxItems: 50, maxBytes: 1 << 30 }, sealedAt + 20_000)).toBe(
+        'registered',
+      );
       expect((await h.store.getBatch(batchId))!.lastActivityMs).toBe(sealedAt + 20_000);
       clock = sealedAt + 60_000;
       // a seal in flight keeps the batch open however long it has been quiet
@@ -257,7 +285,11 @@ describe('batch: SIM mode', () => {
   });
 
   it('Asperathos answering 500 then 202: the next run submits, once', async () => {
-    const { h, deps, batchId } = await sealedBatch('SIM', { jobs: new AsperathosClient({ submissionsUrl: `${asperathosProxy.url}/submissions` }) }, { maxAgeSecs: 0 });
+    const { h, deps, batchId } = await sealedBatch(
+      'SIM',
+      { jobs: new AsperathosClient({ submissionsUrl: `${asperathosProxy.url}/submissions` }) },
+      { maxAgeSecs: 0 },
+    );
     try {
       asperathosProxy.failNext(1, { status: 500, match: (r) => r.method === 'POST' });
       const first = await closeDueBatches(deps);
@@ -293,7 +325,11 @@ describe('batch: HW mode', () => {
       const key = (await h.batchKey(batchId, batch!.tenant)).toString('base64');
       expect(session.version).toBe('0.3');
       expect(session.secrets).toContainEqual({ name: 'ENCRYPTION_KEY', kind: 'ascii', value: key });
-      expect(session.services[0].environment).toMatchObject({ ENCRYPTION_KEY: '$$SCONE::ENCRYPTION_KEY$$', JOB_NAME: batchId, ITEM_LEASE_SECS: '15' });
+      expect(session.services[0].environment).toMatchObject({
+        ENCRYPTION_KEY: '$$SCONE::ENCRYPTION_KEY$$',
+        JOB_NAME: batchId,
+        ITEM_LEASE_SECS: '15',
+      });
 
       await waitForJob(deps.jobs, batch!.jobId!, 'completed');
       const [job] = await jobsForWorkload(batch!.workloadUrl!);
@@ -318,7 +354,11 @@ describe('batch: HW mode', () => {
   });
 
   it('CAS down, then up: the next run provisions the session and submits', async () => {
-    const down = new PalaemonClient({ baseUrl: 'https://127.0.0.1:1', timeoutMs: 500, tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key } });
+    const down = new PalaemonClient({
+      baseUrl: 'https://127.0.0.1:1',
+      timeoutMs: 500,
+      tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key },
+    });
     const { h, deps, batchId } = await sealedBatch('HW', { sessions: down }, { maxAgeSecs: 0 });
     try {
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('retry_later');
@@ -326,7 +366,13 @@ describe('batch: HW mode', () => {
       expect(stuck).toMatchObject({ state: 'submitting' });
       expect(stuck?.sessionHash).toBeUndefined();
       expect(await jobsForWorkload(stuck!.workloadUrl!)).toHaveLength(0);
-      const up = { ...deps, sessions: new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key } }) };
+      const up = {
+        ...deps,
+        sessions: new PalaemonClient({
+          casAddress: cas.casAddress,
+          tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key },
+        }),
+      };
       expect((await closeDueBatches(up)).steps[batchId]).toBe('submitted');
     } finally {
       await h.close();
@@ -347,7 +393,20 @@ describe('batch: HW mode', () => {
       expect(mid?.jobId).toBeUndefined();
       const creates: string[] = [];
       const sessions = deps.sessions!;
-      const counting = { ...deps, sessions: { ...sessions, check: sessions.check.bind(sessions), read: sessions.read.bind(sessions), readWithHash: sessions.readWithHash.bind(sessions), update: sessions.update.bind(sessions), create: async (yaml: string) => { creates.push(yaml); return sessions.create(yaml); } } };
+      const counting = {
+        ...deps,
+        sessions: {
+          ...sessions,
+          check: sessions.check.bind(sessions),
+          read: sessions.read.bind(sessions),
+          readWithHash: sessions.readWithHash.bind(sessions),
+          update: sessions.update.bind(sessions),
+          create: async (yaml: string) => {
+            creates.push(yaml);
+            return sessions.create(yaml);
+          },
+        },
+      };
       expect((await closeDueBatches(counting)).steps[batchId]).toBe('submitted');
       expect(creates).toHaveLength(0);
       const batch = await h.store.getBatch(batchId);

@@ -57,8 +57,13 @@ beforeAll(async () => {
   await swift.createContainer(sourceContainer);
   await swift.setContainerTempUrlKey(sourceContainer, tempUrlKey);
   const out = join(dir, 'reference');
-  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', CLIP, '--json', '--anonymise', out], { cwd: REPO_ROOT });
-  reference = { analysis: JSON.parse(stdout) as Record<string, unknown>, pngs: readdirSync(out).map((_, i) => readFileSync(join(out, `${i}.png`))) };
+  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', CLIP, '--json', '--anonymise', out], {
+    cwd: REPO_ROOT,
+  });
+  reference = {
+    analysis: JSON.parse(stdout) as Record<string, unknown>,
+    pngs: readdirSync(out).map((_, i) => readFileSync(join(out, `${i}.png`))),
+  };
 }, 120_000);
 
 afterAll(async () => {
@@ -77,7 +82,13 @@ function settingsFor(mode: 'HW' | 'SIM'): SubmissionSettings {
     mode,
     casAddress: cas.casAddress,
     sessionFormat: '0.3',
-    enclave: { mrenclave: [NODE_MRENCLAVE, FFMPEG_MRENCLAVE], imageName: 'registry.local/radiomics-worker:1', fspfTag: 'b'.repeat(32), fspfKey: 'c'.repeat(64), fspfPath: '/fspf.pb' },
+    enclave: {
+      mrenclave: [NODE_MRENCLAVE, FFMPEG_MRENCLAVE],
+      imageName: 'registry.local/radiomics-worker:1',
+      fspfTag: 'b'.repeat(32),
+      fspfKey: 'c'.repeat(64),
+      fspfPath: '/fspf.pb',
+    },
     workerCmd: [...JOB_WORKER_CMD],
     initSize: 1,
     expectedTimeSecs: 200,
@@ -108,12 +119,21 @@ async function startPod(mode: 'HW' | 'SIM', cmd?: string[]): Promise<PodRun> {
   const key = randomBytes(16);
   const itemId = randomBytes(16).toString('hex');
   await swift.putObject(sourceContainer, `${itemId}.mp4`, sealBuffer(key, readFileSync(CLIP)));
-  const url = await swift.tempUrl({ method: 'GET', container: sourceContainer, object: `${itemId}.mp4`, expiresAtSec: Math.floor(Date.now() / 1000) + 3600, key: tempUrlKey });
+  const url = await swift.tempUrl({
+    method: 'GET',
+    container: sourceContainer,
+    object: `${itemId}.mp4`,
+    expiresAtSec: Math.floor(Date.now() / 1000) + 3600,
+    key: tempUrlKey,
+  });
   await redis.rpush(queue, url);
 
   const settings = settingsFor(mode);
   if (mode === 'HW') {
-    const client = new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key } });
+    const client = new PalaemonClient({
+      casAddress: cas.casAddress,
+      tls: { ca: tls.ca, cert: tls.clients.batch.cert, key: tls.clients.batch.key },
+    });
     await client.create(buildBatchSession(batchId, key, settings));
   }
   const job = buildBatchJob(batchId, 'https://swift.invalid/workload.txt', key, settings).plugin_info;
@@ -136,11 +156,22 @@ async function startPod(mode: 'HW' | 'SIM', cmd?: string[]): Promise<PodRun> {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  return { batchId, code, output, root, envVarNames: Object.keys(job.env_vars as object).sort(), itemId, resultsContainer: `${batchId}-results` };
+  return {
+    batchId,
+    code,
+    output,
+    root,
+    envVarNames: Object.keys(job.env_vars as object).sort(),
+    itemId,
+    resultsContainer: `${batchId}-results`,
+  };
 }
 
 async function expectResults(pod: PodRun): Promise<void> {
-  const json = JSON.parse((await swift.getObjectBytes(pod.resultsContainer, `${pod.itemId}.json`)).toString('utf8')) as Record<string, unknown>;
+  const json = JSON.parse((await swift.getObjectBytes(pod.resultsContainer, `${pod.itemId}.json`)).toString('utf8')) as Record<
+    string,
+    unknown
+  >;
   const { item_id, ...analysis } = json;
   expect(item_id).toBe(pod.itemId);
   expect(analysis).toEqual(reference.analysis);
@@ -172,7 +203,18 @@ describe('the enclave start-up path, as kubejobs and SCONE run it', () => {
     // node attested as the worker service, then the ffmpeg child as its own service (its MRENCLAVE, its command)
     expect(cas.attested.filter((id) => id.startsWith(`${pod.batchId}/`))).toEqual([`${pod.batchId}/radiomics`, `${pod.batchId}/ffmpeg`]);
     expect(pod.envVarNames).toEqual(
-      ['SCONE_ALLOW_DLOPEN', 'SCONE_ALPINE', 'SCONE_CAS_ADDR', 'SCONE_CONFIG_ID', 'SCONE_HEAP', 'SCONE_LAS_ADDR', 'SCONE_LOG', 'SCONE_MODE', 'SCONE_STACK', 'SCONE_VERSION'].sort(),
+      [
+        'SCONE_ALLOW_DLOPEN',
+        'SCONE_ALPINE',
+        'SCONE_CAS_ADDR',
+        'SCONE_CONFIG_ID',
+        'SCONE_HEAP',
+        'SCONE_LAS_ADDR',
+        'SCONE_LOG',
+        'SCONE_MODE',
+        'SCONE_STACK',
+        'SCONE_VERSION',
+      ].sort(),
     );
   }, 120_000);
 

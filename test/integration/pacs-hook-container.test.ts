@@ -29,7 +29,9 @@ async function freePort(): Promise<number> {
 describe('the PACS hook container', () => {
   it('bundles main.ts and the lib it needs, nothing from local/ or test/', () => {
     expect(readdirSync(outDir).sort()).toEqual(['package.json', 'server.mjs']);
-    expect(built.inputs).toEqual(expect.arrayContaining(['containers/pacs-hook/main.ts', 'containers/pacs-hook/server.ts', 'lib/pacs/hook.ts']));
+    expect(built.inputs).toEqual(
+      expect.arrayContaining(['containers/pacs-hook/main.ts', 'containers/pacs-hook/server.ts', 'lib/pacs/hook.ts']),
+    );
     expect(built.inputs.filter((input) => !/^(lib|containers)\//.test(input))).toEqual([]);
   });
 
@@ -37,7 +39,14 @@ describe('the PACS hook container', () => {
     const credentials = join(outDir, 'credentials.json');
     writeFileSync(credentials, JSON.stringify({ basic: [], bearer: [] }));
     const port = await freePort();
-    const env = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: credentials };
+    const env = {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      INTAKE_BUCKET: 'intake',
+      PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb',
+      PACS_CREDENTIALS_FILE: credentials,
+    };
     const child = spawn(process.execPath, [built.bundle], { cwd: outDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -59,7 +68,11 @@ describe('the PACS hook container', () => {
   }, 30_000);
 
   it('exits 1 naming what its configuration lacks', async () => {
-    const child = spawn(process.execPath, [built.bundle], { cwd: outDir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [built.bundle], {
+      cwd: outDir,
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const [code] = await once(child, 'exit');

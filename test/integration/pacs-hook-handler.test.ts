@@ -14,7 +14,8 @@ import { buildUncompressedLoop } from '#local/dicom-fixtures.js';
 let s3: LocalS3;
 let secrets: string;
 let handler: (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyStructuredResultV2>;
-const fixture = (name: string): APIGatewayProxyEventV2 => JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string): APIGatewayProxyEventV2 =>
+  JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
 
 beforeAll(async () => {
   s3 = await startLocalS3({ buckets: ['intake'] });
@@ -61,7 +62,11 @@ describe('functions/pacs-hook.handler', () => {
     );
     const client = createS3Client({ region: 'eu-west-1', endpoint: s3.endpoint, credentials: s3.credentials });
     const stored = await client.send(new GetObjectCommand({ Bucket: 'intake', Key: 'hosp-a/dicom/1.2.826.0.1.3680043.8.498.5001.dcm' }));
-    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.5001' }))).toBe(true);
+    expect(
+      Buffer.from(await stored.Body!.transformToByteArray()).equals(
+        buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.5001' }),
+      ),
+    ).toBe(true);
     client.destroy();
   });
 
@@ -80,7 +85,11 @@ describe('functions/pacs-hook.handler', () => {
     const result = await invoke(fixture('http.uploads.json'));
     expect(result.statusCode).toBe(200);
     const ticket = JSON.parse(result.body!);
-    expect(ticket).toMatchObject({ method: 'PUT', key: 'hosp-lua/dicom/1.2.826.0.1.3680043.8.498.5002.dcm', headers: { 'Content-Length': '104857600' } });
+    expect(ticket).toMatchObject({
+      method: 'PUT',
+      key: 'hosp-lua/dicom/1.2.826.0.1.3680043.8.498.5002.dcm',
+      headers: { 'Content-Length': '104857600' },
+    });
     expect(new URL(ticket.url).pathname).toBe('/intake/hosp-lua/dicom/1.2.826.0.1.3680043.8.498.5002.dcm');
   });
 

@@ -44,13 +44,25 @@ afterAll(async () => {
   await s3Server?.close();
 });
 
-async function startHook(overrides: { deps?: Partial<PacsHookDeps>; limits?: Partial<PacsHookDeps['limits']>; timeouts?: Partial<PacsServerTimeouts> } = {}) {
+async function startHook(
+  overrides: { deps?: Partial<PacsHookDeps>; limits?: Partial<PacsHookDeps['limits']>; timeouts?: Partial<PacsServerTimeouts> } = {},
+) {
   const hook = await startPacsHookServer(
     {
       auth: credentialAuthenticator({ load: async () => credentials }),
       objects: new S3DicomObjects(s3, BUCKET),
-      presigner: new S3UploadPresigner(s3, BUCKET, { expiresInSecs: 300, multipartAboveBytes: 1024 ** 3, multipartPartBytes: 64 * 1024 * 1024 }),
-      limits: { maxInstanceBytes: 8 * 1024 * 1024, maxRequestBytes: 64 * 1024 * 1024, maxUploadBytes: 1024 ** 3, maxStowParts: 1000, ...overrides.limits },
+      presigner: new S3UploadPresigner(s3, BUCKET, {
+        expiresInSecs: 300,
+        multipartAboveBytes: 1024 ** 3,
+        multipartPartBytes: 64 * 1024 * 1024,
+      }),
+      limits: {
+        maxInstanceBytes: 8 * 1024 * 1024,
+        maxRequestBytes: 64 * 1024 * 1024,
+        maxUploadBytes: 1024 ** 3,
+        maxStowParts: 1000,
+        ...overrides.limits,
+      },
       retrieveBase: 'https://hook.test/dicomweb',
       log: createLogger({ function: 'pacs-hook' }, { level: 'error', sink: () => undefined }),
       ...overrides.deps,
@@ -80,7 +92,12 @@ interface RawExchange {
  * once the server has closed the connection. A connection the server keeps open never resolves: jest's
  * ceiling then fails the test.
  */
-function rawExchange(hook: PacsHookServer, head: string | Buffer, body?: { chunk: Buffer; everyMs?: number; maxBytes: number }, localAddress?: string): Promise<RawExchange> {
+function rawExchange(
+  hook: PacsHookServer,
+  head: string | Buffer,
+  body?: { chunk: Buffer; everyMs?: number; maxBytes: number },
+  localAddress?: string,
+): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
     let serverSocket: Socket | undefined;
     const onConnection = (socket: Socket) => {
@@ -154,16 +171,24 @@ describe('refusals close the connection without reading the body', () => {
     hook.server.on('connection', count);
     const post = (body: Buffer) =>
       new Promise<{ status: number; connection?: string; reason: string }>((resolve, reject) => {
-        const req = httpRequest(`${hook.url}/lua/instances`, { method: 'POST', agent, headers: { authorization: AUTH, 'content-length': body.length } }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, reason: JSON.parse(text).Reason }));
-        });
+        const req = httpRequest(
+          `${hook.url}/lua/instances`,
+          { method: 'POST', agent, headers: { authorization: AUTH, 'content-length': body.length } },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, reason: JSON.parse(text).Reason }));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
     try {
-      const rle = patchAscii(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.7901' }, { width: 512, height: 512, frames: 7 }), '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.5\0');
+      const rle = patchAscii(
+        buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.7901' }, { width: 512, height: 512, frames: 7 }),
+        '1.2.840.10008.1.2.1\0',
+        '1.2.840.10008.1.2.5\0',
+      );
       expect(await post(rle)).toEqual({ status: 400, connection: 'close', reason: 'dicom_unsupported_transfer_syntax' });
       expect(await post(instance(902))).toEqual({ status: 200, connection: 'keep-alive', reason: undefined });
       expect(connections).toHaveLength(2);
@@ -211,7 +236,8 @@ describe('timeouts end stalled sockets', () => {
 
 describe('caps hold for chunked bodies', () => {
   it('a chunked STOW past PACS_MAX_REQUEST_BYTES is 413 once the cap is passed; the instances before it are stored, none after', async () => {
-    const big = (n: number) => buildUncompressedLoop({ SOPInstanceUID: `1.2.826.0.1.3680043.8.498.${7000 + n}` }, { width: 256, height: 256, frames: 4 });
+    const big = (n: number) =>
+      buildUncompressedLoop({ SOPInstanceUID: `1.2.826.0.1.3680043.8.498.${7000 + n}` }, { width: 256, height: 256, frames: 4 });
     const files = [1, 2, 3, 4, 5].map((n) => big(10 + n));
     // socket reads are up to 64 KiB, so the cap is counted to within a read; 2.5 instances leave room for that
     const hook = await startHook({ limits: { maxRequestBytes: Math.floor(2.5 * files[0].length) } });
@@ -220,11 +246,21 @@ describe('caps hold for chunked bodies', () => {
     const chunks = async function* () {
       for (let i = 0; i < body.length; i += 16 * 1024) yield body.subarray(i, i + 16 * 1024);
     };
-    const response = await fetch(`${hook.url}/dicomweb/studies`, { method: 'POST', headers: { authorization: AUTH, 'content-type': stowContentType(boundary) }, body: chunks() as unknown as BodyInit, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${hook.url}/dicomweb/studies`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': stowContentType(boundary) },
+      body: chunks() as unknown as BodyInit,
+      duplex: 'half',
+    } as RequestInit);
     const json = await response.json();
     expect([response.status, response.headers.get('connection'), json.Reason]).toEqual([413, 'close', 'request_too_large']);
-    expect(json['00081199'].Value.map((item: Record<string, { Value: string[] }>) => item['00081155'].Value[0])).toEqual(['1.2.826.0.1.3680043.8.498.7011', '1.2.826.0.1.3680043.8.498.7012']);
-    expect(json['00081198'].Value).toEqual([{ '00081150': { vr: 'UI' }, '00081155': { vr: 'UI' }, '00081197': { vr: 'US', Value: [0xa700] } }]);
+    expect(json['00081199'].Value.map((item: Record<string, { Value: string[] }>) => item['00081155'].Value[0])).toEqual([
+      '1.2.826.0.1.3680043.8.498.7011',
+      '1.2.826.0.1.3680043.8.498.7012',
+    ]);
+    expect(json['00081198'].Value).toEqual([
+      { '00081150': { vr: 'UI' }, '00081155': { vr: 'UI' }, '00081197': { vr: 'US', Value: [0xa700] } },
+    ]);
     for (const n of [13, 14, 15]) expect(await object(`hosp-a/dicom/1.2.826.0.1.3680043.8.498.${7000 + n}.dcm`)).toBeUndefined();
   });
 
@@ -233,18 +269,34 @@ describe('caps hold for chunked bodies', () => {
     const boundary = orthancBoundary();
     const empty = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n\r\n`, 'latin1');
     const body = Buffer.concat([...Array.from({ length: 10_000 }, () => empty), Buffer.from(`--${boundary}--`)]);
-    const response = await fetch(`${hook.url}/dicomweb/studies`, { method: 'POST', headers: { authorization: AUTH, 'content-type': stowContentType(boundary) }, body: body as unknown as BodyInit });
+    const response = await fetch(`${hook.url}/dicomweb/studies`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': stowContentType(boundary) },
+      body: body as unknown as BodyInit,
+    });
     const json = await response.json();
-    expect([response.status, json.Reason, json.Message]).toEqual([413, 'too_many_parts', 'the request holds more than 50 parts; send the study in several requests']);
+    expect([response.status, json.Reason, json.Message]).toEqual([
+      413,
+      'too_many_parts',
+      'the request holds more than 50 parts; send the study in several requests',
+    ]);
     expect(json['00081198'].Value).toHaveLength(51);
   });
 
   it('/uploads with a body over 64 KiB: 413 saying what the body may hold', async () => {
     const hook = await startHook();
-    const response = await fetch(`${hook.url}/uploads`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(70_000) }) });
+    const response = await fetch(`${hook.url}/uploads`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ pad: 'x'.repeat(70_000) }),
+    });
     expect([response.status, await response.json()]).toEqual([
       413,
-      { HttpStatus: 413, Reason: 'too_large', Message: 'the upload request body exceeds 65536 bytes; it holds only {studyUid, sopUid, size, sha256 | md5}' },
+      {
+        HttpStatus: 413,
+        Reason: 'too_large',
+        Message: 'the upload request body exceeds 65536 bytes; it holds only {studyUid, sopUid, size, sha256 | md5}',
+      },
     ]);
   });
 });
@@ -258,11 +310,15 @@ describe('STOW-RS study UIDs', () => {
     const boundary = orthancBoundary();
     return new Promise<{ status: number; json: any }>((resolve, reject) => {
       const body = orthancStowBody(boundary, files);
-      const req = httpRequest(`${hook.url}${path}`, { method: 'POST', headers: { authorization: AUTH, 'content-type': stowContentType(boundary), 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
-      });
+      const req = httpRequest(
+        `${hook.url}${path}`,
+        { method: 'POST', headers: { authorization: AUTH, 'content-type': stowContentType(boundary), 'content-length': body.length } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+        },
+      );
       req.path = path; // sent as written, `..` included
       req.on('error', reject);
       req.end(body);
@@ -273,7 +329,11 @@ describe('STOW-RS study UIDs', () => {
     const { status, json } = await stowTo('/dicomweb/studies/9.9.9', [instance(21)]);
     expect(status).toBe(409);
     expect(json['00081198'].Value).toEqual([
-      { '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] }, '00081155': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.7021'] }, '00081197': { vr: 'US', Value: [0x0110] } },
+      {
+        '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] },
+        '00081155': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.7021'] },
+        '00081197': { vr: 'US', Value: [0x0110] },
+      },
     ]);
     expect(await object('hosp-a/dicom/1.2.826.0.1.3680043.8.498.7021.dcm')).toBeUndefined();
   });
@@ -323,10 +383,17 @@ describe('failed Basic logins', () => {
     const hook = await startHook({ deps: { loginThrottle: loginThrottle({ maxFailures: 3, windowMs: 60_000, now: () => now }) } });
     const file = instance(31);
     const post = (auth: string, localAddress = '127.0.0.1') =>
-      rawExchange(hook, Buffer.concat([Buffer.from(`POST /instances HTTP/1.1\r\nHost: hook\r\nAuthorization: ${auth}\r\nContent-Length: ${file.length}\r\nConnection: close\r\n\r\n`), file]), undefined, localAddress).then(({ answer }) => [
-        statusOf(answer),
-        headerOf(answer, 'retry-after'),
-      ]);
+      rawExchange(
+        hook,
+        Buffer.concat([
+          Buffer.from(
+            `POST /instances HTTP/1.1\r\nHost: hook\r\nAuthorization: ${auth}\r\nContent-Length: ${file.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          file,
+        ]),
+        undefined,
+        localAddress,
+      ).then(({ answer }) => [statusOf(answer), headerOf(answer, 'retry-after')]);
     for (let i = 0; i < 3; i++) expect(await post(basic('stowuser', `guess-${i}`), `127.0.0.${2 + i}`)).toEqual([401, undefined]);
     expect(await post(AUTH, '127.0.0.9')).toEqual([429, '60']);
     now = 60_001;
@@ -337,7 +404,17 @@ describe('failed Basic logins', () => {
     const hook = await startHook({ deps: { loginThrottle: loginThrottle({ maxFailures: 3, windowMs: 60_000 }) } });
     const file = instance(32);
     const post = (auth: string, localAddress: string) =>
-      rawExchange(hook, Buffer.concat([Buffer.from(`POST /instances HTTP/1.1\r\nHost: hook\r\nAuthorization: ${auth}\r\nContent-Length: ${file.length}\r\nConnection: close\r\n\r\n`), file]), undefined, localAddress).then(({ answer }) => statusOf(answer));
+      rawExchange(
+        hook,
+        Buffer.concat([
+          Buffer.from(
+            `POST /instances HTTP/1.1\r\nHost: hook\r\nAuthorization: ${auth}\r\nContent-Length: ${file.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          file,
+        ]),
+        undefined,
+        localAddress,
+      ).then(({ answer }) => statusOf(answer));
     for (let i = 0; i < 3; i++) expect(await post(basic(`user-${i}`, 'x'), '127.0.0.20')).toBe(401);
     expect(await post(AUTH, '127.0.0.20')).toBe(429);
     expect(await post(AUTH, '127.0.0.21')).toBe(200);

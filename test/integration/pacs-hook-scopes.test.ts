@@ -57,26 +57,47 @@ async function hookFromEnv(auth: Record<string, string>) {
     AUTH_AUDIENCE: 'radiomics-status',
     ...auth,
   });
-  const deps = await buildPacsHookDeps(config, { s3Credentials: s3.credentials, log: createLogger({ function: 'pacs-hook' }, { sink: (line) => lines.push(line) }) });
+  const deps = await buildPacsHookDeps(config, {
+    s3Credentials: s3.credentials,
+    log: createLogger({ function: 'pacs-hook' }, { sink: (line) => lines.push(line) }),
+  });
   const server = await startPacsHookServer(deps);
   servers.push(server);
   return { server, lines };
 }
 
 const token = (claims: Record<string, unknown>, audience: string) =>
-  new SignJWT({ tenant: 'hosp-a', ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(Buffer.from(SECRET));
+  new SignJWT({ tenant: 'hosp-a', ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(ISSUER)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(Buffer.from(SECRET));
 
 async function everyRoute(base: string, authorization: string) {
   const post = async (path: string, body: Buffer | string, contentType: string) => {
-    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization, 'content-type': contentType }, body: body as BodyInit });
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': contentType },
+      body: body as BodyInit,
+    });
     return [path, res.status, res.headers.get('retry-after'), await res.text()] as const;
   };
   const boundary = 'scope-test-boundary';
-  const stowBody = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), instance, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  const stowBody = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+    instance,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
   return [
     await post('/dicomweb/studies', stowBody, `multipart/related; type="application/dicom"; boundary=${boundary}`),
     await post('/instances', instance, 'application/dicom'),
-    await post('/uploads', JSON.stringify({ studyUid: '1.2.3', sopUid: '1.2.3.4', size: 1000, sha256: 'a'.repeat(64) }), 'application/json'),
+    await post(
+      '/uploads',
+      JSON.stringify({ studyUid: '1.2.3', sopUid: '1.2.3.4', size: 1000, sha256: 'a'.repeat(64) }),
+      'application/json',
+    ),
   ];
 }
 
@@ -105,14 +126,26 @@ describe('pacs-hook: JWT scopes', () => {
 
   it('a write token (aud radiomics-pacs, scope pacs:write) stores under its tenant', async () => {
     const { server } = await hookFromEnv({ AUTH_HS256_SECRET_FILE: join(secrets, 'hs256') });
-    const res = await fetch(`${server.url}/instances`, { method: 'POST', headers: { authorization: `Bearer ${await token({ scope: 'pacs:write' }, 'radiomics-pacs')}` }, body: instance as BodyInit });
+    const res = await fetch(`${server.url}/instances`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token({ scope: 'pacs:write' }, 'radiomics-pacs')}` },
+      body: instance as BodyInit,
+    });
     expect(res.status).toBe(200);
     expect(await storedKeys()).toEqual([`hosp-a/dicom/${UID}.dcm`]);
   });
 
-  it('refuses to start when the hook would accept the status API\'s audience', () => {
+  it("refuses to start when the hook would accept the status API's audience", () => {
     expect(() =>
-      parsePacsHookConfig({ INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: '/x', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: 'radiomics-status', PACS_AUTH_AUDIENCE: 'radiomics-status', AUTH_JWKS_URL: 'https://login.test/jwks' }),
+      parsePacsHookConfig({
+        INTAKE_BUCKET: 'intake',
+        PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb',
+        PACS_CREDENTIALS_FILE: '/x',
+        AUTH_ISSUER: ISSUER,
+        AUTH_AUDIENCE: 'radiomics-status',
+        PACS_AUTH_AUDIENCE: 'radiomics-status',
+        AUTH_JWKS_URL: 'https://login.test/jwks',
+      }),
     ).toThrow("invalid configuration: PACS_AUTH_AUDIENCE must differ from AUTH_AUDIENCE (the status API's read tokens)");
   });
 });
@@ -123,7 +156,13 @@ describe('pacs-hook: JWKS outage', () => {
     const { server, lines } = await hookFromEnv({ AUTH_JWKS_URL: jwksDown.url });
     const { generateKeyPair } = await import('jose');
     const { privateKey } = await generateKeyPair('RS256');
-    const bearer = await new SignJWT({ tenant: 'hosp-a', scope: 'pacs:write' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience('radiomics-pacs').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const bearer = await new SignJWT({ tenant: 'hosp-a', scope: 'pacs:write' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setAudience('radiomics-pacs')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
     const answers = await everyRoute(server.url, `Bearer ${bearer}`);
     const unavailable = JSON.stringify({ HttpStatus: 503, Reason: 'unavailable', Message: 'try again later' });
     expect(answers).toEqual([
@@ -133,7 +172,12 @@ describe('pacs-hook: JWKS outage', () => {
     ]);
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logged.map(({ level, message, error_name, error_message }) => ({ level, message, error_name, error_message }))).toEqual(
-      Array(3).fill({ level: 'error', message: 'pacs hook failed', error_name: 'RetryableError', error_message: 'the signing keys for JWTs are unavailable' }),
+      Array(3).fill({
+        level: 'error',
+        message: 'pacs hook failed',
+        error_name: 'RetryableError',
+        error_message: 'the signing keys for JWTs are unavailable',
+      }),
     );
     expect(lines.join('\n')).not.toContain(bearer);
   });
@@ -145,26 +189,47 @@ describe('functions/pacs-hook.handler (Lambda), configured from its environment'
     const savedEnv = { ...process.env };
     try {
       Object.assign(process.env, {
-        INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: join(secrets, 'pacs-credentials.json'),
-        AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, S3_ENDPOINT: s3.endpoint,
-        AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: 'radiomics-status', AUTH_JWKS_URL: jwksDown.url,
+        INTAKE_BUCKET: 'intake',
+        PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb',
+        PACS_CREDENTIALS_FILE: join(secrets, 'pacs-credentials.json'),
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        S3_ENDPOINT: s3.endpoint,
+        AUTH_ISSUER: ISSUER,
+        AUTH_AUDIENCE: 'radiomics-status',
+        AUTH_JWKS_URL: jwksDown.url,
       });
-      const { handler } = (await import('#functions/pacs-hook.js')) as unknown as { handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2> };
+      const { handler } = (await import('#functions/pacs-hook.js')) as unknown as {
+        handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+      };
       const { generateKeyPair } = await import('jose');
       const { privateKey } = await generateKeyPair('RS256');
       const rs = (claims: Record<string, unknown>, audience: string) =>
-        new SignJWT({ tenant: 'hosp-a', ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+        new SignJWT({ tenant: 'hosp-a', ...claims })
+          .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+          .setIssuer(ISSUER)
+          .setAudience(audience)
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(privateKey);
       const invoke = async (bearer: string) =>
         handler(
           {
-            rawPath: '/instances', body: instance.toString('base64'), isBase64Encoded: true,
+            rawPath: '/instances',
+            body: instance.toString('base64'),
+            isBase64Encoded: true,
             headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/dicom' },
             requestContext: { http: { method: 'POST', sourceIp: '203.0.113.7' } },
           } as unknown as APIGatewayProxyEventV2,
           lambdaContext('pacs-hook', 29_000),
         );
       const outage = await invoke(await rs({ scope: 'pacs:write' }, 'radiomics-pacs'));
-      expect([outage.statusCode, outage.headers?.['retry-after'], outage.body]).toEqual([503, '5', JSON.stringify({ HttpStatus: 503, Reason: 'unavailable', Message: 'try again later' })]);
+      expect([outage.statusCode, outage.headers?.['retry-after'], outage.body]).toEqual([
+        503,
+        '5',
+        JSON.stringify({ HttpStatus: 503, Reason: 'unavailable', Message: 'try again later' }),
+      ]);
     } finally {
       process.env = savedEnv;
     }

@@ -9,7 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { createS3Client } from '#lib/s3/bucket.js';
 import { loadServices } from '#local/service-endpoints.js';
 import { SignJWT } from 'jose';
@@ -36,7 +43,9 @@ const SMALL_UID = '1.2.826.0.1.3680043.8.498.2001';
 let credentials: HospitalCredentials;
 
 beforeAll(async () => {
-  loop = dcmtkAvailable() ? makeUsLoopWithDcmtk({ frames: 6 }) : buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2999' }, { width: 64, height: 48, frames: 6 });
+  loop = dcmtkAvailable()
+    ? makeUsLoopWithDcmtk({ frames: 6 })
+    : buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2999' }, { width: 64, height: 48, frames: 6 });
   h = await startIntakeHarness();
   h.deps.convertDicom = dicomConversion({ ffmpegPath: '/usr/bin/ffmpeg', masterKey: h.masterKey, maxDicomBytes: 64 * 1024 * 1024 });
   credentials = {
@@ -51,11 +60,20 @@ beforeAll(async () => {
   hook = await startPacsHookServer({
     auth: credentialAuthenticator({
       load: async () => credentials,
-      jwt: createJwtVerifier({ keys: { kind: 'secret', secret: JWT_SECRET }, issuer: 'https://login.test/', audience: 'pacs-hook', tenantClaim: 'tenant' }),
+      jwt: createJwtVerifier({
+        keys: { kind: 'secret', secret: JWT_SECRET },
+        issuer: 'https://login.test/',
+        audience: 'pacs-hook',
+        tenantClaim: 'tenant',
+      }),
       refreshMs: 0,
     }),
     objects: new S3DicomObjects(h.s3, BUCKET),
-    presigner: new S3UploadPresigner(h.s3, BUCKET, { expiresInSecs: 300, multipartAboveBytes: 1024 * 1024, multipartPartBytes: 5 * 1024 * 1024 }),
+    presigner: new S3UploadPresigner(h.s3, BUCKET, {
+      expiresInSecs: 300,
+      multipartAboveBytes: 1024 * 1024,
+      multipartPartBytes: 5 * 1024 * 1024,
+    }),
     limits: { maxInstanceBytes: 8 * 1024 * 1024, maxRequestBytes: 64 * 1024 * 1024, maxUploadBytes: 1024 ** 3 },
     retrieveBase: 'https://hook.test/dicomweb',
     log: createLogger({ function: 'pacs-hook' }, { level: 'debug', sink: (line) => hookLog.push(line) }),
@@ -70,7 +88,12 @@ afterAll(async () => {
 async function stow(body: Buffer | AsyncIterable<Buffer>, auth = basic('stowuser', 'stowpass'), contentType?: string, boundary?: string) {
   const headers: Record<string, string> = { 'content-type': contentType ?? stowContentType(boundary!), accept: 'application/dicom+json' };
   if (auth) headers.authorization = auth;
-  const response = await fetch(`${hook.url}/dicomweb/studies`, { method: 'POST', headers, body: body as BodyInit, duplex: 'half' } as RequestInit);
+  const response = await fetch(`${hook.url}/dicomweb/studies`, {
+    method: 'POST',
+    headers,
+    body: body as BodyInit,
+    duplex: 'half',
+  } as RequestInit);
   const text = await response.text();
   return { status: response.status, type: response.headers.get('content-type'), json: text ? JSON.parse(text) : undefined };
 }
@@ -105,7 +128,10 @@ describe('STOW-RS POST /dicomweb/studies', () => {
     expect(items[1]).toEqual({
       '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] },
       '00081155': { vr: 'UI', Value: [SMALL_UID] },
-      '00081190': { vr: 'UR', Value: [`https://hook.test/dicomweb/studies/1.2.826.0.1.3680043.8.498.1/series/1.2.826.0.1.3680043.8.498.2/instances/${SMALL_UID}`] },
+      '00081190': {
+        vr: 'UR',
+        Value: [`https://hook.test/dicomweb/studies/1.2.826.0.1.3680043.8.498.1/series/1.2.826.0.1.3680043.8.498.2/instances/${SMALL_UID}`],
+      },
     });
     expect(items[0]['00081155'].Value).toEqual([sopOf(loop)]);
     expect(json['00081198']).toBeUndefined();
@@ -121,13 +147,27 @@ describe('STOW-RS POST /dicomweb/studies', () => {
     const outcome = summary.outcomes[0] as { videoId: string; batchId: string };
     const video = await h.store.getVideo(outcome.videoId);
     expect(video).toMatchObject({ stage: 'sealed', tenant: 'hosp-a', objectName: `${outcome.videoId}.mp4` });
-    const mp4 = decryptLikeTheOriginal(await h.batchKey(outcome.batchId, 'hosp-a'), await h.swift.getObjectBytes(video!.container!, video!.objectName!));
+    const mp4 = decryptLikeTheOriginal(
+      await h.batchKey(outcome.batchId, 'hosp-a'),
+      await h.swift.getObjectBytes(video!.container!, video!.objectName!),
+    );
     expect(mp4.toString('latin1', 4, 8)).toBe('ftyp');
     expect(mp4.includes('TEST^ECHO')).toBe(false);
     const dir = mkdtempSync(join(tmpdir(), 'sealed-mp4-'));
     try {
       writeFileSync(join(dir, 'v.mp4'), mp4);
-      const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', join(dir, 'v.mp4')]).toString().trim();
+      const probe = execFileSync('ffprobe', [
+        '-v',
+        'error',
+        '-count_frames',
+        '-show_entries',
+        'stream=codec_name,nb_read_frames',
+        '-of',
+        'csv=p=0',
+        join(dir, 'v.mp4'),
+      ])
+        .toString()
+        .trim();
       expect(probe).toBe('h264,6');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -141,21 +181,41 @@ describe('STOW-RS POST /dicomweb/studies', () => {
   });
 
   it.each([
-    ['an unsupported transfer syntax', 'dicom_unsupported_transfer_syntax', () => patchAscii(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2101' }), '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.5\0')],
-    ['DICOM without pixel data', 'dicom_no_pixel_data', () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2102' }, { pixels: false })],
+    [
+      'an unsupported transfer syntax',
+      'dicom_unsupported_transfer_syntax',
+      () =>
+        patchAscii(
+          buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2101' }),
+          '1.2.840.10008.1.2.1\0',
+          '1.2.840.10008.1.2.5\0',
+        ),
+    ],
+    [
+      'DICOM without pixel data',
+      'dicom_no_pixel_data',
+      () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2102' }, { pixels: false }),
+    ],
     ['DICM at 128 and garbage after', 'bad_dicom', () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(400, 0xff)])],
-    ['an uncompressed loop cut at 80 %', 'truncated_dicom', () => {
-      const whole = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2103' }, { width: 64, height: 48, frames: 10 });
-      return whole.subarray(0, Math.floor(whole.length * 0.8));
-    }],
-  ])('DICOM that reaches the bucket without the hook (a presigned upload) is rejected by the intake: %s → %s, kept and tagged', async (_label, reason, body) => {
-    const key = `hosp-a/dicom/direct-${reason}.dcm`;
-    const file = body();
-    const eTag = await h.put(key, file);
-    const summary = await ingestS3Event(h.event(key, file.length, eTag), h.deps);
-    expect(summary.outcomes[0]).toMatchObject({ status: 'rejected', reason });
-    expect(await h.tags(key)).toEqual({ 'radiomics-status': 'rejected', 'radiomics-reason': reason });
-  });
+    [
+      'an uncompressed loop cut at 80 %',
+      'truncated_dicom',
+      () => {
+        const whole = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2103' }, { width: 64, height: 48, frames: 10 });
+        return whole.subarray(0, Math.floor(whole.length * 0.8));
+      },
+    ],
+  ])(
+    'DICOM that reaches the bucket without the hook (a presigned upload) is rejected by the intake: %s → %s, kept and tagged',
+    async (_label, reason, body) => {
+      const key = `hosp-a/dicom/direct-${reason}.dcm`;
+      const file = body();
+      const eTag = await h.put(key, file);
+      const summary = await ingestS3Event(h.event(key, file.length, eTag), h.deps);
+      expect(summary.outcomes[0]).toMatchObject({ status: 'rejected', reason });
+      expect(await h.tags(key)).toEqual({ 'radiomics-status': 'rejected', 'radiomics-reason': reason });
+    },
+  );
 
   it('streams a chunked body with parts that carry no Content-Length', async () => {
     const boundary = orthancBoundary();
@@ -172,12 +232,19 @@ describe('STOW-RS POST /dicomweb/studies', () => {
   it('202 when some parts fail: FailedSOPSequence names them with a FailureReason, the rest are stored', async () => {
     const boundary = orthancBoundary();
     const good = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2003' });
-    const bigEndian = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2004' }, { transferSyntax: '1.2.840.10008.1.2.1' });
+    const bigEndian = buildUncompressedLoop(
+      { SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2004' },
+      { transferSyntax: '1.2.840.10008.1.2.1' },
+    );
     const unsupported = patchAscii(bigEndian, '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.5\0');
     const { status, json } = await stow(orthancStowBody(boundary, [good, unsupported]), undefined, undefined, boundary);
     expect(status).toBe(202);
     expect(json['00081198'].Value).toEqual([
-      { '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] }, '00081155': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.2004'] }, '00081197': { vr: 'US', Value: [0xc122] } },
+      {
+        '00081150': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] },
+        '00081155': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.2004'] },
+        '00081197': { vr: 'US', Value: [0xc122] },
+      },
     ]);
     expect(json['00081199'].Value).toHaveLength(1);
     expect(await object('hosp-a/dicom/1.2.826.0.1.3680043.8.498.2004.dcm')).toBeUndefined();
@@ -186,7 +253,12 @@ describe('STOW-RS POST /dicomweb/studies', () => {
   it('409 when no part is stored (not DICOM; DICOM without pixel data), and nothing is written', async () => {
     const boundary = orthancBoundary();
     const noPixels = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.2005' }, { pixels: false });
-    const { status, json } = await stow(orthancStowBody(boundary, [Buffer.from('%PDF-1.7\n'.repeat(30)), noPixels]), undefined, undefined, boundary);
+    const { status, json } = await stow(
+      orthancStowBody(boundary, [Buffer.from('%PDF-1.7\n'.repeat(30)), noPixels]),
+      undefined,
+      undefined,
+      boundary,
+    );
     expect(status).toBe(409);
     expect(json['00081198'].Value.map((item: Record<string, { Value: number[] }>) => item['00081197'].Value[0])).toEqual([0xc000, 0xa900]);
     expect(json['00081199']).toEqual({ vr: 'SQ' });
@@ -212,7 +284,11 @@ describe('STOW-RS POST /dicomweb/studies', () => {
       import('node:http').then(({ request }) => {
         const req = request(`${hook.url}/dicomweb/studies`, {
           method: 'POST',
-          headers: { 'content-type': stowContentType(boundary), 'content-length': String(2 * 1024 ** 3), authorization: basic('stowuser', 'stowpass') },
+          headers: {
+            'content-type': stowContentType(boundary),
+            'content-length': String(2 * 1024 ** 3),
+            authorization: basic('stowuser', 'stowpass'),
+          },
         });
         req.on('response', (res) => {
           let body = '';
@@ -254,7 +330,11 @@ describe('POST /instances (Orthanc peers and Lua HttpPost)', () => {
   const post = async (body: Buffer, auth?: string, path = '/orthanc-peer/instances') => {
     const response = await fetch(`${hook.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth ? { authorization: auth } : {}), 'x-hook-token': 'peer-header-token' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(auth ? { authorization: auth } : {}),
+        'x-hook-token': 'peer-header-token',
+      },
       body: body as unknown as BodyInit,
     });
     return { status: response.status, json: await response.json() };
@@ -273,9 +353,32 @@ describe('POST /instances (Orthanc peers and Lua HttpPost)', () => {
 
   it.each([
     ['not DICOM', () => Buffer.from('<html>not dicom</html>'.repeat(10)), 400, 'not_dicom', undefined],
-    ['DICOM without pixel data', () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3002' }, { pixels: false }), 400, 'dicom_no_pixel_data', '1.2.826.0.1.3680043.8.498.3002'],
-    ['an unsupported transfer syntax', () => patchAscii(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3003' }), '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.2\0'), 400, 'dicom_unsupported_transfer_syntax', '1.2.826.0.1.3680043.8.498.3003'],
-    ['an oversize instance', () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3004' }, { width: 1024, height: 1024, frames: 9 }), 413, 'too_large', '1.2.826.0.1.3680043.8.498.3004'],
+    [
+      'DICOM without pixel data',
+      () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3002' }, { pixels: false }),
+      400,
+      'dicom_no_pixel_data',
+      '1.2.826.0.1.3680043.8.498.3002',
+    ],
+    [
+      'an unsupported transfer syntax',
+      () =>
+        patchAscii(
+          buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3003' }),
+          '1.2.840.10008.1.2.1\0',
+          '1.2.840.10008.1.2.2\0',
+        ),
+      400,
+      'dicom_unsupported_transfer_syntax',
+      '1.2.826.0.1.3680043.8.498.3003',
+    ],
+    [
+      'an oversize instance',
+      () => buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.3004' }, { width: 1024, height: 1024, frames: 9 }),
+      413,
+      'too_large',
+      '1.2.826.0.1.3680043.8.498.3004',
+    ],
   ])('%s → %i %s, nothing written', async (_label, body, status, reason, uid) => {
     const answer = await post(body(), basic('peeruser', 'peerpass'));
     expect([answer.status, answer.json.Reason]).toEqual([status, reason]);
@@ -306,7 +409,11 @@ describe('POST /instances (Orthanc peers and Lua HttpPost)', () => {
 
 describe('credentials: the tenant comes from the credential', () => {
   const raw = (auth?: string) =>
-    fetch(`${hook.url}/instances`, { method: 'POST', headers: auth ? { authorization: auth } : {}, body: small as unknown as BodyInit }).then(async (r) => ({ status: r.status, auth: r.headers.get('www-authenticate'), json: await r.json() }));
+    fetch(`${hook.url}/instances`, {
+      method: 'POST',
+      headers: auth ? { authorization: auth } : {},
+      body: small as unknown as BodyInit,
+    }).then(async (r) => ({ status: r.status, auth: r.headers.get('www-authenticate'), json: await r.json() }));
 
   it.each([
     ['missing', undefined, 'missing_credentials'],
@@ -334,7 +441,12 @@ describe('credentials: the tenant comes from the credential', () => {
   });
 
   it('a static bearer token and a JWT each store under their own tenant', async () => {
-    const jwt = await new SignJWT({ tenant: 'hosp-jwt' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://login.test/').setAudience('pacs-hook').setExpirationTime('5m').sign(JWT_SECRET);
+    const jwt = await new SignJWT({ tenant: 'hosp-jwt' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://login.test/')
+      .setAudience('pacs-hook')
+      .setExpirationTime('5m')
+      .sign(JWT_SECRET);
     expect((await raw(`Bearer ${jwt}`)).status).toBe(200);
     expect((await raw('Bearer test-token-123')).status).toBe(200);
     expect((await object(`hosp-jwt/dicom/${SMALL_UID}.dcm`))?.equals(small)).toBe(true);
@@ -348,12 +460,21 @@ describe('credentials: the tenant comes from the credential', () => {
 
 describe('POST /uploads (presigned, for files above the Lambda payload limit)', () => {
   const ask = (body: unknown, auth = basic('stowuser', 'stowpass')) =>
-    fetch(`${hook.url}/uploads`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    fetch(`${hook.url}/uploads`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, json: await r.json() }));
   const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
   it("answers a presigned PUT under the credential's tenant; the file PUT there lands keyed by SOPInstanceUID", async () => {
     const file = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.4001' });
-    const { status, json } = await ask({ studyUid: '1.2.826.0.1.3680043.8.498.1', sopUid: '1.2.826.0.1.3680043.8.498.4001', size: file.length, sha256: sha256(file) });
+    const { status, json } = await ask({
+      studyUid: '1.2.826.0.1.3680043.8.498.1',
+      sopUid: '1.2.826.0.1.3680043.8.498.4001',
+      size: file.length,
+      sha256: sha256(file),
+    });
     expect(status).toBe(200);
     expect(json).toMatchObject({ method: 'PUT', key: 'hosp-a/dicom/1.2.826.0.1.3680043.8.498.4001.dcm', expiresInSecs: 300 });
     const put = await fetch(json.url, { method: 'PUT', headers: json.headers, body: file as unknown as BodyInit });
@@ -366,33 +487,58 @@ describe('POST /uploads (presigned, for files above the Lambda payload limit)', 
 
   it("another tenant's prefix: a body naming a tenant or a key is refused (the key comes from the credential)", async () => {
     const file = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.4002' });
-    const request = { studyUid: '1.2.826.0.1.3680043.8.498.1', sopUid: '1.2.826.0.1.3680043.8.498.4002', size: file.length, sha256: sha256(file) };
+    const request = {
+      studyUid: '1.2.826.0.1.3680043.8.498.1',
+      sopUid: '1.2.826.0.1.3680043.8.498.4002',
+      size: file.length,
+      sha256: sha256(file),
+    };
     for (const extra of [{ tenant: 'hosp-b' }, { key: 'hosp-b/dicom/x.dcm' }]) {
       const { status, json } = await ask({ ...request, ...extra });
       expect([status, json.Reason]).toEqual([400, 'unexpected_field']);
     }
   });
 
-  it('a presigned URL edited to another tenant\'s prefix is refused by a signature-checking S3 (Swift s3api)', async () => {
+  it("a presigned URL edited to another tenant's prefix is refused by a signature-checking S3 (Swift s3api)", async () => {
     // s3rver does not check presigned signatures; Swift's s3api middleware does, like AWS
     const services = loadServices();
-    const s3 = createS3Client({ region: 'us-east-1', endpoint: services.swift.s3Endpoint, credentials: { accessKeyId: services.swift.s3AccessKey, secretAccessKey: services.swift.s3SecretKey } });
+    const s3 = createS3Client({
+      region: 'us-east-1',
+      endpoint: services.swift.s3Endpoint,
+      credentials: { accessKeyId: services.swift.s3AccessKey, secretAccessKey: services.swift.s3SecretKey },
+    });
     const bucket = `pacs-presign-${randomBytes(4).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     try {
-      const presigner = new S3UploadPresigner(s3, bucket, { expiresInSecs: 300, multipartAboveBytes: 1024 * 1024, multipartPartBytes: 5 * 1024 * 1024 });
+      const presigner = new S3UploadPresigner(s3, bucket, {
+        expiresInSecs: 300,
+        multipartAboveBytes: 1024 * 1024,
+        multipartPartBytes: 5 * 1024 * 1024,
+      });
       const file = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.4002' });
-      const ticket = await presigner.presign('hosp-a', { studyUid: '1.2.3', sopUid: '1.2.826.0.1.3680043.8.498.4002', size: file.length, sha256: createHash('sha256').update(file).digest('hex') });
+      const ticket = await presigner.presign('hosp-a', {
+        studyUid: '1.2.3',
+        sopUid: '1.2.826.0.1.3680043.8.498.4002',
+        size: file.length,
+        sha256: createHash('sha256').update(file).digest('hex'),
+      });
       if (ticket.method !== 'PUT') throw new Error('expected a PUT ticket');
       const forged = ticket.url.replace('/hosp-a/', '/hosp-b/');
       expect((await fetch(forged, { method: 'PUT', headers: ticket.headers, body: file as unknown as BodyInit })).status).toBe(403);
       expect((await fetch(ticket.url, { method: 'PUT', headers: ticket.headers, body: file as unknown as BodyInit })).status).toBe(200);
       // with md5 (the Orthanc Lua recipe's digest), a changed byte is refused too (Content-MD5 is checked)
-      const md5Ticket = await presigner.presign('hosp-a', { studyUid: '1.2.3', sopUid: '1.2.826.0.1.3680043.8.498.4002', size: file.length, md5: createHash('md5').update(file).digest('hex') });
+      const md5Ticket = await presigner.presign('hosp-a', {
+        studyUid: '1.2.3',
+        sopUid: '1.2.826.0.1.3680043.8.498.4002',
+        size: file.length,
+        md5: createHash('md5').update(file).digest('hex'),
+      });
       if (md5Ticket.method !== 'PUT') throw new Error('expected a PUT ticket');
       const tampered = Buffer.from(file);
       tampered[tampered.length - 1] ^= 1;
-      expect((await fetch(md5Ticket.url, { method: 'PUT', headers: md5Ticket.headers, body: tampered as unknown as BodyInit })).status).toBe(400);
+      expect(
+        (await fetch(md5Ticket.url, { method: 'PUT', headers: md5Ticket.headers, body: tampered as unknown as BodyInit })).status,
+      ).toBe(400);
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
       expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['hosp-a/dicom/1.2.826.0.1.3680043.8.498.4002.dcm']);
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'hosp-a/dicom/1.2.826.0.1.3680043.8.498.4002.dcm' }));
@@ -405,14 +551,21 @@ describe('POST /uploads (presigned, for files above the Lambda payload limit)', 
   it('bad requests are 400 and sizes over the cap 413', async () => {
     expect((await ask({ studyUid: 'x', sopUid: '1.2', size: 1, sha256: '0'.repeat(64) })).status).toBe(400);
     expect((await ask({ studyUid: '1.2', sopUid: '1.2', size: 1 })).json.Reason).toBe('bad_upload_request');
-    expect((await ask({ studyUid: '1.2', sopUid: '1.2', size: 1, sha256: '0'.repeat(64), md5: '0'.repeat(32) })).json.Reason).toBe('bad_upload_request');
+    expect((await ask({ studyUid: '1.2', sopUid: '1.2', size: 1, sha256: '0'.repeat(64), md5: '0'.repeat(32) })).json.Reason).toBe(
+      'bad_upload_request',
+    );
     expect((await ask({ studyUid: '1.2', sopUid: '1.2', size: '131730.0', md5: '0'.repeat(32) })).status).toBe(200); // Orthanc Lua's DumpJson
     expect((await ask({ studyUid: '1.2', sopUid: '1.2', size: 2 * 1024 ** 3, sha256: '0'.repeat(64) })).status).toBe(413);
   });
 
   it('above the multipart threshold: presigned parts, complete, and the object lands whole', async () => {
     const file = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.4003' }, { width: 1024, height: 1024, frames: 11 });
-    const { status, json } = await ask({ studyUid: '1.2.826.0.1.3680043.8.498.1', sopUid: '1.2.826.0.1.3680043.8.498.4003', size: file.length, sha256: sha256(file) });
+    const { status, json } = await ask({
+      studyUid: '1.2.826.0.1.3680043.8.498.1',
+      sopUid: '1.2.826.0.1.3680043.8.498.4003',
+      size: file.length,
+      sha256: sha256(file),
+    });
     expect(status).toBe(200);
     expect(json).toMatchObject({ method: 'MULTIPART', key: 'hosp-a/dicom/1.2.826.0.1.3680043.8.498.4003.dcm', partBytes: 5 * 1024 * 1024 });
     expect(json.parts).toHaveLength(Math.ceil(file.length / (5 * 1024 * 1024)));

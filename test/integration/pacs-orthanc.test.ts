@@ -95,7 +95,9 @@ maybe('a real Orthanc exports to the PACS hook', () => {
   });
 
   it('the /uploads Lua recipe (docs/hospital/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
-    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))[0]).toMatch(/^hook upload: PUT done for [0-9a-f-]{44}$/);
+    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))[0]).toMatch(
+      /^hook upload: PUT done for [0-9a-f-]{44}$/,
+    );
     expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant: 'hosp-upload', status: 200, transfer: 'length' });
     expect(report.hookWarnings.filter((w: { message: string }) => w.message !== 'stow with zero parts')).toEqual([]);
   });
@@ -118,15 +120,21 @@ maybe('a real Orthanc exports to the PACS hook', () => {
     for (const job of report.jobs) expect(job).toMatchObject({ State: 'Success', ErrorCode: 0 });
   });
 
-  it("a job failed by a hook outage and then resubmitted stays failed: Orthanc resends an empty body, the hook answers 400", () => {
-    expect(report.resubmit).toEqual({ firstRun: { State: 'Failure', ErrorCode: 1 }, resubmitStatus: 200, afterResubmit: { State: 'Failure', ErrorCode: 1 } });
+  it('a job failed by a hook outage and then resubmitted stays failed: Orthanc resends an empty body, the hook answers 400', () => {
+    expect(report.resubmit).toEqual({
+      firstRun: { State: 'Failure', ErrorCode: 1 },
+      resubmitStatus: 200,
+      afterResubmit: { State: 'Failure', ErrorCode: 1 },
+    });
     expect(report.hookAnswers).toContainEqual({ route: 'stow', tenant: 'hosp-basic', status: 400, transfer: 'chunked' });
     expect(report.hookWarnings).toContainEqual({ message: 'stow with zero parts' });
     expect(report.hookErrors).toEqual(['injected outage']);
   });
 
   it('each route landed the byte-exact instance under its tenant, keyed by SOPInstanceUID', () => {
-    const sop = execFileSync('dcmdump', ['+P', '0002,0003', join(work, 'us.dcm')]).toString().match(/\[([0-9.]+)\]/)![1];
+    const sop = execFileSync('dcmdump', ['+P', '0002,0003', join(work, 'us.dcm')])
+      .toString()
+      .match(/\[([0-9.]+)\]/)![1];
     expect(report.objects).toEqual(TENANTS.map((tenant) => ({ key: `${tenant}/dicom/${sop}.dcm`, bytes: dicom.length, sameBytes: true })));
   });
 
@@ -144,7 +152,9 @@ maybe('a real Orthanc exports to the PACS hook', () => {
       const s3 = createS3Client({ region: 'eu-west-1', endpoint: landed.endpoint, credentials: landed.credentials });
       try {
         for (const { key } of report.objects as { key: string }[]) {
-          const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'radiomics-intake', Key: key }))).Body!.transformToByteArray());
+          const body = Buffer.from(
+            await (await s3.send(new GetObjectCommand({ Bucket: 'radiomics-intake', Key: key }))).Body!.transformToByteArray(),
+          );
           const eTag = await h.put(key, body);
           const summary = await ingestS3Event(h.event(key, body.length, eTag), h.deps);
           expect(summary).toMatchObject({ records: 1, sealed: 1, rejected: 0 });
@@ -152,11 +162,25 @@ maybe('a real Orthanc exports to the PACS hook', () => {
           const video = await h.store.getVideo(outcome.videoId);
           const tenant = key.split('/')[0];
           expect(video).toMatchObject({ stage: 'sealed', tenant });
-          const mp4 = decryptLikeTheOriginal(await h.batchKey(outcome.batchId, tenant), await h.swift.getObjectBytes(video!.container!, video!.objectName!));
+          const mp4 = decryptLikeTheOriginal(
+            await h.batchKey(outcome.batchId, tenant),
+            await h.swift.getObjectBytes(video!.container!, video!.objectName!),
+          );
           expect(mp4.includes('TEST^ECHO')).toBe(false);
           expect(mp4.includes('ECHO001')).toBe(false);
           writeFileSync(join(work, 'sealed.mp4'), mp4);
-          const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'csv=p=0', join(work, 'sealed.mp4')]).toString().trim();
+          const probe = execFileSync('ffprobe', [
+            '-v',
+            'error',
+            '-count_frames',
+            '-show_entries',
+            'stream=codec_name,width,height,nb_read_frames',
+            '-of',
+            'csv=p=0',
+            join(work, 'sealed.mp4'),
+          ])
+            .toString()
+            .trim();
           expect(probe).toBe('h264,240,320,8');
         }
         expect(h.logLines.join('\n')).not.toMatch(/TEST\^ECHO|ECHO001|1\.2\.276\.0\.7230010/);
@@ -184,14 +208,24 @@ function matrixFixtures(dir: string) {
     execFileSync('dcmodify', ['-nb', '-m', 'SOPClassUID=1.2.840.10008.5.1.4.1.1.2', '-m', 'Modality=CT', '-e', 'NumberOfFrames', file]);
     return file;
   };
-  const single = (sop: number, study: number) => write(`single-${sop}.dcm`, patchAscii(loop(sop, study, { frames: 1 }), '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.6.1', 2));
-  const entry = (name: string, files: [string, number][]) => ({ name, files: files.map(([file, sop]) => ({ file, sopInstanceUid: uid(sop) })) });
+  const single = (sop: number, study: number) =>
+    write(
+      `single-${sop}.dcm`,
+      patchAscii(loop(sop, study, { frames: 1 }), '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.6.1', 2),
+    );
+  const entry = (name: string, files: [string, number][]) => ({
+    name,
+    files: files.map(([file, sop]) => ({ file, sopInstanceUid: uid(sop) })),
+  });
   return [
     entry('rle loop', [[rle(9101, 9100), 9101]]),
     entry('single-frame US image', [[single(9201, 9200), 9201]]),
     entry('CT instance', [[ct(9301, 9300), 9301]]),
     entry('uncompressed loop above 8 MiB', [[write('big.dcm', loop(9401, 9400, { width: 1024, height: 1024, frames: 9 })), 9401]]),
-    entry('study of 3 instances', [9501, 9502, 9503].map((sop) => [write(`study-${sop}.dcm`, loop(sop, 9500)), sop] as [string, number])),
+    entry(
+      'study of 3 instances',
+      [9501, 9502, 9503].map((sop) => [write(`study-${sop}.dcm`, loop(sop, 9500)), sop] as [string, number]),
+    ),
     entry('mixed study', [
       [write('mixed-9601.dcm', loop(9601, 9600)), 9601],
       [rle(9602, 9600), 9602],
@@ -200,72 +234,92 @@ function matrixFixtures(dir: string) {
   ];
 }
 
-maybe('a real Orthanc sends refused, capped and multi-instance studies through every route (hook from its environment, default caps)', () => {
-  let matrix: any;
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-matrix-'));
-    const dir = join(work, 'fixtures');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(work, 'us.dcm'), makeUsLoopWithDcmtk({ frames: 2 })); // unused in matrix mode
-    writeFileSync(join(work, 'manifest.json'), JSON.stringify(matrixFixtures(dir)));
-    matrix = await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')]);
-  }, 600_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+maybe(
+  'a real Orthanc sends refused, capped and multi-instance studies through every route (hook from its environment, default caps)',
+  () => {
+    let matrix: any;
+    beforeAll(async () => {
+      work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-matrix-'));
+      const dir = join(work, 'fixtures');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(work, 'us.dcm'), makeUsLoopWithDcmtk({ frames: 2 })); // unused in matrix mode
+      writeFileSync(join(work, 'manifest.json'), JSON.stringify(matrixFixtures(dir)));
+      matrix = await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')]);
+    }, 600_000);
+    afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('the driver ran to its end', () => {
-    expect(matrix.error).toBeUndefined();
-  });
-
-  const refusedSingle = (stowReason: string, stowStatus: number, peerStatus: number) => ({
-    stow: { orthanc: 500, hook: [{ status: stowStatus, stored: 0, failed: 1, reasons: stowReason }] },
-    peer: { orthanc: 500, hook: [{ status: peerStatus }] },
-  });
-
-  it.each([
-    ['rle loop', refusedSingle('dicom_unsupported_transfer_syntax', 409, 400)],
-    ['single-frame US image', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
-    ['CT instance', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
-    ['uncompressed loop above 8 MiB', refusedSingle('request_too_large', 413, 413)],
-  ])('%s: STOW-RS and peer jobs fail in Orthanc; the hook refused it with the reason', (name, expected) => {
-    expect(matrix.routes[name]).toEqual(expected);
-  });
-
-  it('study of 3 instances: STOW-RS stores all three in one request (200), the peer job sends three (200 each)', () => {
-    expect(matrix.routes['study of 3 instances']).toEqual({
-      stow: { orthanc: 200, hook: [{ status: 200, stored: 3, failed: 0 }] },
-      peer: { orthanc: 200, hook: [{ status: 200 }, { status: 200 }, { status: 200 }] },
+    it('the driver ran to its end', () => {
+      expect(matrix.error).toBeUndefined();
     });
-  });
 
-  it('mixed study: STOW-RS stores the loop and refuses the RLE and CT instances (202), the job fails; the peer job stops at its first refusal', () => {
-    const { stow, peer } = matrix.routes['mixed study'];
-    expect(stow).toEqual({ orthanc: 500, hook: [{ status: 202, stored: 1, failed: 2, reasons: 'dicom_unsupported_transfer_syntax,dicom_unsupported_sop_class' }] });
-    expect(peer.orthanc).toBe(500);
-    expect(peer.hook.map((a: { status: number }) => a.status)).toEqual([...peer.hook.slice(1).map(() => 200), 400]);
-  });
+    const refusedSingle = (stowReason: string, stowStatus: number, peerStatus: number) => ({
+      stow: { orthanc: 500, hook: [{ status: stowStatus, stored: 0, failed: 1, reasons: stowReason }] },
+      peer: { orthanc: 500, hook: [{ status: peerStatus }] },
+    });
 
-  it('Lua: /instances refuses what the hook does not take (Orthanc gives Lua an empty answer); /uploads presigns every instance, PUT and checked', () => {
-    expect(matrix.lua.posts).toEqual(['refused', 'refused', 'refused', 'refused', 'Success', 'Success', 'Success', 'Success', 'refused', 'refused']);
-    expect(matrix.lua.uploads).toEqual(Array.from({ length: 10 }, () => 'hook upload: PUT done for <id>'));
-  });
+    it.each([
+      ['rle loop', refusedSingle('dicom_unsupported_transfer_syntax', 409, 400)],
+      ['single-frame US image', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
+      ['CT instance', refusedSingle('dicom_unsupported_sop_class', 409, 400)],
+      ['uncompressed loop above 8 MiB', refusedSingle('request_too_large', 413, 413)],
+    ])('%s: STOW-RS and peer jobs fail in Orthanc; the hook refused it with the reason', (name, expected) => {
+      expect(matrix.routes[name]).toEqual(expected);
+    });
 
-  it("Orthanc's jobs: only the 3-instance study's (sync STOW, peer, OnStableStudy STOW) succeed; the other 15 fail", () => {
-    expect(matrix.jobStates).toEqual([...Array.from({ length: 15 }, () => 'Failure'), 'Success', 'Success', 'Success']);
-  });
+    it('study of 3 instances: STOW-RS stores all three in one request (200), the peer job sends three (200 each)', () => {
+      expect(matrix.routes['study of 3 instances']).toEqual({
+        stow: { orthanc: 200, hook: [{ status: 200, stored: 3, failed: 0 }] },
+        peer: { orthanc: 200, hook: [{ status: 200 }, { status: 200 }, { status: 200 }] },
+      });
+    });
 
-  it('what landed, byte-exact: accepted instances under each route\'s tenant; everything under the /uploads tenant (the intake checks those)', () => {
-    const uid = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
-    const keys = (tenant: string, sops: number[]) => sops.map((n) => ({ key: `${tenant}/dicom/${uid(n)}.dcm`, sameBytes: true }));
-    const accepted = [9501, 9502, 9503, 9601];
-    expect(matrix.landed).toEqual([
-      ...keys('hosp-basic', accepted),
-      ...keys('hosp-bearer', accepted),
-      ...keys('hosp-lua', accepted),
-      ...keys('hosp-peer', matrix.landed.some((o: { key: string }) => o.key === `hosp-peer/dicom/${uid(9601)}.dcm`) ? accepted : [9501, 9502, 9503]),
-      ...keys('hosp-upload', [9101, 9201, 9301, 9401, 9501, 9502, 9503, 9601, 9602, 9603]),
-    ]);
-  });
-});
+    it('mixed study: STOW-RS stores the loop and refuses the RLE and CT instances (202), the job fails; the peer job stops at its first refusal', () => {
+      const { stow, peer } = matrix.routes['mixed study'];
+      expect(stow).toEqual({
+        orthanc: 500,
+        hook: [{ status: 202, stored: 1, failed: 2, reasons: 'dicom_unsupported_transfer_syntax,dicom_unsupported_sop_class' }],
+      });
+      expect(peer.orthanc).toBe(500);
+      expect(peer.hook.map((a: { status: number }) => a.status)).toEqual([...peer.hook.slice(1).map(() => 200), 400]);
+    });
+
+    it('Lua: /instances refuses what the hook does not take (Orthanc gives Lua an empty answer); /uploads presigns every instance, PUT and checked', () => {
+      expect(matrix.lua.posts).toEqual([
+        'refused',
+        'refused',
+        'refused',
+        'refused',
+        'Success',
+        'Success',
+        'Success',
+        'Success',
+        'refused',
+        'refused',
+      ]);
+      expect(matrix.lua.uploads).toEqual(Array.from({ length: 10 }, () => 'hook upload: PUT done for <id>'));
+    });
+
+    it("Orthanc's jobs: only the 3-instance study's (sync STOW, peer, OnStableStudy STOW) succeed; the other 15 fail", () => {
+      expect(matrix.jobStates).toEqual([...Array.from({ length: 15 }, () => 'Failure'), 'Success', 'Success', 'Success']);
+    });
+
+    it("what landed, byte-exact: accepted instances under each route's tenant; everything under the /uploads tenant (the intake checks those)", () => {
+      const uid = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
+      const keys = (tenant: string, sops: number[]) => sops.map((n) => ({ key: `${tenant}/dicom/${uid(n)}.dcm`, sameBytes: true }));
+      const accepted = [9501, 9502, 9503, 9601];
+      expect(matrix.landed).toEqual([
+        ...keys('hosp-basic', accepted),
+        ...keys('hosp-bearer', accepted),
+        ...keys('hosp-lua', accepted),
+        ...keys(
+          'hosp-peer',
+          matrix.landed.some((o: { key: string }) => o.key === `hosp-peer/dicom/${uid(9601)}.dcm`) ? accepted : [9501, 9502, 9503],
+        ),
+        ...keys('hosp-upload', [9101, 9201, 9301, 9401, 9501, 9502, 9503, 9601, 9602, 9603]),
+      ]);
+    });
+  },
+);
 
 maybe('a synchronous Orthanc job while every job thread is busy (why local/orthanc.ts sets ConcurrentJobs)', () => {
   beforeAll(() => {

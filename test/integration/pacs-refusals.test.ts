@@ -44,14 +44,23 @@ beforeAll(async () => {
   hook = await startPacsHookServer({
     auth: credentialAuthenticator({ load: async () => credentials }),
     objects: new S3DicomObjects(s3, 'radiomics-intake'),
-    presigner: new S3UploadPresigner(s3, 'radiomics-intake', { expiresInSecs: 300, multipartAboveBytes: 1024 ** 3, multipartPartBytes: 64 * 1024 * 1024 }),
+    presigner: new S3UploadPresigner(s3, 'radiomics-intake', {
+      expiresInSecs: 300,
+      multipartAboveBytes: 1024 ** 3,
+      multipartPartBytes: 64 * 1024 * 1024,
+    }),
     limits: { maxInstanceBytes: 8 * 1024 * 1024, maxRequestBytes: 64 * 1024 * 1024, maxUploadBytes: 1024 ** 3 },
     retrieveBase: 'https://hook.test/dicomweb',
     log,
     refusals,
   });
   api = {
-    verifier: createJwtVerifier({ keys: { kind: 'secret', secret: SECRET }, issuer: 'https://login.test/', audience: 'radiomics-status', tenantClaim: 'tenant' }),
+    verifier: createJwtVerifier({
+      keys: { kind: 'secret', secret: SECRET },
+      issuer: 'https://login.test/',
+      audience: 'radiomics-status',
+      tenantClaim: 'tenant',
+    }),
     store: undefined as never, // not read by this route
     swift: undefined as never,
     results: { tempUrlKey: 'unused', ttlSecs: 60, maxLinks: 1 },
@@ -69,7 +78,13 @@ afterAll(async () => {
 });
 
 const token = (tenant: string) =>
-  new SignJWT({ tenant, scope: 'status:read' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://login.test/').setAudience('radiomics-status').setIssuedAt().setExpirationTime('5m').sign(SECRET);
+  new SignJWT({ tenant, scope: 'status:read' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('https://login.test/')
+    .setAudience('radiomics-status')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(SECRET);
 
 async function listRefusals(tenant: string, query?: Record<string, string>) {
   const event = {
@@ -84,21 +99,45 @@ async function listRefusals(tenant: string, query?: Record<string, string>) {
 
 describe('GET /pacs/refusals', () => {
   it("lists the tenant's refusals newest first (time, route, SOPInstanceUID, reason code and text), never another tenant's", async () => {
-    const rle = patchAscii(buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.8001' }), '1.2.840.10008.1.2.1\0', '1.2.840.10008.1.2.5\0');
-    const peer = await fetch(`${hook.url}/instances`, { method: 'POST', headers: { authorization: basic('usera', 'passa') }, body: rle as unknown as BodyInit });
+    const rle = patchAscii(
+      buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.8001' }),
+      '1.2.840.10008.1.2.1\0',
+      '1.2.840.10008.1.2.5\0',
+    );
+    const peer = await fetch(`${hook.url}/instances`, {
+      method: 'POST',
+      headers: { authorization: basic('usera', 'passa') },
+      body: rle as unknown as BodyInit,
+    });
     expect(peer.status).toBe(400);
     const boundary = orthancBoundary();
     const other = buildUncompressedLoop({ SOPInstanceUID: '1.2.826.0.1.3680043.8.498.8002' });
-    const stow = await fetch(`${hook.url}/dicomweb/studies/9.9.9`, { method: 'POST', headers: { authorization: basic('usera', 'passa'), 'content-type': stowContentType(boundary) }, body: orthancStowBody(boundary, [other]) as unknown as BodyInit });
+    const stow = await fetch(`${hook.url}/dicomweb/studies/9.9.9`, {
+      method: 'POST',
+      headers: { authorization: basic('usera', 'passa'), 'content-type': stowContentType(boundary) },
+      body: orthancStowBody(boundary, [other]) as unknown as BodyInit,
+    });
     expect(stow.status).toBe(409);
-    const b = await fetch(`${hook.url}/instances`, { method: 'POST', headers: { authorization: basic('userb', 'passb') }, body: Buffer.from('not dicom'.repeat(20)) as unknown as BodyInit });
+    const b = await fetch(`${hook.url}/instances`, {
+      method: 'POST',
+      headers: { authorization: basic('userb', 'passb') },
+      body: Buffer.from('not dicom'.repeat(20)) as unknown as BodyInit,
+    });
     expect(b.status).toBe(400);
 
     const { status, body } = await listRefusals('hosp-a');
     expect(status).toBe(200);
     assertContract('/pacs/refusals', 200, body);
-    expect(body.refusals.map(({ at, ...rest }: { at: string }) => (expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), rest))).toEqual([
-      { route: 'stow', sop_instance_uid: '1.2.826.0.1.3680043.8.498.8002', reason: 'study_mismatch', text: 'the instance belongs to another study than the STOW-RS path names', status: 409 },
+    expect(
+      body.refusals.map(({ at, ...rest }: { at: string }) => (expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), rest)),
+    ).toEqual([
+      {
+        route: 'stow',
+        sop_instance_uid: '1.2.826.0.1.3680043.8.498.8002',
+        reason: 'study_mismatch',
+        text: 'the instance belongs to another study than the STOW-RS path names',
+        status: 409,
+      },
       {
         route: 'instances',
         sop_instance_uid: '1.2.826.0.1.3680043.8.498.8001',
@@ -107,13 +146,22 @@ describe('GET /pacs/refusals', () => {
         status: 400,
       },
     ]);
-    expect((await listRefusals('hosp-b')).body.refusals.map((r: { reason: string; sop_instance_uid: string | null }) => [r.reason, r.sop_instance_uid])).toEqual([['not_dicom', null]]);
+    expect(
+      (await listRefusals('hosp-b')).body.refusals.map((r: { reason: string; sop_instance_uid: string | null }) => [
+        r.reason,
+        r.sop_instance_uid,
+      ]),
+    ).toEqual([['not_dicom', null]]);
     expect((await listRefusals('hosp-c')).body).toEqual({ refusals: [] });
     expect((await listRefusals('hosp-a', { limit: '1' })).body.refusals).toHaveLength(1);
   });
 
   it('without a token: 401, and nothing listed', async () => {
-    const event = { rawPath: '/pacs/refusals', requestContext: { http: { method: 'GET', path: '/pacs/refusals' } }, headers: {} } as unknown as APIGatewayProxyEventV2;
+    const event = {
+      rawPath: '/pacs/refusals',
+      requestContext: { http: { method: 'GET', path: '/pacs/refusals' } },
+      headers: {},
+    } as unknown as APIGatewayProxyEventV2;
     expect((await routeRequest(event, api)).statusCode).toBe(401);
   });
 });

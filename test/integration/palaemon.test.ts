@@ -21,18 +21,30 @@ import {
 import { ConfigError, RetryableError } from '#lib/errors.js';
 
 /** The emulator's creator id: SHA-256 of the certificate's SubjectPublicKeyInfo. */
-const keyHashOf = (pem: string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+const keyHashOf = (pem: string) =>
+  createHash('sha256')
+    .update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 
 /** What the CAS gives back for a posted session: creator, persistency, predecessor null, MRENCLAVEs reshaped. */
 function normalisedShape(yaml: string, creatorPem: string): Record<string, unknown> {
   const doc = parseYaml(yaml) as Record<string, unknown>;
-  const services = (doc.services as Array<Record<string, unknown>>).map(({ mrenclaves, ...rest }) => ({ ...rest, attestation: [{ mrenclave: mrenclaves }] }));
+  const services = (doc.services as Array<Record<string, unknown>>).map(({ mrenclaves, ...rest }) => ({
+    ...rest,
+    attestation: [{ mrenclave: mrenclaves }],
+  }));
   return { ...doc, services, predecessor: null, creator: keyHashOf(creatorPem), persistency: 'None' };
 }
 
 const MRENCLAVE = 'a'.repeat(64);
 const KEY = Buffer.alloc(16, 7).toString('base64');
-const image = { mrenclave: MRENCLAVE, imageName: 'registry.local/radiomics:1', fspfTag: 'b'.repeat(32), fspfKey: 'c'.repeat(64), fspfPath: '/fspf.pb' };
+const image = {
+  mrenclave: MRENCLAVE,
+  imageName: 'registry.local/radiomics:1',
+  fspfTag: 'b'.repeat(32),
+  fspfKey: 'c'.repeat(64),
+  fspfPath: '/fspf.pb',
+};
 const sessionInput = (name: string, extra: Partial<RadiomicsSessionInput> = {}): RadiomicsSessionInput => ({
   format: '0.3',
   name,
@@ -55,7 +67,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'palaemon-it-'));
   fx = await generateTlsFixtures(join(dir, 'tls'), { clients: ['alice', 'bob'] });
   other = await generateTlsFixtures(join(dir, 'other-tls'), { clients: ['mallory'] });
-  cas = await startPalaemonEmulator({ tls: { ca: fx.ca, cert: fx.server.cert, key: fx.server.key }, stateDir: join(dir, 'state'), attestationPort: 0 });
+  cas = await startPalaemonEmulator({
+    tls: { ca: fx.ca, cert: fx.server.cert, key: fx.server.key },
+    stateDir: join(dir, 'state'),
+    attestationPort: 0,
+  });
   alice = new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key } });
   bob = new PalaemonClient({ baseUrl: cas.url, tls: { ca: fx.ca, cert: fx.clients.bob.cert, key: fx.clients.bob.key } });
 });
@@ -88,7 +104,9 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     expect(error).toBeInstanceOf(CasRequestError);
     expect((error as CasRequestError).status).toBe(400);
     expect((error as CasRequestError).kind).toBe('exists');
-    expect((error as CasRequestError).casMessage).toBe(`Could not create successor session. Invalid previous session digest: Some("${hash}") != None`);
+    expect((error as CasRequestError).casMessage).toBe(
+      `Could not create successor session. Invalid previous session digest: Some("${hash}") != None`,
+    );
     expect((error as Error).message).toBe(
       `CAS refused to create session batch-twice: 400: Could not create successor session. Invalid previous session digest: Some("${hash}") != None`,
     );
@@ -96,7 +114,9 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
 
   it('updates with the current hash as predecessor, and refuses a stale one', async () => {
     const first = await alice.create(buildRadiomicsSession(sessionInput('batch-update')));
-    const second = await alice.update(buildRadiomicsSession(sessionInput('batch-update', { environment: { ITEM_LEASE_SECS: '30' }, predecessor: first.hash })));
+    const second = await alice.update(
+      buildRadiomicsSession(sessionInput('batch-update', { environment: { ITEM_LEASE_SECS: '30' }, predecessor: first.hash })),
+    );
     expect(second.hash).not.toBe(first.hash);
     expect((await alice.readWithHash('batch-update')).hash).toBe(second.hash);
     const stale = await alice
@@ -120,21 +140,35 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     const { hash } = await alice.create(buildRadiomicsSession(sessionInput('batch-owned')));
     const read = (await bob.read('batch-owned').catch((e: unknown) => e)) as CasRequestError;
     expect(read).toBeInstanceOf(CasRequestError);
-    expect([read.status, read.kind, read.casMessage]).toEqual([403, 'forbidden', 'access denied: this client certificate may not read session batch-owned']);
+    expect([read.status, read.kind, read.casMessage]).toEqual([
+      403,
+      'forbidden',
+      'access denied: this client certificate may not read session batch-owned',
+    ]);
     const update = (await bob
       .update(buildRadiomicsSession(sessionInput('batch-owned', { predecessor: hash })))
       .catch((e: unknown) => e)) as CasRequestError;
-    expect([update.status, update.kind, update.casMessage]).toEqual([403, 'forbidden', 'access denied: this client certificate may not update session batch-owned']);
+    expect([update.status, update.kind, update.casMessage]).toEqual([
+      403,
+      'forbidden',
+      'access denied: this client certificate may not update session batch-owned',
+    ]);
   });
 
   it('reading an unknown session gives 404 from {"msg": [...]}', async () => {
     const error = (await alice.readWithHash('no-such-session').catch((e: unknown) => e)) as CasRequestError;
     expect(error).toBeInstanceOf(CasRequestError);
-    expect([error.status, error.kind, error.message]).toEqual([404, 'not_found', 'CAS refused to read session no-such-session: 404: session no-such-session not found']);
+    expect([error.status, error.kind, error.message]).toEqual([
+      404,
+      'not_found',
+      'CAS refused to read session no-such-session: 404: session no-such-session not found',
+    ]);
   });
 
   it('an update without predecessor is refused before any request', async () => {
-    await expect(alice.update(buildRadiomicsSession(sessionInput('batch-nopred')))).rejects.toThrow('an update must carry predecessor: <hash of the current session>');
+    await expect(alice.update(buildRadiomicsSession(sessionInput('batch-nopred')))).rejects.toThrow(
+      'an update must carry predecessor: <hash of the current session>',
+    );
   });
 
   it('a body that is not YAML is refused before sending, without echoing it', async () => {
@@ -144,7 +178,10 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
   });
 
   it('a session the CAS rejects gives CasRequestError kind rejected with the CAS message', async () => {
-    const yaml = buildRadiomicsSession(sessionInput('batch-badref')).replace('ITEM_LEASE_SECS: "15"', () => 'ITEM_LEASE_SECS: $$SCONE::NOPE$$');
+    const yaml = buildRadiomicsSession(sessionInput('batch-badref')).replace(
+      'ITEM_LEASE_SECS: "15"',
+      () => 'ITEM_LEASE_SECS: $$SCONE::NOPE$$',
+    );
     const error = (await alice.create(yaml).catch((e: unknown) => e)) as CasRequestError;
     expect(error).toBeInstanceOf(CasRequestError);
     expect([error.status, error.kind, error.message]).toEqual([
@@ -166,7 +203,9 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     await ensureSession(alice, buildRadiomicsSession(sessionInput('batch-conflict')));
     const changed = buildRadiomicsSession(sessionInput('batch-conflict', { environment: { ITEM_LEASE_SECS: '99' } }));
     await expect(ensureSession(alice, changed)).rejects.toBeInstanceOf(SessionConflict);
-    const foreign = (await ensureSession(bob, buildRadiomicsSession(sessionInput('batch-conflict'))).catch((e: unknown) => e)) as CasRequestError;
+    const foreign = (await ensureSession(bob, buildRadiomicsSession(sessionInput('batch-conflict'))).catch(
+      (e: unknown) => e,
+    )) as CasRequestError;
     expect([foreign.status, foreign.kind]).toEqual([403, 'forbidden']);
   });
 
@@ -206,8 +245,12 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     const session = (secret: string, reference: string) =>
       `name: batch-secrets\nversion: "0.3"\nservices:\n  - name: s\n    mrenclaves: [${MRENCLAVE}]\n    command: c\n    environment: {K: "${reference}"}\nsecrets:\n  - ${secret}\n`;
     const refusal = async (yaml: string) => ((await alice.create(yaml).catch((e: unknown) => e)) as CasRequestError).message;
-    expect(await refusal(session('{name: K, kind: ascii, value: v}', '$$SCONE::K:hex$$'))).toBe('CAS refused to create session batch-secrets: 400: service s: ascii secret K takes no encoding (:hex)');
-    expect(await refusal(session('{name: K, kind: binary, value: "AAE="}', '$$SCONE::K:hex$$'))).toBe('CAS refused to create session batch-secrets: 400: secret K: a binary value must be hex');
+    expect(await refusal(session('{name: K, kind: ascii, value: v}', '$$SCONE::K:hex$$'))).toBe(
+      'CAS refused to create session batch-secrets: 400: service s: ascii secret K takes no encoding (:hex)',
+    );
+    expect(await refusal(session('{name: K, kind: binary, value: "AAE="}', '$$SCONE::K:hex$$'))).toBe(
+      'CAS refused to create session batch-secrets: 400: secret K: a binary value must be hex',
+    );
     expect((await alice.create(session('{name: K, kind: binary, value: "000102"}', '$$SCONE::K:hex$$'))).name).toBe('batch-secrets');
   });
 
@@ -215,11 +258,15 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
     await alice.create(buildRadiomicsSession(sessionInput('batch-attest')));
     const attest = (mrenclave: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = httpsRequest(`${cas.attestationUrl}/v1/attest/batch-attest/radiomics`, { ca: fx.ca, agent: false, headers: { 'x-emulated-mrenclave': mrenclave } }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
+        const req = httpsRequest(
+          `${cas.attestationUrl}/v1/attest/batch-attest/radiomics`,
+          { ca: fx.ca, agent: false, headers: { 'x-emulated-mrenclave': mrenclave } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -241,15 +288,25 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
   it('emulated attestation refuses a debug-mode enclave unless the session tolerates it', async () => {
     await alice.create(buildRadiomicsSession(sessionInput('batch-strict')));
     await alice.create(buildRadiomicsSession(sessionInput('batch-tolerant', { tolerate: ['debug-mode'] })));
-    const request = { casAddress: `127.0.0.1:${new URL(cas.attestationUrl!).port}`, caFile: fx.caPath, mrenclave: MRENCLAVE, platform: ['debug-mode'] };
+    const request = {
+      casAddress: `127.0.0.1:${new URL(cas.attestationUrl!).port}`,
+      caFile: fx.caPath,
+      mrenclave: MRENCLAVE,
+      platform: ['debug-mode'],
+    };
     const refused = (await attestWithEmulator({ ...request, configId: 'batch-strict/radiomics' }).catch((e: unknown) => e)) as Error;
     expect(refused.message).toBe('emulated attestation refused (403)');
     expect((await attestWithEmulator({ ...request, configId: 'batch-tolerant/radiomics' })).environment.ITEM_LEASE_SECS).toBe('15');
-    expect((await attestWithEmulator({ ...request, platform: [], configId: 'batch-strict/radiomics' })).command).toBe('node /app/worker.js');
+    expect((await attestWithEmulator({ ...request, platform: [], configId: 'batch-strict/radiomics' })).command).toBe(
+      'node /app/worker.js',
+    );
   });
 
   it('the tutorial format is accepted too', async () => {
-    const yaml = buildTutorialSession({ name: 'batch-tutorial', service: { image, command: 'python3 worker.py', environment: { ENCRYPTION_KEY: KEY } } });
+    const yaml = buildTutorialSession({
+      name: 'batch-tutorial',
+      service: { image, command: 'python3 worker.py', environment: { ENCRYPTION_KEY: KEY } },
+    });
     const created = await alice.create(yaml);
     const stored = await alice.readWithHash('batch-tutorial');
     expect([parseYaml(stored.session), stored.hash]).toEqual([normalisedShape(yaml, fx.clients.alice.cert), created.hash]);
@@ -257,7 +314,10 @@ describe('PalaemonClient against the CAS emulator over mTLS', () => {
 
   it('sessions survive an emulator restart with the same state dir', async () => {
     const { hash } = await alice.create(buildRadiomicsSession(sessionInput('batch-persist')));
-    const again = await startPalaemonEmulator({ tls: { ca: fx.ca, cert: fx.server.cert, key: fx.server.key }, stateDir: join(dir, 'state') });
+    const again = await startPalaemonEmulator({
+      tls: { ca: fx.ca, cert: fx.server.cert, key: fx.server.key },
+      stateDir: join(dir, 'state'),
+    });
     try {
       const client = new PalaemonClient({ baseUrl: again.url, tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key } });
       expect((await client.readWithHash('batch-persist')).hash).toBe(hash);
@@ -283,7 +343,10 @@ describe('TLS failures and an unreachable CAS', () => {
 
   it('a client certificate of any issuer is accepted, and its key is another creator', async () => {
     await alice.create(buildRadiomicsSession(sessionInput('batch-mallory')));
-    const mallory = new PalaemonClient({ baseUrl: cas.url, tls: { ca: fx.ca, cert: other.clients.mallory.cert, key: other.clients.mallory.key } });
+    const mallory = new PalaemonClient({
+      baseUrl: cas.url,
+      tls: { ca: fx.ca, cert: other.clients.mallory.cert, key: other.clients.mallory.key },
+    });
     await expect(mallory.check()).resolves.toBeUndefined();
     const error = (await mallory.read('batch-mallory').catch((e: unknown) => e)) as CasRequestError;
     expect([error.status, error.kind]).toEqual([403, 'forbidden']);
@@ -295,7 +358,9 @@ describe('TLS failures and an unreachable CAS', () => {
     try {
       const tls = { ca: named.ca, cert: named.clients.alice.cert, key: named.clients.alice.key };
       await expect(new PalaemonClient({ baseUrl: namedCas.url, tls: { ...tls, servername: 'cas' } }).check()).resolves.toBeUndefined();
-      const wrong = (await new PalaemonClient({ baseUrl: namedCas.url, tls: { ...tls, servername: 'cas.other' } }).check().catch((e: unknown) => e)) as Error;
+      const wrong = (await new PalaemonClient({ baseUrl: namedCas.url, tls: { ...tls, servername: 'cas.other' } })
+        .check()
+        .catch((e: unknown) => e)) as Error;
       expect(wrong).toBeInstanceOf(ConfigError);
       expect(wrong.message.startsWith(`TLS with the CAS at ${namedCas.url} failed (ERR_TLS_CERT_ALTNAME_INVALID)`)).toBe(true);
     } finally {
@@ -319,7 +384,10 @@ describe('TLS failures and an unreachable CAS', () => {
         s.close(() => resolve(p));
       });
     });
-    const client = new PalaemonClient({ casAddress: `127.0.0.1:${port}:${port}`, tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key } });
+    const client = new PalaemonClient({
+      casAddress: `127.0.0.1:${port}:${port}`,
+      tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key },
+    });
     const error = (await client.check().catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(RetryableError);
     expect(error.message).toMatch(new RegExp(`^CAS at https://127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\)`));
@@ -328,9 +396,15 @@ describe('TLS failures and an unreachable CAS', () => {
   it('a timeout gives RetryableError', async () => {
     const sockets = new Set<import('node:net').Socket>();
     const server = createServer((socket) => sockets.add(socket));
-    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+    );
     try {
-      const client = new PalaemonClient({ baseUrl: `https://127.0.0.1:${port}`, timeoutMs: 200, tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key } });
+      const client = new PalaemonClient({
+        baseUrl: `https://127.0.0.1:${port}`,
+        timeoutMs: 200,
+        tls: { ca: fx.ca, cert: fx.clients.alice.cert, key: fx.clients.alice.key },
+      });
       const error = (await client.check().catch((e: unknown) => e)) as Error;
       expect(error).toBeInstanceOf(RetryableError);
       expect(error.message).toBe('CAS request GET /session timed out after 200 ms');

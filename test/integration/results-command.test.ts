@@ -27,7 +27,12 @@ afterAll(async () => {
 
 function sink() {
   let text = '';
-  return { write: (chunk: string) => (text += chunk), get text() { return text; } };
+  return {
+    write: (chunk: string) => (text += chunk),
+    get text() {
+      return text;
+    },
+  };
 }
 
 async function results(args: string[], tenant = 'hospital-a') {
@@ -38,7 +43,11 @@ async function results(args: string[], tenant = 'hospital-a') {
 }
 
 /** RFC 4180 lines without quoted commas (none in these rows). */
-const csvRows = (path: string) => readFileSync(path, 'utf8').trimEnd().split('\r\n').map((line) => line.split(','));
+const csvRows = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\r\n')
+    .map((line) => line.split(','));
 
 describe('radiomics results', () => {
   it('downloads every clip file and writes features.csv with one named row per clip and the exact values', async () => {

@@ -34,7 +34,12 @@ afterAll(async () => {
 describe('report.html in Chromium', () => {
   it('shows every clip with its frames, 28 feature plots, decisions and the unvalidated z, without any network', async () => {
     const origins = new Map([[rig.videoIds[0], { source: `demo/${SAMPLE_CLIPS[0]}.MP4`, route: 's3' }]]);
-    const outcome = await exportJobResults({ api: new HttpStatusApi(rig.api.url, await rig.token()), jobId: rig.batchId, outDir: dir, origins });
+    const outcome = await exportJobResults({
+      api: new HttpStatusApi(rig.api.url, await rig.token()),
+      jobId: rig.batchId,
+      outDir: dir,
+      origins,
+    });
     const page = await chromium.context.newPage();
     const requests: string[] = [];
     const errors: string[] = [];
@@ -50,24 +55,36 @@ describe('report.html in Chromium', () => {
       const section = page.locator(`section.clip[data-video="${id}"]`);
       const images = section.locator('.frames img');
       expect(await images.count()).toBe(analysis.frames);
-      const sizes = await images.evaluateAll((imgs) => imgs.map((img) => [(img as HTMLImageElement).complete, (img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]));
+      const sizes = await images.evaluateAll((imgs) =>
+        imgs.map((img) => [
+          (img as HTMLImageElement).complete,
+          (img as HTMLImageElement).naturalWidth,
+          (img as HTMLImageElement).naturalHeight,
+        ]),
+      );
       expect(sizes.every(([complete, w, h]) => complete === true && w === 80 && h === 106)).toBe(true);
       expect(await section.locator('svg.spark').count()).toBe(28);
       expect(await section.locator('svg.spark[data-feature="meanVelocity"] circle').count()).toBe(analysis.textured_frames);
-      const facts = await section.locator('.facts').innerText();
+      const facts = await section.locator('.facts').textContent();
       expect(facts).toContain('Doppler (frame 0)\tyes: colour Doppler found');
       expect(facts).toContain(`z\t${analysis.label.z!.toFixed(1)} → Normal unvalidated`);
       expect(facts).toContain(`${analysis.textured_frames} of ${analysis.frames} frames textured`);
-      if (i === 0) expect(await section.locator('h2').innerText()).toMatch(new RegExp(`^${SAMPLE_CLIPS[0]} `));
+      if (i === 0) expect(await section.locator('h2').textContent()).toMatch(new RegExp(`^${SAMPLE_CLIPS[0]} `));
     }
     const failed = page.locator(`section.clip[data-video="${rig.videoIds[2]}"]`);
     expect(await failed.getAttribute('data-stage')).toBe('failed');
-    expect(await failed.locator('.facts').innerText()).toContain('analysis_failed');
+    expect(await failed.locator('.facts').textContent()).toContain('analysis_failed');
     expect(await page.locator('#summary svg.dots').count()).toBe(3);
-    const table = await page.locator('#clips tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(1, 3).map((td) => td.textContent)));
-    expect(table).toEqual([['s3', 'done'], ['s3', 'done'], ['s3', 'failed (analysis_failed)']]);
+    const table = await page
+      .locator('#clips tbody tr')
+      .evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(1, 3).map((td) => td.textContent)));
+    expect(table).toEqual([
+      ['s3', 'done'],
+      ['s3', 'done'],
+      ['s3', 'failed (analysis_failed)'],
+    ]);
     expect(await page.locator('#summary svg.dots').first().locator('circle').count()).toBe(2);
-    expect(await page.locator('.caveat').innerText()).toContain('not a diagnosis');
+    expect(await page.locator('.caveat').textContent()).toContain('not a diagnosis');
     expect(requests).toEqual([]);
     expect(errors).toEqual([]);
     mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });

@@ -37,7 +37,14 @@ function apiWith(jwksUrl: string) {
     log: createLogger({ function: 'status-api' }, { level: 'debug', sink: (line) => lines.push(line) }),
   };
   const get = (authorization?: string) =>
-    routeRequest({ rawPath: '/jobs', requestContext: { http: { method: 'GET' } }, headers: authorization ? { authorization } : {} } as unknown as APIGatewayProxyEventV2, deps);
+    routeRequest(
+      {
+        rawPath: '/jobs',
+        requestContext: { http: { method: 'GET' } },
+        headers: authorization ? { authorization } : {},
+      } as unknown as APIGatewayProxyEventV2,
+      deps,
+    );
   const logged = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ time: _time, ...rest }) => rest);
   return { get, logged, lines };
 }
@@ -53,7 +60,15 @@ describe('status-api: authentication outcomes', () => {
       headers: expect.objectContaining({ 'retry-after': '5' }),
       body: JSON.stringify({ error: 'unavailable', message: 'the token cannot be verified right now' }),
     });
-    expect(api.logged()).toEqual([{ level: 'error', message: 'token not verifiable: signing keys unavailable', function: 'status-api', route: 'jobs', reason: 'jwks_unavailable' }]);
+    expect(api.logged()).toEqual([
+      {
+        level: 'error',
+        message: 'token not verifiable: signing keys unavailable',
+        function: 'status-api',
+        route: 'jobs',
+        reason: 'jwks_unavailable',
+      },
+    ]);
     expect(api.lines.join('\n')).not.toContain(token);
   });
 
@@ -71,7 +86,16 @@ describe('status-api: authentication outcomes', () => {
       [`Bearer ${await kit.rs({}, { kid: 'k-unknown' })}`, 'invalid_token', 'unknown_key'],
     ];
     for (const [authorization] of cases) expect((await api.get(authorization)).statusCode).toBe(401);
-    expect(api.logged()).toEqual(cases.map(([, problem, reason]) => ({ level: 'warn', message: 'token refused', function: 'status-api', route: 'jobs', problem, reason })));
+    expect(api.logged()).toEqual(
+      cases.map(([, problem, reason]) => ({
+        level: 'warn',
+        message: 'token refused',
+        function: 'status-api',
+        route: 'jobs',
+        problem,
+        reason,
+      })),
+    );
     for (const [authorization] of cases) if (authorization) expect(api.lines.join('\n')).not.toContain(authorization.split(' ')[1]);
   });
 
@@ -79,17 +103,33 @@ describe('status-api: authentication outcomes', () => {
     const savedEnv = { ...process.env };
     const written: string[] = [];
     const capture = (chunk: string | Uint8Array) => (written.push(...String(chunk).split('\n').filter(Boolean)), true);
-    const writes = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    const writes = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
     try {
       for (const name of Object.keys(process.env)) if (name.startsWith('AUTH_') || name === 'TABLE_NAME') delete process.env[name];
       process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
       const { handler } = await import('#functions/status-api.js');
       const context: Context = lambdaContext('status-api', 10_000);
-      const res = await handler({ rawPath: '/jobs', requestContext: { http: { method: 'GET' } }, headers: {} } as unknown as APIGatewayProxyEventV2, context);
-      expect(res).toEqual({ statusCode: 500, headers: expect.any(Object), body: JSON.stringify({ error: 'internal', message: 'the service is misconfigured' }) });
+      const res = await handler(
+        { rawPath: '/jobs', requestContext: { http: { method: 'GET' } }, headers: {} } as unknown as APIGatewayProxyEventV2,
+        context,
+      );
+      expect(res).toEqual({
+        statusCode: 500,
+        headers: expect.any(Object),
+        body: JSON.stringify({ error: 'internal', message: 'the service is misconfigured' }),
+      });
       const errors = written.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.level === 'ERROR');
       expect(errors).toEqual([
-        expect.objectContaining({ level: 'ERROR', message: 'status-api is misconfigured', function: 'status-api', error_name: 'ConfigError', error_message: expect.stringContaining('TABLE_NAME is missing; AUTH_ISSUER is missing; AUTH_AUDIENCE is missing') }),
+        expect.objectContaining({
+          level: 'ERROR',
+          message: 'status-api is misconfigured',
+          function: 'status-api',
+          error_name: 'ConfigError',
+          error_message: expect.stringContaining('TABLE_NAME is missing; AUTH_ISSUER is missing; AUTH_AUDIENCE is missing'),
+        }),
       ]);
     } finally {
       for (const write of writes) write.mockRestore();

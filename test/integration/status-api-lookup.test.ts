@@ -28,7 +28,9 @@ beforeAll(async () => {
   dynamo = await startLocalDynamo({ tableName: 'radiomics' });
   kit = await startTokenKit();
   const services = loadServices();
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }),
+  });
   api = await localStatusApi(new DynamoJobStatusStore(dynamo.doc, 'radiomics'), swift);
 }, 60_000);
 
@@ -51,7 +53,14 @@ const bySop = (uid: string, tenant?: string) => get(`/videos?sop=${encodeURIComp
 async function upload(tenant: string, sourceKey: string, lookup: Partial<SourceLookupEntry> = {}): Promise<string> {
   const videoId = hex32();
   const at = new Date().toISOString();
-  const video: VideoRecord = { videoId, tenant, stage: 'sealing', kind: sourceKey.endsWith('.dcm') ? 'dicom' : 'mp4', receivedAt: at, updatedAt: at };
+  const video: VideoRecord = {
+    videoId,
+    tenant,
+    stage: 'sealing',
+    kind: sourceKey.endsWith('.dcm') ? 'dicom' : 'mp4',
+    receivedAt: at,
+    updatedAt: at,
+  };
   await dynamo.doc.send(new PutCommand({ TableName: 'radiomics', Item: { ...keys.video(videoId), ...video, ...videoIndexKeys(video) } }));
   expect(await recordSourceLookup(table(), { tenant, sourceKey, videoId, at, ...lookup })).toBe(true);
   return videoId;
@@ -59,7 +68,12 @@ async function upload(tenant: string, sourceKey: string, lookup: Partial<SourceL
 
 describe('GET /videos?source=<key>', () => {
   it('answers the video of the uploaded object, as GET /videos/{id} does, for any key the bucket allows', async () => {
-    for (const key of ['hospital-a/scan.mp4', 'hospital-a/ward 3/a,b+c (1).mp4', 'hospital-a/Ünïcødé/€.mp4', `hospital-a/${'x'.repeat(1000)}`]) {
+    for (const key of [
+      'hospital-a/scan.mp4',
+      'hospital-a/ward 3/a,b+c (1).mp4',
+      'hospital-a/Ünïcødé/€.mp4',
+      `hospital-a/${'x'.repeat(1000)}`,
+    ]) {
       const videoId = await upload('hospital-a', key);
       const res = await bySource(key);
       expect([key, res.status]).toEqual([key, 200]);
@@ -75,13 +89,29 @@ describe('GET /videos?source=<key>', () => {
     const newer = await upload('hospital-a', key, { sequencer: '0055B1D6D3A3F5A91D' });
     expect((await bySource(key)).body.video_id).toBe(newer);
     const late = hex32();
-    expect(await recordSourceLookup(table(), { tenant: 'hospital-a', sourceKey: key, videoId: late, sequencer: '55B1D6D3A3F5A91C', at: new Date().toISOString() })).toBe(false);
+    expect(
+      await recordSourceLookup(table(), {
+        tenant: 'hospital-a',
+        sourceKey: key,
+        videoId: late,
+        sequencer: '55B1D6D3A3F5A91C',
+        at: new Date().toISOString(),
+      }),
+    ).toBe(false);
     expect((await bySource(key)).body.video_id).toBe(newer);
     // a longer sequencer is compared after padding, not as text: 1D0 > 1D
     const longer = await upload('hospital-a', key, { sequencer: '0055B1D6D3A3F5A91D0' });
     expect((await bySource(key)).body.video_id).toBe(longer);
     // the same event delivered again is a no-op that succeeds
-    expect(await recordSourceLookup(table(), { tenant: 'hospital-a', sourceKey: key, videoId: longer, sequencer: '0055b1d6d3a3f5a91d0', at: new Date().toISOString() })).toBe(true);
+    expect(
+      await recordSourceLookup(table(), {
+        tenant: 'hospital-a',
+        sourceKey: key,
+        videoId: longer,
+        sequencer: '0055b1d6d3a3f5a91d0',
+        at: new Date().toISOString(),
+      }),
+    ).toBe(true);
   });
 
   it("answers 404 for an unknown key and for another tenant's, exactly as for an unknown id", async () => {
@@ -89,7 +119,12 @@ describe('GET /videos?source=<key>', () => {
     await upload('hospital-a', key);
     const unknownId = await get(`/videos/${hex32()}`, 'hospital-b');
     expect(unknownId).toMatchObject({ status: 404, body: { error: 'not_found', message: 'no such video' } });
-    for (const [tenant, asked] of [['hospital-b', key], ['hospital-b', 'hospital-b/private.mp4'], ['hospital-a', 'hospital-a/never-uploaded.mp4'], ['hospital-a', 'private.mp4']]) {
+    for (const [tenant, asked] of [
+      ['hospital-b', key],
+      ['hospital-b', 'hospital-b/private.mp4'],
+      ['hospital-a', 'hospital-a/never-uploaded.mp4'],
+      ['hospital-a', 'private.mp4'],
+    ]) {
       const res = await bySource(asked, tenant);
       expect([tenant, asked, res.status, res.body]).toEqual([tenant, asked, 404, unknownId.body]);
       assertContract('/videos', 404, res.body);
@@ -98,7 +133,12 @@ describe('GET /videos?source=<key>', () => {
 
   it("never answers another tenant's video, even through a lookup row that names it", async () => {
     const theirs = await upload('hospital-b', 'hospital-b/scan.mp4');
-    await recordSourceLookup(table(), { tenant: 'hospital-a', sourceKey: 'hospital-a/crossed.mp4', videoId: theirs, at: new Date().toISOString() });
+    await recordSourceLookup(table(), {
+      tenant: 'hospital-a',
+      sourceKey: 'hospital-a/crossed.mp4',
+      videoId: theirs,
+      at: new Date().toISOString(),
+    });
     expect((await bySource('hospital-a/crossed.mp4')).status).toBe(404);
   });
 

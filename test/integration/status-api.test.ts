@@ -39,10 +39,23 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'tempurl-key'), TEMPURL_KEY);
   writeFileSync(join(dir, 'swift-key'), services.swift.key);
   Object.assign(process.env, {
-    TABLE_NAME: 'radiomics', DYNAMODB_ENDPOINT: rig.dynamo.endpoint, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'eu-west-1',
-    AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: kit.jwksUrl, AUTH_TENANT_CLAIM: 'tenant',
-    TEMPURL_KEY_FILE: join(dir, 'tempurl-key'), RESULTS_TEMPURL_TTL_SECS: '600', PAGE_REFRESH_SECS: '1',
-    SWIFT_AUTH: 'tempauth', SWIFT_AUTH_URL: services.swift.authUrl, SWIFT_USER: services.swift.user, SWIFT_KEY_FILE: join(dir, 'swift-key'), LOG_LEVEL: 'error',
+    TABLE_NAME: 'radiomics',
+    DYNAMODB_ENDPOINT: rig.dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'eu-west-1',
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    AUTH_JWKS_URL: kit.jwksUrl,
+    AUTH_TENANT_CLAIM: 'tenant',
+    TEMPURL_KEY_FILE: join(dir, 'tempurl-key'),
+    RESULTS_TEMPURL_TTL_SECS: '600',
+    PAGE_REFRESH_SECS: '1',
+    SWIFT_AUTH: 'tempauth',
+    SWIFT_AUTH_URL: services.swift.authUrl,
+    SWIFT_USER: services.swift.user,
+    SWIFT_KEY_FILE: join(dir, 'swift-key'),
+    LOG_LEVEL: 'error',
   });
   const { handler } = await import('#functions/status-api.js');
   api = await startLocalHttpApi(handler as never);
@@ -57,14 +70,22 @@ beforeAll(async () => {
   await swift.putObject(results, `${videoIds[0]}.json`, Buffer.from('{"frames":12}'), { contentType: 'application/json' });
   await swift.putObject(results, `${videoIds[0]}.zip`, Buffer.from('PK-zip-bytes'));
   await swift.putObject(results, `${videoIds[2]}.error.json`, Buffer.from('{"reason":"decrypt_failed"}'));
-  await syncActiveJobs({ store: rig.store, jobs: rig.client, swift: rig.swift, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
+  await syncActiveJobs({
+    store: rig.store,
+    jobs: rig.client,
+    swift: rig.swift,
+    settings: DEFAULT_SYNC_SETTINGS,
+    log: createLogger({}, { level: 'error' }),
+  });
 }, 90_000);
 
 afterAll(async () => {
   await api?.close();
   await swift.deleteObject(`${completed.batchId}-results`, `${completed.videoIds[0]}.json`, { ignoreMissing: true }).catch(() => undefined);
   await swift.deleteObject(`${completed.batchId}-results`, `${completed.videoIds[0]}.zip`, { ignoreMissing: true }).catch(() => undefined);
-  await swift.deleteObject(`${completed.batchId}-results`, `${completed.videoIds[2]}.error.json`, { ignoreMissing: true }).catch(() => undefined);
+  await swift
+    .deleteObject(`${completed.batchId}-results`, `${completed.videoIds[2]}.error.json`, { ignoreMissing: true })
+    .catch(() => undefined);
   await swift.deleteContainer(`${completed.batchId}-results`, { ignoreMissing: true }).catch(() => undefined);
   await kit.close();
   await rig.close();
@@ -73,25 +94,50 @@ afterAll(async () => {
 });
 
 async function get(path: string, bearer: string | null = token, method = 'GET') {
-  const res = await fetch(`${api.url}${path}`, { method, headers: bearer === null ? {} : { authorization: bearer.includes(' ') ? bearer : `Bearer ${bearer}` } });
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: bearer === null ? {} : { authorization: bearer.includes(' ') ? bearer : `Bearer ${bearer}` },
+  });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : undefined,
+  };
 }
 
 async function putBatch(fields: Record<string, unknown>) {
   const batchId = hex32();
   const createdAt = (fields.createdAt as string) ?? new Date().toISOString();
   const tenant = (fields.tenant as string) ?? 'hospital-a';
-  await rig.dynamo.doc.send(new PutCommand({ TableName: 'radiomics', Item: {
-    ...keys.batch(batchId), batchId, tenant, container: `c-${batchId}`, wrappedKey: 'wrapped-key-material', createdAt, claims: 1, claimedBytes: 1, sealedItems: 1, sealedBytes: 1, inflight: {},
-    ...tenantBatchKeys({ tenant, createdAt, batchId }), ...fields } }));
+  await rig.dynamo.doc.send(
+    new PutCommand({
+      TableName: 'radiomics',
+      Item: {
+        ...keys.batch(batchId),
+        batchId,
+        tenant,
+        container: `c-${batchId}`,
+        wrappedKey: 'wrapped-key-material',
+        createdAt,
+        claims: 1,
+        claimedBytes: 1,
+        sealedItems: 1,
+        sealedBytes: 1,
+        inflight: {},
+        ...tenantBatchKeys({ tenant, createdAt, batchId }),
+        ...fields,
+      },
+    }),
+  );
   return batchId;
 }
 
 const FORBIDDEN = ['wrapped-key-material', 'temp_url_sig=secret', 'workload', 'c-', '.mp4', 'swift.invalid', 'redis', 'password'];
 
 describe('status-api: routes within the tenant', () => {
-  it('GET /jobs lists the tenant\'s jobs newest first, a page at a time, with an opaque cursor', async () => {
+  it("GET /jobs lists the tenant's jobs newest first, a page at a time, with an opaque cursor", async () => {
     const older = await rig.submit({ items: 1, createdAt: '2026-01-01T00:00:01.000Z' });
     const middle = await rig.submit({ items: 1, createdAt: '2026-01-01T00:00:02.000Z' });
     await rig.submit({ items: 1, tenant: 'hospital-b', createdAt: '2026-01-01T00:00:04.000Z' });
@@ -106,14 +152,28 @@ describe('status-api: routes within the tenant', () => {
     assertContract('/jobs', 200, second.body);
     expect(second.body.jobs.map((j: { job_id: string }) => j.job_id)).toEqual([older.batchId]);
     expect(second.body.next_cursor).toBeNull();
-    expect(first.body.jobs[0]).toMatchObject({ status: 'completed', batch_state: 'completed', progress: { done: 2, total: 3, percent: 66.7, source: 'results' }, failed_count: 1, items: 3, asperathos_job_id: completed.jobId });
+    expect(first.body.jobs[0]).toMatchObject({
+      status: 'completed',
+      batch_state: 'completed',
+      progress: { done: 2, total: 3, percent: 66.7, source: 'results' },
+      failed_count: 1,
+      items: 3,
+      asperathos_job_id: completed.jobId,
+    });
   });
 
   it('GET /jobs/{id} gives status, progress, timestamps, failed items and working TempURL links to the results', async () => {
     const res = await get(`/jobs/${completed.batchId}`);
     expect(res.status).toBe(200);
     assertContract('/jobs/{id}', 200, res.body);
-    expect(res.body).toMatchObject({ job_id: completed.batchId, status: 'completed', failed_items: [completed.videoIds[2]], reason: null, visualizer_url: null, results_truncated: false });
+    expect(res.body).toMatchObject({
+      job_id: completed.batchId,
+      status: 'completed',
+      failed_items: [completed.videoIds[2]],
+      reason: null,
+      visualizer_url: null,
+      results_truncated: false,
+    });
     expect(res.body.report).toMatchObject({ final_replicas: 1 });
     const byId = Object.fromEntries(res.body.results.map((r: { video_id: string }) => [r.video_id, r]));
     expect(Object.keys(byId).sort()).toEqual([completed.videoIds[0], completed.videoIds[2]].sort());
@@ -131,7 +191,18 @@ describe('status-api: routes within the tenant', () => {
     const res = await get(`/batches/${completed.batchId}`);
     expect(res.status).toBe(200);
     assertContract('/batches/{id}', 200, res.body);
-    expect(res.body).toEqual({ batch_id: completed.batchId, state: 'completed', items: 3, sealed_items: 3, created_at: '2026-01-01T00:00:03.000Z', closing_at: null, submitted_at: expect.any(String), job_id: completed.batchId, job_status: 'completed', reason: null });
+    expect(res.body).toEqual({
+      batch_id: completed.batchId,
+      state: 'completed',
+      items: 3,
+      sealed_items: 3,
+      created_at: '2026-01-01T00:00:03.000Z',
+      closing_at: null,
+      submitted_at: expect.any(String),
+      job_id: completed.batchId,
+      job_status: 'completed',
+      reason: null,
+    });
     for (const word of FORBIDDEN) expect(res.text).not.toContain(word);
   });
 
@@ -144,13 +215,35 @@ describe('status-api: routes within the tenant', () => {
       return [res.body.stage, res.body.reason];
     };
     const v = () => hex32();
-    const received = v(); await rig.putVideo(received, await putBatch({ state: 'open' }), 'hospital-a', 'sealing');
-    const sealed = v(); await rig.putVideo(sealed, await putBatch({ state: 'closing' }), 'hospital-a', 'sealed');
-    const batched = v(); await rig.putVideo(batched, await putBatch({ state: 'submitting' }), 'hospital-a', 'sealed');
-    const submitted = v(); await rig.putVideo(submitted, await putBatch({ state: 'submitted', jobId: 'kj-aaaaaaa', jobState: { status: 'created' } }), 'hospital-a', 'sealed');
-    const processing = v(); await rig.putVideo(processing, await putBatch({ state: 'submitted', jobId: 'kj-bbbbbbb', jobState: { status: 'ongoing' } }), 'hospital-a', 'sealed');
-    const stoppedJob = v(); await rig.putVideo(stoppedJob, await putBatch({ state: 'failed', jobId: 'kj-ccccccc', jobState: { status: 'stopped', reason: 'job_stopped' } }), 'hospital-a', 'sealed');
-    const rejected = v(); await rig.putVideo(rejected, undefined, 'hospital-a', 'rejected', 'not_mp4');
+    const received = v();
+    await rig.putVideo(received, await putBatch({ state: 'open' }), 'hospital-a', 'sealing');
+    const sealed = v();
+    await rig.putVideo(sealed, await putBatch({ state: 'closing' }), 'hospital-a', 'sealed');
+    const batched = v();
+    await rig.putVideo(batched, await putBatch({ state: 'submitting' }), 'hospital-a', 'sealed');
+    const submitted = v();
+    await rig.putVideo(
+      submitted,
+      await putBatch({ state: 'submitted', jobId: 'kj-aaaaaaa', jobState: { status: 'created' } }),
+      'hospital-a',
+      'sealed',
+    );
+    const processing = v();
+    await rig.putVideo(
+      processing,
+      await putBatch({ state: 'submitted', jobId: 'kj-bbbbbbb', jobState: { status: 'ongoing' } }),
+      'hospital-a',
+      'sealed',
+    );
+    const stoppedJob = v();
+    await rig.putVideo(
+      stoppedJob,
+      await putBatch({ state: 'failed', jobId: 'kj-ccccccc', jobState: { status: 'stopped', reason: 'job_stopped' } }),
+      'hospital-a',
+      'sealed',
+    );
+    const rejected = v();
+    await rig.putVideo(rejected, undefined, 'hospital-a', 'rejected', 'not_mp4');
     expect(await stageOf(received)).toEqual(['received', null]);
     expect(await stageOf(sealed)).toEqual(['sealed', null]);
     expect(await stageOf(batched)).toEqual(['batched', null]);
@@ -163,7 +256,7 @@ describe('status-api: routes within the tenant', () => {
     expect(await stageOf(rejected)).toEqual(['failed', 'not_mp4']);
   });
 
-  it('another tenant\'s job, batch and video answer 404 exactly like unknown ids', async () => {
+  it("another tenant's job, batch and video answer 404 exactly like unknown ids", async () => {
     const other = await kit.rs({ tenant: 'hospital-b' });
     const unknown = hex32();
     for (const path of [`/jobs/${completed.batchId}`, `/batches/${completed.batchId}`, `/videos/${completed.videoIds[0]}`]) {
@@ -211,7 +304,18 @@ describe('status-api: bad input', () => {
   });
 
   it('answers 404 to malformed paths and 405 to other methods', async () => {
-    for (const path of ['/jobs/', '/jobs/ABC', `/jobs/${hex32()}/extra`, `/jobs/${hex32()}0`, '/jobs/..%2Fbatches', '/jobs/%zz', '/nope', '//jobs', `/videos/${'g'.repeat(32)}`, '/index.html']) {
+    for (const path of [
+      '/jobs/',
+      '/jobs/ABC',
+      `/jobs/${hex32()}/extra`,
+      `/jobs/${hex32()}0`,
+      '/jobs/..%2Fbatches',
+      '/jobs/%zz',
+      '/nope',
+      '//jobs',
+      `/videos/${'g'.repeat(32)}`,
+      '/index.html',
+    ]) {
       const res = await get(path);
       expect([path, res.status]).toEqual([path, 404]);
       expect(res.body).toEqual({ error: 'not_found', message: expect.any(String) });
@@ -224,8 +328,21 @@ describe('status-api: bad input', () => {
 
   it('answers 400 to malformed query strings', async () => {
     const garbageCursor = Buffer.from('{"pk":"BATCH#x"}').toString('base64url');
-    const foreignCursor = Buffer.from(JSON.stringify(['2026-01-01T00:00:04.000Z#' + hex32(), 'VIDEO#' + hex32()])).toString('base64url');
-    for (const query of ['limit=0', 'limit=abc', 'limit=101', 'limit=-1', 'limit=1.5', 'limit=1&limit=2', 'limt=2', 'cursor=!!!', `cursor=${garbageCursor}`, `cursor=${foreignCursor}`, 'cursor=', `cursor=${'A'.repeat(500)}`]) {
+    const foreignCursor = Buffer.from(JSON.stringify([`2026-01-01T00:00:04.000Z#${hex32()}`, `VIDEO#${hex32()}`])).toString('base64url');
+    for (const query of [
+      'limit=0',
+      'limit=abc',
+      'limit=101',
+      'limit=-1',
+      'limit=1.5',
+      'limit=1&limit=2',
+      'limt=2',
+      'cursor=!!!',
+      `cursor=${garbageCursor}`,
+      `cursor=${foreignCursor}`,
+      'cursor=',
+      `cursor=${'A'.repeat(500)}`,
+    ]) {
       const res = await get(`/jobs?${query}`);
       expect([query, res.status]).toEqual([query, 400]);
       expect(res.body.error).toBe('bad_request');
@@ -244,7 +361,13 @@ describe('status-api: bad input', () => {
     expect(res.body).toEqual({ error: 'foreign_cursor', message: 'the cursor was issued to another tenant' });
     assertContract('/jobs', 400, res.body);
     const [tag, createdAt] = JSON.parse(Buffer.from(mine.body.next_cursor, 'base64url').toString('utf8')) as string[];
-    for (const forged of [[tag, createdAt, 'BATCH#' + hex32()], [tag, createdAt], [tag, 'yesterday', hex32()], ['0'.repeat(15), createdAt, hex32()], { tag, createdAt }]) {
+    for (const forged of [
+      [tag, createdAt, `BATCH#${hex32()}`],
+      [tag, createdAt],
+      [tag, 'yesterday', hex32()],
+      ['0'.repeat(15), createdAt, hex32()],
+      { tag, createdAt },
+    ]) {
       const bad = await get(`/jobs?cursor=${Buffer.from(JSON.stringify(forged)).toString('base64url')}`);
       expect([forged, bad.status, bad.body]).toEqual([forged, 400, { error: 'bad_request', message: 'cursor is not valid' }]);
     }

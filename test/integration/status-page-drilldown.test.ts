@@ -102,14 +102,30 @@ describe('status page drill-down in Chromium', () => {
     for (let i = 0; i < 105; i++) {
       const batchId = hex32();
       const createdAt = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
-      await rig.status.dynamo.doc.send(new PutCommand({
-        TableName: 'radiomics',
-        Item: {
-          ...keys.batch(batchId), batchId, tenant, state: 'completed', container: `c-${batchId}`, wrappedKey: 'w', createdAt, claims: 1, claimedBytes: 1, sealedItems: 1,
-          sealedBytes: 1, inflight: {}, items: 1, jobId: `kj-${i}`, submittedAt: createdAt, jobState: { status: 'completed' },
-          ...tenantBatchKeys({ tenant, createdAt, batchId }),
-        },
-      }));
+      await rig.status.dynamo.doc.send(
+        new PutCommand({
+          TableName: 'radiomics',
+          Item: {
+            ...keys.batch(batchId),
+            batchId,
+            tenant,
+            state: 'completed',
+            container: `c-${batchId}`,
+            wrappedKey: 'w',
+            createdAt,
+            claims: 1,
+            claimedBytes: 1,
+            sealedItems: 1,
+            sealedBytes: 1,
+            inflight: {},
+            items: 1,
+            jobId: `kj-${i}`,
+            submittedAt: createdAt,
+            jobState: { status: 'completed' },
+            ...tenantBatchKeys({ tenant, createdAt, batchId }),
+          },
+        }),
+      );
     }
     const { page, errors } = await openPage(tenant);
     await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 100, undefined, { timeout: 30_000 });

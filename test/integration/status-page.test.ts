@@ -42,7 +42,16 @@ beforeAll(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 60_000);
 
@@ -55,9 +64,16 @@ afterAll(async () => {
 });
 
 describe('status page in Chromium', () => {
-  it('lists the tenant\'s job with a progress bar and shows it move to completed', async () => {
+  it("lists the tenant's job with a progress bar and shows it move to completed", async () => {
     const job = await rig.submit({ items: 4, results: true, env: { FAKE_WORKER_ITEM_MS: '500' } });
-    const sync = () => syncActiveJobs({ store: rig.store, jobs: rig.client, swift: rig.swift, settings: DEFAULT_SYNC_SETTINGS, log: createLogger({}, { level: 'error' }) });
+    const sync = () =>
+      syncActiveJobs({
+        store: rig.store,
+        jobs: rig.client,
+        swift: rig.swift,
+        settings: DEFAULT_SYNC_SETTINGS,
+        log: createLogger({}, { level: 'error' }),
+      });
     await sync();
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -32,12 +32,28 @@ const CONFIG = {
   'fspf-path': '/fspf.pb',
 };
 const REQUIRED_PLUGIN_INFO = [
-  'cmd', 'img', 'init_size', 'redis_workload', 'env_vars', 'control_plugin', 'control_parameters', 'monitor_plugin',
-  'monitor_info', 'enable_visualizer', 'visualizer_plugin', 'visualizer_info', 'username', 'password',
+  'cmd',
+  'img',
+  'init_size',
+  'redis_workload',
+  'env_vars',
+  'control_plugin',
+  'control_parameters',
+  'monitor_plugin',
+  'monitor_info',
+  'enable_visualizer',
+  'visualizer_plugin',
+  'visualizer_info',
+  'username',
+  'password',
 ];
 const SIM_WARNING_LINE = "[WARNING] SGX SIMULATION MODE: the batch key travels in the job's env_vars as\n";
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 let dir: string;
 let data: string;
@@ -145,7 +161,20 @@ describe('submit-job --sgx-simulation --generate-json-only', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    result = await cli(['--config', configPath, '--sgx-simulation', '--generate-json-only', 'job.json', '--expected-time', '321', '--item-lease-secs', '20', '--verbosity', '5', data]);
+    result = await cli([
+      '--config',
+      configPath,
+      '--sgx-simulation',
+      '--generate-json-only',
+      'job.json',
+      '--expected-time',
+      '321',
+      '--item-lease-secs',
+      '20',
+      '--verbosity',
+      '5',
+      data,
+    ]);
     job = JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8'));
     env = job.plugin_info.env_vars as Record<string, string>;
   }, 60_000);
@@ -198,7 +227,7 @@ describe('submit-job --sgx-simulation --generate-json-only', () => {
       expect(objectOf(line).container).toBe(container);
       expect(line).toMatch(/\/[0-9a-f]{32}\.mp4\?temp_url_sig=[0-9a-f]{64}&temp_url_expires=\d+$/);
     }
-    expect((await swift.headContainer(`${container}_segments`))).not.toBeNull();
+    expect(await swift.headContainer(`${container}_segments`)).not.toBeNull();
   });
 
   it('each workload line decrypts with the env key to the original clip, in the order of the local names', async () => {
@@ -233,8 +262,18 @@ describe('submit-job --public', () => {
 describe('submit-job --cas-address --submissions-url (HW)', () => {
   it('creates the session holding the key, submits a job without ENCRYPTION_KEY, and prints its id and URL', async () => {
     const result = await cli([
-      '--config', configPath, '--cert', tls.clients.submit.certPath, '--cas-ca', tls.caPath, '--public',
-      '--cas-address', cas.casAddress, '--submissions-url', asperathos.submissionsUrl, data,
+      '--config',
+      configPath,
+      '--cert',
+      tls.clients.submit.certPath,
+      '--cas-ca',
+      tls.caPath,
+      '--public',
+      '--cas-address',
+      cas.casAddress,
+      '--submissions-url',
+      asperathos.submissionsUrl,
+      data,
     ]);
     expect(result.stderr).not.toContain('[WARNING]');
     expect(result.code).toBe(0);
@@ -243,10 +282,13 @@ describe('submit-job --cas-address --submissions-url (HW)', () => {
     const [, jobId, jobUrl] = match!;
     expect(jobUrl).toBe(`${asperathos.submissionsUrl}/${jobId}`);
     const batchId = /Creating the Palaemon session '([0-9a-f]{32})'/.exec(result.stderr)![1];
-    expect(result.stderr).toContain("[INFO] Checking the CAS status...\n");
+    expect(result.stderr).toContain('[INFO] Checking the CAS status...\n');
 
     // The session belongs to the certificate that created it, and holds the key and the worker's settings.
-    const reader = new PalaemonClient({ casAddress: cas.casAddress, tls: { ca: tls.ca, cert: tls.clients.submit.cert, key: tls.clients.submit.key } });
+    const reader = new PalaemonClient({
+      casAddress: cas.casAddress,
+      tls: { ca: tls.ca, cert: tls.clients.submit.cert, key: tls.clients.submit.key },
+    });
     const session = parseYaml(await reader.read(batchId)) as {
       name: string;
       secrets: Array<{ name: string; value: string }>;
@@ -256,7 +298,12 @@ describe('submit-job --cas-address --submissions-url (HW)', () => {
     const secrets = Object.fromEntries(session.secrets.map((s) => [s.name, s.value]));
     expect(secrets.ST_KEY).toBe(swiftEnv.ST_KEY);
     expect(secrets.ENCRYPTION_KEY).toMatch(/^[A-Za-z0-9+/]{22}==$/);
-    expect(session.services[0].environment).toMatchObject({ ENCRYPTION_KEY: '$$SCONE::ENCRYPTION_KEY$$', JOB_NAME: batchId, ITEM_LEASE_SECS: '15', ST_AUTH: swiftEnv.ST_AUTH });
+    expect(session.services[0].environment).toMatchObject({
+      ENCRYPTION_KEY: '$$SCONE::ENCRYPTION_KEY$$',
+      JOB_NAME: batchId,
+      ITEM_LEASE_SECS: '15',
+      ST_AUTH: swiftEnv.ST_AUTH,
+    });
 
     // The job: SCONE settings only, and its workload decrypts with the session's key.
     const jobs = new AsperathosClient({ submissionsUrl: asperathos.submissionsUrl });
@@ -269,7 +316,7 @@ describe('submit-job --cas-address --submissions-url (HW)', () => {
     expect(status.progress).toBeNull(); // the manager reports none
     const listed = await fetch(`${asperathos.url}/submissions`).then((r) => r.json() as Promise<Record<string, Record<string, unknown>>>);
     expect(listed[jobId]).toBeDefined();
-    const { lines } = await workloadLines(`${(await swift.storageUrl())}/${batchId}/workload.txt`);
+    const { lines } = await workloadLines(`${await swift.storageUrl()}/${batchId}/workload.txt`);
     const plain = await decryptAll(lines, Buffer.from(secrets.ENCRYPTION_KEY, 'base64'));
     expect(plain.map((p, i) => p.equals(clipBytes()[i]))).toEqual([true, true, true]);
   }, 60_000);
@@ -284,7 +331,9 @@ describe('submit-job failures', () => {
         return;
       }
       const name = status === 400 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: status, error_message: message, error_name: name }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error_code: status, error_message: message, error_name: name }));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/submissions`, server };
@@ -300,7 +349,9 @@ describe('submit-job failures', () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       const container = /Creating container on Swift named '([0-9a-f]{32})'/.exec(result.stderr)![1];
-      expect(result.stderr.endsWith(`submit-job: error: ${expected}; nothing was submitted and container '${container}' was removed\n`)).toBe(true);
+      expect(
+        result.stderr.endsWith(`submit-job: error: ${expected}; nothing was submitted and container '${container}' was removed\n`),
+      ).toBe(true);
       expect(await swift.headContainer(container)).toBeNull();
       expect(await swift.headContainer(`${container}_segments`)).toBeNull();
     } finally {
@@ -313,18 +364,33 @@ describe('submit-job failures', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).not.toContain('Creating container');
-    expect(result.stderr.endsWith('submit-job: error: Asperathos at http://127.0.0.1:1/submissions is unreachable or unhealthy (GET /healthz did not answer "OK")\n')).toBe(true);
+    expect(
+      result.stderr.endsWith(
+        'submit-job: error: Asperathos at http://127.0.0.1:1/submissions is unreachable or unhealthy (GET /healthz did not answer "OK")\n',
+      ),
+    ).toBe(true);
   });
 
   it('CAS unreachable: exit 1 before anything is uploaded', async () => {
     const result = await cli([
-      '--config', configPath, '--cert', tls.clients.submit.certPath, '--cas-ca', tls.caPath,
-      '--cas-address', '127.0.0.1:1:18765', '--generate-json-only', 'never.json', data,
+      '--config',
+      configPath,
+      '--cert',
+      tls.clients.submit.certPath,
+      '--cas-ca',
+      tls.caPath,
+      '--cas-address',
+      '127.0.0.1:1:18765',
+      '--generate-json-only',
+      'never.json',
+      data,
     ]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      '[INFO] Checking 3 videos under ' + data + '\n[INFO] Checking the CAS status...\n' +
+      '[INFO] Checking 3 videos under ' +
+        data +
+        '\n[INFO] Checking the CAS status...\n' +
         'submit-job: error: CAS at https://127.0.0.1:1 is unreachable (ECONNREFUSED): connect ECONNREFUSED 127.0.0.1:1\n',
     );
   });
@@ -332,8 +398,17 @@ describe('submit-job failures', () => {
   it('a CAS whose certificate is not signed by --cas-ca: exit 1, a TLS error', async () => {
     const other = await generateTlsFixtures(join(dir, 'other-tls'), { clients: ['x'] });
     const result = await cli([
-      '--config', configPath, '--cert', tls.clients.submit.certPath, '--cas-ca', other.caPath,
-      '--cas-address', cas.casAddress, '--generate-json-only', 'never.json', data,
+      '--config',
+      configPath,
+      '--cert',
+      tls.clients.submit.certPath,
+      '--cas-ca',
+      other.caPath,
+      '--cas-address',
+      cas.casAddress,
+      '--generate-json-only',
+      'never.json',
+      data,
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/submit-job: error: TLS with the CAS at https:\/\/127\.0\.0\.1:\d+ failed \(\w+\)/);
@@ -359,7 +434,11 @@ describe('submit-job failures', () => {
   it.each([
     ['a missing data path', ['--config', 'config.json', 'nowhere'], 'submit-job: error: data path nowhere: no such file or directory\n'],
     ['a data path without .mp4 files', ['--config', 'config.json', 'tls'], 'submit-job: error: no .mp4 files under tls\n'],
-    ['a missing config file', ['--config', 'missing.json', 'videos'], 'submit-job: error: cannot read the config file missing.json: no such file or directory\n'],
+    [
+      'a missing config file',
+      ['--config', 'missing.json', 'videos'],
+      'submit-job: error: cannot read the config file missing.json: no such file or directory\n',
+    ],
     ['a malformed config file', ['--config', 'tls/ca.pem', 'videos'], 'submit-job: error: tls/ca.pem: enclave config: not valid JSON\n'],
   ])('%s: exit 1 with a clear message', async (_label, rest, expected) => {
     const result = await cli(['--sgx-simulation', '--generate-json-only', 'never.json', ...rest]);
@@ -376,34 +455,82 @@ describe('submit-job failures', () => {
   });
 
   it('a missing certificate file: exit 1', async () => {
-    const result = await cli(['--config', configPath, '--cas-ca', tls.caPath, '--cas-address', cas.casAddress, '--generate-json-only', 'never.json', 'videos']);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'submit-job: error: cannot read the client certificate client.pem: no such file or directory\n' });
+    const result = await cli([
+      '--config',
+      configPath,
+      '--cas-ca',
+      tls.caPath,
+      '--cas-address',
+      cas.casAddress,
+      '--generate-json-only',
+      'never.json',
+      'videos',
+    ]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'submit-job: error: cannot read the client certificate client.pem: no such file or directory\n',
+    });
   });
 
   it('a certificate with neither a key inside nor a sibling key file: exit 1', async () => {
     copyFileSync(tls.clients.submit.certPath, join(dir, 'lonely.pem'));
-    const result = await cli(['--config', configPath, '--cert', 'lonely.pem', '--cas-ca', tls.caPath, '--cas-address', cas.casAddress, '--generate-json-only', 'never.json', 'videos']);
+    const result = await cli([
+      '--config',
+      configPath,
+      '--cert',
+      'lonely.pem',
+      '--cas-ca',
+      tls.caPath,
+      '--cas-address',
+      cas.casAddress,
+      '--generate-json-only',
+      'never.json',
+      'videos',
+    ]);
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'submit-job: error: lonely.pem holds no private key, and its key file lonely-key.pem cannot be read: no such file or directory\n',
+      stderr:
+        'submit-job: error: lonely.pem holds no private key, and its key file lonely-key.pem cannot be read: no such file or directory\n',
     });
   });
 
   it('a combined certificate + key file (the original client.pem) is accepted', async () => {
     writeFileSync(join(dir, 'combined.pem'), tls.clients.submit.cert + tls.clients.submit.key);
-    const result = await cli(['--config', configPath, '--cert', 'combined.pem', '--cas-ca', tls.caPath, '--cas-address', cas.casAddress, '--generate-json-only', 'hw.json', 'videos']);
+    const result = await cli([
+      '--config',
+      configPath,
+      '--cert',
+      'combined.pem',
+      '--cas-ca',
+      tls.caPath,
+      '--cas-address',
+      cas.casAddress,
+      '--generate-json-only',
+      'hw.json',
+      'videos',
+    ]);
     expect(result.code).toBe(0);
     const job = JSON.parse(readFileSync(join(dir, 'hw.json'), 'utf8'));
     const env = job.plugin_info.env_vars as Record<string, string>;
     expect(env.ENCRYPTION_KEY).toBeUndefined();
     expect(env.ST_KEY).toBeUndefined();
-    expect(env).toMatchObject({ SCONE_MODE: 'HW', SCONE_CAS_ADDR: `127.0.0.1:${cas.casAddress.split(':')[2]}`, SCONE_CONFIG_ID: `${env.SCONE_CONFIG_ID.split('/')[0]}/radiomics`, SCONE_LOG: '3' });
+    expect(env).toMatchObject({
+      SCONE_MODE: 'HW',
+      SCONE_CAS_ADDR: `127.0.0.1:${cas.casAddress.split(':')[2]}`,
+      SCONE_CONFIG_ID: `${env.SCONE_CONFIG_ID.split('/')[0]}/radiomics`,
+      SCONE_LOG: '3',
+    });
   });
 
   it('no Swift credentials in the environment: exit 1', async () => {
     const result = await cli(['--config', configPath, '--sgx-simulation', '--generate-json-only', 'never.json', 'videos'], {});
     expect(result.code).toBe(1);
-    expect(result.stderr.endsWith('submit-job: error: no Swift credentials: set OS_AUTH_URL (+ OS_* credentials), or ST_AUTH, ST_USER and ST_KEY\n')).toBe(true);
+    expect(
+      result.stderr.endsWith(
+        'submit-job: error: no Swift credentials: set OS_AUTH_URL (+ OS_* credentials), or ST_AUTH, ST_USER and ST_KEY\n',
+      ),
+    ).toBe(true);
   });
 });

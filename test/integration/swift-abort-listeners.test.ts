@@ -9,7 +9,7 @@ import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { loadServices } from '#local/service-endpoints.js';
 
 describe('Swift client and long-lived abort signals', () => {
-  it('calls that wait together on a first authentication leave no abort listener on the caller\'s signal', async () => {
+  it("calls that wait together on a first authentication leave no abort listener on the caller's signal", async () => {
     const { swift } = loadServices();
     const client = new SwiftClient({ auth: new TempAuth({ authUrl: swift.authUrl, user: swift.user, key: swift.key }) });
     const invocation = new AbortController();

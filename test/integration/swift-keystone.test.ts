@@ -62,7 +62,10 @@ describe('Keystone v3 against the fake identity server and the real Swift', () =
 
   it('application credential by id', async () => {
     const client = new SwiftClient({
-      auth: new KeystoneV3Auth({ authUrl: keystone.authUrl, method: { type: 'application_credential', id: FAKE_APP_CRED.id, secret: FAKE_APP_CRED.secret } }),
+      auth: new KeystoneV3Auth({
+        authUrl: keystone.authUrl,
+        method: { type: 'application_credential', id: FAKE_APP_CRED.id, secret: FAKE_APP_CRED.secret },
+      }),
     });
     expect(await roundTrip(client)).toBe('keystone ok');
     expect(keystone.requests).toEqual([{ methods: ['application_credential'], status: 201 }]);
@@ -118,7 +121,9 @@ describe('Keystone v3 against the fake identity server and the real Swift', () =
 
   it('a wrong password is a 401 SwiftError from authenticate that does not echo the password', async () => {
     const client = new SwiftClient({
-      auth: passwordAuth({ method: { type: 'password', username: FAKE_USER.name, userDomain: { id: 'default' }, password: 'nope-secret' } }),
+      auth: passwordAuth({
+        method: { type: 'password', username: FAKE_USER.name, userDomain: { id: 'default' }, password: 'nope-secret' },
+      }),
     });
     const error = await client.storageUrl().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SwiftError);

@@ -75,9 +75,7 @@ describe('retries through a faulty proxy', () => {
     expect(error).toBeInstanceOf(RetryableError);
     expect(isRetryable(error)).toBe(true);
     expect((error as SwiftUnavailableError).status).toBe(503);
-    expect((error as SwiftUnavailableError).message).toBe(
-      `swift putObject object "${container}/stream.bin" failed: 503 injected 503`,
-    );
+    expect((error as SwiftUnavailableError).message).toBe(`swift putObject object "${container}/stream.bin" failed: 503 injected 503`);
     expect(objectRequests('PUT').map((r) => r.status)).toEqual([503]);
     expect(await direct.headObject(container, 'stream.bin')).toBeNull();
   });

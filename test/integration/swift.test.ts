@@ -132,7 +132,9 @@ describe('objects', () => {
 
   it('a stream PUT whose bytes do not match the expected etag is refused with 422', async () => {
     const data = randomBytes(1000);
-    const error = await swift.putObject(c, 'bad-etag.bin', chunked(data, 100), { etag: md5(Buffer.from('other')) }).catch((e: unknown) => e);
+    const error = await swift
+      .putObject(c, 'bad-etag.bin', chunked(data, 100), { etag: md5(Buffer.from('other')) })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SwiftError);
     expect((error as SwiftError).status).toBe(422);
     expect(await swift.headObject(c, 'bad-etag.bin')).toBeNull();
@@ -268,7 +270,11 @@ describe('static large objects', () => {
     // Public manifest + public segments: workers can fetch it anonymously.
     const anonymous = await fetch(await swift.objectUrl(c, 'video 1.mp4'));
     expect(anonymous.status).toBe(200);
-    expect(Buffer.from(await anonymous.arrayBuffer()).subarray(0, 28).equals(head)).toBe(true);
+    expect(
+      Buffer.from(await anonymous.arrayBuffer())
+        .subarray(0, 28)
+        .equals(head),
+    ).toBe(true);
 
     expect(await swift.deleteSlo(c, 'video 1.mp4')).toEqual({ deleted: 3, notFound: 0 });
     expect(await swift.headObject(c, 'video 1.mp4')).toBeNull();
@@ -291,9 +297,7 @@ describe('static large objects', () => {
     const c = newContainer('slo-bad');
     await swift.createContainer(c);
     const seg = await swift.putObject(c, 'seg', randomBytes(100));
-    const error = await swift
-      .putSlo(c, 'bad', [{ path: `/${c}/seg`, etag: 'f'.repeat(32), size_bytes: 100 }])
-      .catch((e: unknown) => e);
+    const error = await swift.putSlo(c, 'bad', [{ path: `/${c}/seg`, etag: 'f'.repeat(32), size_bytes: 100 }]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SwiftError);
     expect((error as SwiftError).status).toBe(400);
     expect((error as SwiftError).message).toBe(`swift putSlo object "${c}/bad" failed: 400 Errors: /${c}/seg, Etag Mismatch`);

@@ -25,7 +25,14 @@ afterAll(async () => {
 });
 
 function deps(overrides: Partial<SyncDeps> = {}, settings: Partial<SyncSettings> = {}): SyncDeps {
-  return { store: rig.store, jobs: rig.client, swift: rig.swift, settings: { ...DEFAULT_SYNC_SETTINGS, backoffBaseMs: 1000, ...settings }, log: createLogger({}, { level: 'error' }), ...overrides };
+  return {
+    store: rig.store,
+    jobs: rig.client,
+    swift: rig.swift,
+    settings: { ...DEFAULT_SYNC_SETTINGS, backoffBaseMs: 1000, ...settings },
+    log: createLogger({}, { level: 'error' }),
+    ...overrides,
+  };
 }
 
 const row = async (batchId: string) => (await rig.store.getBatch(batchId)) as BatchRecord;
@@ -84,10 +91,21 @@ describe('sync-status: every Asperathos status', () => {
     expect(summary.byJob[job.batchId]).toBe('terminal');
     const done = await row(job.batchId);
     expect(done.state).toBe('completed');
-    expect(done.jobState).toMatchObject({ status: 'completed', progress: { done: 3, total: 3, source: 'results' }, failedCount: 0, failedItemsSource: 'manager' });
+    expect(done.jobState).toMatchObject({
+      status: 'completed',
+      progress: { done: 3, total: 3, source: 'results' },
+      failedCount: 0,
+      failedItemsSource: 'manager',
+    });
     expect(done.jobState?.failedItems).toBeUndefined();
     expect(done.jobState?.visualizerUrl).toBeUndefined();
-    expect(done.jobState?.report).toMatchObject({ scaling_strategy: 'default', max_error: 0, min_error: 0, final_replicas: 1, final_error: 0 });
+    expect(done.jobState?.report).toMatchObject({
+      scaling_strategy: 'default',
+      max_error: 0,
+      min_error: 0,
+      final_replicas: 1,
+      final_error: 0,
+    });
     expect(typeof done.jobState?.report?.execution_time).toBe('number');
     expect(done.jobState?.endedAt).toBe(new Date(done.observedAtMs!).toISOString());
     expect(done.wrappedKey).toBe('wrapped-key-material');
@@ -100,7 +118,12 @@ describe('sync-status: every Asperathos status', () => {
     const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[1] } });
     await emulatorStatus(job.jobId, 'completed');
     const done = await syncUntil(job.batchId, 'completed');
-    expect(done.jobState).toMatchObject({ failedItems: [videoIds[1]], failedCount: 1, failedItemsSource: 'manager', progress: { done: 3, total: 3 } });
+    expect(done.jobState).toMatchObject({
+      failedItems: [videoIds[1]],
+      failedCount: 1,
+      failedItemsSource: 'manager',
+      progress: { done: 3, total: 3 },
+    });
     expect(JSON.stringify(done.jobState)).not.toContain('http');
   });
 
@@ -108,7 +131,11 @@ describe('sync-status: every Asperathos status', () => {
     const job = await rig.submit({ items: 2, env: { FAKE_WORKER_EXIT_CODE: '3' } });
     await emulatorStatus(job.jobId, 'failed');
     const b = await syncUntil(job.batchId, 'failed');
-    expect(b).toMatchObject({ state: 'failed', reason: 'job_failed', jobState: { status: 'failed', reason: 'job_failed', progress: { done: 0, total: 2 } } });
+    expect(b).toMatchObject({
+      state: 'failed',
+      reason: 'job_failed',
+      jobState: { status: 'failed', reason: 'job_failed', progress: { done: 0, total: 2 } },
+    });
     // `/errors` says {} (no item reached job:errors), but no item has a result: both failed.
     expect(b.jobState).toMatchObject({ failedItems: [...job.videoIds].sort(), failedCount: 2, failedItemsSource: 'results' });
     expect(await activeIds()).not.toContain(job.batchId);
@@ -118,7 +145,9 @@ describe('sync-status: every Asperathos status', () => {
     const job = await rig.submit({ items: 1, pluginInfo: { init_size: 0 } });
     await emulatorStatus(job.jobId, 'error');
     // Before its Redis existed: /errors answers 500. The job still ends in one tick, its item failed.
-    await expect(rig.client.errors(job.jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`));
+    await expect(rig.client.errors(job.jobId)).rejects.toThrow(
+      new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`),
+    );
     expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
     const b = await row(job.batchId);
     expect(b).toMatchObject({ state: 'failed', reason: 'job_setup_error', jobState: { status: 'error', reason: 'job_setup_error' } });
@@ -165,7 +194,12 @@ describe('sync-status: every Asperathos status', () => {
     now += 1001;
     expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('lost');
     const b = await row(job.batchId);
-    expect(b).toMatchObject({ state: 'failed', reason: 'job_unknown_to_asperathos', notFoundCount: 2, jobState: { status: 'lost', reason: 'job_unknown_to_asperathos' } });
+    expect(b).toMatchObject({
+      state: 'failed',
+      reason: 'job_unknown_to_asperathos',
+      notFoundCount: 2,
+      jobState: { status: 'lost', reason: 'job_unknown_to_asperathos' },
+    });
     expect(b.staleSince).toBeUndefined();
     expect(await activeIds()).not.toContain(job.batchId);
   });
@@ -190,7 +224,12 @@ describe('sync-status: Asperathos unreachable', () => {
     expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('stale');
     const stale = await row(job.batchId);
     expect(stale.jobState).toEqual(known.jobState);
-    expect(stale).toMatchObject({ state: 'submitted', staleSince: new Date(now).toISOString(), pollFailures: 1, nextPollAtMs: now + 10_000 });
+    expect(stale).toMatchObject({
+      state: 'submitted',
+      staleSince: new Date(now).toISOString(),
+      pollFailures: 1,
+      nextPollAtMs: now + 10_000,
+    });
     const firstStale = stale.staleSince;
     const calls = proxy.requests.length;
     now += 5_000;
@@ -204,7 +243,11 @@ describe('sync-status: Asperathos unreachable', () => {
     await emulatorStatus(job.jobId, 'completed');
     expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('terminal');
     const recovered = await row(job.batchId);
-    expect(recovered).toMatchObject({ state: 'completed', pollFailures: 0, jobState: { status: 'completed', progress: { done: 2, total: 2 } } });
+    expect(recovered).toMatchObject({
+      state: 'completed',
+      pollFailures: 0,
+      jobState: { status: 'completed', progress: { done: 2, total: 2 } },
+    });
     expect(recovered.staleSince).toBeUndefined();
     expect(recovered.nextPollAtMs).toBeUndefined();
   });
@@ -259,10 +302,30 @@ describe('sync-status: conditional updates', () => {
     try {
       const job = await rig.submit({ items: 1 });
       const t = Date.now();
-      expect(await rig.store.recordObservation({ batchId: job.batchId, jobId: job.jobId, observedAtMs: t, jobState: { status: 'ongoing' } })).toBe(true);
-      expect(await rig.store.recordObservation({ batchId: job.batchId, jobId: job.jobId, observedAtMs: t - 1, jobState: { status: 'created' } })).toBe(false);
-      expect(await rig.store.recordObservation({ batchId: job.batchId, jobId: 'kj-other00', observedAtMs: t + 1, jobState: { status: 'failed' } })).toBe(false);
-      expect(await rig.store.recordUnreachable({ batchId: job.batchId, jobId: job.jobId, observedAtMs: t, staleSince: 'x', pollFailures: 1, nextPollAtMs: 0 })).toBe(false);
+      expect(
+        await rig.store.recordObservation({ batchId: job.batchId, jobId: job.jobId, observedAtMs: t, jobState: { status: 'ongoing' } }),
+      ).toBe(true);
+      expect(
+        await rig.store.recordObservation({ batchId: job.batchId, jobId: job.jobId, observedAtMs: t - 1, jobState: { status: 'created' } }),
+      ).toBe(false);
+      expect(
+        await rig.store.recordObservation({
+          batchId: job.batchId,
+          jobId: 'kj-other00',
+          observedAtMs: t + 1,
+          jobState: { status: 'failed' },
+        }),
+      ).toBe(false);
+      expect(
+        await rig.store.recordUnreachable({
+          batchId: job.batchId,
+          jobId: job.jobId,
+          observedAtMs: t,
+          staleSince: 'x',
+          pollFailures: 1,
+          nextPollAtMs: 0,
+        }),
+      ).toBe(false);
       expect((await row(job.batchId)).jobState).toEqual({ status: 'ongoing' });
     } finally {
       rig.holdWorkloads(false);
@@ -281,7 +344,7 @@ describe('sync-status: crypto-shredding', () => {
   });
 });
 
-describe('sync-status against the real manager\'s /errors answers: every finished job ends', () => {
+describe("sync-status against the real manager's /errors answers: every finished job ends", () => {
   it('progress while ongoing counts <id>.json and <id>.error.json, without items in the status JSON, and keeps the errors seen', async () => {
     const videoIds = [hex32(), hex32(), hex32()];
     const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_ITEM_MS: '1500', FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
@@ -299,12 +362,28 @@ describe('sync-status against the real manager\'s /errors answers: every finishe
 
   it('Redis deleted after job_resources_lifetime: /errors says {} despite a failed item, which comes from the results container', async () => {
     const videoIds = [hex32(), hex32()];
-    const job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[0] }, pluginInfo: { job_resources_lifetime: 1 } });
-    await waitFor(`${job.jobId} resources deleted`, async () => ((await rig.client.get(job.jobId)).raw.visualizer_url === 'Url is dead!' ? true : undefined));
+    const job = await rig.submit({
+      videoIds,
+      results: true,
+      env: { FAKE_WORKER_FAIL_ITEMS: videoIds[0] },
+      pluginInfo: { job_resources_lifetime: 1 },
+    });
+    await waitFor(`${job.jobId} resources deleted`, async () =>
+      (await rig.client.get(job.jobId)).raw.visualizer_url === 'Url is dead!' ? true : undefined,
+    );
     expect(await rig.client.errors(job.jobId)).toEqual([]);
     expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
     const b = await row(job.batchId);
-    expect(b).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedItems: [videoIds[0]], failedCount: 1, failedItemsSource: 'results', progress: { done: 2, total: 2 } } });
+    expect(b).toMatchObject({
+      state: 'completed',
+      jobState: {
+        status: 'completed',
+        failedItems: [videoIds[0]],
+        failedCount: 1,
+        failedItemsSource: 'results',
+        progress: { done: 2, total: 2 },
+      },
+    });
     expect(b.jobState?.visualizerUrl).toBeUndefined();
   });
 
@@ -314,7 +393,9 @@ describe('sync-status against the real manager\'s /errors answers: every finishe
     await emulatorStatus(job.jobId, 'completed');
     await rig.restartAsperathos();
     expect((await rig.client.get(job.jobId)).status).toBe('completed');
-    await expect(rig.client.errors(job.jobId)).rejects.toThrow(new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`));
+    await expect(rig.client.errors(job.jobId)).rejects.toThrow(
+      new RetryableError(`Asperathos failed to read errors of job ${job.jobId}: 500: Internal Server Error`),
+    );
     expect((await syncActiveJobs(deps())).byJob[job.batchId]).toBe('terminal');
     expect(await row(job.batchId)).toMatchObject({
       state: 'completed',
@@ -347,6 +428,9 @@ describe('sync-status against the real manager\'s /errors answers: every finishe
     expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('stale');
     now += 1001;
     expect((await syncActiveJobs(d)).byJob[job.batchId]).toBe('terminal');
-    expect(await row(job.batchId)).toMatchObject({ state: 'completed', jobState: { status: 'completed', failedItems: [videoIds[1]], failedCount: 1, failedItemsSource: 'last_seen' } });
+    expect(await row(job.batchId)).toMatchObject({
+      state: 'completed',
+      jobState: { status: 'completed', failedItems: [videoIds[1]], failedCount: 1, failedItemsSource: 'last_seen' },
+    });
   });
 });

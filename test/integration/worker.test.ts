@@ -48,7 +48,13 @@ async function sealClip(clip: string | null, tamper = false): Promise<Sealed> {
     if (tamper) sealed[sealed.length >> 1] ^= 0x01;
     await swift.putObject(sourceContainer, `${id}.mp4`, sealed);
   }
-  const url = await swift.tempUrl({ method: 'GET', container: sourceContainer, object: `${id}.mp4`, expiresAtSec: Math.floor(Date.now() / 1000) + 3600, key: tempUrlKey });
+  const url = await swift.tempUrl({
+    method: 'GET',
+    container: sourceContainer,
+    object: `${id}.mp4`,
+    expiresAtSec: Math.floor(Date.now() / 1000) + 3600,
+    key: tempUrlKey,
+  });
   return { id, url };
 }
 
@@ -92,7 +98,11 @@ function startWorker(job: Job, extraEnv: Record<string, string> = {}, script = j
   };
   const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
   // the bundle runs from a directory outside the repo, as in the image (/app): no node_modules to fall back on
-  const child = spawn(process.execPath, args, { cwd: script.endsWith('.ts') ? REPO_ROOT : dirname(script), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: script.endsWith('.ts') ? REPO_ROOT : dirname(script),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let rest = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -106,13 +116,20 @@ function startWorker(job: Job, extraEnv: Record<string, string> = {}, script = j
 }
 
 const messages = (lines: string[], message: string) =>
-  lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.message === message);
+  lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e.message === message);
 
 /** The reference: `radiomics analyze --json --anonymise DIR` of the plain clip, in a child process. */
 async function reference(clip: string): Promise<{ analysis: Record<string, unknown>; pngs: Buffer[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'worker-ref-'));
   try {
-    const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', join(VIDEOS, clip), '--json', '--anonymise', dir], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } });
+    const { stdout } = await run(
+      process.execPath,
+      [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', join(VIDEOS, clip), '--json', '--anonymise', dir],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } },
+    );
     const count = readdirSync(dir).length;
     const pngs = Array.from({ length: count }, (_, i) => readFileSync(join(dir, `${i}.png`)));
     return { analysis: JSON.parse(stdout) as Record<string, unknown>, pngs };
@@ -152,7 +169,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const container of containers) {
-    for (const name of await listNames(container)) await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
+    for (const name of await listNames(container))
+      await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
     await swift.deleteContainer(container, { ignoreMissing: true }).catch(() => undefined);
   }
   for (const prefix of prefixes) {
@@ -195,7 +213,10 @@ describe('enclave worker', () => {
       expect(entries.map((e) => e.name)).toEqual(Array.from({ length: ref.analysis.frames as number }, (_, i) => `${i}.png`));
       expect(entries.map((e) => e.data)).toEqual(ref.pngs);
     }
-    expect(JSON.parse((await swift.getObjectBytes(job.results, `${tampered.id}.error.json`)).toString('utf8'))).toEqual({ item_id: tampered.id, reason: 'authentication_failed' });
+    expect(JSON.parse((await swift.getObjectBytes(job.results, `${tampered.id}.error.json`)).toString('utf8'))).toEqual({
+      item_id: tampered.id,
+      reason: 'authentication_failed',
+    });
     expect(messages(worker.lines, 'item done').map((e) => e.item_id)).toEqual([b.id, a.id]);
     expect(messages(worker.lines, 'item failed').map((e) => [e.item_id, e.reason])).toEqual([
       [missing.id, 'http_404'],
@@ -257,7 +278,10 @@ describe('enclave worker', () => {
     const worker = startWorker(job);
     expect(await worker.exited).toBe(0);
     expect(messages(worker.lines, 'stop requested: not leasing more items').length).toBe(1);
-    expect(await redis.lrange(job.prefix, 0, -1)).toEqual(['https://swift.invalid/v1/AUTH_x/c/one.mp4', 'https://swift.invalid/v1/AUTH_x/c/two.mp4']);
+    expect(await redis.lrange(job.prefix, 0, -1)).toEqual([
+      'https://swift.invalid/v1/AUTH_x/c/one.mp4',
+      'https://swift.invalid/v1/AUTH_x/c/two.mp4',
+    ]);
     expect(await redis.llen(`${job.prefix}:processing`)).toBe(0);
   });
 
@@ -271,7 +295,10 @@ describe('enclave worker', () => {
       const worker = startWorker(job, {}, bundle);
       const [code, ref] = await Promise.all([worker.exited, reference(CLIP_B)]);
       expect(code).toBe(0);
-      const { item_id, ...analysis } = JSON.parse((await swift.getObjectBytes(job.results, `${clip.id}.json`)).toString('utf8')) as Record<string, unknown>;
+      const { item_id, ...analysis } = JSON.parse((await swift.getObjectBytes(job.results, `${clip.id}.json`)).toString('utf8')) as Record<
+        string,
+        unknown
+      >;
       expect([item_id, analysis]).toEqual([clip.id, ref.analysis]);
       expect(readZip(await swift.getObjectBytes(job.results, `${clip.id}.zip`)).length).toBe(ref.pngs.length);
     } finally {
@@ -286,6 +313,10 @@ describe('enclave worker', () => {
     expect(messages(unreachable.lines, 'worker failed').length).toBe(1);
     const misconfigured = startWorker(job, { ENCRYPTION_KEY: 'short' });
     expect(await misconfigured.exited).toBe(2);
-    expect(messages(misconfigured.lines, 'invalid configuration').map((e) => (e.error_message as string).startsWith('ENCRYPTION_KEY: invalid key'))).toEqual([true]);
+    expect(
+      messages(misconfigured.lines, 'invalid configuration').map((e) =>
+        (e.error_message as string).startsWith('ENCRYPTION_KEY: invalid key'),
+      ),
+    ).toEqual([true]);
   });
 });

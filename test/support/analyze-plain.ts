@@ -7,6 +7,8 @@ import { REPO_ROOT } from '#local/service-endpoints.js';
 const run = promisify(execFile);
 
 export async function analyzePlain(clipPath: string): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', clipPath, '--json'], { maxBuffer: 16 << 20 });
+  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'bin', 'radiomics.js'), 'analyze', clipPath, '--json'], {
+    maxBuffer: 16 << 20,
+  });
   return JSON.parse(stdout) as Record<string, unknown>;
 }

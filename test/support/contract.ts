@@ -6,10 +6,14 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '#local/service-endpoints.js';
 
-type Doc = { paths: Record<string, { get: { responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }> } }>; components: { responses: Record<string, { content: Record<string, { schema: unknown }> }> } };
+type Doc = {
+  paths: Record<string, { get: { responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }> } }>;
+  components: { responses: Record<string, { content: Record<string, { schema: unknown }> }> };
+};
 export const openapi = parse(readFileSync(join(REPO_ROOT, 'openapi', 'status-api.yaml'), 'utf8')) as Doc;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
-(addFormatsModule as unknown as { default?: (a: Ajv2020) => void }).default?.(ajv) ?? (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
+(addFormatsModule as unknown as { default?: (a: Ajv2020) => void }).default?.(ajv) ??
+  (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
 ajv.addSchema({ ...(openapi as object), $id: 'openapi' });
 
 /** Throws with ajv's errors unless `body` matches the documented response of `template` for `status`. */
@@ -25,5 +29,6 @@ export function assertContract(template: string, status: number, body: unknown, 
   const ref = (media.schema as { $ref?: string }).$ref;
   const validate = ref ? ajv.getSchema(`openapi${ref}`) : ajv.compile(media.schema as object);
   if (!validate) throw new Error(`cannot compile the schema of GET ${template} ${status}`);
-  if (!validate(body)) throw new Error(`GET ${template} ${status} breaks the contract: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
+  if (!validate(body))
+    throw new Error(`GET ${template} ${status} breaks the contract: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
 }

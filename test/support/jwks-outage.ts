@@ -6,7 +6,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type JwksFailure = 'status-500' | 'status-503' | 'status-429' | 'status-404' | 'html' | 'keys-not-a-list' | 'redirect' | 'reset' | 'silent';
+export type JwksFailure =
+  | 'status-500'
+  | 'status-503'
+  | 'status-429'
+  | 'status-404'
+  | 'html'
+  | 'keys-not-a-list'
+  | 'redirect'
+  | 'reset'
+  | 'silent';
 
 export interface FailingJwks {
   url: string;

@@ -134,7 +134,8 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
     switch (methods[0]) {
       case 'password': {
         user = findUser(identity.password?.user);
-        if (!user || identity.password.user.password !== user.password) return unauthorized(res, 'The request you have made requires authentication.');
+        if (!user || identity.password.user.password !== user.password)
+          return unauthorized(res, 'The request you have made requires authentication.');
         scoped = true;
         break;
       }

@@ -12,10 +12,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const SLOW_PEER_PORT = 8097;
 
-export async function busyJobThreads(workdir: string, dicomPath: string, threads: number): Promise<{ stow: { status: number } | { error: string }; peerJob: string }> {
+export async function busyJobThreads(
+  workdir: string,
+  dicomPath: string,
+  threads: number,
+): Promise<{ stow: { status: number } | { error: string }; peerJob: string }> {
   const slowPeer = createServer((request, response) => {
     request.resume();
-    request.on('end', () => setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"Status":"Success"}'), 1500));
+    request.on('end', () =>
+      setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"Status":"Success"}'), 1500),
+    );
   });
   await new Promise<void>((resolve) => slowPeer.listen(SLOW_PEER_PORT, '127.0.0.1', resolve));
   const settings = orthancConfig(workdir, { ConcurrentJobs: threads, LuaScripts: [] });
@@ -26,9 +32,10 @@ export async function busyJobThreads(workdir: string, dicomPath: string, threads
     const instance = stored.body.ID as string;
     const peer = await orthanc.rest('POST', '/peers/slow/store', { Resources: [instance], Synchronous: false });
     await sleep(300);
-    const stow = await orthanc
-      .rest('POST', '/dicom-web/servers/hook-basic/stow', { Resources: [instance], Synchronous: true })
-      .then((answer) => ({ status: answer.status }), (error: Error) => ({ error: (error.cause as Error | undefined)?.message ?? error.message }));
+    const stow = await orthanc.rest('POST', '/dicom-web/servers/hook-basic/stow', { Resources: [instance], Synchronous: true }).then(
+      (answer) => ({ status: answer.status }),
+      (error: Error) => ({ error: (error.cause as Error | undefined)?.message ?? error.message }),
+    );
     let state = '';
     for (let i = 0; i < 100 && state !== 'Success' && state !== 'Failure'; i++) {
       state = (await orthanc.rest('GET', `/jobs/${peer.body.ID}`)).body.State;

@@ -27,7 +27,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DRIVER_BUCKET = 'radiomics-intake';
 /** The credentials in ../shared/pacs, one tenant each so every route's object is told apart. */
-export const ROUTE_TENANTS = { stowBasic: 'hosp-basic', stowBearer: 'hosp-bearer', peer: 'hosp-peer', lua: 'hosp-lua', luaUpload: 'hosp-upload' } as const;
+export const ROUTE_TENANTS = {
+  stowBasic: 'hosp-basic',
+  stowBearer: 'hosp-bearer',
+  peer: 'hosp-peer',
+  lua: 'hosp-lua',
+  luaUpload: 'hosp-upload',
+} as const;
 /** Two more copies of the /uploads recipe whose presigned PUTs fail: the bucket unreachable, and the bucket refusing. */
 export const FAILING_UPLOAD_TENANTS = { unreachable: 'hosp-upload-unreachable', refused: 'hosp-upload-refused' } as const;
 
@@ -64,18 +70,26 @@ async function main() {
     S3_ENDPOINT: localS3.endpoint,
     AWS_REGION: 'eu-west-1',
   });
-  const deps = await buildPacsHookDeps(config, { log: createLogger({ function: 'pacs-hook' }, { level: 'info', sink: (line) => hookLog.push(line) }), s3Credentials: localS3.credentials });
+  const deps = await buildPacsHookDeps(config, {
+    log: createLogger({ function: 'pacs-hook' }, { level: 'info', sink: (line) => hookLog.push(line) }),
+    s3Credentials: localS3.credentials,
+  });
   const store = deps.objects;
   let failNextPut = false; // one injected bucket outage, to make an Orthanc job fail and then resubmit it
-  deps.objects = { put: (key, body, length, signal) => (failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal)) };
+  deps.objects = {
+    put: (key, body, length, signal) =>
+      failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal),
+  };
   const presigner = deps.presigner;
   deps.presigner = {
     // tickets whose PUT cannot succeed: to a closed port, and to a bucket that does not exist
     presign: async (tenant, request) => {
       const ticket = await presigner.presign(tenant, request);
       if (ticket.method !== 'PUT') return ticket;
-      if (tenant === FAILING_UPLOAD_TENANTS.unreachable) return { ...ticket, url: ticket.url.replace(localS3.endpoint, 'http://127.0.0.1:9') };
-      if (tenant === FAILING_UPLOAD_TENANTS.refused) return { ...ticket, url: ticket.url.replace(`/${DRIVER_BUCKET}/`, '/no-such-bucket/') };
+      if (tenant === FAILING_UPLOAD_TENANTS.unreachable)
+        return { ...ticket, url: ticket.url.replace(localS3.endpoint, 'http://127.0.0.1:9') };
+      if (tenant === FAILING_UPLOAD_TENANTS.refused)
+        return { ...ticket, url: ticket.url.replace(`/${DRIVER_BUCKET}/`, '/no-such-bucket/') };
       return ticket;
     },
   };
@@ -96,14 +110,18 @@ async function main() {
   let running: RunningOrthanc | undefined;
   try {
     if (mode === 'busy') {
-      for (const threads of [1, ORTHANC_CONCURRENT_JOBS]) result[threads] = await busyJobThreads(busyWorkdir(workdir, threads), dicomPath, threads);
+      for (const threads of [1, ORTHANC_CONCURRENT_JOBS])
+        result[threads] = await busyJobThreads(busyWorkdir(workdir, threads), dicomPath, threads);
       return;
     }
     running = await launchOrthanc(workdir, orthancSettings);
     const orthanc = running.rest;
     if (mode === 'matrix') {
       const fixtures = JSON.parse(readFileSync(manifestPath, 'utf8'));
-      Object.assign(result, await exportMatrix({ orthanc, s3, bucket: DRIVER_BUCKET, hookLog, orthancLog: join(workdir, 'orthanc.log'), fixtures }));
+      Object.assign(
+        result,
+        await exportMatrix({ orthanc, s3, bucket: DRIVER_BUCKET, hookLog, orthancLog: join(workdir, 'orthanc.log'), fixtures }),
+      );
       return;
     }
     const dicom = readFileSync(dicomPath);
@@ -142,7 +160,9 @@ async function main() {
       return { State: state?.State, ErrorCode: state?.ErrorCode };
     };
     failNextPut = true;
-    const failing = (await sync('/dicom-web/servers/hook-basic/stow', { Resources: [instanceId], Synchronous: false })).body as { ID: string };
+    const failing = (await sync('/dicom-web/servers/hook-basic/stow', { Resources: [instanceId], Synchronous: false })).body as {
+      ID: string;
+    };
     const firstRun = await pollJob(failing.ID);
     const resubmit = await orthanc('POST', `/jobs/${failing.ID}/resubmit`, {});
     await sleep(300);
@@ -152,7 +172,9 @@ async function main() {
     for (let i = 0; i < 100; i++) {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: DRIVER_BUCKET }));
       jobs = (await orthanc('GET', '/jobs?expand')).body as any[];
-      const luaLanded = [ROUTE_TENANTS.lua, ROUTE_TENANTS.luaUpload].every((t) => (listed.Contents ?? []).some((o) => o.Key?.startsWith(`${t}/`)));
+      const luaLanded = [ROUTE_TENANTS.lua, ROUTE_TENANTS.luaUpload].every((t) =>
+        (listed.Contents ?? []).some((o) => o.Key?.startsWith(`${t}/`)),
+      );
       const stableDone = jobs.length >= 6 && jobs.every((j) => j.State === 'Success' || j.State === 'Failure');
       const recipesDone = readFileSync(join(workdir, 'orthanc.log'), 'utf8').split('hook upload: ').length - 1 >= 3;
       if (luaLanded && stableDone && recipesDone) break;
@@ -163,7 +185,9 @@ async function main() {
     const dicomSha = createHash('sha256').update(dicom).digest('hex');
     result.objects = await Promise.all(
       (listed.Contents ?? []).map(async (o) => {
-        const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: DRIVER_BUCKET, Key: o.Key! }))).Body!.transformToByteArray());
+        const body = Buffer.from(
+          await (await s3.send(new GetObjectCommand({ Bucket: DRIVER_BUCKET, Key: o.Key! }))).Body!.transformToByteArray(),
+        );
         return { key: o.Key, bytes: body.length, sameBytes: createHash('sha256').update(body).digest('hex') === dicomSha };
       }),
     );
@@ -171,9 +195,18 @@ async function main() {
       .split('\n')
       .filter((line) => line.includes('Lua HttpPost to hook returned') || line.includes('hook upload:'))
       .map((line) => line.slice(line.indexOf('Lua says: ') + 'Lua says: '.length));
-    result.hookWarnings = hookLog.map((line) => JSON.parse(line)).filter((e) => e.level === 'warn').map((e) => ({ message: e.message, fields: e.fields, reason: e.reason }));
-    result.hookAnswers = hookLog.map((line) => JSON.parse(line)).filter((e) => e.message === 'answered').map((e) => ({ route: e.route, tenant: e.tenant, status: e.status, transfer: e.transfer }));
-    result.hookErrors = hookLog.map((line) => JSON.parse(line)).filter((e) => e.level === 'error').map((e) => e.error_message);
+    result.hookWarnings = hookLog
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.level === 'warn')
+      .map((e) => ({ message: e.message, fields: e.fields, reason: e.reason }));
+    result.hookAnswers = hookLog
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.message === 'answered')
+      .map((e) => ({ route: e.route, tenant: e.tenant, status: e.status, transfer: e.transfer }));
+    result.hookErrors = hookLog
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.level === 'error')
+      .map((e) => e.error_message);
   } finally {
     await running?.stop();
     await hook.close();

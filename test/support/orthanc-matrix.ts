@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { OrthancRest } from '#local/orthanc.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +23,6 @@ export interface MatrixContext {
   orthancLog: string;
   fixtures: MatrixFixture[];
 }
-
 
 /** The hook's answers to `tenant` logged since `from`: status, and for STOW the stored and failed counts and reasons. */
 function hookAnswersSince(hookLog: string[], from: number, tenant: string) {
@@ -44,7 +42,9 @@ function hookAnswersSince(hookLog: string[], from: number, tenant: string) {
 /** Waits until `count` lines of the Orthanc log contain `marker` (Lua callbacks run one at a time, after the upload). */
 async function logLines(path: string, marker: string, count: number): Promise<string[]> {
   for (let i = 0; i < 600; i++) {
-    const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.includes(marker));
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(marker));
     if (lines.length >= count) return lines.map((line) => line.slice(line.indexOf(marker)));
     await sleep(100);
   }
@@ -88,7 +88,12 @@ export async function exportMatrix(ctx: MatrixContext): Promise<Record<string, u
   for (let i = 0; i < 300; i++) {
     jobs = (await ctx.orthanc('GET', '/jobs?expand')).body as any[];
     const queued = readFileSync(ctx.orthancLog, 'utf8').split('OnStableStudy queued').length - 1;
-    if (queued >= ctx.fixtures.length && jobs.length >= 3 * ctx.fixtures.length && jobs.every((j) => j.State === 'Success' || j.State === 'Failure')) break;
+    if (
+      queued >= ctx.fixtures.length &&
+      jobs.length >= 3 * ctx.fixtures.length &&
+      jobs.every((j) => j.State === 'Success' || j.State === 'Failure')
+    )
+      break;
     await sleep(100);
   }
   const listed = await ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket }));
@@ -96,8 +101,13 @@ export async function exportMatrix(ctx: MatrixContext): Promise<Record<string, u
   const fileOf = new Map(ctx.fixtures.flatMap((f) => f.files.map((x) => [x.sopInstanceUid, sha(readFileSync(x.file))] as const)));
   const landed = await Promise.all(
     (listed.Contents ?? []).map(async (o) => {
-      const body = Buffer.from(await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: o.Key! }))).Body!.transformToByteArray());
-      const sop = o.Key!.split('/').pop()!.replace(/\.dcm$/, '');
+      const body = Buffer.from(
+        await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: o.Key! }))).Body!.transformToByteArray(),
+      );
+      const sop = o
+        .Key!.split('/')
+        .pop()!
+        .replace(/\.dcm$/, '');
       return { key: o.Key!, sameBytes: fileOf.get(sop) === sha(body) };
     }),
   );
@@ -105,7 +115,9 @@ export async function exportMatrix(ctx: MatrixContext): Promise<Record<string, u
     routes,
     lua: {
       // Orthanc 1.10 hands Lua an empty string for any HTTP error status
-      posts: luaPosts.map((line) => (line.endsWith('[]') ? 'refused' : JSON.parse(line.slice('Lua HttpPost to hook returned: ['.length, -1)).Status)),
+      posts: luaPosts.map((line) =>
+        line.endsWith('[]') ? 'refused' : JSON.parse(line.slice('Lua HttpPost to hook returned: ['.length, -1)).Status,
+      ),
       uploads: luaUploads.map((line) => line.replace(/[0-9a-f]{8}(-[0-9a-f]{8}){4}/, '<id>')),
     },
     jobStates: jobs.map((j) => j.State).sort(),

@@ -37,34 +37,53 @@ export async function startResultsRig(): Promise<ResultsRig> {
   const status = await startStatusRig();
   const kit = await startTokenKit();
   const services = loadServices();
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }),
+  });
   await swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
   const log = createLogger({}, { level: 'error' });
   const api = await localStatusApi(status.store, swift);
 
   const videoIds = [hex32(), hex32(), hex32()].sort();
   const job = await status.submit({ videoIds, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
-  await waitFor('the job to complete', async () => ((await status.client.get(job.jobId)).status === 'completed' ? true : undefined), 120_000);
+  await waitFor(
+    'the job to complete',
+    async () => ((await status.client.get(job.jobId)).status === 'completed' ? true : undefined),
+    120_000,
+  );
   const container = `${job.batchId}-results`;
   await swift.createContainer(container);
   const uploaded = new Map<string, { json: string; zip: Buffer }>();
   for (const [i, clip] of SAMPLE_CLIPS.entries()) {
     const zip = new FrameZip();
-    const analysis = await analyzeClip(join(SHARED_DIR, 'samples', 'videos', `${clip}.MP4`), { anonymise: true, onFrame: (f) => f.png && zip.addFrame(f.index, f.png) });
+    const analysis = await analyzeClip(join(SHARED_DIR, 'samples', 'videos', `${clip}.MP4`), {
+      anonymise: true,
+      onFrame: (f) => f.png && zip.addFrame(f.index, f.png),
+    });
     const files = { json: analysisJson(videoIds[i], analysis), zip: await zip.finish() };
     await swift.putObject(container, `${videoIds[i]}.zip`, files.zip, { contentType: 'application/zip' });
     await swift.putObject(container, `${videoIds[i]}.json`, Buffer.from(files.json), { contentType: 'application/json' });
     uploaded.set(videoIds[i], files);
   }
-  await swift.putObject(container, `${videoIds[2]}.error.json`, Buffer.from(errorJson(videoIds[2], 'authentication_failed')), { contentType: 'application/json' });
+  await swift.putObject(container, `${videoIds[2]}.error.json`, Buffer.from(errorJson(videoIds[2], 'authentication_failed')), {
+    contentType: 'application/json',
+  });
   await syncActiveJobs({ store: status.store, jobs: status.client, swift: status.swift, settings: DEFAULT_SYNC_SETTINGS, log });
 
   return {
-    api, kit, status, swift, batchId: job.batchId, videoIds, uploaded,
+    api,
+    kit,
+    status,
+    swift,
+    batchId: job.batchId,
+    videoIds,
+    uploaded,
     token: (tenant = 'hospital-a') => kit.hs({ tenant }),
     async close() {
       await api.close();
-      for (const id of videoIds) for (const name of [`${id}.json`, `${id}.zip`, `${id}.error.json`]) await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
+      for (const id of videoIds)
+        for (const name of [`${id}.json`, `${id}.zip`, `${id}.error.json`])
+          await swift.deleteObject(container, name, { ignoreMissing: true }).catch(() => undefined);
       await swift.deleteContainer(container, { ignoreMissing: true }).catch(() => undefined);
       await kit.close();
       await status.close();

@@ -32,7 +32,15 @@ export interface StatusRig {
   /** While true, workload downloads wait (the job stays `created`). */
   holdWorkloads(hold: boolean): void;
   /** `results`: the fake worker writes results to Swift, as the real worker does. */
-  submit(options: { tenant?: string; items?: number; videoIds?: string[]; env?: Record<string, string>; pluginInfo?: Record<string, unknown>; createdAt?: string; results?: boolean }): Promise<SubmittedJob>;
+  submit(options: {
+    tenant?: string;
+    items?: number;
+    videoIds?: string[];
+    env?: Record<string, string>;
+    pluginInfo?: Record<string, unknown>;
+    createdAt?: string;
+    results?: boolean;
+  }): Promise<SubmittedJob>;
   putVideo(videoId: string, batchId: string | undefined, tenant: string, stage?: string, reason?: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -60,8 +68,14 @@ export async function startStatusRig(): Promise<StatusRig> {
     workerCommand: () => ({ cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'test', 'support', 'fake-worker.ts')] }),
   });
   let asperathos = await startAsperathosEmulator(emulatorOptions(0));
-  const swift = new SwiftClient({ auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }) });
-  const resultsEnv = { FAKE_WORKER_SWIFT_AUTH: services.swift.authUrl, FAKE_WORKER_SWIFT_USER: services.swift.user, FAKE_WORKER_SWIFT_KEY: services.swift.key };
+  const swift = new SwiftClient({
+    auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }),
+  });
+  const resultsEnv = {
+    FAKE_WORKER_SWIFT_AUTH: services.swift.authUrl,
+    FAKE_WORKER_SWIFT_USER: services.swift.user,
+    FAKE_WORKER_SWIFT_KEY: services.swift.key,
+  };
   const workloads = new Map<string, string>();
   let held: Array<() => void> = [];
   let hold = false;
@@ -100,51 +114,97 @@ export async function startStatusRig(): Promise<StatusRig> {
         waiting.forEach((send) => send());
       }
     },
-    async submit({ tenant = 'hospital-a', items = 3, videoIds: givenIds, env = {}, pluginInfo = {}, createdAt = new Date().toISOString(), results = false }) {
+    async submit({
+      tenant = 'hospital-a',
+      items = 3,
+      videoIds: givenIds,
+      env = {},
+      pluginInfo = {},
+      createdAt = new Date().toISOString(),
+      results = false,
+    }) {
       const batchId = hex32();
       const videoIds = givenIds ?? Array.from({ length: items }, hex32);
       items = videoIds.length;
-      workloads.set(`/${batchId}/workload.txt`, videoIds.map((id) => `http://swift.invalid/v1/AUTH_test/${batchId}/${id}.mp4?temp_url_sig=x\n`).join(''));
+      workloads.set(
+        `/${batchId}/workload.txt`,
+        videoIds.map((id) => `http://swift.invalid/v1/AUTH_test/${batchId}/${id}.mp4?temp_url_sig=x\n`).join(''),
+      );
       const { jobId } = await client.submit({
         plugin: 'kubejobs',
         enable_auth: false,
         plugin_info: {
-          username: 'admin', password: 'grafana', cmd: ['node', 'worker.mjs'], img: 'worker:1', init_size: 1,
+          username: 'admin',
+          password: 'grafana',
+          cmd: ['node', 'worker.mjs'],
+          img: 'worker:1',
+          init_size: 1,
           redis_workload: `${workloadBase}/${batchId}/workload.txt`,
-          control_plugin: 'kubejobs', control_parameters: { min_rep: 1, max_rep: 1 },
-          monitor_plugin: 'kubejobs', monitor_info: { expected_time: 200 },
-          enable_visualizer: false, visualizer_plugin: 'k8s-grafana', visualizer_info: {},
+          control_plugin: 'kubejobs',
+          control_parameters: { min_rep: 1, max_rep: 1 },
+          monitor_plugin: 'kubejobs',
+          monitor_info: { expected_time: 200 },
+          enable_visualizer: false,
+          visualizer_plugin: 'k8s-grafana',
+          visualizer_info: {},
           env_vars: { JOB_NAME: batchId, ...(results ? resultsEnv : {}), ...env },
           ...pluginInfo,
         },
       } as never);
       const submittedAt = new Date().toISOString();
       const batch: BatchRecord = {
-        batchId, tenant, state: 'submitted', container: `c-${batchId}`, wrappedKey: 'wrapped-key-material', createdAt,
-        claims: items, claimedBytes: 1000 * items, sealedItems: items, sealedBytes: 1000 * items, inflight: {},
-        items, workloadUrl: `${workloadBase}/${batchId}/workload.txt?temp_url_sig=secret`, jobId, submittedAt,
+        batchId,
+        tenant,
+        state: 'submitted',
+        container: `c-${batchId}`,
+        wrappedKey: 'wrapped-key-material',
+        createdAt,
+        claims: items,
+        claimedBytes: 1000 * items,
+        sealedItems: items,
+        sealedBytes: 1000 * items,
+        inflight: {},
+        items,
+        workloadUrl: `${workloadBase}/${batchId}/workload.txt?temp_url_sig=secret`,
+        jobId,
+        submittedAt,
       };
-      await dynamo.doc.send(new PutCommand({
-        TableName: 'radiomics',
-        Item: {
-          ...keys.batch(batchId), ...batch,
-          ...activeJobKeys(submittedAt, batchId),
-          ...tenantBatchKeys(batch),
-        },
-      }));
+      await dynamo.doc.send(
+        new PutCommand({
+          TableName: 'radiomics',
+          Item: {
+            ...keys.batch(batchId),
+            ...batch,
+            ...activeJobKeys(submittedAt, batchId),
+            ...tenantBatchKeys(batch),
+          },
+        }),
+      );
       for (const id of videoIds) await rig.putVideo(id, batchId, tenant, 'sealed');
       return { batchId, jobId, videoIds };
     },
     async putVideo(videoId, batchId, tenant, stage = 'sealed', reason) {
       const now = new Date().toISOString();
-      await dynamo.doc.send(new PutCommand({
-        TableName: 'radiomics',
-        Item: {
-          ...keys.video(videoId), videoId, tenant, stage, batchId, reason, kind: 'mp4', container: batchId ? `c-${batchId}` : undefined,
-          objectName: `${videoId}.mp4`, receivedAt: now, sealedAt: stage === 'sealed' ? now : undefined, updatedAt: now,
-          ...videoIndexKeys({ videoId, tenant, receivedAt: now, batchId }),
-        },
-      }));
+      await dynamo.doc.send(
+        new PutCommand({
+          TableName: 'radiomics',
+          Item: {
+            ...keys.video(videoId),
+            videoId,
+            tenant,
+            stage,
+            batchId,
+            reason,
+            kind: 'mp4',
+            container: batchId ? `c-${batchId}` : undefined,
+            objectName: `${videoId}.mp4`,
+            receivedAt: now,
+            sealedAt: stage === 'sealed' ? now : undefined,
+            updatedAt: now,
+            ...videoIndexKeys({ videoId, tenant, receivedAt: now, batchId }),
+          },
+        }),
+      );
     },
     async close() {
       hold = false;

@@ -13,7 +13,7 @@ class SummaryReporter {
     const line = `${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
     const dir = join(this.rootDir, 'test-artifacts');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'summary.txt'), line + '\n');
+    writeFileSync(join(dir, 'summary.txt'), `${line}\n`);
     process.stdout.write(`\n${line}\n`);
   }
 }

@@ -40,7 +40,10 @@ describe('intake configuration', () => {
       dicom: { ffmpegPath: '/opt/bin/ffmpeg', maxDicomBytes: 256 * 1024 * 1024 },
       logLevel: 'info',
       aws: { region: 'eu-west-1', s3Endpoint: undefined, dynamodbEndpoint: undefined },
-      swift: { variables: { ST_AUTH: base.SWIFT_AUTH_URL, ST_USER: 'test:tester' }, secrets: { ST_KEY: { file: '/run/secrets/swift-key', ssm: undefined } } },
+      swift: {
+        variables: { ST_AUTH: base.SWIFT_AUTH_URL, ST_USER: 'test:tester' },
+        secrets: { ST_KEY: { file: '/run/secrets/swift-key', ssm: undefined } },
+      },
       masterKey: { file: undefined, ssm: '/trustworthy-radiomics/dev/master-key' },
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -48,7 +51,10 @@ describe('intake configuration', () => {
 
   it('reads the DICOM conversion settings with the rest, DICOM_INTAKE=off leaving them out', () => {
     expect(parseIntakeConfig({ ...base, DICOM_INTAKE: 'off' }).dicom).toBeUndefined();
-    expect(parseIntakeConfig({ ...base, FFMPEG_PATH: '/usr/bin/ffmpeg', MAX_DICOM_BYTES: '1024' }).dicom).toEqual({ ffmpegPath: '/usr/bin/ffmpeg', maxDicomBytes: 1024 });
+    expect(parseIntakeConfig({ ...base, FFMPEG_PATH: '/usr/bin/ffmpeg', MAX_DICOM_BYTES: '1024' }).dicom).toEqual({
+      ffmpegPath: '/usr/bin/ffmpeg',
+      maxDicomBytes: 1024,
+    });
     expect(errorOf({ ...base, DICOM_INTAKE: 'maybe' })).toMatch(/^invalid configuration: DICOM_INTAKE is invalid/);
   });
 
@@ -74,26 +80,45 @@ describe('intake configuration', () => {
 
   it('takes the batch close timer only with both its ARNs', () => {
     const arns = { BATCH_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:1:function:batch', SCHEDULER_ROLE_ARN: 'arn:aws:iam::1:role/s' };
-    expect(parseIntakeConfig({ ...base, ...arns }).dueTimer).toEqual({ batchFunctionArn: arns.BATCH_FUNCTION_ARN, schedulerRoleArn: arns.SCHEDULER_ROLE_ARN });
+    expect(parseIntakeConfig({ ...base, ...arns }).dueTimer).toEqual({
+      batchFunctionArn: arns.BATCH_FUNCTION_ARN,
+      schedulerRoleArn: arns.SCHEDULER_ROLE_ARN,
+    });
     expect(errorOf({ ...base, BATCH_FUNCTION_ARN: arns.BATCH_FUNCTION_ARN })).toBe(
       'invalid configuration: set both BATCH_FUNCTION_ARN and SCHEDULER_ROLE_ARN, or neither',
     );
   });
 
   it('reads Keystone v3 the way the CLI and the worker do (openrc OS_*), secrets only as _FILE or _SSM', () => {
-    const keystone = { ...base, SWIFT_AUTH: 'keystone', OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_ID: 'p1', OS_INTERFACE: 'internal', OS_PASSWORD_SSM: '/x/swift-password' };
+    const keystone = {
+      ...base,
+      SWIFT_AUTH: 'keystone',
+      OS_AUTH_URL: 'https://keystone.example.org:5000/v3',
+      OS_USERNAME: 'u',
+      OS_PROJECT_ID: 'p1',
+      OS_INTERFACE: 'internal',
+      OS_PASSWORD_SSM: '/x/swift-password',
+    };
     expect(parseIntakeConfig(keystone).swift).toEqual({
       variables: { OS_AUTH_URL: 'https://keystone.example.org:5000/v3', OS_USERNAME: 'u', OS_PROJECT_ID: 'p1', OS_INTERFACE: 'internal' },
       secrets: { OS_PASSWORD: { file: undefined, ssm: '/x/swift-password' } },
     });
-    expect(errorOf({ ...keystone, OS_USERNAME: undefined })).toBe('invalid configuration: OS_USERNAME or OS_USER_ID is required for password auth');
+    expect(errorOf({ ...keystone, OS_USERNAME: undefined })).toBe(
+      'invalid configuration: OS_USERNAME or OS_USER_ID is required for password auth',
+    );
     expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined, OS_PASSWORD: 'hunter2' })).toBe(
       'invalid configuration: OS_PASSWORD must not be a plain variable; set OS_PASSWORD_FILE or OS_PASSWORD_SSM',
     );
     expect(errorOf({ ...keystone, OS_PASSWORD_SSM: undefined })).toBe(
       'invalid configuration: OS_AUTH_URL is set but none of OS_PASSWORD_FILE|_SSM, OS_APPLICATION_CREDENTIAL_SECRET_FILE|_SSM, OS_AUTH_TOKEN_FILE|_SSM is',
     );
-    const appCred = { ...keystone, OS_PASSWORD_SSM: undefined, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: 'id', OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s' };
+    const appCred = {
+      ...keystone,
+      OS_PASSWORD_SSM: undefined,
+      OS_AUTH_TYPE: 'v3applicationcredential',
+      OS_APPLICATION_CREDENTIAL_ID: 'id',
+      OS_APPLICATION_CREDENTIAL_SECRET_FILE: '/s',
+    };
     expect(parseIntakeConfig(appCred).swift.secrets).toEqual({ OS_APPLICATION_CREDENTIAL_SECRET: { file: '/s', ssm: undefined } });
   });
 
@@ -133,10 +158,23 @@ describe('batch configuration', () => {
   };
 
   it('HW attestation settings: tolerate and ignore_advisories lists, session version, CAS server name', () => {
-    const config = parseBatchConfig({ ...batchBase, CAS_TOLERATE: 'debug-mode,hyperthreading', CAS_IGNORE_ADVISORIES: 'INTEL-SA-00076', SESSION_VERSION: '0.3.5', CAS_SERVER_NAME: 'cas' });
-    expect([config.tolerate, config.ignoreAdvisories, config.sessionVersion, config.cas?.serverName]).toEqual([['debug-mode', 'hyperthreading'], ['INTEL-SA-00076'], '0.3.5', 'cas']);
+    const config = parseBatchConfig({
+      ...batchBase,
+      CAS_TOLERATE: 'debug-mode,hyperthreading',
+      CAS_IGNORE_ADVISORIES: 'INTEL-SA-00076',
+      SESSION_VERSION: '0.3.5',
+      CAS_SERVER_NAME: 'cas',
+    });
+    expect([config.tolerate, config.ignoreAdvisories, config.sessionVersion, config.cas?.serverName]).toEqual([
+      ['debug-mode', 'hyperthreading'],
+      ['INTEL-SA-00076'],
+      '0.3.5',
+      'cas',
+    ]);
     expect(parseBatchConfig({ ...batchBase, CAS_SERVER_NAME: '' }).cas?.serverName).toBeUndefined();
-    expect(batchError({ ...batchBase, SESSION_VERSION: '0.4' })).toMatch(/^invalid configuration: SESSION_VERSION is invalid \(expected 0.3 or 0.3.N\)/);
+    expect(batchError({ ...batchBase, SESSION_VERSION: '0.4' })).toMatch(
+      /^invalid configuration: SESSION_VERSION is invalid \(expected 0.3 or 0.3.N\)/,
+    );
   });
 
   it('parses HW mode with its defaults', () => {
@@ -163,20 +201,32 @@ describe('batch configuration', () => {
   });
 
   it('names what HW mode lacks', () => {
-    expect(batchError({ ...batchBase, CAS_ADDRESS: undefined })).toBe('invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)');
+    expect(batchError({ ...batchBase, CAS_ADDRESS: undefined })).toBe(
+      'invalid configuration: CAS_ADDRESS is missing (required when SGX_MODE=HW)',
+    );
     expect(batchError({ ...batchBase, CAS_CA_SSM: undefined })).toBe('missing configuration: set CAS_CA_FILE or CAS_CA_SSM');
-    expect(batchError({ ...batchBase, CAS_ADDRESS: 'cas.example.org:8081' })).toMatch(/^invalid configuration: CAS_ADDRESS is invalid \(expected host:restPort:attestationPort\)/);
+    expect(batchError({ ...batchBase, CAS_ADDRESS: 'cas.example.org:8081' })).toMatch(
+      /^invalid configuration: CAS_ADDRESS is invalid \(expected host:restPort:attestationPort\)/,
+    );
   });
 
   it('rejects malformed values by name', () => {
     expect(batchError({ ...batchBase, SGX_MODE: 'sim' })).toMatch(/^invalid configuration: SGX_MODE is invalid/);
     expect(batchError({ ...batchBase, SCONE_VERBOSITY: '9' })).toMatch(/^invalid configuration: SCONE_VERBOSITY is invalid/);
-    expect(batchError({ ...batchBase, WORKER_ENV: '["a"]' })).toBe('invalid configuration: WORKER_ENV is invalid (expected a JSON object of strings)');
+    expect(batchError({ ...batchBase, WORKER_ENV: '["a"]' })).toBe(
+      'invalid configuration: WORKER_ENV is invalid (expected a JSON object of strings)',
+    );
     expect(batchError({ ...batchBase, ASPERATHOS_URL: undefined })).toBe('invalid configuration: ASPERATHOS_URL is missing');
   });
 
   it('SIM mode needs no CAS; public links need no TempURL key', () => {
-    const config = parseBatchConfig({ ...batchBase, SGX_MODE: 'SIM', CAS_ADDRESS: undefined, WORKLOAD_LINKS: 'public', TEMPURL_KEY_SSM: undefined });
+    const config = parseBatchConfig({
+      ...batchBase,
+      SGX_MODE: 'SIM',
+      CAS_ADDRESS: undefined,
+      WORKLOAD_LINKS: 'public',
+      TEMPURL_KEY_SSM: undefined,
+    });
     expect(config.cas).toBeUndefined();
     expect(config.links).toEqual({ kind: 'public' });
   });
@@ -189,7 +239,13 @@ describe('batch configuration', () => {
 });
 
 describe('shared fragments', () => {
-  const api = { AUTH_ISSUER: 'https://login.test', AUTH_AUDIENCE: 'radiomics-status', TEMPURL_KEY_FILE: '/k', AUTH_HS256_SECRET_FILE: '/s', ...base };
+  const api = {
+    AUTH_ISSUER: 'https://login.test',
+    AUTH_AUDIENCE: 'radiomics-status',
+    TEMPURL_KEY_FILE: '/k',
+    AUTH_HS256_SECRET_FILE: '/s',
+    ...base,
+  };
 
   it('the sync defaults are the schema defaults', () => {
     expect(DEFAULT_SYNC_SETTINGS).toEqual({
@@ -203,7 +259,14 @@ describe('shared fragments', () => {
       pageSize: 500,
       settleRetryLimit: 3,
     });
-    expect(parseSyncConfig({ TABLE_NAME: 't', ASPERATHOS_URL: 'http://asperathos:1500/submissions', PROGRESS_FROM_RESULTS: 'false', SYNC_CONCURRENCY: '4' }).settings).toEqual({ ...DEFAULT_SYNC_SETTINGS, concurrency: 4 });
+    expect(
+      parseSyncConfig({
+        TABLE_NAME: 't',
+        ASPERATHOS_URL: 'http://asperathos:1500/submissions',
+        PROGRESS_FROM_RESULTS: 'false',
+        SYNC_CONCURRENCY: '4',
+      }).settings,
+    ).toEqual({ ...DEFAULT_SYNC_SETTINGS, concurrency: 4 });
   });
 
   it('one LOG_LEVEL rule for every function', () => {
@@ -216,15 +279,36 @@ describe('shared fragments', () => {
   it('one JWT reading for the status API and the PACS hook, each with its own audience', () => {
     const jwks = { AUTH_JWKS_URL: 'https://login.test/jwks', AUTH_CLOCK_SKEW_SECS: '10' };
     expect(parseApiConfig({ ...api, AUTH_HS256_SECRET_FILE: undefined, ...jwks }).auth).toEqual({
-      kind: 'jwks', jwksUrl: 'https://login.test/jwks', algorithms: ['RS256', 'PS256', 'ES256'], issuer: 'https://login.test', audience: 'radiomics-status',
-      tenantClaim: 'tenant', clockSkewSecs: 10, maxLifetimeSecs: 12 * 3600,
+      kind: 'jwks',
+      jwksUrl: 'https://login.test/jwks',
+      algorithms: ['RS256', 'PS256', 'ES256'],
+      issuer: 'https://login.test',
+      audience: 'radiomics-status',
+      tenantClaim: 'tenant',
+      clockSkewSecs: 10,
+      maxLifetimeSecs: 12 * 3600,
     });
-    const pacs = parsePacsHookConfig({ INTAKE_BUCKET: 'intake', PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb', PACS_CREDENTIALS_FILE: '/c', AUTH_ISSUER: 'https://login.test', ...jwks });
+    const pacs = parsePacsHookConfig({
+      INTAKE_BUCKET: 'intake',
+      PACS_RETRIEVE_BASE: 'https://hook.test/dicomweb',
+      PACS_CREDENTIALS_FILE: '/c',
+      AUTH_ISSUER: 'https://login.test',
+      ...jwks,
+    });
     expect(pacs.jwt).toEqual({
-      kind: 'jwks', jwksUrl: 'https://login.test/jwks', algorithms: ['RS256', 'PS256', 'ES256'], issuer: 'https://login.test', audience: 'radiomics-pacs',
-      requiredScope: 'pacs:write', tenantClaim: 'tenant', clockSkewSecs: 10, maxLifetimeSecs: 12 * 3600,
+      kind: 'jwks',
+      jwksUrl: 'https://login.test/jwks',
+      algorithms: ['RS256', 'PS256', 'ES256'],
+      issuer: 'https://login.test',
+      audience: 'radiomics-pacs',
+      requiredScope: 'pacs:write',
+      tenantClaim: 'tenant',
+      clockSkewSecs: 10,
+      maxLifetimeSecs: 12 * 3600,
     });
     expect(pacs.listen).toEqual({ port: 8099, host: '0.0.0.0' });
-    expect(() => parseApiConfig({ ...api, ...jwks, AUTH_HS256_SECRET_FILE: '/s' })).toThrow('invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM');
+    expect(() => parseApiConfig({ ...api, ...jwks, AUTH_HS256_SECRET_FILE: '/s' })).toThrow(
+      'invalid configuration: set exactly one of AUTH_JWKS_URL or AUTH_HS256_SECRET_FILE|_SSM',
+    );
   });
 });

@@ -6,7 +6,10 @@ import { EventBridgeDueTimer, LocalDueTimer, atExpression } from '#lib/due-timer
 import { RetryableError } from '#lib/errors.js';
 
 const scheduler = mockClient(SchedulerClient);
-const target = { batchFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:radiomics-batch', roleArn: 'arn:aws:iam::111122223333:role/sched' };
+const target = {
+  batchFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:radiomics-batch',
+  roleArn: 'arn:aws:iam::111122223333:role/sched',
+};
 
 beforeEach(() => {
   scheduler.reset();
@@ -20,7 +23,10 @@ describe('batch close timer', () => {
 
   it('creates one self-deleting one-time schedule named after the batch, invoking batch with its id', async () => {
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:x' });
-    await new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('0123abcd', new Date('2026-11-25T10:10:00Z'));
+    await new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt(
+      '0123abcd',
+      new Date('2026-11-25T10:10:00Z'),
+    );
     const calls = scheduler.commandCalls(CreateScheduleCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input).toEqual({
@@ -36,12 +42,16 @@ describe('batch close timer', () => {
 
   it('treats an existing schedule of the same name as set (a duplicate intake)', async () => {
     scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ Message: 'exists', message: 'exists', $metadata: {} }));
-    await expect(new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('b', new Date())).resolves.toBeUndefined();
+    await expect(
+      new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('b', new Date()),
+    ).resolves.toBeUndefined();
   });
 
   it('turns any other failure into a retryable error', async () => {
     scheduler.on(CreateScheduleCommand).rejects(new Error('throttled'));
-    await expect(new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('b', new Date())).rejects.toBeInstanceOf(RetryableError);
+    await expect(
+      new EventBridgeDueTimer(new SchedulerClient({ region: 'eu-west-1' }), target).closeAt('b', new Date()),
+    ).rejects.toBeInstanceOf(RetryableError);
   });
 
   it('the local timer fires once per batch at its time', async () => {

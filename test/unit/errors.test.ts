@@ -25,14 +25,32 @@ describe('the error family', () => {
 
   it('answers a refused request as it carries itself, an outage 503, anything else a bare 500', () => {
     expect(httpFailureOf(new MultipartError(413, 'too_large', 'the part exceeds the cap'))).toEqual({
-      kind: 'refused', status: 413, code: 'too_large', message: 'the part exceeds the cap', headers: {},
+      kind: 'refused',
+      status: 413,
+      code: 'too_large',
+      message: 'the part exceeds the cap',
+      headers: {},
     });
     expect(httpFailureOf(new Unauthorized('missing_credentials'))).toEqual({
-      kind: 'refused', status: 401, code: 'missing_credentials', message: 'credentials are required', headers: { 'www-authenticate': 'Basic realm="pacs-hook", Bearer' },
+      kind: 'refused',
+      status: 401,
+      code: 'missing_credentials',
+      message: 'credentials are required',
+      headers: { 'www-authenticate': 'Basic realm="pacs-hook", Bearer' },
     });
-    expect(httpFailureOf(new SwiftUnavailableError('GET', 'c/o', 503))).toEqual({ kind: 'unavailable', status: 503, code: 'unavailable', headers: { 'retry-after': '5' } });
+    expect(httpFailureOf(new SwiftUnavailableError('GET', 'c/o', 503))).toEqual({
+      kind: 'unavailable',
+      status: 503,
+      code: 'unavailable',
+      headers: { 'retry-after': '5' },
+    });
     expect(httpFailureOf(new ConfigError('missing'))).toEqual({ kind: 'fault', status: 500, code: 'internal', misconfigured: true });
-    expect(httpFailureOf(new SwiftError('GET', 'hospital/object', 403))).toEqual({ kind: 'fault', status: 500, code: 'internal', misconfigured: false });
+    expect(httpFailureOf(new SwiftError('GET', 'hospital/object', 403))).toEqual({
+      kind: 'fault',
+      status: 500,
+      code: 'internal',
+      misconfigured: false,
+    });
     expect(httpFailureOf(new RejectedInput('bad', 'not for clients'))).toMatchObject({ kind: 'fault', status: 500 });
     expect(new RequestRefused(404, 'not_found', 'no such job')).not.toBeInstanceOf(RejectedInput);
   });

@@ -60,7 +60,9 @@ describe('serverless package (offline, no credentials)', () => {
       const env = template.Resources[fn].Properties.Environment.Variables;
       expect(env.MASTER_KEY_SSM).toBe('/trustworthy-radiomics/dev/master-key');
       expect(env.OS_PASSWORD_SSM).toBe('/trustworthy-radiomics/dev/swift-password');
-      expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CERT$|_ENV$/.test(name) && name !== 'WORKER_ENV')).toEqual([]);
+      expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CERT$|_ENV$/.test(name) && name !== 'WORKER_ENV')).toEqual(
+        [],
+      );
     }
   });
 
@@ -73,8 +75,18 @@ describe('serverless package (offline, no credentials)', () => {
   });
 
   it('grants no wildcard actions, and each function only its own role', () => {
-    const roles = Object.entries(template.Resources).filter(([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'));
-    expect(roles.map(([name]) => name).sort()).toEqual(['BatchRole', 'BatchSchedulerRole', 'BucketLifecycleRole', 'IntakeRole', 'PacsHookRole', 'StatusApiRole', 'SyncStatusRole']);
+    const roles = Object.entries(template.Resources).filter(
+      ([name, r]) => r.Type === 'AWS::IAM::Role' && !name.startsWith('IamRoleCustomResources'),
+    );
+    expect(roles.map(([name]) => name).sort()).toEqual([
+      'BatchRole',
+      'BatchSchedulerRole',
+      'BucketLifecycleRole',
+      'IntakeRole',
+      'PacsHookRole',
+      'StatusApiRole',
+      'SyncStatusRole',
+    ]);
     for (const [, role] of roles) {
       for (const policy of role.Properties.Policies) {
         for (const statement of policy.PolicyDocument.Statement) {
@@ -96,7 +108,13 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Timeout).toBe(55);
     const statements = template.Resources.SyncStatusRole.Properties.Policies[0].PolicyDocument.Statement;
     expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
-      'dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ]);
     expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual([
       { 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' },
@@ -106,17 +124,44 @@ describe('serverless package (offline, no credentials)', () => {
       { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password' },
       { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-key' },
     ]);
-    expect(fn.Environment.Variables).toMatchObject({ PROGRESS_FROM_RESULTS: 'true', OS_PASSWORD_SSM: '/trustworthy-radiomics/dev/swift-password' });
+    expect(fn.Environment.Variables).toMatchObject({
+      PROGRESS_FROM_RESULTS: 'true',
+      OS_PASSWORD_SSM: '/trustworthy-radiomics/dev/swift-password',
+    });
   });
 
   it('serves the status API over httpApi on its own read-only role', () => {
     const fn = template.Resources.StatusDashapiLambdaFunction.Properties;
     expect(fn.Handler).toBe('functions/status-api.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['StatusApiRole', 'Arn'] });
-    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('GET ')).sort();
-    expect(routes).toEqual(['GET /', 'GET /batches/{id}', 'GET /jobs', 'GET /jobs/{id}', 'GET /pacs/refusals', 'GET /videos', 'GET /videos/{id}', 'GET /videos/{id}/analysis']);
-    const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()).sort();
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const routes = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => r.Properties.RouteKey)
+      .filter((key) => key.startsWith('GET '))
+      .sort();
+    expect(routes).toEqual([
+      'GET /',
+      'GET /batches/{id}',
+      'GET /jobs',
+      'GET /jobs/{id}',
+      'GET /pacs/refusals',
+      'GET /videos',
+      'GET /videos/{id}',
+      'GET /videos/{id}/analysis',
+    ]);
+    const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) =>
+      [s.Action].flat(),
+    ).sort();
+    expect(actions).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:Query',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
     const env = fn.Environment.Variables;
     expect(env.TEMPURL_KEY_SSM).toBe('/trustworthy-radiomics/dev/tempurl-key');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$/.test(name))).toEqual([]);
@@ -126,13 +171,33 @@ describe('serverless package (offline, no credentials)', () => {
     const fn = template.Resources.PacsDashhookLambdaFunction.Properties;
     expect(fn.Handler).toBe('functions/pacs-hook.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['PacsHookRole', 'Arn'] });
-    const routes = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).filter((key) => key.startsWith('POST ')).sort();
-    expect(routes).toEqual(['POST /dicomweb/studies', 'POST /dicomweb/studies/{study}', 'POST /instances', 'POST /uploads', 'POST /{source}/instances']);
+    const routes = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => r.Properties.RouteKey)
+      .filter((key) => key.startsWith('POST '))
+      .sort();
+    expect(routes).toEqual([
+      'POST /dicomweb/studies',
+      'POST /dicomweb/studies/{study}',
+      'POST /instances',
+      'POST /uploads',
+      'POST /{source}/instances',
+    ]);
     const statements = template.Resources.PacsHookRole.Properties.Policies[0].PolicyDocument.Statement;
     expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
-      'dynamodb:BatchWriteItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 'ssm:GetParameter', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+      'dynamodb:BatchWriteItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:AbortMultipartUpload',
+      's3:GetObject',
+      's3:PutObject',
+      'ssm:GetParameter',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ]);
-    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe('arn:aws:s3:::dev-radiomics-intake/*/dicom/*');
+    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe(
+      'arn:aws:s3:::dev-radiomics-intake/*/dicom/*',
+    );
     const env = fn.Environment.Variables;
     expect(env.PACS_CREDENTIALS_SSM).toBe('/trustworthy-radiomics/dev/pacs-credentials');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CREDENTIALS$/.test(name))).toEqual([]);
@@ -141,14 +206,22 @@ describe('serverless package (offline, no credentials)', () => {
   it('gives PACS writes their own JWT audience and scope, and both HTTP functions a 12 h token lifetime cap', () => {
     const pacs = template.Resources.PacsDashhookLambdaFunction.Properties.Environment.Variables;
     const status = template.Resources.StatusDashapiLambdaFunction.Properties.Environment.Variables;
-    expect([pacs.PACS_AUTH_AUDIENCE, pacs.PACS_AUTH_SCOPE, status.AUTH_AUDIENCE]).toEqual(['radiomics-pacs', 'pacs:write', 'radiomics-status']);
+    expect([pacs.PACS_AUTH_AUDIENCE, pacs.PACS_AUTH_SCOPE, status.AUTH_AUDIENCE]).toEqual([
+      'radiomics-pacs',
+      'pacs:write',
+      'radiomics-status',
+    ]);
     expect([pacs.AUTH_MAX_TOKEN_LIFETIME_SECS, status.AUTH_MAX_TOKEN_LIFETIME_SECS]).toEqual(['43200', '43200']);
   });
 
   it('expires intake objects tagged radiomics-status=rejected after rejectedExpiryDays (7), through a custom resource on its own role', () => {
     expect(template.Resources.IntakeRejectedExpiry).toEqual({
       Type: 'Custom::RejectedExpiry',
-      Properties: { ServiceToken: { 'Fn::GetAtt': ['BucketDashlifecycleLambdaFunction', 'Arn'] }, BucketName: 'dev-radiomics-intake', ExpireRejectedAfterDays: 7 },
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': ['BucketDashlifecycleLambdaFunction', 'Arn'] },
+        BucketName: 'dev-radiomics-intake',
+        ExpireRejectedAfterDays: 7,
+      },
     });
     const fn = template.Resources.BucketDashlifecycleLambdaFunction.Properties;
     expect(fn.Handler).toBe('functions/bucket-lifecycle.handler');
@@ -162,12 +235,21 @@ describe('serverless package (offline, no credentials)', () => {
   });
 });
 
-const FUNCTIONS = { intake: 'Intake', batch: 'Batch', 'sync-status': 'SyncDashstatus', 'status-api': 'StatusDashapi', 'pacs-hook': 'PacsDashhook' } as const;
+const FUNCTIONS = {
+  intake: 'Intake',
+  batch: 'Batch',
+  'sync-status': 'SyncDashstatus',
+  'status-api': 'StatusDashapi',
+  'pacs-hook': 'PacsDashhook',
+} as const;
 
 describe('packaged template: tracing, alarms, access logs, VPC, stage settings', () => {
   const alarm = (name: string) => template.Resources[name].Properties;
   const notifyTopic = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
-  const emfDimensions = (fn: string) => [{ Name: 'service', Value: 'trustworthy-radiomics' }, { Name: 'function', Value: fn }];
+  const emfDimensions = (fn: string) => [
+    { Name: 'service', Value: 'trustworthy-radiomics' },
+    { Name: 'function', Value: fn },
+  ];
 
   it('traces every function with X-Ray, and every function role may write traces', () => {
     for (const [fn, logical] of Object.entries(FUNCTIONS)) {
@@ -179,8 +261,11 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
     }
   });
 
-  it('alarms on intake failures, every function\'s errors and throttles, a stuck batch, stale jobs and status-api 5xx', () => {
-    const alarms = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([name]) => name).sort();
+  it("alarms on intake failures, every function's errors and throttles, a stuck batch, stale jobs and status-api 5xx", () => {
+    const alarms = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([name]) => name)
+      .sort();
     const perFunction = Object.values(FUNCTIONS).flatMap((logical) => [`${logical}ErrorsAlarm`, `${logical}ThrottlesAlarm`]);
     expect(alarms).toEqual(['BatchStuckAlarm', 'IntakeFailuresAlarm', 'StaleJobsAlarm', 'StatusApi5xxAlarm', ...perFunction].sort());
     expect(alarm('IntakeFailuresAlarm')).toMatchObject({
@@ -190,29 +275,63 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    expect(alarm('PacsDashhookThrottlesAlarm')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'PacsDashhookLambdaFunction' } }] });
-    expect(alarm('BatchStuckAlarm')).toMatchObject({ Namespace: 'TrustworthyRadiomics', MetricName: 'OldestUnsubmittedBatchSecs', Dimensions: emfDimensions('batch'), Statistic: 'Maximum', Threshold: 1800 });
-    expect(alarm('StaleJobsAlarm')).toMatchObject({ MetricName: 'JobsStale', Dimensions: emfDimensions('sync-status'), Period: 60, EvaluationPeriods: 30, DatapointsToAlarm: 30, Threshold: 0 });
-    expect(alarm('StatusApi5xxAlarm')).toMatchObject({ MetricName: 'ServerErrors', Dimensions: emfDimensions('status-api'), Statistic: 'Sum', Threshold: 0 });
+    expect(alarm('PacsDashhookThrottlesAlarm')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'PacsDashhookLambdaFunction' } }],
+    });
+    expect(alarm('BatchStuckAlarm')).toMatchObject({
+      Namespace: 'TrustworthyRadiomics',
+      MetricName: 'OldestUnsubmittedBatchSecs',
+      Dimensions: emfDimensions('batch'),
+      Statistic: 'Maximum',
+      Threshold: 1800,
+    });
+    expect(alarm('StaleJobsAlarm')).toMatchObject({
+      MetricName: 'JobsStale',
+      Dimensions: emfDimensions('sync-status'),
+      Period: 60,
+      EvaluationPeriods: 30,
+      DatapointsToAlarm: 30,
+      Threshold: 0,
+    });
+    expect(alarm('StatusApi5xxAlarm')).toMatchObject({
+      MetricName: 'ServerErrors',
+      Dimensions: emfDimensions('status-api'),
+      Statistic: 'Sum',
+      Threshold: 0,
+    });
     for (const name of alarms) expect([name, alarm(name).AlarmActions]).toEqual([name, notifyTopic]);
     expect((template as any).Conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
   });
 
-  it('writes HTTP API access logs, caps the intake\'s concurrency, and gives it the (empty by default) ffmpeg layers', () => {
-    expect(template.Resources.HttpApiStage.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+  it("writes HTTP API access logs, caps the intake's concurrency, and gives it the (empty by default) ffmpeg layers", () => {
+    expect(template.Resources.HttpApiStage.Properties.AccessLogSettings.DestinationArn).toEqual({
+      'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'],
+    });
     const intake = template.Resources.IntakeLambdaFunction.Properties;
-    expect([intake.ReservedConcurrentExecutions, intake.Layers, intake.Environment.Variables.FFMPEG_PATH]).toEqual([10, [], '/opt/bin/ffmpeg']);
+    expect([intake.ReservedConcurrentExecutions, intake.Layers, intake.Environment.Variables.FFMPEG_PATH]).toEqual([
+      10,
+      [],
+      '/opt/bin/ffmpeg',
+    ]);
   });
 
   it('wires TempAuth too: its URL, user and SSM key name reach every Swift user, whose roles may read that key', () => {
     for (const logical of ['Intake', 'Batch', 'SyncDashstatus', 'StatusDashapi']) {
       const env = template.Resources[`${logical}LambdaFunction`].Properties.Environment.Variables;
-      expect([logical, env.SWIFT_AUTH, env.SWIFT_AUTH_URL, env.SWIFT_KEY_SSM]).toEqual([logical, 'keystone', 'https://keystone.example.org:5000/v3', '/trustworthy-radiomics/dev/swift-key']);
+      expect([logical, env.SWIFT_AUTH, env.SWIFT_AUTH_URL, env.SWIFT_KEY_SSM]).toEqual([
+        logical,
+        'keystone',
+        'https://keystone.example.org:5000/v3',
+        '/trustworthy-radiomics/dev/swift-key',
+      ]);
     }
   });
 
   it('runs outside any VPC by default; the roles gain VPC access only under the HasVpc condition', () => {
-    for (const logical of Object.values(FUNCTIONS)) expect(template.Resources[`${logical}LambdaFunction`].Properties.VpcConfig).toBeUndefined();
+    for (const logical of Object.values(FUNCTIONS))
+      expect(template.Resources[`${logical}LambdaFunction`].Properties.VpcConfig).toBeUndefined();
     expect((template as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
     expect(template.Resources.BatchRole.Properties.ManagedPolicyArns).toEqual({
       'Fn::If': ['HasVpc', ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'], { Ref: 'AWS::NoValue' }],
@@ -224,12 +343,14 @@ describe('bundles (minified, with a linked source map without sources)', () => {
   // zipped bytes measured 2026-12-02 (docs/deployment.md, "Bundles"), plus about 10 %
   const MAX_ZIP_BYTES = { intake: 1_800_000, batch: 1_300_000, 'sync-status': 1_150_000, 'status-api': 1_150_000, 'pacs-hook': 1_300_000 };
   const packagesIn = async (fn: string) => {
-    const map = JSON.parse((await run('unzip', ['-p', join(REPO_ROOT, '.serverless', `${fn}.zip`), `functions/${fn}.mjs.map`], { maxBuffer: 64 << 20 })).stdout);
+    const map = JSON.parse(
+      (await run('unzip', ['-p', join(REPO_ROOT, '.serverless', `${fn}.zip`), `functions/${fn}.mjs.map`], { maxBuffer: 64 << 20 })).stdout,
+    );
     expect(map.sourcesContent ?? []).toEqual([]);
     return new Set((map.sources as string[]).flatMap((source) => source.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? []));
   };
 
-  it('keeps each function\'s zip within its size budget', () => {
+  it("keeps each function's zip within its size budget", () => {
     for (const [fn, maxBytes] of Object.entries(MAX_ZIP_BYTES)) {
       const bytes = statSync(join(REPO_ROOT, '.serverless', `${fn}.zip`)).size;
       expect([fn, bytes <= maxBytes]).toEqual([fn, true]);
@@ -242,7 +363,9 @@ describe('bundles (minified, with a linked source map without sources)', () => {
     const intake = await packagesIn('intake');
     expect([batch.has('dcmjs'), sync.has('yaml'), intake.has('dcmjs')]).toEqual([false, false, true]);
     for (const [fn, logical] of Object.entries({ 'sync-status': 'SyncStatusRole', 'pacs-hook': 'PacsHookRole' })) {
-      const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s: any) => [s.Action].flat().includes('ssm:GetParameter'));
+      const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s: any) =>
+        [s.Action].flat().includes('ssm:GetParameter'),
+      );
       expect([fn, (await packagesIn(fn)).has('@aws-sdk/client-ssm')]).toEqual([fn, mayRead]);
     }
   });
@@ -256,9 +379,23 @@ describe('packaged template with a stage file (stages/<stage>.yml)', () => {
   beforeAll(async () => {
     const out = mkdtempSync(join(tmpdir(), 'package-vpc-'));
     const home = mkdtempSync(join(tmpdir(), 'no-aws-'));
-    writeFileSync(stageFile, ['vpc:', '  subnetIds: [subnet-1, subnet-2]', '  securityGroupIds: [sg-1]', 'workerEnv: |', '  {"OS_AUTH_URL": "https://k.example/v3"}', ''].join('\n'));
+    writeFileSync(
+      stageFile,
+      [
+        'vpc:',
+        '  subnetIds: [subnet-1, subnet-2]',
+        '  securityGroupIds: [sg-1]',
+        'workerEnv: |',
+        '  {"OS_AUTH_URL": "https://k.example/v3"}',
+        '',
+      ].join('\n'),
+    );
     try {
-      await run('bash', ['local/on-node.sh', 'npx', 'osls', 'package', '--stage', stage, '--package', out], { cwd: REPO_ROOT, env: { PATH: process.env.PATH!, HOME: home, CI: '1' }, timeout: 120_000 });
+      await run('bash', ['local/on-node.sh', 'npx', 'osls', 'package', '--stage', stage, '--package', out], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH!, HOME: home, CI: '1' },
+        timeout: 120_000,
+      });
       staged = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
     } finally {
       rmSync(stageFile, { force: true });
@@ -267,11 +404,16 @@ describe('packaged template with a stage file (stages/<stage>.yml)', () => {
     }
   }, 180_000);
 
-  it('puts every function in the VPC it names, turns on the roles\' VPC access, and passes its workerEnv JSON', () => {
+  it("puts every function in the VPC it names, turns on the roles' VPC access, and passes its workerEnv JSON", () => {
     for (const [fn, logical] of Object.entries(FUNCTIONS)) {
-      expect([fn, staged.Resources[`${logical}LambdaFunction`].Properties.VpcConfig]).toEqual([fn, { SubnetIds: ['subnet-1', 'subnet-2'], SecurityGroupIds: ['sg-1'] }]);
+      expect([fn, staged.Resources[`${logical}LambdaFunction`].Properties.VpcConfig]).toEqual([
+        fn,
+        { SubnetIds: ['subnet-1', 'subnet-2'], SecurityGroupIds: ['sg-1'] },
+      ]);
     }
     expect((staged as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['subnet-1', ''] }] });
-    expect(staged.Resources.BatchLambdaFunction.Properties.Environment.Variables.WORKER_ENV).toBe('{"OS_AUTH_URL": "https://k.example/v3"}\n');
+    expect(staged.Resources.BatchLambdaFunction.Properties.Environment.Variables.WORKER_ENV).toBe(
+      '{"OS_AUTH_URL": "https://k.example/v3"}\n',
+    );
   });
 });

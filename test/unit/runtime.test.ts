@@ -15,7 +15,10 @@ describe('runtime', () => {
   });
 
   it('puts the same Node first on PATH for the processes the tests start (tsx included)', () => {
-    const version = execFileSync('node', ['--import', 'tsx', '-e', 'console.log(process.version)'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const version = execFileSync('node', ['--import', 'tsx', '-e', 'console.log(process.version)'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
     expect(version).toBe(process.version);
   });
 });

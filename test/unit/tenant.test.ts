@@ -7,7 +7,8 @@ describe('tenant names', () => {
   });
 
   it('refuses capitals, a leading hyphen, separators, table-key characters and names over 63 characters', () => {
-    for (const name of ['', 'Hospital', '-a', 'a_b', 'a.b', 'a/b', 'a b', 'TENANT#a', 'a#b', 'x'.repeat(64), 'ä']) expect([name, isTenant(name)]).toEqual([name, false]);
+    for (const name of ['', 'Hospital', '-a', 'a_b', 'a.b', 'a/b', 'a b', 'TENANT#a', 'a#b', 'x'.repeat(64), 'ä'])
+      expect([name, isTenant(name)]).toEqual([name, false]);
     for (const value of [undefined, null, 42, ['a'], { tenant: 'a' }]) expect(isTenant(value)).toBe(false);
   });
 
@@ -27,10 +28,12 @@ describe('the tenant of an intake key', () => {
   });
 
   it('is missing without a prefix or without anything after it', () => {
-    for (const key of ['scan.mp4', '/scan.mp4', 'hospital-a/']) expect([key, tenantOfKey(key)]).toEqual([key, { ok: false, reason: 'missing_tenant' }]);
+    for (const key of ['scan.mp4', '/scan.mp4', 'hospital-a/'])
+      expect([key, tenantOfKey(key)]).toEqual([key, { ok: false, reason: 'missing_tenant' }]);
   });
 
   it('is invalid when the prefix is not a tenant name', () => {
-    for (const key of ['Hospital A/scan.mp4', 'hospital_a/scan.mp4', `${'x'.repeat(64)}/scan.mp4`]) expect([key, tenantOfKey(key)]).toEqual([key, { ok: false, reason: 'invalid_tenant' }]);
+    for (const key of ['Hospital A/scan.mp4', 'hospital_a/scan.mp4', `${'x'.repeat(64)}/scan.mp4`])
+      expect([key, tenantOfKey(key)]).toEqual([key, { ok: false, reason: 'invalid_tenant' }]);
   });
 });

@@ -45,7 +45,11 @@ export class ApiError extends RequestRefused {}
 const ID = /^[0-9a-f]{32}$/;
 const MAX_PAGE = 100;
 const DEFAULT_PAGE = 20;
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
 
 export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -53,7 +57,11 @@ export const json = (statusCode: number, body: unknown, headers: Record<string, 
   body: JSON.stringify(body),
 });
 
-export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps, signal?: AbortSignal): Promise<APIGatewayProxyStructuredResultV2> {
+export async function routeRequest(
+  event: APIGatewayProxyEventV2,
+  deps: ApiDeps,
+  signal?: AbortSignal,
+): Promise<APIGatewayProxyStructuredResultV2> {
   try {
     const method = event.requestContext?.http?.method ?? 'GET';
     const path = event.rawPath ?? '/';
@@ -71,7 +79,11 @@ export async function routeRequest(event: APIGatewayProxyEventV2, deps: ApiDeps,
 
 type Route = { name: 'jobs' } | { name: 'refusals' } | { name: 'lookup' } | { name: 'job' | 'batch' | 'video' | 'analysis'; id: string };
 
-const QUERY_PARAMETERS: Partial<Record<Route['name'], string[]>> = { jobs: ['limit', 'cursor'], refusals: ['limit'], lookup: ['source', 'sop'] };
+const QUERY_PARAMETERS: Partial<Record<Route['name'], string[]>> = {
+  jobs: ['limit', 'cursor'],
+  refusals: ['limit'],
+  lookup: ['source', 'sop'],
+};
 
 function matchRoute(path: string): Route | undefined {
   if (path === '/jobs') return { name: 'jobs' };
@@ -111,10 +123,16 @@ async function authenticate(event: APIGatewayProxyEventV2, verifier: TokenVerifi
   const header = event.headers?.authorization ?? event.headers?.Authorization;
   const token = bearerToken(header);
   try {
-    if (!token) throw new AuthError('missing_token', header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required', header ? 'not_bearer' : 'missing_token');
+    if (!token)
+      throw new AuthError(
+        'missing_token',
+        header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required',
+        header ? 'not_bearer' : 'missing_token',
+      );
     return (await verifier.verify(token)).tenant;
   } catch (error) {
-    if (error instanceof AuthError && error.problem === 'keys_unavailable') log.error('token not verifiable: signing keys unavailable', { route, reason: error.reason });
+    if (error instanceof AuthError && error.problem === 'keys_unavailable')
+      log.error('token not verifiable: signing keys unavailable', { route, reason: error.reason });
     else if (error instanceof AuthError) log.warn('token refused', { route, problem: error.problem, reason: error.reason });
     throw error;
   }
@@ -129,7 +147,16 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
   if (route.name === 'refusals') {
     if (!deps.refusals) throw notFound('refusals');
     const refusals = await deps.refusals.recent(tenant, parseLimit(query.limit));
-    return json(200, { refusals: refusals.map((r) => ({ at: r.at, route: r.route, sop_instance_uid: r.sopInstanceUid ?? null, reason: r.reason, text: refusalText(r.reason), status: r.status })) });
+    return json(200, {
+      refusals: refusals.map((r) => ({
+        at: r.at,
+        route: r.route,
+        sop_instance_uid: r.sopInstanceUid ?? null,
+        reason: r.reason,
+        text: refusalText(r.reason),
+        status: r.status,
+      })),
+    });
   }
   if (route.name === 'analysis') {
     const video = await deps.store.getVideo(route.id);
@@ -139,7 +166,8 @@ async function answer(route: Route, query: Record<string, string>, tenant: strin
     return { statusCode: 200, headers: { ...JSON_HEADERS }, body: analysis.toString('utf8') };
   }
   if (route.name === 'video') return videoAnswer(route.id, tenant, deps, signal);
-  if (route.name === 'lookup') return videoAnswer(await deps.store.videoIdOfSource(tenant, sourceKeyOf(query, tenant)), tenant, deps, signal);
+  if (route.name === 'lookup')
+    return videoAnswer(await deps.store.videoIdOfSource(tenant, sourceKeyOf(query, tenant)), tenant, deps, signal);
   const batch = await deps.store.getBatch(route.id);
   if (!batch || batch.tenant !== tenant || (route.name === 'job' && !batch.jobId)) throw notFound(route.name);
   if (route.name === 'batch') return json(200, batchView(batch));
@@ -171,13 +199,15 @@ function sourceKeyOf(query: Record<string, string>, tenant: string): string {
     if (!isDicomUid(sop)) throw new ApiError(400, 'bad_request', 'sop must be a DICOM UID');
     return dicomKeyOf(tenant, sop);
   }
-  if (source.length === 0 || Buffer.byteLength(source, 'utf8') > MAX_SOURCE_KEY_BYTES) throw new ApiError(400, 'bad_request', `source must be an object key of 1 to ${MAX_SOURCE_KEY_BYTES} bytes`);
+  if (source.length === 0 || Buffer.byteLength(source, 'utf8') > MAX_SOURCE_KEY_BYTES)
+    throw new ApiError(400, 'bad_request', `source must be an object key of 1 to ${MAX_SOURCE_KEY_BYTES} bytes`);
   return source;
 }
 
 function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_PAGE;
-  if (!/^[1-9][0-9]{0,2}$/.test(text) || Number(text) > MAX_PAGE) throw new ApiError(400, 'bad_request', `limit must be an integer from 1 to ${MAX_PAGE}`);
+  if (!/^[1-9][0-9]{0,2}$/.test(text) || Number(text) > MAX_PAGE)
+    throw new ApiError(400, 'bad_request', `limit must be an integer from 1 to ${MAX_PAGE}`);
   return Number(text);
 }
 
@@ -198,7 +228,8 @@ async function tenantBatches(store: JobStatusStore, tenant: string, limit: numbe
   try {
     return await store.tenantBatches(tenant, limit, cursor);
   } catch (error) {
-    if (error instanceof InvalidCursor) throw new ApiError(400, error.reason === 'foreign_cursor' ? 'foreign_cursor' : 'bad_request', error.message);
+    if (error instanceof InvalidCursor)
+      throw new ApiError(400, error.reason === 'foreign_cursor' ? 'foreign_cursor' : 'bad_request', error.message);
     throw error;
   }
 }
@@ -216,7 +247,8 @@ export function startupFailureResponse(error: unknown, log: Logger): APIGatewayP
 
 function errorResponse(error: unknown, log: Logger): APIGatewayProxyStructuredResultV2 {
   if (error instanceof AuthError) {
-    if (error.problem === 'keys_unavailable') return json(503, { error: 'unavailable', message: 'the token cannot be verified right now' }, { 'retry-after': '5' });
+    if (error.problem === 'keys_unavailable')
+      return json(503, { error: 'unavailable', message: 'the token cannot be verified right now' }, { 'retry-after': '5' });
     const challenge = error.problem === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token"`;
     return json(401, { error: 'unauthorized', message: error.message }, { 'www-authenticate': challenge });
   }

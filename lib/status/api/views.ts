@@ -76,10 +76,17 @@ export async function jobDetailView(batch: BatchRecord, signer: ResultsSigner, s
   const expiresAtSec = Math.floor(signer.nowMs / 1000) + signer.ttlSecs;
   const container = resultsContainerOf(batch.batchId);
   const sign = (object: string | undefined) =>
-    object ? signer.swift.tempUrl({ method: 'GET', container, object, expiresAtSec, key: signer.tempUrlKey, digest: 'sha256', signal }) : Promise.resolve(null);
+    object
+      ? signer.swift.tempUrl({ method: 'GET', container, object, expiresAtSec, key: signer.tempUrlKey, digest: 'sha256', signal })
+      : Promise.resolve(null);
   const { results, truncated } = await listResults(signer.swift, batch.batchId, signer.maxLinks, signal);
   const links = await Promise.all(
-    results.map(async (r) => ({ video_id: r.videoId, analysis_url: await sign(r.analysis), frames_url: await sign(r.frames), error_url: await sign(r.error) })),
+    results.map(async (r) => ({
+      video_id: r.videoId,
+      analysis_url: await sign(r.analysis),
+      frames_url: await sign(r.frames),
+      error_url: await sign(r.error),
+    })),
   );
   return {
     ...jobSummaryView(batch),
@@ -111,8 +118,14 @@ export function batchView(batch: BatchRecord) {
 export type VideoStageView = 'received' | 'sealed' | 'batched' | 'submitted' | 'processing' | 'done' | 'failed';
 
 /** The video's stage, from its row, its batch and the job's state (and whether its `<id>.json` exists). */
-export async function videoStage(video: VideoRecord, batch: BatchRecord | undefined, swift: SwiftStore, signal?: AbortSignal): Promise<{ stage: VideoStageView; reason: string | null }> {
-  if (video.stage === 'rejected' || video.stage === 'failed' || video.stage === 'superseded') return { stage: 'failed', reason: video.reason ?? video.stage };
+export async function videoStage(
+  video: VideoRecord,
+  batch: BatchRecord | undefined,
+  swift: SwiftStore,
+  signal?: AbortSignal,
+): Promise<{ stage: VideoStageView; reason: string | null }> {
+  if (video.stage === 'rejected' || video.stage === 'failed' || video.stage === 'superseded')
+    return { stage: 'failed', reason: video.reason ?? video.stage };
   if (video.stage === 'sealing') return { stage: 'received', reason: null };
   if (!batch) return { stage: 'sealed', reason: null };
   if (!batch.jobId) {
@@ -122,7 +135,8 @@ export async function videoStage(video: VideoRecord, batch: BatchRecord | undefi
   }
   const state = batch.jobState;
   if (state?.failedItems?.includes(video.videoId)) return { stage: 'failed', reason: 'analysis_failed' };
-  if (state?.status !== undefined && state.status !== 'created' && (await hasResult(swift, batch.batchId, video.videoId, signal))) return { stage: 'done', reason: null };
+  if (state?.status !== undefined && state.status !== 'created' && (await hasResult(swift, batch.batchId, video.videoId, signal)))
+    return { stage: 'done', reason: null };
   if (!state || state.status === 'created') return { stage: 'submitted', reason: null };
   const outcome = terminalOutcome(state.status);
   if (!outcome) return { stage: 'processing', reason: null };

@@ -10,9 +10,16 @@ for (const clip of process.argv.slice(2)) {
   try {
     const a = await analyzeClip(clip);
     process.stdout.write(
-      JSON.stringify({ clip, result: a.result, frames: a.frames, textured_frames: a.textured_frames, features: a.features, label: a.label }) + '\n',
+      `${JSON.stringify({
+        clip,
+        result: a.result,
+        frames: a.frames,
+        textured_frames: a.textured_frames,
+        features: a.features,
+        label: a.label,
+      })}\n`,
     );
   } catch (error) {
-    process.stdout.write(JSON.stringify({ clip, error: String(error), reason: error instanceof DecodeError ? error.reason : null }) + '\n');
+    process.stdout.write(`${JSON.stringify({ clip, error: String(error), reason: error instanceof DecodeError ? error.reason : null })}\n`);
   }
 }

@@ -6,8 +6,8 @@ import { analyzeClip } from '#enclave/analyze-clip.js';
 
 for (const clip of process.argv.slice(2)) {
   try {
-    process.stdout.write(JSON.stringify({ clip, analysis: await analyzeClip(clip) }) + '\n');
+    process.stdout.write(`${JSON.stringify({ clip, analysis: await analyzeClip(clip) })}\n`);
   } catch (error) {
-    process.stdout.write(JSON.stringify({ clip, error: String(error) }) + '\n');
+    process.stdout.write(`${JSON.stringify({ clip, error: String(error) })}\n`);
   }
 }

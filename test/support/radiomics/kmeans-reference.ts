@@ -56,7 +56,9 @@ export function groupSamples(data: Float32Array, n: number): SampleGroups {
   const firstSample = new Int32Array(n);
   let count = 0;
   for (let i = 0; i < n; i++) {
-    const k0 = keys[i * 3], k1 = keys[i * 3 + 1], k2 = keys[i * 3 + 2];
+    const k0 = keys[i * 3],
+      k1 = keys[i * 3 + 1],
+      k2 = keys[i * 3 + 2];
     let h = (Math.imul(k0, 0x9e3779b1) ^ Math.imul(k1, 0x85ebca77) ^ Math.imul(k2, 0xc2b2ae3d)) >>> 0;
     h = (h ^ (h >>> 15)) & mask;
     for (;;) {
@@ -115,7 +117,9 @@ function generateCentersPP(
 
   {
     const c = centers[0] * 3;
-    const c0 = data[c], c1 = data[c + 1], c2 = data[c + 2];
+    const c0 = data[c],
+      c1 = data[c + 1],
+      c2 = data[c + 2];
     for (let g = 0; g < u; g++) {
       dist[g] = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
     }
@@ -134,11 +138,13 @@ function generateCentersPP(
         if (p <= 0) break;
       }
       const c = ci * 3;
-      const c0 = data[c], c1 = data[c + 1], c2 = data[c + 2];
+      const c0 = data[c],
+        c1 = data[c + 1],
+        c2 = data[c + 2];
       for (let g = 0; g < u; g++) {
         const d = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
         const old = dist[g];
-        tdist2[g] = old < d ? old : d; // std::min(d, old)
+        tdist2[g] = Math.min(old , d); // std::min(d, old)
       }
       let s = 0;
       for (let i = 0; i < n; i++) s += tdist2[index[i]];
@@ -286,7 +292,9 @@ export function kmeansPP(
         break;
       } else {
         for (let g = 0; g < u; g++) {
-          const v0 = values[g * 3], v1 = values[g * 3 + 1], v2 = values[g * 3 + 2];
+          const v0 = values[g * 3],
+            v1 = values[g * 3 + 1],
+            v2 = values[g * 3 + 2];
           let kBest = 0;
           let minDist = Number.MAX_VALUE;
           for (let kk = 0; kk < k; kk++) {

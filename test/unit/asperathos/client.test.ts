@@ -21,7 +21,11 @@ const KEY = Buffer.alloc(16, 7).toString('base64');
 
 describe('job builder', () => {
   it('fills the tutorial template and leaves everything else exactly as it is', () => {
-    const job = buildJob({ workloadUrl: 'https://swift.local/v1/AUTH_x/c/workload.txt', image: 'registry.local/radiomics:1', env: { A: '1' } });
+    const job = buildJob({
+      workloadUrl: 'https://swift.local/v1/AUTH_x/c/workload.txt',
+      image: 'registry.local/radiomics:1',
+      env: { A: '1' },
+    });
     expect(job).toEqual({
       plugin: 'kubejobs',
       enable_auth: false,
@@ -91,7 +95,11 @@ describe('job builder', () => {
     [{ env: { 'BAD-NAME': 'x' } }, 'invalid_env', 'invalid env_vars: a variable name must match [A-Za-z_][A-Za-z0-9_]*'],
     [{ env: { N: 1 as unknown as string } }, 'invalid_env', 'invalid env_vars: the value of N must be a string'],
     [{ auth: { username: 'u', password: '' } }, 'invalid_auth', 'invalid auth: username and password are both required'],
-    [{ visualizer: { username: 'admin', password: '' } }, 'invalid_visualizer', 'invalid visualizer: the Grafana username and password are both required'],
+    [
+      { visualizer: { username: 'admin', password: '' } },
+      'invalid_visualizer',
+      'invalid visualizer: the Grafana username and password are both required',
+    ],
     [{ resourcesLifetimeSecs: 0 }, 'invalid_resources_lifetime', 'invalid job_resources_lifetime: expected an integer > 0'],
   ])('%#: refuses %j', (patch, reason, message) => {
     try {
@@ -155,10 +163,18 @@ describe('environment by mode', () => {
 
   it('SIM refuses a bad key without echoing it, and bad FSPF values', () => {
     const fspf = { path: '/fspf.pb', key: 'c'.repeat(64), tag: 'b'.repeat(32) };
-    expect(() => simEnvironment({ fspf, encryptionKey: 'secret-ish' })).toThrow('invalid encryption key: expected 16 bytes as standard base64 (24 characters ending in ==)');
-    expect(() => simEnvironment({ fspf: { ...fspf, tag: 'x' }, encryptionKey: KEY })).toThrow('invalid fspf tag: expected 32 hex characters, got 1');
-    expect(() => simEnvironment({ fspf: { ...fspf, path: 'rel' }, encryptionKey: KEY })).toThrow('invalid fspf path: expected an absolute path');
-    expect(() => simEnvironment({ fspf, encryptionKey: KEY, itemLeaseSecs: 0 })).toThrow('invalid ITEM_LEASE_SECS: expected an integer > 0');
+    expect(() => simEnvironment({ fspf, encryptionKey: 'secret-ish' })).toThrow(
+      'invalid encryption key: expected 16 bytes as standard base64 (24 characters ending in ==)',
+    );
+    expect(() => simEnvironment({ fspf: { ...fspf, tag: 'x' }, encryptionKey: KEY })).toThrow(
+      'invalid fspf tag: expected 32 hex characters, got 1',
+    );
+    expect(() => simEnvironment({ fspf: { ...fspf, path: 'rel' }, encryptionKey: KEY })).toThrow(
+      'invalid fspf path: expected an absolute path',
+    );
+    expect(() => simEnvironment({ fspf, encryptionKey: KEY, itemLeaseSecs: 0 })).toThrow(
+      'invalid ITEM_LEASE_SECS: expected an integer > 0',
+    );
   });
 
   it('verbosity N becomes SCONE_LOG=N for 0-7', () => {
@@ -181,7 +197,8 @@ describe('Python bytes text and times', () => {
     expect(pythonBytesRepr(Buffer.from("it's"))).toBe('b"it\'s"');
     expect(pythonBytesRepr(Buffer.from('both \' and "'))).toBe("b'both \\' and \"'");
     expect(pythonBytesRepr(Buffer.from('é\n\\'))).toBe("b'\\xc3\\xa9\\n\\\\'");
-    for (const text of ['https://x/a b.mp4', "q'\"", 'é€\r\t\u0001']) expect(parsePythonBytes(pythonBytesRepr(Buffer.from(text)))).toBe(text);
+    for (const text of ['https://x/a b.mp4', 'q\'"', 'é€\r\t\u0001'])
+      expect(parsePythonBytes(pythonBytesRepr(Buffer.from(text)))).toBe(text);
   });
 
   it('reads and writes %Y-%m-%dT%H:%M:%S.%fGMT', () => {
@@ -207,18 +224,23 @@ describe('emulator helpers', () => {
     const { username: _u, ...noUser } = info;
     expect(backgroundValidationProblem(noUser)).toBe('Missing required plugin_info key: username');
     expect(backgroundValidationProblem({ ...info, cmd: 'x' })).toBe('plugin_info.cmd must be a list of strings');
-    expect(backgroundValidationProblem({ ...info, control_parameters: { min_rep: 1 } })).toBe('plugin_info.control_parameters must be a dict with min_rep and max_rep');
+    expect(backgroundValidationProblem({ ...info, control_parameters: { min_rep: 1 } })).toBe(
+      'plugin_info.control_parameters must be a dict with min_rep and max_rep',
+    );
     expect(backgroundValidationProblem({ ...info, enable_visualizer: 'yes' })).toBe('plugin_info.enable_visualizer must be a bool');
   });
 });
 
 describe('AsperathosClient with an injected fetch', () => {
   const reply = (status: number, body: string) => async () => new Response(status === 204 ? null : body, { status });
-  const client = (fetchImpl: () => Promise<Response>) => new AsperathosClient({ submissionsUrl: 'http://m:1500/submissions/', fetch: fetchImpl as typeof fetch });
+  const client = (fetchImpl: () => Promise<Response>) =>
+    new AsperathosClient({ submissionsUrl: 'http://m:1500/submissions/', fetch: fetchImpl as typeof fetch });
 
   it('maps the manager error body to AsperathosError with its message and name', async () => {
     const c = client(reply(400, '{"error_code": 400, "error_message": "Missing plugin fields in request", "error_name": "BAD_REQUEST"}'));
-    const error = (await c.submit(buildJob({ workloadUrl: 'http://x/w', image: 'i', env: {} })).catch((e: unknown) => e)) as AsperathosError;
+    const error = (await c
+      .submit(buildJob({ workloadUrl: 'http://x/w', image: 'i', env: {} }))
+      .catch((e: unknown) => e)) as AsperathosError;
     expect(error).toBeInstanceOf(AsperathosError);
     expect([error.status, error.errorName, error.managerMessage, error.message]).toEqual([
       400,
@@ -237,13 +259,24 @@ describe('AsperathosClient with an injected fetch', () => {
   });
 
   it('5xx and non-JSON answers are RetryableError', async () => {
-    await expect(client(reply(503, '<html>busy</html>')).get('kj-1')).rejects.toThrow(new RetryableError('Asperathos failed to get job kj-1: 503: <html>busy</html>'));
-    await expect(client(reply(200, 'not json')).get('kj-1')).rejects.toThrow(new RetryableError('Asperathos answered get job kj-1 with a body that is not JSON (status 200)'));
-    await expect(client(reply(202, '{}')).submit(buildJob({ workloadUrl: 'http://x/w', image: 'i', env: {} }))).rejects.toThrow('Asperathos accepted the job but its reply has no job_id');
+    await expect(client(reply(503, '<html>busy</html>')).get('kj-1')).rejects.toThrow(
+      new RetryableError('Asperathos failed to get job kj-1: 503: <html>busy</html>'),
+    );
+    await expect(client(reply(200, 'not json')).get('kj-1')).rejects.toThrow(
+      new RetryableError('Asperathos answered get job kj-1 with a body that is not JSON (status 200)'),
+    );
+    await expect(client(reply(202, '{}')).submit(buildJob({ workloadUrl: 'http://x/w', image: 'i', env: {} }))).rejects.toThrow(
+      'Asperathos accepted the job but its reply has no job_id',
+    );
   });
 
   it('reads a status before start and after the end', async () => {
-    const before = await client(reply(200, '{"app_id": "kj-1", "status": "created", "starting_time": "Job is not running yet!", "visualizer_url": "URL not generated!", "redis_ip": null, "redis_port": null}')).get('kj-1');
+    const before = await client(
+      reply(
+        200,
+        '{"app_id": "kj-1", "status": "created", "starting_time": "Job is not running yet!", "visualizer_url": "URL not generated!", "redis_ip": null, "redis_port": null}',
+      ),
+    ).get('kj-1');
     expect(before).toEqual({
       jobId: 'kj-1',
       status: 'created',
@@ -252,10 +285,20 @@ describe('AsperathosClient with an injected fetch', () => {
       redis: null,
       report: {},
       progress: null,
-      raw: { app_id: 'kj-1', status: 'created', starting_time: 'Job is not running yet!', visualizer_url: 'URL not generated!', redis_ip: null, redis_port: null },
+      raw: {
+        app_id: 'kj-1',
+        status: 'created',
+        starting_time: 'Job is not running yet!',
+        visualizer_url: 'URL not generated!',
+        redis_ip: null,
+        redis_port: null,
+      },
     });
     const after = await client(
-      reply(200, '{"app_id": "kj-1", "status": "completed", "starting_time": "2025-01-02T03:04:05.678901GMT", "visualizer_url": "http://g/d", "redis_ip": "10.0.0.9", "redis_port": 6379, "execution_time": 12.5, "final_replicas": 2, "items": 4, "processed_items": 4}'),
+      reply(
+        200,
+        '{"app_id": "kj-1", "status": "completed", "starting_time": "2025-01-02T03:04:05.678901GMT", "visualizer_url": "http://g/d", "redis_ip": "10.0.0.9", "redis_port": 6379, "execution_time": 12.5, "final_replicas": 2, "items": 4, "processed_items": 4}',
+      ),
     ).get('kj-1');
     expect([after.startingTime, after.visualizerUrl, after.redis, after.report, after.progress]).toEqual([
       new Date('2025-01-02T03:04:05.678Z'),
@@ -266,17 +309,36 @@ describe('AsperathosClient with an injected fetch', () => {
     ]);
   });
 
-  it('reads the real manager\'s status JSON: no progress keys, the monitor\'s report keys, both visualizer placeholders as null', async () => {
+  it("reads the real manager's status JSON: no progress keys, the monitor's report keys, both visualizer placeholders as null", async () => {
     const body = (visualizer: string) =>
       JSON.stringify({
-        app_id: 'kj-1', status: 'completed', starting_time: '2026-12-02T10:00:00.000001GMT', visualizer_url: visualizer, redis_ip: '10.0.0.9', redis_port: 6379,
-        scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1 }, max_error: 0, min_error: -0.5, final_replicas: 1, final_error: 0, execution_time: 31.2,
+        app_id: 'kj-1',
+        status: 'completed',
+        starting_time: '2026-12-02T10:00:00.000001GMT',
+        visualizer_url: visualizer,
+        redis_ip: '10.0.0.9',
+        redis_port: 6379,
+        scaling_strategy: 'default',
+        heuristic_options: { proportional_gain: 0.1 },
+        max_error: 0,
+        min_error: -0.5,
+        final_replicas: 1,
+        final_error: 0,
+        execution_time: 31.2,
       });
     const dead = await client(reply(200, body('Url is dead!'))).get('kj-1');
     expect([dead.visualizerUrl, dead.progress, dead.report]).toEqual([
       null,
       null,
-      { scaling_strategy: 'default', heuristic_options: { proportional_gain: 0.1 }, max_error: 0, min_error: -0.5, final_replicas: 1, final_error: 0, execution_time: 31.2 },
+      {
+        scaling_strategy: 'default',
+        heuristic_options: { proportional_gain: 0.1 },
+        max_error: 0,
+        min_error: -0.5,
+        final_replicas: 1,
+        final_error: 0,
+        execution_time: 31.2,
+      },
     ]);
     expect((await client(reply(200, body('URL not generated!'))).get('kj-1')).visualizerUrl).toBeNull();
     expect((await client(reply(200, body('http://grafana:3000/d/kj-1'))).get('kj-1')).visualizerUrl).toBe('http://grafana:3000/d/kj-1');
@@ -286,13 +348,20 @@ describe('AsperathosClient with an injected fetch', () => {
     expect(await client(reply(200, '{}')).errors('kj-1')).toEqual([]);
     expect(await client(reply(200, '["b\'https://s/c/a.mp4\'"]')).errors('kj-1')).toEqual(['https://s/c/a.mp4']);
     const internal = '{"error_code": 500, "error_message": "Internal Server Error", "error_name": "INTERNAL_SERVER_ERROR"}';
-    await expect(client(reply(500, internal)).errors('kj-1')).rejects.toThrow(new RetryableError('Asperathos failed to read errors of job kj-1: 500: Internal Server Error'));
-    await expect(client(reply(200, '{"x": 1}')).errors('kj-1')).rejects.toThrow(new RetryableError('Asperathos answered errors of job kj-1 with something other than a list'));
+    await expect(client(reply(500, internal)).errors('kj-1')).rejects.toThrow(
+      new RetryableError('Asperathos failed to read errors of job kj-1: 500: Internal Server Error'),
+    );
+    await expect(client(reply(200, '{"x": 1}')).errors('kj-1')).rejects.toThrow(
+      new RetryableError('Asperathos answered errors of job kj-1 with something other than a list'),
+    );
   });
 
   it('DELETE of an unknown id (400 "Specified submission does not exists…") is JobNotFound', async () => {
-    const answer = '{"error_code": 400, "error_message": "Specified submission does not exists in this Asperathos instance!", "error_name": "BAD_REQUEST"}';
-    const error = (await client(reply(400, answer)).delete('kj-1').catch((e: unknown) => e)) as JobNotFound;
+    const answer =
+      '{"error_code": 400, "error_message": "Specified submission does not exists in this Asperathos instance!", "error_name": "BAD_REQUEST"}';
+    const error = (await client(reply(400, answer))
+      .delete('kj-1')
+      .catch((e: unknown) => e)) as JobNotFound;
     expect(error).toBeInstanceOf(JobNotFound);
     expect(error.message).toBe('Asperathos job kj-1 not found');
   });
@@ -317,7 +386,10 @@ describe('AsperathosClient with an injected fetch', () => {
   it('a caller abort is a RetryableError naming the abort', async () => {
     const controller = new AbortController();
     controller.abort();
-    const c = new AsperathosClient({ submissionsUrl: 'http://m/submissions', fetch: ((_u: string, init: RequestInit) => Promise.reject(init.signal?.reason)) as unknown as typeof fetch });
+    const c = new AsperathosClient({
+      submissionsUrl: 'http://m/submissions',
+      fetch: ((_u: string, init: RequestInit) => Promise.reject(init.signal?.reason)) as unknown as typeof fetch,
+    });
     const error = (await c.get('kj-1', { signal: controller.signal }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(RetryableError);
     expect(error.message).toBe('Asperathos request to get job kj-1 was aborted');

@@ -9,8 +9,20 @@ let hs: TokenVerifier;
 
 beforeAll(async () => {
   kit = await startTokenKit();
-  jwks = createJwtVerifier({ keys: { kind: 'jwks', url: kit.jwksUrl }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant', clockSkewSecs: 30 });
-  hs = createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant', clockSkewSecs: 30 });
+  jwks = createJwtVerifier({
+    keys: { kind: 'jwks', url: kit.jwksUrl },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    tenantClaim: 'tenant',
+    clockSkewSecs: 30,
+  });
+  hs = createJwtVerifier({
+    keys: { kind: 'secret', secret: HS_SECRET },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    tenantClaim: 'tenant',
+    clockSkewSecs: 30,
+  });
 });
 afterAll(() => kit.close());
 
@@ -39,7 +51,12 @@ describe('JWT verifier', () => {
   });
 
   it('caches the JWKS: many verifications, one fetch', async () => {
-    const fresh = createJwtVerifier({ keys: { kind: 'jwks', url: kit.jwksUrl }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+    const fresh = createJwtVerifier({
+      keys: { kind: 'jwks', url: kit.jwksUrl },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      tenantClaim: 'tenant',
+    });
     const before = kit.jwksFetches();
     for (let i = 0; i < 5; i++) await fresh.verify(await kit.rs());
     expect(kit.jwksFetches() - before).toBe(1);
@@ -89,7 +106,12 @@ describe('JWT verifier', () => {
   });
 
   it('reports an unreachable JWKS as keys_unavailable, not as a bad token', async () => {
-    const down = createJwtVerifier({ keys: { kind: 'jwks', url: 'http://127.0.0.1:1/jwks.json', timeoutMs: 500 }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+    const down = createJwtVerifier({
+      keys: { kind: 'jwks', url: 'http://127.0.0.1:1/jwks.json', timeoutMs: 500 },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      tenantClaim: 'tenant',
+    });
     expect(await problemOf(down, await kit.rs())).toBe('keys_unavailable');
   });
 
@@ -100,7 +122,12 @@ describe('JWT verifier', () => {
       const seen: Array<[JwksFailure, string]> = [];
       for (const mode of ['status-500', 'status-503', 'status-429', 'status-404', 'html', 'keys-not-a-list', 'redirect'] as const) {
         jwksDown.fail(mode);
-        const verifier = createJwtVerifier({ keys: { kind: 'jwks', url: jwksDown.url }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+        const verifier = createJwtVerifier({
+          keys: { kind: 'jwks', url: jwksDown.url },
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          tenantClaim: 'tenant',
+        });
         seen.push([mode, await problemOf(verifier, token)]);
       }
       expect(seen).toEqual([
@@ -122,58 +149,131 @@ describe('JWT verifier', () => {
     try {
       const token = await kit.rs();
       jwksDown.fail('reset');
-      const reset = createJwtVerifier({ keys: { kind: 'jwks', url: jwksDown.url }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+      const reset = createJwtVerifier({
+        keys: { kind: 'jwks', url: jwksDown.url },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+      });
       expect(await refusalOf(reset, token)).toEqual({ problem: 'keys_unavailable', reason: 'jwks_unavailable' });
-      const refused = createJwtVerifier({ keys: { kind: 'jwks', url: jwksDown.refusedUrl }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+      const refused = createJwtVerifier({
+        keys: { kind: 'jwks', url: jwksDown.refusedUrl },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+      });
       expect(await refusalOf(refused, token)).toEqual({ problem: 'keys_unavailable', reason: 'jwks_unavailable' });
       jwksDown.fail('silent');
-      const silent = createJwtVerifier({ keys: { kind: 'jwks', url: jwksDown.url, timeoutMs: 200 }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' });
+      const silent = createJwtVerifier({
+        keys: { kind: 'jwks', url: jwksDown.url, timeoutMs: 200 },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+      });
       expect(await refusalOf(silent, token)).toEqual({ problem: 'keys_unavailable', reason: 'jwks_unavailable' });
     } finally {
       await jwksDown.close();
     }
   });
 
-  it('a healthy JWKS without the token\'s key refuses the token (invalid_token), not an outage', async () => {
+  it("a healthy JWKS without the token's key refuses the token (invalid_token), not an outage", async () => {
     expect(await refusalOf(jwks, await kit.rs({}, { kid: 'k-unknown' }))).toEqual({ problem: 'invalid_token', reason: 'unknown_key' });
   });
 
   it('refuses a token whose lifetime exceeds the 12 h default (exp in 9999), on both verifiers', async () => {
     const year9999 = 253402300799 - Math.floor(Date.now() / 1000);
-    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: year9999 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
+    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: year9999 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'lifetime_too_long',
+    });
     expect(await refusalOf(hs, await kit.hs({}, { expSecs: year9999 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
     expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 - 5 }))).toBe('accepted');
     expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 + 1 }))).toBe('accepted'); // exp read a second after iat
-    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 + 60 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
+    expect(await refusalOf(jwks, await kit.rs({}, { expSecs: 12 * 3600 + 60 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'lifetime_too_long',
+    });
   });
 
   it('honours a configured maximum lifetime and refuses an out-of-range one', async () => {
-    const hourly = createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant', maxLifetimeSecs: 3600 });
-    expect(await refusalOf(hourly, await kit.hs({}, { expSecs: 2 * 3600 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
+    const hourly = createJwtVerifier({
+      keys: { kind: 'secret', secret: HS_SECRET },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      tenantClaim: 'tenant',
+      maxLifetimeSecs: 3600,
+    });
+    expect(await refusalOf(hourly, await kit.hs({}, { expSecs: 2 * 3600 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'lifetime_too_long',
+    });
     expect(await refusalOf(hourly, await kit.hs({}, { expSecs: 3595 }))).toBe('accepted');
-    expect(await refusalOf(hourly, await kit.hs({}, { iatSecs: -7200, expSecs: 600 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
-    expect(await refusalOf(hourly, await kit.hs({}, { iatSecs: Infinity, expSecs: 2 * 3600 }))).toEqual({ problem: 'invalid_token', reason: 'lifetime_too_long' });
+    expect(await refusalOf(hourly, await kit.hs({}, { iatSecs: -7200, expSecs: 600 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'lifetime_too_long',
+    });
+    expect(await refusalOf(hourly, await kit.hs({}, { iatSecs: Infinity, expSecs: 2 * 3600 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'lifetime_too_long',
+    });
     expect(await refusalOf(hourly, await kit.hs({}, { iatSecs: Infinity, expSecs: 3600 }))).toBe('accepted');
-    expect(() => createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant', maxLifetimeSecs: 0 })).toThrow('the maximum token lifetime must be a positive whole number of seconds');
+    expect(() =>
+      createJwtVerifier({
+        keys: { kind: 'secret', secret: HS_SECRET },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+        maxLifetimeSecs: 0,
+      }),
+    ).toThrow('the maximum token lifetime must be a positive whole number of seconds');
   });
 
   it('refuses a token issued in the future beyond the skew', async () => {
-    expect(await refusalOf(jwks, await kit.rs({}, { iatSecs: YEAR_SECS, expSecs: YEAR_SECS + 300 }))).toEqual({ problem: 'invalid_token', reason: 'iat_in_future' });
+    expect(await refusalOf(jwks, await kit.rs({}, { iatSecs: YEAR_SECS, expSecs: YEAR_SECS + 300 }))).toEqual({
+      problem: 'invalid_token',
+      reason: 'iat_in_future',
+    });
     expect(await refusalOf(jwks, await kit.rs({}, { iatSecs: 120 }))).toEqual({ problem: 'invalid_token', reason: 'iat_in_future' });
     expect(await refusalOf(jwks, await kit.rs({}, { iatSecs: 20 }))).toBe('accepted');
   });
 
   it('with a required scope, refuses a token without it (a read token never writes)', async () => {
-    const writer = createJwtVerifier({ keys: { kind: 'secret', secret: HS_SECRET }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant', requiredScope: 'pacs:write' });
-    expect(await refusalOf(writer, await kit.hs({ scope: 'status:read' }))).toEqual({ problem: 'insufficient_scope', reason: 'insufficient_scope' });
+    const writer = createJwtVerifier({
+      keys: { kind: 'secret', secret: HS_SECRET },
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      tenantClaim: 'tenant',
+      requiredScope: 'pacs:write',
+    });
+    expect(await refusalOf(writer, await kit.hs({ scope: 'status:read' }))).toEqual({
+      problem: 'insufficient_scope',
+      reason: 'insufficient_scope',
+    });
     expect(await refusalOf(writer, await kit.hs({}))).toEqual({ problem: 'insufficient_scope', reason: 'insufficient_scope' });
-    expect(await refusalOf(writer, await kit.hs({ scope: 'pacs:writer status:read' }))).toEqual({ problem: 'insufficient_scope', reason: 'insufficient_scope' });
+    expect(await refusalOf(writer, await kit.hs({ scope: 'pacs:writer status:read' }))).toEqual({
+      problem: 'insufficient_scope',
+      reason: 'insufficient_scope',
+    });
     expect(await refusalOf(writer, await kit.hs({ scope: 'status:read pacs:write' }))).toBe('accepted');
   });
 
   it('refuses to configure symmetric algorithms for a JWKS, or a short secret', () => {
-    expect(() => createJwtVerifier({ keys: { kind: 'jwks', url: kit.jwksUrl, algorithms: ['HS256'] }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' })).toThrow('asymmetric algorithms only');
-    expect(() => createJwtVerifier({ keys: { kind: 'secret', secret: Buffer.from('short') }, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' })).toThrow('at least 32 bytes');
+    expect(() =>
+      createJwtVerifier({
+        keys: { kind: 'jwks', url: kit.jwksUrl, algorithms: ['HS256'] },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+      }),
+    ).toThrow('asymmetric algorithms only');
+    expect(() =>
+      createJwtVerifier({
+        keys: { kind: 'secret', secret: Buffer.from('short') },
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        tenantClaim: 'tenant',
+      }),
+    ).toThrow('at least 32 bytes');
   });
 
   it('reads only the Bearer scheme', () => {

@@ -20,8 +20,8 @@ describe('npm run bench', () => {
   it('--help: the usage listing the benches, the environment and the exit statuses; exit 0', () => {
     const { code, stdout, stderr } = bench('--help');
     expect({ code, stderr, firstLine: stdout.split('\n')[0] }).toEqual({ code: 0, stderr: '', firstLine: USAGE });
-    expect(stdout).toMatch(/\nenvironment:\n  BENCH_SYNC_JOBS .+\n/);
-    expect(stdout).toMatch(/\nexit status:\n  0   .+\n  1   .+\n  2   usage error/);
+    expect(stdout).toMatch(/\nenvironment:\n {2}BENCH_SYNC_JOBS .+\n/);
+    expect(stdout).toMatch(/\nexit status:\n {2}0 {3}.+\n {2}1 {3}.+\n {2}2 {3}usage error/);
   });
 
   it.each([

@@ -25,13 +25,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function toMarkdown(args: string[], doc: string, input = BENCH_OUTPUT) {
   const path = join(dir, `doc-${Math.random().toString(36).slice(2)}.md`);
   writeFileSync(path, doc);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/to-markdown.ts', ...args, '--doc', path], { cwd: REPO_ROOT, input, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/to-markdown.ts', ...args, '--doc', path], {
+    cwd: REPO_ROOT,
+    input,
+    encoding: 'utf8',
+  });
   return { status: run.status, stderr: run.stderr, doc: readFileSync(path, 'utf8') };
 }
 
 describe('bench/to-markdown.ts', () => {
   it('turns the lines of npm run bench into a table between its own markers, leaving quoted markers and other blocks alone', () => {
-    const doc = 'Quoted: `<!-- bench:intake -->`.\n\n<!-- bench:intake -->\nold figures\n<!-- /bench:intake -->\n\n<!-- bench:batch -->\nkept\n<!-- /bench:batch -->\n';
+    const doc =
+      'Quoted: `<!-- bench:intake -->`.\n\n<!-- bench:intake -->\nold figures\n<!-- /bench:intake -->\n\n<!-- bench:batch -->\nkept\n<!-- /bench:batch -->\n';
     const { status, doc: after } = toMarkdown(['intake', '--note', 'quiet machine'], doc);
     expect(status).toBe(0);
     const block = after.slice(after.indexOf('\n<!-- bench:intake -->\n') + 1, after.indexOf('<!-- /bench:intake -->'));

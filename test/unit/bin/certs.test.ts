@@ -20,7 +20,9 @@ describe('CAS client certificate generation', () => {
   });
 
   it('refuses a bad common name and validity', async () => {
-    await expect(generateClientCertificate({ commonName: 'a/b' })).rejects.toThrow(new ConfigError('invalid certificate common name: 1-64 characters of letters, digits, space, . _ -'));
+    await expect(generateClientCertificate({ commonName: 'a/b' })).rejects.toThrow(
+      new ConfigError('invalid certificate common name: 1-64 characters of letters, digits, space, . _ -'),
+    );
     await expect(generateClientCertificate({ days: 0 })).rejects.toThrow(new ConfigError('certificate validity must be 1-3650 days'));
   });
 
@@ -32,7 +34,9 @@ describe('CAS client certificate generation', () => {
       expect(paths).toEqual({ certPath: join(dir, 'client.pem'), keyPath: join(dir, 'client-key.pem') });
       expect((await stat(paths.keyPath)).mode & 0o777).toBe(0o600);
       expect(await readFile(paths.certPath, 'utf8')).toBe(cert.certPem);
-      await expect(writeClientCertificate(cert, join(dir, 'client.pem'))).rejects.toThrow(`refusing to overwrite the existing key file ${paths.keyPath}`);
+      await expect(writeClientCertificate(cert, join(dir, 'client.pem'))).rejects.toThrow(
+        `refusing to overwrite the existing key file ${paths.keyPath}`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

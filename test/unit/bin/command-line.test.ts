@@ -6,13 +6,19 @@ const COPY = defineCommand({
   program: 'copy',
   usage: 'usage: copy [--mode MODE] [--force] IN OUT',
   about: 'Copy IN to OUT.',
-  arguments: [['IN', 'the file to read'], ['OUT', 'the file to write']],
+  arguments: [
+    ['IN', 'the file to read'],
+    ['OUT', 'the file to write'],
+  ],
   options: {
     mode: { type: 'string', value: 'MODE', help: 'the file mode of OUT', default: '0600' },
     force: { type: 'boolean', help: 'overwrite OUT' },
   },
   environment: [['COPY_BUFFER', 'bytes per read']],
-  exitStatus: [[0, 'copied'], [2, 'usage error']],
+  exitStatus: [
+    [0, 'copied'],
+    [2, 'usage error'],
+  ],
 });
 const ARGPARSE_COPY = { ...COPY, argparse: true };
 
@@ -28,12 +34,20 @@ function problemOf(argv: string[], command = COPY): string {
 
 describe('parseCommand', () => {
   it('reads --name value, --name=value, flags, positionals in any order, - as a positional and -- ending the options', () => {
-    expect(parseCommand(COPY, ['a', '--mode', '0644', '-', '--force'])).toEqual({ values: { mode: '0644', force: true }, positionals: ['a', '-'] });
-    expect(parseCommand(COPY, ['--mode=0644', '--', '--force', '-h'])).toEqual({ values: { mode: '0644' }, positionals: ['--force', '-h'] });
+    expect(parseCommand(COPY, ['a', '--mode', '0644', '-', '--force'])).toEqual({
+      values: { mode: '0644', force: true },
+      positionals: ['a', '-'],
+    });
+    expect(parseCommand(COPY, ['--mode=0644', '--', '--force', '-h'])).toEqual({
+      values: { mode: '0644' },
+      positionals: ['--force', '-h'],
+    });
   });
 
   it('takes a value that starts with a dash, unless it is --, -h, --help or one of the options', () => {
-    expect(parseCommand(COPY, ['--mode', '-_-_ABEiM0RVZneImaq7zA==', 'a', 'b'])).toMatchObject({ values: { mode: '-_-_ABEiM0RVZneImaq7zA==' } });
+    expect(parseCommand(COPY, ['--mode', '-_-_ABEiM0RVZneImaq7zA==', 'a', 'b'])).toMatchObject({
+      values: { mode: '-_-_ABEiM0RVZneImaq7zA==' },
+    });
     expect(problemOf(['--mode', '--force', 'a', 'b'])).toBe('--mode needs a value');
     expect(problemOf(['--mode', '--mode=1', 'a', 'b'])).toBe('--mode needs a value');
     expect(problemOf(['--mode', '--', 'a', 'b'])).toBe('--mode needs a value');
@@ -105,7 +119,13 @@ describe('the help', () => {
 
 describe('runCommand', () => {
   function capture() {
-    const stream = { text: '', write(text: string) { stream.text += text; return true; } };
+    const stream = {
+      text: '',
+      write(text: string) {
+        stream.text += text;
+        return true;
+      },
+    };
     return stream;
   }
 
@@ -114,17 +134,29 @@ describe('runCommand', () => {
     const err = capture();
     expect(await runCommand(COPY, ['--help'], { out, err }, () => 1)).toBe(0);
     expect(out.text).toBe(`${commandHelp(COPY)}\n`);
-    expect(await runCommand(COPY, ['a'], { out, err }, () => { throw new UsageError('expected IN and OUT'); })).toBe(2);
+    expect(
+      await runCommand(COPY, ['a'], { out, err }, () => {
+        throw new UsageError('expected IN and OUT');
+      }),
+    ).toBe(2);
     expect(err.text).toBe('copy: expected IN and OUT\nusage: copy [--mode MODE] [--force] IN OUT\n');
   });
 
   it('runs the body with the parsed arguments, and lets other errors through', async () => {
     const io = { out: capture(), err: capture() };
-    expect(await runCommand(COPY, ['a', 'b', '--force'], io, ({ values, positionals }) => (values.force && positionals.length === 2 ? 7 : 1))).toBe(7);
-    await expect(runCommand(COPY, ['a', 'b'], io, () => { throw new Error('disk on fire'); })).rejects.toThrow('disk on fire');
+    expect(
+      await runCommand(COPY, ['a', 'b', '--force'], io, ({ values, positionals }) => (values.force && positionals.length === 2 ? 7 : 1)),
+    ).toBe(7);
+    await expect(
+      runCommand(COPY, ['a', 'b'], io, () => {
+        throw new Error('disk on fire');
+      }),
+    ).rejects.toThrow('disk on fire');
   });
 
   it('frames a problem as argparse does for the CLIs that mirror it', () => {
-    expect(usageFailure(ARGPARSE_COPY, 'unrecognized argument: --x')).toBe('usage: copy [--mode MODE] [--force] IN OUT\ncopy: error: unrecognized argument: --x\n');
+    expect(usageFailure(ARGPARSE_COPY, 'unrecognized argument: --x')).toBe(
+      'usage: copy [--mode MODE] [--force] IN OUT\ncopy: error: unrecognized argument: --x\n',
+    );
   });
 });

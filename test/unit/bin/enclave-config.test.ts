@@ -18,7 +18,13 @@ beforeAll(() => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 function capture() {
-  const stream = { text: '', write(text: string) { stream.text += text; return true; } };
+  const stream = {
+    text: '',
+    write(text: string) {
+      stream.text += text;
+      return true;
+    },
+  };
   return stream;
 }
 
@@ -32,9 +38,24 @@ async function enclaveConfig(args: string[], stdin?: string) {
 describe('radiomics enclave-config', () => {
   it('writes config.json (0600: it holds the FSPF key)', async () => {
     const file = join(out, 'config.json');
-    const result = await enclaveConfig(['--keytag', join(FIXTURES, 'keytag'), '--mrenclave', join(FIXTURES, 'scone-version.txt'), '--image', 'radiomics-worker:dev', '--out', file]);
+    const result = await enclaveConfig([
+      '--keytag',
+      join(FIXTURES, 'keytag'),
+      '--mrenclave',
+      join(FIXTURES, 'scone-version.txt'),
+      '--image',
+      'radiomics-worker:dev',
+      '--out',
+      file,
+    ]);
     expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ mrenclave: NODE_MRENCLAVE, 'image-name': 'radiomics-worker:dev', 'fspf-tag': TAG, 'fspf-key': KEY, 'fspf-path': '/fspf.pb' });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      mrenclave: NODE_MRENCLAVE,
+      'image-name': 'radiomics-worker:dev',
+      'fspf-tag': TAG,
+      'fspf-key': KEY,
+      'fspf-path': '/fspf.pb',
+    });
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
@@ -45,7 +66,16 @@ describe('radiomics enclave-config', () => {
   });
 
   it('exits 1 on invalid build output, naming the problem without the key', async () => {
-    const result = await enclaveConfig(['--keytag', join(FIXTURES, 'scone-hash.txt'), '--mrenclave', join(FIXTURES, 'scone-hash.txt'), '--image', 'x', '--out', join(out, 'c.json')]);
+    const result = await enclaveConfig([
+      '--keytag',
+      join(FIXTURES, 'scone-hash.txt'),
+      '--mrenclave',
+      join(FIXTURES, 'scone-hash.txt'),
+      '--image',
+      'x',
+      '--out',
+      join(out, 'c.json'),
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^radiomics enclave-config: keytag: no "Encrypted file system protection file/);
   });
@@ -58,6 +88,10 @@ describe('radiomics enclave-config', () => {
     [['--keytag', 'k', '--mrenclave', 'm', '--image', 'x', 'extra'], "unexpected argument 'extra'"],
   ])('usage error %j: exit 2 with the usage line', async (args, problem) => {
     const result = await enclaveConfig(args);
-    expect(result).toEqual({ code: 2, stdout: '', stderr: `radiomics enclave-config: ${problem}\nusage: radiomics enclave-config --keytag FILE --mrenclave FILE --image NAME [--ffmpeg-mrenclave FILE] [--out config.json]\n` });
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `radiomics enclave-config: ${problem}\nusage: radiomics enclave-config --keytag FILE --mrenclave FILE --image NAME [--ffmpeg-mrenclave FILE] [--out config.json]\n`,
+    });
   });
 });

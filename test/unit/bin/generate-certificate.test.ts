@@ -17,13 +17,20 @@ const COMMAND = join(REPO_ROOT, 'bin', 'commands', 'generate-certificate.ts');
 const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const RUNNER = `const m = await import(${JSON.stringify(COMMAND)}); process.exitCode = await m.run(process.argv.slice(1));`;
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 let dir: string;
 
 function generate(cwd: string, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', RUNNER, '--', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', RUNNER, '--', ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -86,7 +93,11 @@ describe('radiomics generate-certificate', () => {
     const cwd = scratch();
     writeFileSync(join(cwd, 'client-key.pem'), 'precious');
     const result = await generate(cwd, '--key-type', 'ec');
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'radiomics generate-certificate: error: refusing to overwrite the existing key file client-key.pem\n' });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'radiomics generate-certificate: error: refusing to overwrite the existing key file client-key.pem\n',
+    });
     expect(readFileSync(join(cwd, 'client-key.pem'), 'utf8')).toBe('precious');
     expect(readdirSync(cwd)).toEqual(['client-key.pem']);
   });
@@ -95,14 +106,22 @@ describe('radiomics generate-certificate', () => {
     const cwd = scratch();
     writeFileSync(join(cwd, 'client.pem'), 'cert and key');
     const result = await generate(cwd, '--key-type', 'ec');
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'radiomics generate-certificate: error: refusing to overwrite the existing file client.pem\n' });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'radiomics generate-certificate: error: refusing to overwrite the existing file client.pem\n',
+    });
     expect(readdirSync(cwd)).toEqual(['client.pem']);
   });
 
   it('a directory that does not exist: exit 1, nothing written', async () => {
     const cwd = scratch();
     const result = await generate(cwd, 'missing/client.pem', '--key-type', 'ec');
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'radiomics generate-certificate: error: cannot write missing/client-key.pem: ENOENT\n' });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'radiomics generate-certificate: error: cannot write missing/client-key.pem: ENOENT\n',
+    });
     expect(readdirSync(cwd)).toEqual([]);
   });
 
@@ -116,12 +135,16 @@ describe('radiomics generate-certificate', () => {
     [['a.pem', 'b.pem'], 'unrecognized arguments: b.pem'],
   ])('usage error %j: exit 2', async (args, message) => {
     const cwd = scratch();
-    expect(await generate(cwd, ...args)).toEqual({ code: 2, stdout: '', stderr: `${USAGE}\nradiomics generate-certificate: error: ${message}\n` });
+    expect(await generate(cwd, ...args)).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `${USAGE}\nradiomics generate-certificate: error: ${message}\n`,
+    });
     expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('--help prints the help and exits 0', async () => {
-    expect(await generate(scratch(), '--help')).toEqual({ code: 0, stdout: HELP + '\n', stderr: '' });
+    expect(await generate(scratch(), '--help')).toEqual({ code: 0, stdout: `${HELP}\n`, stderr: '' });
     expect(parseGenerateCertificateArgs([])).toEqual({ out: 'client.pem', days: 365, keyType: 'rsa', commonName: undefined });
   });
 });

@@ -25,7 +25,10 @@ interface Case {
   unknownOption: string;
 }
 
-const command = (run: (args: string[], env: Record<string, string | undefined>, out: Out, err: Out) => Promise<number>): Cli => (argv, out, err) => run(argv, {}, out, err);
+const command =
+  (run: (args: string[], env: Record<string, string | undefined>, out: Out, err: Out) => Promise<number>): Cli =>
+  (argv, out, err) =>
+    run(argv, {}, out, err);
 
 const CASES: Case[] = [
   {
@@ -94,7 +97,13 @@ const CASES: Case[] = [
 ];
 
 function capture() {
-  const stream = { text: '', write(text: string) { stream.text += text; return true; } };
+  const stream = {
+    text: '',
+    write(text: string) {
+      stream.text += text;
+      return true;
+    },
+  };
   return stream;
 }
 
@@ -109,9 +118,9 @@ describe.each(CASES)('$program', ({ cli, usage, environment, unknownOption }) =>
   it('--help: the usage first, the environment it reads, the exit statuses; exit 0', async () => {
     const { code, stdout, stderr } = await call(cli, ['--help']);
     expect({ code, stderr, firstLine: stdout.split('\n')[0] }).toEqual({ code: 0, stderr: '', firstLine: usage });
-    expect(stdout).toMatch(/\n\noptions:\n  -h, --help {16}show this help and exit\n/);
+    expect(stdout).toMatch(/\n\noptions:\n {2}-h, --help {16}show this help and exit\n/);
     const section = stdout.slice(stdout.indexOf('\n\nenvironment:\n'));
-    expect(section).toMatch(/^\n\nenvironment:\n(.+\n)+\nexit status:\n  0   .+\n(.+\n)*  2   usage error/);
+    expect(section).toMatch(/^\n\nenvironment:\n(.+\n)+\nexit status:\n {2}0 {3}.+\n(.+\n)* {2}2 {3}usage error/);
     for (const name of environment) expect(section.split('\n\nexit status:')[0]).toContain(name);
   });
 
@@ -137,7 +146,9 @@ describe('radiomics', () => {
   it('an unknown command: exit 2, the command named, the commands listed', async () => {
     const { code, stdout, stderr } = await call(command(radiomics), ['frobnicate']);
     expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
-    expect(stderr.startsWith("radiomics: unknown command 'frobnicate'\nusage: radiomics <command> [options]\ncommands:\n  seal ")).toBe(true);
+    expect(stderr.startsWith("radiomics: unknown command 'frobnicate'\nusage: radiomics <command> [options]\ncommands:\n  seal ")).toBe(
+      true,
+    );
   });
 
   it('no command: the help, exit 2', async () => {

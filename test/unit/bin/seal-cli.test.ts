@@ -16,13 +16,17 @@ const SAMPLE_BYTES = 581853;
 const KEY = Buffer.from('8f0e6a1d2c3b4a5968778695a4b3c2d1', 'hex');
 const KEY_B64 = KEY.toString('base64'); // 'jw5qHSw7SllodoaVpLPC0Q=='
 const WRONG_KEY_B64 = Buffer.from('8f0e6a1d2c3b4a5968778695a4b3c2d0', 'hex').toString('base64');
-const URL_SAFE_KEY = Buffer.from('fbffbf00112233445566778899aabbcc', 'hex').toString('base64url') + '==';
+const URL_SAFE_KEY = `${Buffer.from('fbffbf00112233445566778899aabbcc', 'hex').toString('base64url')}==`;
 
 const SEAL_USAGE = 'usage: radiomics seal (--key <base64 16-byte key> | --key-file <path>) IN OUT\n';
 const UNSEAL_USAGE = 'usage: radiomics unseal (--key <base64 16-byte key> | --key-file <path>) IN OUT\n';
 const AUTH_FAILED = 'radiomics unseal: authentication failed: wrong key or tampered data; no output written\n';
 
-interface CliResult { code: number | null; stdout: string; stderr: string }
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 const secretsSeen: string[] = [];
 function cli(...args: string[]): Promise<CliResult> {
@@ -89,9 +93,13 @@ describe('radiomics seal / unseal (child process)', () => {
   });
 
   it('accepts --key=B64 and --key-file PATH (with a trailing newline)', async () => {
-    const sub = await scratch({ 'batch.key': KEY_B64 + '\n' });
+    const sub = await scratch({ 'batch.key': `${KEY_B64}\n` });
     expect(await cli('seal', `--key=${KEY_B64}`, SAMPLE, join(sub, 'a.sealed'))).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(await cli('unseal', '--key-file', join(sub, 'batch.key'), join(sub, 'a.sealed'), join(sub, 'a.mp4'))).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await cli('unseal', '--key-file', join(sub, 'batch.key'), join(sub, 'a.sealed'), join(sub, 'a.mp4'))).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: '',
+    });
     expect((await readFile(join(sub, 'a.mp4'))).equals(sample)).toBe(true);
   });
 
@@ -160,8 +168,16 @@ describe('radiomics seal / unseal (child process)', () => {
     [['seal', '--key', KEY_B64, '--key-file', 'k', SAMPLE, 'out'], 'give --key or --key-file, not both', SEAL_USAGE],
     [['seal', '--key', '--key-file', 'k', SAMPLE, 'out'], '--key needs a value', SEAL_USAGE],
     [['unseal', '--key', KEY_B64, '--key', KEY_B64, 'in', 'out'], '--key given more than once', UNSEAL_USAGE],
-    [['unseal', '--key', KEY_B64.slice(0, 22), 'in', 'out'], "invalid key: has 22 characters; expected standard base64 of exactly 16 bytes (24 characters ending in '==')", UNSEAL_USAGE],
-    [['unseal', '--key', URL_SAFE_KEY, 'in', 'out'], "invalid key: uses the url-safe alphabet ('-' or '_'); expected standard base64 of exactly 16 bytes (24 characters ending in '==')", UNSEAL_USAGE],
+    [
+      ['unseal', '--key', KEY_B64.slice(0, 22), 'in', 'out'],
+      "invalid key: has 22 characters; expected standard base64 of exactly 16 bytes (24 characters ending in '==')",
+      UNSEAL_USAGE,
+    ],
+    [
+      ['unseal', '--key', URL_SAFE_KEY, 'in', 'out'],
+      "invalid key: uses the url-safe alphabet ('-' or '_'); expected standard base64 of exactly 16 bytes (24 characters ending in '==')",
+      UNSEAL_USAGE,
+    ],
   ])('usage error %j exits 2 with the usage line', async (args, message, usage) => {
     const command = args[0];
     const result = await cli(...args);

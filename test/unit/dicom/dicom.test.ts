@@ -15,14 +15,33 @@ import { RejectedInput } from '#lib/errors.js';
 import { buildUncompressedLoop, dcmtkAvailable, loopValue, makeUsLoopWithDcmtk, patchAscii } from '#local/dicom-fixtures.js';
 
 const UID_KEY = Buffer.alloc(32, 7);
-const REGIONS = [{ RegionSpatialFormat: 1, RegionDataType: 1, RegionFlags: 0, RegionLocationMinX0: 4, RegionLocationMinY0: 3, RegionLocationMaxX1: 11, RegionLocationMaxY1: 8 }];
+const REGIONS = [
+  {
+    RegionSpatialFormat: 1,
+    RegionDataType: 1,
+    RegionFlags: 0,
+    RegionLocationMinX0: 4,
+    RegionLocationMinY0: 3,
+    RegionLocationMaxX1: 11,
+    RegionLocationMaxY1: 8,
+  },
+];
 
 async function probe(file: Buffer, chunk = 97) {
   const p = new DicomProbe({ maxBytes: 1 << 30 });
   const chunks = [];
   for (let i = 0; i < file.length; i += chunk) chunks.push(file.subarray(i, i + chunk));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), p, new Writable({ write(c, _e, cb) { out.push(c); cb(); } }));
+  await pipeline(
+    Readable.from(chunks),
+    p,
+    new Writable({
+      write(c, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
   return { summary: p.summary!, passed: Buffer.concat(out) };
 }
 
@@ -86,7 +105,24 @@ describe('DicomProbe (streaming check at the hook)', () => {
   });
 
   it('no top-level PixelData → dicom_no_pixel_data, even with an icon image inside a sequence', async () => {
-    const file = buildUncompressedLoop({ IconImageSequence: [{ Rows: 1, Columns: 1, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', BitsAllocated: 8, BitsStored: 8, HighBit: 7, PixelRepresentation: 0, PixelData: new Uint8Array([1, 2]).buffer }] }, { pixels: false });
+    const file = buildUncompressedLoop(
+      {
+        IconImageSequence: [
+          {
+            Rows: 1,
+            Columns: 1,
+            SamplesPerPixel: 1,
+            PhotometricInterpretation: 'MONOCHROME2',
+            BitsAllocated: 8,
+            BitsStored: 8,
+            HighBit: 7,
+            PixelRepresentation: 0,
+            PixelData: new Uint8Array([1, 2]).buffer,
+          },
+        ],
+      },
+      { pixels: false },
+    );
     expect((await rejection(probe(file))).reason).toBe('dicom_no_pixel_data');
   });
 
@@ -94,7 +130,9 @@ describe('DicomProbe (streaming check at the hook)', () => {
     if (!hasDcmtk) return;
     const error = await rejection(probe(patchAscii(usLoop, '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51')));
     expect(error.reason).toBe('dicom_unsupported_transfer_syntax');
-    expect(error.message).toBe('transfer syntax JPEG Extended (1.2.840.10008.1.2.4.51) is not accepted; send JPEG Baseline (1.2.840.10008.1.2.4.50) or uncompressed little endian');
+    expect(error.message).toBe(
+      'transfer syntax JPEG Extended (1.2.840.10008.1.2.4.51) is not accepted; send JPEG Baseline (1.2.840.10008.1.2.4.50) or uncompressed little endian',
+    );
   });
 
   it('another SOP class → dicom_unsupported_sop_class', async () => {
@@ -112,7 +150,16 @@ describe('DicomProbe (streaming check at the hook)', () => {
       }
     };
     const out: Buffer[] = [];
-    await pipeline(bytes, p, new Writable({ write(c, _e, cb) { out.push(c); cb(); } }));
+    await pipeline(
+      bytes,
+      p,
+      new Writable({
+        write(c, _e, cb) {
+          out.push(c);
+          cb();
+        },
+      }),
+    );
     const [summary, passed] = [p.summary!, Buffer.concat(out)];
     expect([summary.sopInstanceUid, summary.hasPixelData]).toEqual(['1.2.826.0.1.3680043.8.498.1001', true]);
     expect(passed.equals(file)).toBe(true);
@@ -120,7 +167,16 @@ describe('DicomProbe (streaming check at the hook)', () => {
 
   it('an instance of another study than the one named → study_mismatch; of the same study → stored', async () => {
     const file = buildUncompressedLoop();
-    const run = (studyInstanceUid: string) => pipeline(Readable.from([file]), new DicomProbe({ maxBytes: 1 << 30, studyInstanceUid }), new Writable({ write(_c, _e, cb) { cb(); } }));
+    const run = (studyInstanceUid: string) =>
+      pipeline(
+        Readable.from([file]),
+        new DicomProbe({ maxBytes: 1 << 30, studyInstanceUid }),
+        new Writable({
+          write(_c, _e, cb) {
+            cb();
+          },
+        }),
+      );
     expect((await rejection(run('9.9.9'))).reason).toBe('study_mismatch');
     await expect(run('1.2.826.0.1.3680043.8.498.1')).resolves.toBeUndefined();
   });
@@ -132,7 +188,17 @@ describe('DicomProbe (streaming check at the hook)', () => {
 
   it('more bytes than the cap → too_large', async () => {
     const p = new DicomProbe({ maxBytes: 500 });
-    const error = await rejection(pipeline(Readable.from([buildUncompressedLoop()]), p, new Writable({ write(_c, _e, cb) { cb(); } })));
+    const error = await rejection(
+      pipeline(
+        Readable.from([buildUncompressedLoop()]),
+        p,
+        new Writable({
+          write(_c, _e, cb) {
+            cb();
+          },
+        }),
+      ),
+    );
     expect(error.reason).toBe('too_large');
   });
 });
@@ -211,7 +277,9 @@ describe('de-identification (PS3.15 Annex E Basic Profile)', () => {
 
   it('without pixel cleaning the code sequence holds 113100 only', () => {
     const out = deidentifyDataset(original, { uidKey: UID_KEY, pixelsCleaned: false });
-    expect(out.DeidentificationMethodCodeSequence).toEqual([{ CodeValue: '113100', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Basic Application Confidentiality Profile' }]);
+    expect(out.DeidentificationMethodCodeSequence).toEqual([
+      { CodeValue: '113100', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Basic Application Confidentiality Profile' },
+    ]);
     expect(out.BurnedInAnnotation).toBeUndefined();
   });
 
@@ -233,7 +301,13 @@ describe('de-identification (PS3.15 Annex E Basic Profile)', () => {
   it('the de-identified data set writes and reads back as DICOM with the same values', () => {
     const parsed = readDicom(buildUncompressedLoop({ InstitutionName: 'General Hospital', StudyDescription: 'Echo for Jane' }));
     const out = deidentifyDataset(parsed.dataset, { uidKey: UID_KEY, pixelsCleaned: true });
-    const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset({ TransferSyntaxUID: '1.2.840.10008.1.2.1', MediaStorageSOPClassUID: out.SOPClassUID, MediaStorageSOPInstanceUID: out.SOPInstanceUID }));
+    const dict = new dcmjs.data.DicomDict(
+      dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+        TransferSyntaxUID: '1.2.840.10008.1.2.1',
+        MediaStorageSOPClassUID: out.SOPClassUID,
+        MediaStorageSOPInstanceUID: out.SOPInstanceUID,
+      }),
+    );
     dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(out);
     const back = readDicom(Buffer.from(dict.write())).dataset;
     expect(back.PatientName).toEqual([{ Alphabetic: 'ANONYMOUS' }]);
@@ -249,24 +323,33 @@ describe('transfer syntax and content rules at conversion', () => {
   it('an unsupported transfer syntax is rejected with a clear reason', async () => {
     if (!hasDcmtk) return;
     const error = await rejection(() => readDicom(patchAscii(usLoop, '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.91')));
-    expect([error.reason, error.message]).toEqual(['dicom_unsupported_transfer_syntax', 'transfer syntax JPEG 2000 (1.2.840.10008.1.2.4.91) is not accepted; send JPEG Baseline (1.2.840.10008.1.2.4.50) or uncompressed little endian']);
+    expect([error.reason, error.message]).toEqual([
+      'dicom_unsupported_transfer_syntax',
+      'transfer syntax JPEG 2000 (1.2.840.10008.1.2.4.91) is not accepted; send JPEG Baseline (1.2.840.10008.1.2.4.50) or uncompressed little endian',
+    ]);
   });
 
   it('DICOM without pixel data is rejected as dicom_no_pixel_data', async () => {
     expect((await rejection(() => readDicom(buildUncompressedLoop({}, { pixels: false })))).reason).toBe('dicom_no_pixel_data');
   });
 
-  it.each([50, 80, 95, 99])('an uncompressed loop cut at %i %% is rejected as truncated_dicom (not padded with black frames)', (percent) => {
-    const file = buildUncompressedLoop({}, { width: 64, height: 48, frames: 10 });
-    const cut = file.subarray(0, Math.floor((file.length * percent) / 100));
-    let caught: unknown;
-    try {
-      readDicom(cut);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught instanceof RejectedInput ? [caught.reason, caught.message] : caught).toEqual(['truncated_dicom', 'the DICOM instance ends inside an element: it is truncated']);
-  });
+  it.each([50, 80, 95, 99])(
+    'an uncompressed loop cut at %i %% is rejected as truncated_dicom (not padded with black frames)',
+    (percent) => {
+      const file = buildUncompressedLoop({}, { width: 64, height: 48, frames: 10 });
+      const cut = file.subarray(0, Math.floor((file.length * percent) / 100));
+      let caught: unknown;
+      try {
+        readDicom(cut);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught instanceof RejectedInput ? [caught.reason, caught.message] : caught).toEqual([
+        'truncated_dicom',
+        'the DICOM instance ends inside an element: it is truncated',
+      ]);
+    },
+  );
 
   it('implicit VR little endian is accepted', () => {
     expect(readDicom(buildUncompressedLoop({}, { transferSyntax: '1.2.840.10008.1.2' })).transferSyntaxUid).toBe('1.2.840.10008.1.2');
@@ -323,18 +406,40 @@ describe('conversion to H.264 MP4', () => {
 
   it('an uncompressed loop with regions becomes an MP4 whose decoded pixels outside the region are black', async () => {
     const out = join(dir, 'regions.mp4');
-    const file = buildUncompressedLoop({ BurnedInAnnotation: 'YES', SequenceOfUltrasoundRegions: REGIONS }, { width: 32, height: 24, frames: 5 });
+    const file = buildUncompressedLoop(
+      { BurnedInAnnotation: 'YES', SequenceOfUltrasoundRegions: REGIONS },
+      { width: 32, height: 24, frames: 5 },
+    );
     const loop = await convertDicomToMp4(file, { ffmpegPath: '/usr/bin/ffmpeg', outPath: out, uidKey: UID_KEY });
-    expect({ frames: loop.frames, width: loop.width, height: loop.height, fps: loop.framesPerSecond, masked: loop.masked }).toEqual({ frames: 5, width: 32, height: 24, fps: 25, masked: 'regions' });
+    expect({ frames: loop.frames, width: loop.width, height: loop.height, fps: loop.framesPerSecond, masked: loop.masked }).toEqual({
+      frames: 5,
+      width: 32,
+      height: 24,
+      fps: 25,
+      masked: 'regions',
+    });
     const gray = execFileSync('/usr/bin/ffmpeg', ['-v', 'error', '-i', out, '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
     expect(gray.length).toBe(32 * 24 * 5);
     let outsideMax = 0;
-    for (let f = 0; f < 5; f++) for (let y = 0; y < 24; y++) for (let x = 0; x < 32; x++) {
-      if (x >= 2 && x <= 13 && y >= 1 && y <= 10) continue; // one block's margin around the region for the codec
-      outsideMax = Math.max(outsideMax, gray[f * 768 + y * 32 + x]);
-    }
+    for (let f = 0; f < 5; f++)
+      for (let y = 0; y < 24; y++)
+        for (let x = 0; x < 32; x++) {
+          if (x >= 2 && x <= 13 && y >= 1 && y <= 10) continue; // one block's margin around the region for the codec
+          outsideMax = Math.max(outsideMax, gray[f * 768 + y * 32 + x]);
+        }
     expect(outsideMax).toBeLessThanOrEqual(20); // limited-range black is 16
-    const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', out]).toString().trim();
+    const probe = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-count_frames',
+      '-show_entries',
+      'stream=codec_name,nb_read_frames',
+      '-of',
+      'csv=p=0',
+      out,
+    ])
+      .toString()
+      .trim();
     expect(probe).toBe('h264,5');
   });
 
@@ -342,7 +447,12 @@ describe('conversion to H.264 MP4', () => {
     if (!hasDcmtk) return;
     const out = join(dir, 'us.mp4');
     const loop = await convertDicomToMp4(usLoop, { ffmpegPath: '/usr/bin/ffmpeg', outPath: out, uidKey: UID_KEY });
-    expect({ frames: loop.frames, width: loop.width, height: loop.height, masked: loop.masked }).toEqual({ frames: 4, width: 240, height: 320, masked: 'band' });
+    expect({ frames: loop.frames, width: loop.width, height: loop.height, masked: loop.masked }).toEqual({
+      frames: 4,
+      width: 240,
+      height: 320,
+      masked: 'band',
+    });
     const mp4 = execFileSync('cat', [out]);
     expect(mp4.includes('TEST^ECHO')).toBe(false);
     expect(mp4.includes('ECHO001')).toBe(false);

@@ -41,7 +41,9 @@ describe('keytag', () => {
     expect(messageOf(() => parseKeytag(`Encrypted file system protection file /fspf.pb AES-GCM tag: ${TAG.slice(2)} key: ${KEY}`))).toBe(
       'keytag: the AES-GCM tag must be 32 hex characters, got 30 characters',
     );
-    const shortKey = messageOf(() => parseKeytag(`Encrypted file system protection file /fspf.pb AES-GCM tag: ${TAG} key: ${KEY.slice(0, 63)}z`));
+    const shortKey = messageOf(() =>
+      parseKeytag(`Encrypted file system protection file /fspf.pb AES-GCM tag: ${TAG} key: ${KEY.slice(0, 63)}z`),
+    );
     expect(shortKey).toBe('keytag: the key must be 64 hex characters, got 64 characters with non-hex ones');
     expect(shortKey.includes(KEY.slice(0, 16))).toBe(false);
     expect(messageOf(() => parseKeytag(`Encrypted file system protection file fspf.pb AES-GCM tag: ${TAG} key: ${KEY}`))).toBe(
@@ -69,7 +71,9 @@ describe('mrenclave', () => {
     expect(messageOf(() => parseMrenclave('hello\n'))).toBe(
       'mrenclave: no MRENCLAVE found (expected a line of 64 hex characters as printed by SCONE_HASH=1, or "Enclave hash: <64 hex>")',
     );
-    expect(messageOf(() => parseMrenclave(`Enclave hash: ${NODE_MRENCLAVE.slice(1)}`))).toBe('mrenclave: an MRENCLAVE must be 64 hex characters, got 63');
+    expect(messageOf(() => parseMrenclave(`Enclave hash: ${NODE_MRENCLAVE.slice(1)}`))).toBe(
+      'mrenclave: an MRENCLAVE must be 64 hex characters, got 63',
+    );
     expect(messageOf(() => parseMrenclave(`${NODE_MRENCLAVE}\n${FFMPEG_MRENCLAVE}\n`))).toBe(
       'mrenclave: 2 different MRENCLAVE values found; pass the output of one binary',
     );
@@ -78,7 +82,13 @@ describe('mrenclave', () => {
 
 describe('config.json', () => {
   it('has exactly the original keys', () => {
-    expect(buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'registry.example.org:5000/radiomics/worker:1.4.0' })).toEqual({
+    expect(
+      buildEnclaveConfig({
+        keytag: fixture('keytag'),
+        mrenclave: fixture('scone-hash.txt'),
+        imageName: 'registry.example.org:5000/radiomics/worker:1.4.0',
+      }),
+    ).toEqual({
       mrenclave: NODE_MRENCLAVE,
       'image-name': 'registry.example.org:5000/radiomics/worker:1.4.0',
       'fspf-tag': TAG,
@@ -88,7 +98,12 @@ describe('config.json', () => {
   });
 
   it('adds mrenclaves [worker, ffmpeg] when the sconified ffmpeg hash is given', () => {
-    const config = buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'radiomics-worker', ffmpegMrenclave: fixture('ffmpeg-scone-hash.txt') });
+    const config = buildEnclaveConfig({
+      keytag: fixture('keytag'),
+      mrenclave: fixture('scone-hash.txt'),
+      imageName: 'radiomics-worker',
+      ffmpegMrenclave: fixture('ffmpeg-scone-hash.txt'),
+    });
     expect(config.mrenclaves).toEqual([NODE_MRENCLAVE, FFMPEG_MRENCLAVE]);
     expect(config.mrenclave).toBe(NODE_MRENCLAVE);
     // what the batch function and submit-job read from it: both MRENCLAVEs, node first (the session's two services)
@@ -98,8 +113,10 @@ describe('config.json', () => {
   });
 
   it('rejects an image name that is not a reference', () => {
-    expect(messageOf(() => buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'Radiomics Worker' }))).toBe(
-      'image-name: not a valid container image reference',
-    );
+    expect(
+      messageOf(() =>
+        buildEnclaveConfig({ keytag: fixture('keytag'), mrenclave: fixture('scone-hash.txt'), imageName: 'Radiomics Worker' }),
+      ),
+    ).toBe('image-name: not a valid container image reference');
   });
 });

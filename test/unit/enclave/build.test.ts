@@ -27,7 +27,9 @@ describe('worker bundle', () => {
   it('writes worker.mjs, radiomics/classifier.json and a module package.json', () => {
     expect(built.bundle).toBe(join(outDir, 'worker.mjs'));
     expect(readdirSync(outDir).sort()).toEqual(['package.json', 'radiomics', 'worker.mjs']);
-    expect(readFileSync(join(outDir, 'radiomics', 'classifier.json'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'enclave', 'radiomics', 'classifier.json'), 'utf8'));
+    expect(readFileSync(join(outDir, 'radiomics', 'classifier.json'), 'utf8')).toBe(
+      readFileSync(join(REPO_ROOT, 'enclave', 'radiomics', 'classifier.json'), 'utf8'),
+    );
     expect(JSON.parse(readFileSync(join(outDir, 'package.json'), 'utf8'))).toEqual({ type: 'module', private: true });
     expect(built.bytes).toBe(readFileSync(built.bundle).length);
   });
@@ -42,7 +44,11 @@ describe('worker bundle', () => {
   it('ships no local-only or test path: only enclave/, lib/ and npm dependencies, and no emulated attestation', () => {
     expect(built.inputs.filter((input) => !/^(enclave|lib|node_modules)\//.test(input))).toEqual([]);
     const source = readFileSync(built.bundle, 'utf8');
-    expect(['emulated-attestation', 'X-Emulated-Mrenclave', '/v1/attest/', 'LOCAL_CAS_', 'LOCAL_EMULATED_MRENCLAVE'].filter((marker) => source.includes(marker))).toEqual([]);
+    expect(
+      ['emulated-attestation', 'X-Emulated-Mrenclave', '/v1/attest/', 'LOCAL_CAS_', 'LOCAL_EMULATED_MRENCLAVE'].filter((marker) =>
+        source.includes(marker),
+      ),
+    ).toEqual([]);
   });
 
   it('runs --help from its own directory', async () => {
@@ -59,14 +65,30 @@ describe('worker bundle', () => {
     }
     expect(failure.code).toBe(2);
     const line = JSON.parse(failure.stdout ?? '{}') as Record<string, unknown>;
-    expect([line.level, line.message, line.error_message]).toEqual(['error', 'invalid configuration', 'missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)']);
+    expect([line.level, line.message, line.error_message]).toEqual([
+      'error',
+      'invalid configuration',
+      'missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)',
+    ]);
   });
 });
 
 describe('the build command line', () => {
   async function call(argv: string[]) {
-    const out = { text: '', write(text: string) { out.text += text; return true; } };
-    const err = { text: '', write(text: string) { err.text += text; return true; } };
+    const out = {
+      text: '',
+      write(text: string) {
+        out.text += text;
+        return true;
+      },
+    };
+    const err = {
+      text: '',
+      write(text: string) {
+        err.text += text;
+        return true;
+      },
+    };
     const code = await main(argv, out, err);
     return { code, stdout: out.text, stderr: err.text };
   }
@@ -74,7 +96,7 @@ describe('the build command line', () => {
   it('--help: the usage, the environment and the exit statuses; exit 0', async () => {
     expect(await call(['--help'])).toEqual({ code: 0, stdout: `${HELP}\n`, stderr: '' });
     expect(HELP.split('\n')[0]).toBe('usage: node --import tsx enclave/build.ts [OUT_DIR] [--target node20] [--minify]');
-    expect(HELP).toMatch(/\n\nenvironment:\n  none\n\nexit status:\n  0   .+\n  1   .+\n  2   usage error$/);
+    expect(HELP).toMatch(/\n\nenvironment:\n {2}none\n\nexit status:\n {2}0 {3}.+\n {2}1 {3}.+\n {2}2 {3}usage error$/);
   });
 
   it.each([

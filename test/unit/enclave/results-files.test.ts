@@ -26,7 +26,9 @@ describe('frame zips', () => {
     const damaged = Buffer.from(zip);
     damaged[40] ^= 0xff;
     expect(() => readZip(damaged)).toThrow(ZipError);
-    expect(() => readZip(Buffer.from('not a zip at all, just some text that is long enough'))).toThrow('not a zip file (no end of central directory)');
+    expect(() => readZip(Buffer.from('not a zip at all, just some text that is long enough'))).toThrow(
+      'not a zip file (no end of central directory)',
+    );
   });
 });
 
@@ -37,7 +39,8 @@ describe('thumbnails', () => {
     const bgr = new Uint8Array(width * height * 3).map((_, i) => (i * 37) % 256);
     const rgb = decodePng(encodePngFromBgr(bgr, width, height))!;
     expect([rgb.width, rgb.height]).toEqual([width, height]);
-    for (let p = 0; p < width * height; p++) expect([rgb.pixels[p * 3], rgb.pixels[p * 3 + 1], rgb.pixels[p * 3 + 2]]).toEqual([bgr[p * 3 + 2], bgr[p * 3 + 1], bgr[p * 3]]);
+    for (let p = 0; p < width * height; p++)
+      expect([rgb.pixels[p * 3], rgb.pixels[p * 3 + 1], rgb.pixels[p * 3 + 2]]).toEqual([bgr[p * 3 + 2], bgr[p * 3 + 1], bgr[p * 3]]);
     const thumb = decodePng(Buffer.from(thumbnailDataUri(encodePngFromBgr(bgr, width, height)).split(',')[1], 'base64'))!;
     expect([thumb.width, thumb.height]).toEqual([80, 2]);
   });
@@ -52,13 +55,37 @@ describe('result files', () => {
   it('refuses an analysis of another shape, naming where', () => {
     expect(() => parseClipAnalysis('{"item_id":"x"}', 'abc.json')).toThrow(ResultFileError);
     expect(() => parseClipAnalysis('[1,', 'abc.json')).toThrow('abc.json is not JSON');
-    expect(() => parseClipAnalysis(JSON.stringify({ item_id: 'f'.repeat(32), result: 'ok', doppler: true, frames: 1, textured_frames: 1, frames_without_doppler_region: 0, features: null, per_frame: [], label: { rule: 'r', z: 1, label: 'RHD', label_status: 'validated' }, view: 'not_assessed' }), 'abc.json')).toThrow(
-      /^abc\.json is not a result file of this version \(label\.label_status: /,
-    );
+    expect(() =>
+      parseClipAnalysis(
+        JSON.stringify({
+          item_id: 'f'.repeat(32),
+          result: 'ok',
+          doppler: true,
+          frames: 1,
+          textured_frames: 1,
+          frames_without_doppler_region: 0,
+          features: null,
+          per_frame: [],
+          label: { rule: 'r', z: 1, label: 'RHD', label_status: 'validated' },
+          view: 'not_assessed',
+        }),
+        'abc.json',
+      ),
+    ).toThrow(/^abc\.json is not a result file of this version \(label\.label_status: /);
   });
 
   it('quotes CSV fields with commas or quotes, and leaves numbers exact', () => {
-    const record: ClipRecord = { videoId: 'f'.repeat(32), source: 'demo/a,"b".mp4', route: 's3', stage: 'failed', reason: 'analysis_failed', analysis: null, error: null, framesZip: null, problem: null };
+    const record: ClipRecord = {
+      videoId: 'f'.repeat(32),
+      source: 'demo/a,"b".mp4',
+      route: 's3',
+      stage: 'failed',
+      reason: 'analysis_failed',
+      analysis: null,
+      error: null,
+      framesZip: null,
+      problem: null,
+    };
     expect(csvRow(record).slice(0, 6)).toEqual(['f'.repeat(32), '"demo/a,""b"".mp4"', 's3', 'failed', 'analysis_failed', '']);
   });
 });

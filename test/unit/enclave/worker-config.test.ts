@@ -31,10 +31,26 @@ describe('worker configuration', () => {
   it('the ffmpeg child gets its own SCONE settings from FFMPEG_SCONE_* when the session names its config id', () => {
     expect(loadWorkerConfig(base, { envDir: emptyDir }).ffmpegScone).toBeUndefined();
     const config = loadWorkerConfig(
-      { ...base, FFMPEG_SCONE_CONFIG_ID: 'batch-1/ffmpeg', FFMPEG_SCONE_CAS_ADDR: 'cas:18765', FFMPEG_SCONE_LAS_ADDR: '172.17.0.1:18766', FFMPEG_SCONE_MODE: 'HW', FFMPEG_SCONE_HEAP: '3G', FFMPEG_SCONE_STACK: '5M', FFMPEG_OTHER: 'x' },
+      {
+        ...base,
+        FFMPEG_SCONE_CONFIG_ID: 'batch-1/ffmpeg',
+        FFMPEG_SCONE_CAS_ADDR: 'cas:18765',
+        FFMPEG_SCONE_LAS_ADDR: '172.17.0.1:18766',
+        FFMPEG_SCONE_MODE: 'HW',
+        FFMPEG_SCONE_HEAP: '3G',
+        FFMPEG_SCONE_STACK: '5M',
+        FFMPEG_OTHER: 'x',
+      },
       { envDir: emptyDir },
     );
-    expect(config.ffmpegScone).toEqual({ SCONE_CONFIG_ID: 'batch-1/ffmpeg', SCONE_CAS_ADDR: 'cas:18765', SCONE_LAS_ADDR: '172.17.0.1:18766', SCONE_MODE: 'HW', SCONE_HEAP: '3G', SCONE_STACK: '5M' });
+    expect(config.ffmpegScone).toEqual({
+      SCONE_CONFIG_ID: 'batch-1/ffmpeg',
+      SCONE_CAS_ADDR: 'cas:18765',
+      SCONE_LAS_ADDR: '172.17.0.1:18766',
+      SCONE_MODE: 'HW',
+      SCONE_HEAP: '3G',
+      SCONE_STACK: '5M',
+    });
   });
 
   it('applies the original defaults', () => {
@@ -54,11 +70,30 @@ describe('worker configuration', () => {
 
   it('reads every value from the environment when given', () => {
     const config = loadWorkerConfig(
-      { ...base, REDIS_PORT: '16379', REDIS_DB: '7', REDIS_QUEUE: 'q1', REDIS_STOP_KEY: 'q1:stop', ITEM_LEASE_SECS: '2', QUEUE_POLL_SECS: '0.5', SPOOL_DIR: '/tmp/x', DOWNLOAD_TIMEOUT_SECS: '5', SWIFT_ATTEMPTS: '2', LOG_LEVEL: 'debug' },
+      {
+        ...base,
+        REDIS_PORT: '16379',
+        REDIS_DB: '7',
+        REDIS_QUEUE: 'q1',
+        REDIS_STOP_KEY: 'q1:stop',
+        ITEM_LEASE_SECS: '2',
+        QUEUE_POLL_SECS: '0.5',
+        SPOOL_DIR: '/tmp/x',
+        DOWNLOAD_TIMEOUT_SECS: '5',
+        SWIFT_ATTEMPTS: '2',
+        LOG_LEVEL: 'debug',
+      },
       { envDir: emptyDir },
     );
     expect(config.redis).toEqual({ host: 'redis-kj-1234567', port: 16379, db: 7, queue: 'q1', stopKey: 'q1:stop' });
-    expect([config.itemLeaseSecs, config.queuePollSecs, config.spoolDir, config.downloadTimeoutMs, config.swiftAttempts, config.logLevel]).toEqual([2, 0.5, '/tmp/x', 5000, 2, 'debug']);
+    expect([
+      config.itemLeaseSecs,
+      config.queuePollSecs,
+      config.spoolDir,
+      config.downloadTimeoutMs,
+      config.swiftAttempts,
+      config.logLevel,
+    ]).toEqual([2, 0.5, '/tmp/x', 5000, 2, 'debug']);
   });
 
   it('falls back to /env/<NAME> files (trailing newline stripped) when a variable is absent or empty', () => {
@@ -66,7 +101,10 @@ describe('worker configuration', () => {
     writeFileSync(join(envDir, 'JOB_NAME'), 'from-file\r\n');
     writeFileSync(join(envDir, 'ITEM_LEASE_SECS'), '30\n');
     writeFileSync(join(envDir, 'REDIS_HOST'), 'file-host');
-    const config = loadWorkerConfig({ ST_AUTH: base.ST_AUTH, ST_USER: base.ST_USER, ST_KEY: base.ST_KEY, JOB_NAME: '', REDIS_HOST: 'env-host' }, { envDir });
+    const config = loadWorkerConfig(
+      { ST_AUTH: base.ST_AUTH, ST_USER: base.ST_USER, ST_KEY: base.ST_KEY, JOB_NAME: '', REDIS_HOST: 'env-host' },
+      { envDir },
+    );
     expect(config.jobName).toBe('from-file');
     expect(config.itemLeaseSecs).toBe(30);
     expect(config.redis.host).toBe('env-host');
@@ -87,11 +125,17 @@ describe('worker configuration', () => {
 
   it('names the missing variable, never a value', () => {
     const { ENCRYPTION_KEY: _k, ...noKey } = base;
-    expect(() => loadWorkerConfig(noKey, { envDir: emptyDir })).toThrow(new ConfigError('missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)'));
+    expect(() => loadWorkerConfig(noKey, { envDir: emptyDir })).toThrow(
+      new ConfigError('missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)'),
+    );
     const { JOB_NAME: _j, ...noJob } = base;
-    expect(() => loadWorkerConfig(noJob, { envDir: emptyDir })).toThrow(new ConfigError('missing configuration: JOB_NAME (environment or /env/JOB_NAME)'));
+    expect(() => loadWorkerConfig(noJob, { envDir: emptyDir })).toThrow(
+      new ConfigError('missing configuration: JOB_NAME (environment or /env/JOB_NAME)'),
+    );
     const { REDIS_HOST: _h, ...noHost } = base;
-    expect(() => loadWorkerConfig(noHost, { envDir: emptyDir })).toThrow(new ConfigError('missing configuration: REDIS_HOST (environment or /env/REDIS_HOST)'));
+    expect(() => loadWorkerConfig(noHost, { envDir: emptyDir })).toThrow(
+      new ConfigError('missing configuration: REDIS_HOST (environment or /env/REDIS_HOST)'),
+    );
   });
 
   it('rejects a malformed key, lease or level without echoing it', () => {
@@ -103,9 +147,15 @@ describe('worker configuration', () => {
     }
     expect(message.startsWith('ENCRYPTION_KEY: invalid key:')).toBe(true);
     expect(message.includes('c2VjcmV0LWtleS12YWx1ZQ')).toBe(false);
-    expect(() => loadWorkerConfig({ ...base, ITEM_LEASE_SECS: '0' }, { envDir: emptyDir })).toThrow(new ConfigError('ITEM_LEASE_SECS must be an integer between 1 and 86400'));
-    expect(() => loadWorkerConfig({ ...base, REDIS_PORT: '63x' }, { envDir: emptyDir })).toThrow(new ConfigError('REDIS_PORT must be an integer between 1 and 65535'));
-    expect(() => loadWorkerConfig({ ...base, LOG_LEVEL: 'loud' }, { envDir: emptyDir })).toThrow(new ConfigError('LOG_LEVEL must be one of debug, info, warn, error'));
+    expect(() => loadWorkerConfig({ ...base, ITEM_LEASE_SECS: '0' }, { envDir: emptyDir })).toThrow(
+      new ConfigError('ITEM_LEASE_SECS must be an integer between 1 and 86400'),
+    );
+    expect(() => loadWorkerConfig({ ...base, REDIS_PORT: '63x' }, { envDir: emptyDir })).toThrow(
+      new ConfigError('REDIS_PORT must be an integer between 1 and 65535'),
+    );
+    expect(() => loadWorkerConfig({ ...base, LOG_LEVEL: 'loud' }, { envDir: emptyDir })).toThrow(
+      new ConfigError('LOG_LEVEL must be one of debug, info, warn, error'),
+    );
   });
 
   it('needs Swift credentials', () => {
@@ -128,7 +178,9 @@ describe('worker configuration', () => {
       const fileNames = parseFileNames(' REDIS_HOST, REDIS_PORT ,');
       expect([...(fileNames ?? [])]).toEqual(['REDIS_HOST', 'REDIS_PORT']);
       const { REDIS_HOST: _h, ENCRYPTION_KEY: _k, ...rest } = base;
-      expect(() => loadWorkerConfig(rest, { envDir: dir, fileNames })).toThrow(new ConfigError('missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)'));
+      expect(() => loadWorkerConfig(rest, { envDir: dir, fileNames })).toThrow(
+        new ConfigError('missing configuration: ENCRYPTION_KEY (environment or /env/ENCRYPTION_KEY)'),
+      );
       expect(loadWorkerConfig({ ...rest, ENCRYPTION_KEY: KEY }, { envDir: dir, fileNames }).redis.host).toBe('redis-kj-1');
       expect(parseFileNames(undefined)).toBeUndefined();
       expect(parseFileNames('')).toBeUndefined();

@@ -1,7 +1,7 @@
 /** enclave/results.ts: item ids from URLs, the frame zip, the result JSON. */
 import { describe, expect, it } from '@jest/globals';
 import type { ClipAnalysis, FrameFeatures } from '#enclave/analyze-clip.js';
-import { analysisJson, clipJson, errorJson, FrameZip, ItemFailure } from '#enclave/results.js';
+import { analysisJson, clipJson, errorJson, FrameZip, type ItemFailure } from '#enclave/results.js';
 import { itemIdOfUrl as itemIdFromUrl } from '#lib/contract.js';
 import { readZip } from '#test/fixtures/enclave/zip-reader.js';
 
@@ -12,7 +12,9 @@ describe('item id', () => {
         'http://127.0.0.1:8080/v1/AUTH_test/9d3f0c1e/2042452763ee0b5677208217a692b371.mp4?temp_url_sig=3f1a&temp_url_expires=1900000000',
       ),
     ).toBe('2042452763ee0b5677208217a692b371');
-    expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/2042452763ee0b5677208217a692b371.MP4')).toBe('2042452763ee0b5677208217a692b371');
+    expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/2042452763ee0b5677208217a692b371.MP4')).toBe(
+      '2042452763ee0b5677208217a692b371',
+    );
     expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/abc')).toBe('abc');
     expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/a%20b.mp4#frag')).toBe('a b');
   });

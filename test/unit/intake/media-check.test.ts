@@ -20,7 +20,12 @@ async function check(bytes: Buffer, chunkSize = 65536, maxBytes = 1 << 30) {
   await pipeline(
     Readable.from(chunks(bytes, chunkSize)),
     media,
-    new Writable({ write(chunk: Buffer, _e, done) { passed += chunk.length; done(); } }),
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        passed += chunk.length;
+        done();
+      },
+    }),
   );
   return { kind: media.kind, bytesSeen: media.bytesSeen, passed };
 }

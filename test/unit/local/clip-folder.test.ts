@@ -18,12 +18,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm start clip folder', () => {
   it('takes the MP4 and DICOM files of --clips DIR in name order, whatever the case of the suffix; a DICOM file by its suffix or its DICM marker', () => {
-    expect(findClips(join(dir, 'clips'), join(dir, 'missing'))).toEqual(['IM000001', 'a.mp4', 'b.MP4', 'c.DCM'].map((name) => join(dir, 'clips', name)));
+    expect(findClips(join(dir, 'clips'), join(dir, 'missing'))).toEqual(
+      ['IM000001', 'a.mp4', 'b.MP4', 'c.DCM'].map((name) => join(dir, 'clips', name)),
+    );
   });
 
   it('without --clips and without the samples, says in one line what it needs', () => {
     const samples = join(dir, 'shared', 'samples', 'videos');
-    expect(findClips(undefined, samples)).toBe(`npm start needs clips: ${relative(process.cwd(), samples)} does not exist; give a folder of MP4 or DICOM files with: npm start -- --clips DIR`);
+    expect(findClips(undefined, samples)).toBe(
+      `npm start needs clips: ${relative(process.cwd(), samples)} does not exist; give a folder of MP4 or DICOM files with: npm start -- --clips DIR`,
+    );
   });
 
   it('names a --clips path that is not a folder, and a folder without MP4 or DICOM files', () => {

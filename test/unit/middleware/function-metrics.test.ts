@@ -7,7 +7,9 @@ import type { PacsHookDeps } from '#lib/pacs/hook.js';
 
 function recorder() {
   const lines: string[] = [];
-  const sink: MetricSink = { add: (name, unit, value, dimensions) => lines.push(`${name} ${value} ${unit}${dimensions ? ' ' + JSON.stringify(dimensions) : ''}`) };
+  const sink: MetricSink = {
+    add: (name, unit, value, dimensions) => lines.push(`${name} ${value} ${unit}${dimensions ? ` ${JSON.stringify(dimensions)}` : ''}`),
+  };
   return { lines, sink };
 }
 
@@ -37,9 +39,12 @@ describe('function metrics', () => {
     ]);
   });
 
-  it('batch: batches this run submitted, each one\'s delay after its close (earlier submissions not counted again), and the oldest still unsubmitted', () => {
+  it("batch: batches this run submitted, each one's delay after its close (earlier submissions not counted again), and the oldest still unsubmitted", () => {
     const { lines, sink } = recorder();
-    const submitted = [{ batchId: 'a', jobId: 'j1', submitDelaySecs: 61.5 }, { batchId: 'b', jobId: 'j0' }];
+    const submitted = [
+      { batchId: 'a', jobId: 'j1', submitDelaySecs: 61.5 },
+      { batchId: 'b', jobId: 'j0' },
+    ];
     recordBatchRun(sink, { batches: 3, steps: {}, submitted, oldestUnsubmittedSecs: 1900 });
     expect(lines).toEqual(['BatchesSubmitted 1 Count', 'SubmitDelaySecs 61.5 Seconds', 'OldestUnsubmittedBatchSecs 1900 Seconds']);
   });
@@ -57,7 +62,10 @@ describe('function metrics', () => {
     const deps = meteredPacsDeps(
       {
         objects: { put: async () => undefined },
-        refusals: { record: async (_tenant: string, entries: { reason: string }[]) => void recorded.push(...entries.map((e) => e.reason)), recent: async () => [] },
+        refusals: {
+          record: async (_tenant: string, entries: { reason: string }[]) => void recorded.push(...entries.map((e) => e.reason)),
+          recent: async () => [],
+        },
       } as unknown as PacsHookDeps,
       sink,
     );

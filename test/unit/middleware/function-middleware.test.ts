@@ -47,7 +47,7 @@ describe('event functions', () => {
     ]);
   });
 
-  it('child loggers built once keep the fields they bind and take each invocation\'s request id', async () => {
+  it("child loggers built once keep the fields they bind and take each invocation's request id", async () => {
     const tools = functionTools('probe', env);
     const batchLog = tools.log.child({ batchId: 'b1' });
     const handler = eventFunction(tools, async () => batchLog.info('closed', { claims: 3 }));
@@ -61,7 +61,7 @@ describe('event functions', () => {
 describe('HTTP functions', () => {
   const event = { rawPath: '/', requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2;
 
-  it('an error escaping the handler is answered by the function\'s responder, and every answer is counted by status code', async () => {
+  it("an error escaping the handler is answered by the function's responder, and every answer is counted by status code", async () => {
     const tools = functionTools('probe', { ...env, POWERTOOLS_METRICS_DISABLED: 'false' });
     const counted: string[] = [];
     tools.metricSink.add = (name, _unit, value, dimensions) => void counted.push(`${name} ${value} ${JSON.stringify(dimensions)}`);
@@ -80,7 +80,16 @@ describe('HTTP functions', () => {
     expect(await handler(event, context())).toEqual({ statusCode: 503, body: 'retry' });
     fail = false;
     expect(await handler(event, context())).toEqual({ statusCode: 200, body: 'ok' });
-    expect(counted).toEqual(['Requests 1 {"statusCode":"503"}', 'ServerErrors 1 undefined', 'Requests 1 {"statusCode":"200"}', 'ServerErrors 0 undefined']);
-    expect(records().filter((r) => r.level === 'ERROR').map((r) => [r.message, r.error_message])).toEqual([['startup failed', 'SSM unavailable']]);
+    expect(counted).toEqual([
+      'Requests 1 {"statusCode":"503"}',
+      'ServerErrors 1 undefined',
+      'Requests 1 {"statusCode":"200"}',
+      'ServerErrors 0 undefined',
+    ]);
+    expect(
+      records()
+        .filter((r) => r.level === 'ERROR')
+        .map((r) => [r.message, r.error_message]),
+    ).toEqual([['startup failed', 'SSM unavailable']]);
   });
 });

@@ -9,7 +9,11 @@ const orthancBoundary = () => `${randomUUID()}-${randomUUID()}`;
 function orthancBody(boundary: string, parts: Buffer[]): Buffer {
   const pieces: Buffer[] = [];
   for (const part of parts) {
-    pieces.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${part.length}\r\n\r\n`, 'latin1'), part, Buffer.from('\r\n'));
+    pieces.push(
+      Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${part.length}\r\n\r\n`, 'latin1'),
+      part,
+      Buffer.from('\r\n'),
+    );
   }
   pieces.push(Buffer.from(`--${boundary}--`));
   return Buffer.concat(pieces);
@@ -45,11 +49,17 @@ describe('Content-Type of a STOW-RS request', () => {
   it("takes Orthanc's header with its 73-character unquoted boundary", () => {
     const boundary = orthancBoundary();
     expect(boundary).toHaveLength(73);
-    expect(parseMultipartRelated(`multipart/related; type="application/dicom"; boundary=${boundary}`)).toEqual({ boundary, type: 'application/dicom' });
+    expect(parseMultipartRelated(`multipart/related; type="application/dicom"; boundary=${boundary}`)).toEqual({
+      boundary,
+      type: 'application/dicom',
+    });
   });
 
   it('takes a quoted boundary holding ; and =', () => {
-    expect(parseMultipartRelated('Multipart/Related; boundary="a;b=c d"; type=application/dicom')).toEqual({ boundary: 'a;b=c d', type: 'application/dicom' });
+    expect(parseMultipartRelated('Multipart/Related; boundary="a;b=c d"; type=application/dicom')).toEqual({
+      boundary: 'a;b=c d',
+      type: 'application/dicom',
+    });
   });
 
   it.each([
@@ -69,7 +79,12 @@ describe('Content-Type of a STOW-RS request', () => {
 describe('multipart/related reader', () => {
   const boundary = orthancBoundary();
   const first = randomBytes(70_000);
-  const second = Buffer.concat([Buffer.from(`\r\n--${boundary.slice(0, 40)}`), randomBytes(1000), Buffer.from('\r\n-'), Buffer.from(`--${boundary}`)]);
+  const second = Buffer.concat([
+    Buffer.from(`\r\n--${boundary.slice(0, 40)}`),
+    randomBytes(1000),
+    Buffer.from('\r\n-'),
+    Buffer.from(`--${boundary}`),
+  ]);
   const body = orthancBody(boundary, [first, second]);
 
   it("reads Orthanc's exact wire format byte for byte", async () => {
@@ -91,10 +106,13 @@ describe('multipart/related reader', () => {
   it('gives the same parts for every split point of a two-part body', async () => {
     const tiny = orthancBody(boundary, [Buffer.from('abc'), Buffer.from('\r\n--')]);
     for (let cut = 1; cut < tiny.length; cut++) {
-      const parts = await readAll((async function* () {
-        yield tiny.subarray(0, cut);
-        yield tiny.subarray(cut);
-      })(), boundary);
+      const parts = await readAll(
+        (async function* () {
+          yield tiny.subarray(0, cut);
+          yield tiny.subarray(cut);
+        })(),
+        boundary,
+      );
       expect(parts.map((p) => p.body.toString('latin1'))).toEqual(['abc', '\r\n--']);
     }
   });
@@ -152,7 +170,10 @@ describe('multipart/related reader', () => {
   });
 
   it('a part whose Content-Length disagrees with its bytes is a 400 part_length_mismatch', async () => {
-    const lying = Buffer.from(body.toString('latin1').replace(`Content-Length: ${first.length}`, `Content-Length: ${first.length - 1}`), 'latin1');
+    const lying = Buffer.from(
+      body.toString('latin1').replace(`Content-Length: ${first.length}`, `Content-Length: ${first.length - 1}`),
+      'latin1',
+    );
     const error = await failureOf(readAll(chunked(lying, 8192), boundary));
     expect([error.status, error.code]).toEqual([400, 'part_length_mismatch']);
   });
@@ -179,11 +200,13 @@ describe('multipart/related reader', () => {
     const big = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), randomBytes(300_000)]);
     const reader = new MultipartReader(chunked(big, 10_000), boundary, { maxPartBytes: 100_000 });
     const part = await reader.nextPart();
-    const error = await failureOf((async () => {
-      for await (const _chunk of part!.body) {
-        /* read */
-      }
-    })());
+    const error = await failureOf(
+      (async () => {
+        for await (const _chunk of part!.body) {
+          /* read */
+        }
+      })(),
+    );
     expect([error.status, error.code]).toEqual([413, 'part_too_large']);
     expect(reader.bytesRead).toBeLessThan(130_000);
   });

@@ -39,7 +39,11 @@ describe('S3 event records', () => {
 
   it('reports malformed records without throwing, next to good ones', () => {
     expect(parsedKeys('s3.malformed.json').map((r) => (r.ok ? r.object.key : r.detail))).toEqual(['missing bucket name', 'demo/ok.mp4']);
-    expect(parseS3Record({ eventName: 'ObjectRemoved:Delete', s3: {} })).toEqual({ ok: false, reason: 'malformed_event', detail: 'not an ObjectCreated event' });
+    expect(parseS3Record({ eventName: 'ObjectRemoved:Delete', s3: {} })).toEqual({
+      ok: false,
+      reason: 'malformed_event',
+      detail: 'not an ObjectCreated event',
+    });
     expect(parseS3Record('text')).toEqual({ ok: false, reason: 'malformed_event', detail: 'record has no s3 section' });
     expect(parseS3Record({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'a%ZZ' } } })).toEqual({
       ok: false,

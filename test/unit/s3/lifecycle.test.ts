@@ -21,8 +21,14 @@ import { handler } from '#functions/bucket-lifecycle.js';
 import type { CustomResourceRequest } from '#lib/aws/cfn-custom-resource.js';
 
 const s3 = mockClient(S3Client);
-const OTHER: LifecycleRule = { ID: 'abort-incomplete-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 } };
-const noLifecycle = () => new S3ServiceException({ name: 'NoSuchLifecycleConfiguration', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'none' });
+const OTHER: LifecycleRule = {
+  ID: 'abort-incomplete-uploads',
+  Status: 'Enabled',
+  Filter: { Prefix: '' },
+  AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 },
+};
+const noLifecycle = () =>
+  new S3ServiceException({ name: 'NoSuchLifecycleConfiguration', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'none' });
 
 let server: Server;
 let responses: Array<Record<string, unknown>>;
@@ -73,7 +79,9 @@ describe('expiry of rejected intake objects', () => {
   });
 
   it('on a bucket without lifecycle puts just the rule; removing the last rule deletes the configuration', async () => {
-    s3.on(GetBucketLifecycleConfigurationCommand).rejectsOnce(noLifecycle()).resolves({ Rules: [rejectedExpiryRule(7)] });
+    s3.on(GetBucketLifecycleConfigurationCommand)
+      .rejectsOnce(noLifecycle())
+      .resolves({ Rules: [rejectedExpiryRule(7)] });
     const lifecycle = new BucketLifecycle(new S3Client({ region: 'eu-west-1' }));
     await lifecycle.setRejectedExpiry('intake', 7);
     expect(s3.commandCalls(PutBucketLifecycleConfigurationCommand).map((call) => call.args[0].input)).toEqual([
@@ -92,7 +100,14 @@ describe('expiry of rejected intake objects', () => {
       LifecycleConfiguration: { Rules: [OTHER, rejectedExpiryRule(7)] },
     });
     expect(responses).toEqual([
-      { method: 'PUT', Status: 'SUCCESS', PhysicalResourceId: 'prod-radiomics-intake/rejected-expiry', StackId: 'arn:aws:cloudformation:eu-west-1:111122223333:stack/radiomics/1', RequestId: 'req-1', LogicalResourceId: 'IntakeRejectedExpiry' },
+      {
+        method: 'PUT',
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'prod-radiomics-intake/rejected-expiry',
+        StackId: 'arn:aws:cloudformation:eu-west-1:111122223333:stack/radiomics/1',
+        RequestId: 'req-1',
+        LogicalResourceId: 'IntakeRejectedExpiry',
+      },
     ]);
   });
 
@@ -100,7 +115,10 @@ describe('expiry of rejected intake objects', () => {
     s3.on(GetBucketLifecycleConfigurationCommand).resolves({ Rules: [OTHER] });
     await handler(request('Update', { BucketName: 'prod-radiomics-intake', ExpireRejectedAfterDays: '0' }), {} as Context);
     expect(responses).toEqual([
-      expect.objectContaining({ Status: 'FAILED', Reason: 'RangeError: the expiry of rejected objects must be a whole number of days, at least 1' }),
+      expect.objectContaining({
+        Status: 'FAILED',
+        Reason: 'RangeError: the expiry of rejected objects must be a whole number of days, at least 1',
+      }),
     ]);
   });
 

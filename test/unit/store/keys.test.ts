@@ -7,13 +7,24 @@ const AT = '2026-01-01T00:00:03.000Z';
 
 describe('table keys', () => {
   it('keep each kind of row in its own partition', () => {
-    const pks = [keys.video(VIDEO).pk, keys.batch(VIDEO).pk, keys.openBatch('hospital-a').pk, keys.source('hospital-a', VIDEO).pk, keys.refusal('hospital-a', AT, 'x').pk];
+    const pks = [
+      keys.video(VIDEO).pk,
+      keys.batch(VIDEO).pk,
+      keys.openBatch('hospital-a').pk,
+      keys.source('hospital-a', VIDEO).pk,
+      keys.refusal('hospital-a', AT, 'x').pk,
+    ];
     expect(new Set(pks).size).toBe(pks.length);
   });
 
   it('give a video its batch list entry only once it has a batch', () => {
     expect(Object.keys(videoIndexKeys({ videoId: VIDEO, tenant: 'hospital-a', receivedAt: AT })).sort()).toEqual(['gsi3pk', 'gsi3sk']);
-    expect(Object.keys(videoIndexKeys({ videoId: VIDEO, tenant: 'hospital-a', receivedAt: AT, batchId: BATCH })).sort()).toEqual(['gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk']);
+    expect(Object.keys(videoIndexKeys({ videoId: VIDEO, tenant: 'hospital-a', receivedAt: AT, batchId: BATCH })).sort()).toEqual([
+      'gsi1pk',
+      'gsi1sk',
+      'gsi3pk',
+      'gsi3sk',
+    ]);
   });
 
   it('put a new batch among the active batches and in its tenant list', () => {

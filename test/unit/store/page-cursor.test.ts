@@ -60,6 +60,8 @@ describe('batch-list cursors', () => {
   });
 
   it('cannot be made from a key outside a tenant batch list', () => {
-    expect(() => encodeBatchCursor('hospital-a', { ...keys.video(BATCH), gsi3sk: `${CREATED_AT}#${BATCH}` })).toThrow('not a key of the tenant batch list');
+    expect(() => encodeBatchCursor('hospital-a', { ...keys.video(BATCH), gsi3sk: `${CREATED_AT}#${BATCH}` })).toThrow(
+      'not a key of the tenant batch list',
+    );
   });
 });

@@ -73,7 +73,12 @@ describe('swiftAuthFromEnv', () => {
     expect(
       swiftAuthFromEnv({ OS_AUTH_URL: 'http://ks/v3', OS_APPLICATION_CREDENTIAL_ID: 'a', OS_APPLICATION_CREDENTIAL_SECRET: 's' }).kind,
     ).toBe('keystone v3 application_credential');
-    const token = swiftAuthFromEnv({ OS_AUTH_URL: 'http://ks/v3', OS_AUTH_TOKEN: 't', OS_PROJECT_NAME: 'p', OS_PROJECT_DOMAIN_ID: 'default' });
+    const token = swiftAuthFromEnv({
+      OS_AUTH_URL: 'http://ks/v3',
+      OS_AUTH_TOKEN: 't',
+      OS_PROJECT_NAME: 'p',
+      OS_PROJECT_DOMAIN_ID: 'default',
+    });
     expect(token).toBeInstanceOf(KeystoneV3Auth);
     expect(token.kind).toBe('keystone v3 token');
     expect(swiftAuthFromEnv({ OS_STORAGE_URL: 'http://s/v1/AUTH_x', OS_AUTH_TOKEN: 't' })).toBeInstanceOf(PreauthenticatedAuth);

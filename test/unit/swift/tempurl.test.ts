@@ -36,10 +36,22 @@ describe('signTempUrl', () => {
   });
 
   it('adds filename when asked and refuses a bad expiry or an empty key', () => {
-    const url = signTempUrl('http://h/v1/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 2, key: 'k', digest: 'sha1', filename: 'a b.mp4' });
+    const url = signTempUrl('http://h/v1/AUTH_a', {
+      method: 'GET',
+      container: 'c',
+      object: 'o',
+      expiresAtSec: 2,
+      key: 'k',
+      digest: 'sha1',
+      filename: 'a b.mp4',
+    });
     expect(new URL(url).searchParams.get('filename')).toBe('a b.mp4');
-    expect(() => signTempUrl('http://h/v1/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 1.5, key: 'k' })).toThrow(RejectedInput);
-    expect(() => signTempUrl('http://h/v1/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 10, key: '' })).toThrow(RejectedInput);
+    expect(() => signTempUrl('http://h/v1/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 1.5, key: 'k' })).toThrow(
+      RejectedInput,
+    );
+    expect(() => signTempUrl('http://h/v1/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 10, key: '' })).toThrow(
+      RejectedInput,
+    );
     expect(() => signTempUrl('http://h/swift/AUTH_a', { method: 'GET', container: 'c', object: 'o', expiresAtSec: 10, key: 'k' })).toThrow(
       'the storage URL path must start with /v1/ for TempURLs',
     );

@@ -16,7 +16,10 @@ const ANALYZE = join(REPO_ROOT, 'test', 'support', 'radiomics', 'analyze-full.ts
 const USE_REFERENCE = join(REPO_ROOT, 'test', 'support', 'radiomics', 'use-reference-kmeans.mjs');
 
 async function analyse(clips: string[], hooks: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', ...hooks, ANALYZE, ...clips], { cwd: REPO_ROOT, maxBuffer: 256 << 20 });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', ...hooks, ANALYZE, ...clips], {
+    cwd: REPO_ROOT,
+    maxBuffer: 256 << 20,
+  });
   return stdout;
 }
 
@@ -30,7 +33,10 @@ describe('fast k-means against the reference k-means', () => {
   });
 
   it('gives byte-identical full analyses on all 21 sample clips', async () => {
-    const clips = readdirSync(VIDEOS).filter((f) => /\.mp4$/i.test(f)).sort().map((f) => join(VIDEOS, f));
+    const clips = readdirSync(VIDEOS)
+      .filter((f) => /\.mp4$/i.test(f))
+      .sort()
+      .map((f) => join(VIDEOS, f));
     expect(clips).toHaveLength(21);
     // two processes at a time (the machine has 2 cores), outside jest's sandbox
     const [fast, reference] = await Promise.all([analyse(clips, []), analyse(clips, ['--import', USE_REFERENCE])]);

@@ -61,9 +61,21 @@ describe('k-means++ cumulative search', () => {
         const r = running / sum0;
         rs.push(r, r * (1 + 2 ** -52), r * (1 - 2 ** -52), Math.min(r * (1 + 1e-12), 1 - 2 ** -53));
       }
-      check(dist, activeGroup, activeCount, activeCount * 2 + 1, rs.filter((r) => r >= 0 && r < 1));
+      check(
+        dist,
+        activeGroup,
+        activeCount,
+        activeCount * 2 + 1,
+        rs.filter((r) => r >= 0 && r < 1),
+      );
       // the last sample's index N − 1 is never chosen: ci stays N − 1
-      check(dist, activeGroup, activeCount, activeCount * 2 - 1, rs.filter((r) => r >= 0 && r < 1));
+      check(
+        dist,
+        activeGroup,
+        activeCount,
+        activeCount * 2 - 1,
+        rs.filter((r) => r >= 0 && r < 1),
+      );
     }
   });
 

@@ -13,9 +13,7 @@ import { clipFeatureVector, pythonMax, nanmedian } from '#enclave/radiomics/aggr
 import { fusedMultiplyAdd, glibcCbrt } from '#enclave/radiomics/float-ops.js';
 
 /** Values computed with Debian's OpenCV 4.6 / scikit-image 0.19.3 by test/fixtures/radiomics/make-opencv-reference.py */
-const ref = JSON.parse(
-  readFileSync(new URL('../../../fixtures/radiomics/opencv-reference.json', import.meta.url), 'utf8'),
-) as {
+const ref = JSON.parse(readFileSync(new URL('../../../fixtures/radiomics/opencv-reference.json', import.meta.url), 'utf8')) as {
   pixels_bgr: number[][];
   hsv: number[][];
   gray: number[];
@@ -66,7 +64,7 @@ describe('colour conversions', () => {
   it('matches OpenCV BGR2GRAY', () => {
     ref.pixels_bgr.forEach(([b, g, r], i) => expect(grayOpenCv(b, g, r)).toBe(ref.gray[i]));
     expect(grayOpenCv(255, 255, 255)).toBe(255);
-    expect(grayOpenCv(10, 20, 30)).toBe(((3735 * 10 + 19235 * 20 + 9798 * 30 + 16384) >> 15));
+    expect(grayOpenCv(10, 20, 30)).toBe((3735 * 10 + 19235 * 20 + 9798 * 30 + 16384) >> 15);
   });
 
   it('matches skimage rgb2lab cast to float32, including colours where pow/cbrt/fma rounding matters', () => {
@@ -125,7 +123,8 @@ describe('segmentation helpers', () => {
   });
 
   it('erodes with the 3×3 ellipse (a cross) like cv2.erode', () => {
-    const h = ref.erode_src.length, w = ref.erode_src[0].length;
+    const h = ref.erode_src.length,
+      w = ref.erode_src[0].length;
     const out = erodeCross(Uint8Array.from(ref.erode_src.flat()), w, h);
     expect(Array.from(out)).toEqual(ref.erode.flat());
   });
@@ -133,7 +132,8 @@ describe('segmentation helpers', () => {
 
 describe('texture primitives', () => {
   it('blurs like cv2.GaussianBlur((3,3), 8/sqrt(8 ln 2)) on 8-bit images', () => {
-    const h = ref.blur_src.length, w = ref.blur_src[0].length;
+    const h = ref.blur_src.length,
+      w = ref.blur_src[0].length;
     expect(Array.from(gaussianBlur3x3(Uint8Array.from(ref.blur_src.flat()), w, h))).toEqual(ref.blur.flat());
   });
 
@@ -174,7 +174,8 @@ describe('aggregation', () => {
 
 describe('anonymised PNG', () => {
   it('masks the burned-in text and writes correct RGB (not the original BGR-as-RGB)', () => {
-    const width = 240, height = 320;
+    const width = 240,
+      height = 320;
     const bgr = new Uint8Array(width * height * 3);
     for (let i = 0; i < width * height; i++) {
       bgr[i * 3] = 10; // B

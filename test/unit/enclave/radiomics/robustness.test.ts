@@ -28,7 +28,10 @@ beforeAll(() => {
 
 describe('all sample clips', () => {
   it('analyse without error, each to 57 finite features and an unvalidated label', async () => {
-    const clips = readdirSync(VIDEOS).filter((f) => /\.mp4$/i.test(f)).sort().map((f) => join(VIDEOS, f));
+    const clips = readdirSync(VIDEOS)
+      .filter((f) => /\.mp4$/i.test(f))
+      .sort()
+      .map((f) => join(VIDEOS, f));
     expect(clips).toHaveLength(21);
     const helper = new URL('../../../support/radiomics/analyze-clips.ts', import.meta.url).pathname;
     // two processes (the machine has 2 cores), outside jest's sandbox
@@ -51,9 +54,28 @@ describe('all sample clips', () => {
 describe('bad and unusual inputs', () => {
   it('reports a synthetic grey clip as not Doppler', async () => {
     const file = join(dir, 'gray.mp4');
-    execFileSync(FFMPEG, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=240x320:rate=13:duration=0.3', '-vf', 'format=gray', '-pix_fmt', 'yuv420p', file]);
+    execFileSync(FFMPEG, [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=240x320:rate=13:duration=0.3',
+      '-vf',
+      'format=gray',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
     const analysis = await analyzeClip(file);
-    expect(analysis).toMatchObject({ doppler: false, result: 'not_doppler', features: null, label: { z: null, label: null, label_status: 'unvalidated' }, textured_frames: 0 });
+    expect(analysis).toMatchObject({
+      doppler: false,
+      result: 'not_doppler',
+      features: null,
+      label: { z: null, label: null, label_status: 'unvalidated' },
+      textured_frames: 0,
+    });
     expect(analysis.frames).toBeGreaterThan(0);
   });
 
@@ -86,7 +108,8 @@ describe('bad and unusual inputs', () => {
   });
 
   it('reports "no Doppler region" when the only colour sits in the blacked-out colour bar', async () => {
-    const width = 240, height = 320;
+    const width = 240,
+      height = 320;
     const frame = new Uint8Array(width * height * 3);
     for (let i = 0; i < width * height; i++) {
       const v = (i * 7919) % 97; // grey speckle
@@ -104,7 +127,14 @@ describe('bad and unusual inputs', () => {
     writeLosslessClip(file, [frame, frame], width, height);
     const analysis = await analyzeClip(file);
     // … but segmentation blacks out the colour bar, so k-means finds only grey clusters
-    expect(analysis).toMatchObject({ doppler: true, frames: 2, result: 'no_doppler_region', features: null, label: { z: null, label: null }, textured_frames: 0 });
+    expect(analysis).toMatchObject({
+      doppler: true,
+      frames: 2,
+      result: 'no_doppler_region',
+      features: null,
+      label: { z: null, label: null },
+      textured_frames: 0,
+    });
   });
 
   it('decodes the same frames from a stream as from a file', async () => {
@@ -126,7 +156,18 @@ describe('bad and unusual inputs', () => {
     const out = join(dir, 'anon');
     const pngs: number[] = [];
     const file = join(dir, 'gray2.mp4');
-    execFileSync(FFMPEG, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=240x320:rate=13:duration=0.3', '-pix_fmt', 'yuv420p', file]);
+    execFileSync(FFMPEG, [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=240x320:rate=13:duration=0.3',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
     const analysis = await analyzeClip(file, { anonymiseDir: out, onFrame: (e) => void (e.png && pngs.push(e.index)) });
     expect(readdirSync(out).sort()).toEqual(pngs.map((i) => `${i}.png`).sort());
     expect(pngs).toHaveLength(analysis.frames);
