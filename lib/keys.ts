@@ -155,3 +155,74 @@ export async function createMasterKeyFile(path: string): Promise<boolean> {
     throw error;
   }
 }
+
+export interface BatchKeyCacheOptions {
+  /** A key not used for this long is dropped (zeroed) at the next lookup. */
+  idleMs: number;
+  /** At most this many keys are kept; the least recently used goes first. */
+  maxKeys: number;
+  nowMs?: () => number;
+}
+
+/**
+ * Unwrapped batch keys, kept per warm container and keyed by batch, so that a run of videos sealed into one open
+ * batch unwraps its key once. The owner drops a batch's key (`forget`, which zeroes it) as soon as it learns the
+ * batch is no longer open; a key unused for `idleMs` goes at the next lookup. A key is handed out only for the
+ * same wrapped key and context it was unwrapped for.
+ * A returned key is shared: the caller must not change or zero it. Keys never leave the process; nothing here logs.
+ */
+export class BatchKeyCache {
+  readonly #entries = new Map<string, { jwe: string; tenant: string; key: Buffer; usedAtMs: number }>();
+  readonly #nowMs: () => number;
+
+  constructor(
+    private readonly wrapper: KeyWrapper,
+    private readonly options: BatchKeyCacheOptions,
+  ) {
+    this.#nowMs = options.nowMs ?? Date.now;
+  }
+
+  async unwrap(jwe: string, context: KeyContext): Promise<Buffer> {
+    const nowMs = this.#nowMs();
+    this.#dropIdle(nowMs);
+    const entry = this.#entries.get(context.batchId);
+    if (entry && entry.jwe === jwe && entry.tenant === context.tenant) {
+      this.#touch(context.batchId, entry, nowMs);
+      return entry.key;
+    }
+    const key = await this.wrapper.unwrap(jwe, context);
+    this.remember(jwe, context, key);
+    return this.#entries.get(context.batchId)!.key;
+  }
+
+  /** Keeps a copy of a key just wrapped as `jwe` for `context` (a new batch), so that its first seal need not unwrap it. */
+  remember(jwe: string, context: KeyContext, key: Uint8Array): void {
+    this.forget(context.batchId);
+    this.#touch(context.batchId, { jwe, tenant: context.tenant, key: Buffer.from(key), usedAtMs: 0 }, this.#nowMs());
+    while (this.#entries.size > this.options.maxKeys) this.forget(this.#entries.keys().next().value!);
+  }
+
+  forget(batchId: string): void {
+    const entry = this.#entries.get(batchId);
+    if (!entry) return;
+    entry.key.fill(0);
+    this.#entries.delete(batchId);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #touch(batchId: string, entry: { jwe: string; tenant: string; key: Buffer; usedAtMs: number }, nowMs: number): void {
+    entry.usedAtMs = nowMs;
+    this.#entries.delete(batchId);
+    this.#entries.set(batchId, entry);
+  }
+
+  #dropIdle(nowMs: number): void {
+    for (const [batchId, entry] of this.#entries) {
+      if (nowMs - entry.usedAtMs < this.options.idleMs) break;
+      this.forget(batchId);
+    }
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * An intake wired to real local services: dynalite (table), s3rver (intake bucket) and the real Swift
  * All-In-One (optionally behind the fault-injecting proxy). Each harness uses its own container prefix.
+ * The intake's own clients (`deps`) are counted in `requests`; `s3`, `swift` and `store` are the test's, uncounted.
  */
 import { randomBytes } from 'node:crypto';
 import { createDecipheriv } from 'node:crypto';
@@ -15,6 +16,7 @@ import { createLogger } from '#lib/log.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import type { IntakeDeps } from '#lib/intake/ingest.js';
 import { loadServices } from './service-endpoints.js';
+import { countedDocumentClient, countedSwift, countS3Requests, newRequestCounts, type RequestCounts } from './request-counter.js';
 
 export const BUCKET = 'radiomics-intake';
 
@@ -27,6 +29,8 @@ export interface IntakeHarness {
   localS3: LocalS3;
   masterKey: Buffer;
   logLines: string[];
+  /** What the intake's own clients sent so far. */
+  requests: RequestCounts;
   put(key: string, body: Buffer): Promise<string>;
   event(key: string, size: number, eTag?: string): { Records: unknown[] };
   tags(key: string): Promise<Record<string, string>>;
@@ -42,7 +46,10 @@ export function decryptLikeTheOriginal(key: Buffer, sealed: Buffer): Buffer {
   return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
 }
 
-export async function startIntakeHarness(options: { swiftUrl?: string; maxVideoBytes?: number; batchMaxItems?: number } = {}): Promise<IntakeHarness> {
+/** `singlePutMaxBytes`: objects up to it are sealed in memory and PUT once (0: every object streams as an SLO). */
+export async function startIntakeHarness(
+  options: { swiftUrl?: string; maxVideoBytes?: number; batchMaxItems?: number; singlePutMaxBytes?: number } = {},
+): Promise<IntakeHarness> {
   const services = loadServices();
   const dynamo = await startLocalDynamo({ tableName: 'radiomics' });
   const localS3 = await startLocalS3({ buckets: [BUCKET] });
@@ -53,16 +60,24 @@ export async function startIntakeHarness(options: { swiftUrl?: string; maxVideoB
     retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
   });
   const store = new DynamoIntakeStore(dynamo.doc, 'radiomics');
+  const requests = newRequestCounts();
+  const intakeS3 = createS3Client({ region: 'eu-west-1', endpoint: localS3.endpoint, credentials: localS3.credentials });
+  countS3Requests(intakeS3, requests);
   const masterKey = randomBytes(32);
   const keys = new JweKeyWrapper(masterKey);
   const logLines: string[] = [];
   const deps: IntakeDeps = {
-    objects: new S3IntakeObjects(s3),
-    store,
-    swift,
+    objects: new S3IntakeObjects(intakeS3),
+    store: new DynamoIntakeStore(countedDocumentClient(dynamo.doc, requests), 'radiomics'),
+    swift: countedSwift(swift, requests),
     keys,
     videoId: videoIdDeriver(masterKey),
-    limits: { maxVideoBytes: options.maxVideoBytes ?? 64 * 1024 * 1024, batchMaxItems: options.batchMaxItems ?? 50, batchMaxBytes: 1 << 30 },
+    limits: {
+      maxVideoBytes: options.maxVideoBytes ?? 64 * 1024 * 1024,
+      batchMaxItems: options.batchMaxItems ?? 50,
+      batchMaxBytes: 1 << 30,
+      ...(options.singlePutMaxBytes === undefined ? {} : { singlePutMaxBytes: options.singlePutMaxBytes }),
+    },
     containerPrefix: `t${randomBytes(4).toString('hex')}-`,
     acceptedKinds: ['mp4'],
     log: createLogger({ function: 'intake' }, { level: 'debug', sink: (line) => logLines.push(line) }),
@@ -77,6 +92,7 @@ export async function startIntakeHarness(options: { swiftUrl?: string; maxVideoB
     localS3,
     masterKey,
     logLines,
+    requests,
     async put(key, body) {
       const answer = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
       return (answer.ETag ?? '').replace(/"/g, '');
@@ -114,6 +130,7 @@ export async function startIntakeHarness(options: { swiftUrl?: string; maxVideoB
     },
     async close() {
       s3.destroy();
+      intakeS3.destroy();
       await localS3.close();
       await dynamo.close();
     },

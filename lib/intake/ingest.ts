@@ -1,16 +1,23 @@
 /**
  * Ingests one intake object: validate, seal with the tenant's open-batch key, put it in Swift, record it.
  *
- * Idempotent and crash-safe through conditional writes only:
- *   video row  absent → sealing(batch B) → sealed       (or → rejected with a reason)
- *   batch row  inflight[videoId] set while sealing; the closer waits for it to empty, and only an
- *              open batch with room accepts a new seal, so a video is never sealed with a closed batch's key.
- * A duplicate event finds the video sealed and only finishes any bookkeeping a crash left behind.
+ * A clip costs one S3 read, one Swift PUT and three table writes (the flow, its invariants and the write that
+ * guards each: lib/store/intake-store.ts):
+ *   register in the tenant's open batch ─┐
+ *   read the object through the checks ──┴─► seal ─► PUT ─► record the video ─► finish the registration
+ *                                                                              └► tag the source accepted
+ * The registration and the S3 read run side by side; nothing reaches Swift before the registration holds.
+ * Objects up to `singlePutMaxBytes` are read and sealed in memory and PUT as one object; larger ones stream to Swift
+ * as an SLO in constant memory (lib/seal/sealed-upload.ts). Both read back as the same bytes.
+ * The tenant's open batch and its unwrapped key are kept per warm container (./open-batches.ts, one per deps'
+ * store, which wiring.ts builds once per container); the registration's condition is what makes that guess safe.
+ * A delivery that finds the video recorded already (a duplicate) settles its own registration and says so.
  * The read is pinned to the event's object (lib/s3/bucket.ts): when the key was overwritten since, the video is recorded
  * `superseded` and left to the newer object's own event; the object under the key is not tagged.
  * Logs name the object only by its video id, a keyed hash: an unkeyed hash of a name would confirm a guessed name.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import { MediaCheck, type MediaKind } from './media-check.js';
@@ -18,20 +25,26 @@ import type { KeyWrapper } from '#lib/keys.js';
 import { SourceSuperseded, type IntakeObjects } from '#lib/s3/bucket.js';
 import type { ObjectCreated } from '#lib/s3/events.js';
 import { generateBatchKey } from '#lib/seal/cipher.js';
-import { segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
+import { putSealed, readWhole, segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
 import type { SwiftStore } from '#lib/swift/index.js';
-import type { IntakeStore } from '#lib/store/intake-store.js';
-import type { BatchRecord, VideoRecord } from '#lib/store/records.js';
+import type { IntakeStore, IntakeVideo, JoinOutcome } from '#lib/store/intake-store.js';
+import type { BatchRecord } from '#lib/store/records.js';
 import { tenantOfKey } from '#lib/tenant.js';
 import type { VideoIdDeriver } from './video-id.js';
 import type { BatchDueTimer } from '#lib/due-timer.js';
 import type { ConvertedObject, DicomConversion } from './dicom-step.js';
+import { OpenBatches } from './open-batches.js';
 
 export interface IntakeLimits {
   maxVideoBytes: number;
   batchMaxItems: number;
   batchMaxBytes: number;
+  /** Objects up to this size are sealed in memory and PUT once; larger ones stream as an SLO. Default: 32 MiB. */
+  singlePutMaxBytes?: number;
 }
+
+/** Chosen by `npm run bench -- intake` (README "Sealing strategy"); well inside the intake's 1024 MB. */
+export const DEFAULT_SINGLE_PUT_MAX_BYTES = 32 * 1024 * 1024;
 
 export interface IntakeDeps {
   objects: IntakeObjects;
@@ -59,130 +72,287 @@ export type IngestOutcome =
   | { status: 'superseded'; videoId: string };
 
 const MAX_BATCH_HOPS = 5;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long a container trusts its idea of a tenant's open batch before it reads the pointer again. */
+const OPEN_BATCH_RECHECK_MS = 30_000;
+/** A cached batch key unused this long is zeroed. */
+const IDLE_KEY_MS = 10 * 60_000;
+const MAX_CACHED_TENANTS = 256;
+/** Waits for a batch another intake is making (its containers take a few Swift requests). */
+const BATCH_APPEARS_WITHIN_MS = [20, 40, 80];
+
+/** A registration of the video in an open batch, with a copy of that batch's key (zeroed once the seal is done). */
+interface Registration {
+  batch: BatchRecord;
+  key: Buffer;
+  startedAtMs: number;
+}
+
+/** The plaintext, in memory (`whole`) or still to be streamed through its checks during the upload. */
+type Plaintext = { whole: Buffer[]; kind: MediaKind } | { object: ConvertedObject; check: MediaCheck };
 
 export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, signal?: AbortSignal): Promise<IngestOutcome> {
-  const now = deps.now ?? (() => new Date());
-  const videoId = deps.videoId(source);
+  const flow = new VideoFlow(source, deps, signal);
   const tenantResult = tenantOfKey(source.key);
-  const tenant = tenantResult.ok ? tenantResult.tenant : '-';
-  const log = deps.log.child({ videoId, tenant });
-
-  const existing = await deps.store.getVideo(videoId);
-  if (existing && existing.stage !== 'sealing') {
-    if (existing.stage === 'sealed' && existing.batchId) {
-      await deps.store.finishSeal(existing.batchId, videoId, { bytes: existing.sealedBytes ?? 0 });
-      // a crash may have come between the seal and the tag: tagging again is harmless
-      await deps.objects.markAccepted(source, videoId);
-    }
-    log.info('duplicate delivery', { stage: existing.stage });
-    return { status: 'duplicate', videoId, stage: existing.stage };
-  }
-
-  const recordUnsealed = async (stage: 'rejected' | 'superseded', reason: string, kind?: MediaKind) => {
-    const at = now().toISOString();
-    await deps.store.rejectVideo({ videoId, tenant, stage, reason, kind, bytes: source.size, receivedAt: existing?.receivedAt ?? at, updatedAt: at });
-  };
-  const reject = async (reason: string, message: string, kind?: MediaKind): Promise<IngestOutcome> => {
-    await deps.objects.markRejected(source, reason);
-    await recordUnsealed('rejected', reason, kind);
-    log.warn('rejected', { reason, detail: message });
-    return { status: 'rejected', videoId, reason };
-  };
-
-  if (!tenantResult.ok) return reject(tenantResult.reason, 'the key does not start with a valid <tenant>/ prefix');
+  if (!tenantResult.ok) return flow.recordUnsealed('rejected', tenantResult.reason, 'the key does not start with a valid <tenant>/ prefix');
   if (source.size > deps.limits.maxVideoBytes) {
-    return reject('too_large', `object exceeds the ${deps.limits.maxVideoBytes}-byte cap`);
+    return flow.recordUnsealed('rejected', 'too_large', `object exceeds the ${deps.limits.maxVideoBytes}-byte cap`);
+  }
+  return flow.seal();
+}
+
+/** One delivery of one video, from its registration to its recorded outcome. */
+class VideoFlow {
+  readonly videoId: string;
+  readonly tenant: string;
+  private readonly now: () => Date;
+  private readonly receivedAt: string;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly source: ObjectCreated,
+    private readonly deps: IntakeDeps,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.now = deps.now ?? (() => new Date());
+    this.receivedAt = this.now().toISOString();
+    this.videoId = deps.videoId(source);
+    const tenant = tenantOfKey(source.key);
+    this.tenant = tenant.ok ? tenant.tenant : '-';
+    this.log = deps.log.child({ videoId: this.videoId, tenant: this.tenant });
   }
 
-  const { batch, video } = await joinOpenBatch(tenant, videoId, source.size, existing, deps, now);
-  const key = await deps.keys.unwrap(batch.wrappedKey, { tenant, batchId: batch.batchId });
-  const objectName = `${videoId}.mp4`;
-  const delays = deps.uploadRetryDelaysMs ?? [500, 2000];
-
-  for (let attempt = 0; ; attempt++) {
-    const check = new MediaCheck(deps.limits.maxVideoBytes, deps.acceptedKinds);
+  async seal(): Promise<IngestOutcome> {
+    const newCheck = () => new MediaCheck(this.deps.limits.maxVideoBytes, this.deps.acceptedKinds);
+    let check = newCheck();
+    let reading = this.readPlaintext(check);
+    let registration: Registration;
     try {
-      if (attempt > 0) await ensureContainers(deps.swift, batch.container, signal);
-      const opened = await deps.objects.open(source, signal);
-      const object: ConvertedObject = deps.convertDicom ? await deps.convertDicom(opened, signal) : opened;
-      try {
-        const sealed = await uploadSealed(deps.swift, { container: batch.container, objectName }, key, object.body, check, object.size, signal);
-        const outcome = await recordSealed(video, batch, sealed.sealedBytes, object.kind ?? check.kind ?? 'mp4', deps, now, log);
-        if (outcome.status === 'sealed') await deps.objects.markAccepted(source, videoId);
-        return outcome;
-      } finally {
-        await object.dispose?.();
-      }
+      registration = await joinOpenBatch(this.tenant, this.videoId, this.source.size, this.deps, this.now);
     } catch (error) {
-      if (error instanceof SourceSuperseded) {
-        await deps.store.finishSeal(batch.batchId, videoId);
-        await recordUnsealed('superseded', error.reason);
-        log.info('superseded: the key holds a newer object, which its own event seals');
-        return { status: 'superseded', videoId };
-      }
-      if (error instanceof RejectedInput) {
-        await deps.store.finishSeal(batch.batchId, videoId);
-        return reject(error.reason, error.message, check.kind);
-      }
-      if (attempt >= delays.length || signal?.aborted) {
-        log.error('seal failed; leaving it to the retry', errorFields(error));
-        throw error instanceof RetryableError ? error : new RetryableError('sealing failed', { cause: error });
-      }
-      log.warn('seal attempt failed; trying again', { attempt, ...errorFields(error) });
-      await sleep(delays[attempt]);
+      await discard(reading);
+      throw error;
     }
+    const { batch, key } = registration;
+    const target = { container: batch.container, objectName: `${this.videoId}.mp4` };
+    const delays = this.deps.uploadRetryDelaysMs ?? [500, 2000];
+    try {
+      for (let attempt = 0; ; attempt++) {
+        let plaintext: Plaintext | undefined;
+        try {
+          plaintext = await reading;
+          if (attempt > 0) await ensureContainers(this.deps.swift, batch.container, this.signal);
+          let sealedBytes: number;
+          let kind: MediaKind;
+          if ('whole' in plaintext) {
+            ({ sealedBytes } = await putSealed(this.deps.swift, target, key, plaintext.whole, this.signal));
+            kind = plaintext.kind;
+          } else {
+            try {
+              ({ sealedBytes } = await uploadSealed(this.deps.swift, target, key, plaintext.object.body, plaintext.check, plaintext.object.size, this.signal));
+            } finally {
+              await plaintext.object.dispose?.();
+            }
+            kind = plaintext.object.kind ?? plaintext.check.kind ?? 'mp4';
+          }
+          return await this.recordSealed(registration, sealedBytes, kind);
+        } catch (error) {
+          if (error instanceof SourceSuperseded) {
+            return await this.recordUnsealed('superseded', error.reason, 'the key holds a newer object, which its own event seals', registration);
+          }
+          if (error instanceof RejectedInput) return await this.recordUnsealed('rejected', error.reason, error.message, registration, check.kind);
+          if (attempt >= delays.length || this.signal?.aborted) {
+            this.log.error('seal failed; leaving it to the retry', errorFields(error));
+            throw error instanceof RetryableError ? error : new RetryableError('sealing failed', { cause: error });
+          }
+          this.log.warn('seal attempt failed; trying again', { attempt, ...errorFields(error) });
+          await sleep(delays[attempt]);
+          if (plaintext && 'whole' in plaintext) {
+            reading = Promise.resolve(plaintext);
+          } else {
+            check = newCheck();
+            reading = this.readPlaintext(check);
+          }
+        }
+      }
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** Opens the event's object (DICOM converted); reads it into memory through `check` when it is small enough. */
+  private async readPlaintext(check: MediaCheck): Promise<Plaintext> {
+    const opened = await this.deps.objects.open(this.source, this.signal);
+    let object: ConvertedObject;
+    try {
+      object = this.deps.convertDicom ? await this.deps.convertDicom(opened, this.signal) : opened;
+    } catch (error) {
+      opened.body.destroy();
+      throw error;
+    }
+    if (object.size > (this.deps.limits.singlePutMaxBytes ?? DEFAULT_SINGLE_PUT_MAX_BYTES)) return { object, check };
+    try {
+      const whole = await readWhole(object.body, check, object.size, this.signal);
+      return { whole, kind: object.kind ?? check.kind ?? 'mp4' };
+    } finally {
+      await object.dispose?.();
+    }
+  }
+
+  private async recordSealed(registration: Registration, sealedBytes: number, kind: MediaKind): Promise<IngestOutcome> {
+    const { batch, startedAtMs } = registration;
+    const at = this.now();
+    const recorded = await this.deps.store.recordSealed({
+      videoId: this.videoId,
+      tenant: this.tenant,
+      stage: 'sealed',
+      kind,
+      batchId: batch.batchId,
+      container: batch.container,
+      objectName: `${this.videoId}.mp4`,
+      bytes: this.source.size,
+      sealedBytes,
+      receivedAt: this.receivedAt,
+      sealedAt: at.toISOString(),
+      updatedAt: at.toISOString(),
+      sealStartedAtMs: startedAtMs,
+    });
+    if (!recorded) return this.duplicateOf(registration, { uploaded: true });
+    await Promise.all([
+      this.deps.store.finishSeal(batch.batchId, this.videoId, { bytes: sealedBytes, atMs: at.getTime() }, startedAtMs),
+      this.deps.objects.markAccepted(this.source, this.videoId),
+    ]);
+    this.log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
+    return { status: 'sealed', videoId: this.videoId, batchId: batch.batchId, sealedBytes };
+  }
+
+  /**
+   * Records a rejected (or superseded) video, and settles the registration it may have made. A video recorded
+   * already is a duplicate: its own record stands.
+   */
+  async recordUnsealed(stage: 'rejected' | 'superseded', reason: string, detail: string, registration?: Registration, kind?: MediaKind): Promise<IngestOutcome> {
+    const at = this.now().toISOString();
+    const recorded = await this.deps.store.rejectVideo({ videoId: this.videoId, tenant: this.tenant, stage, reason, kind, bytes: this.source.size, receivedAt: this.receivedAt, updatedAt: at });
+    if (!recorded) return this.duplicateOf(registration, { uploaded: false });
+    if (registration) await this.deps.store.releaseSeal(registration.batch.batchId, this.videoId, this.source.size, registration.startedAtMs);
+    if (stage === 'superseded') {
+      this.log.info('superseded: the key holds a newer object, which its own event seals');
+      return { status: 'superseded', videoId: this.videoId };
+    }
+    await this.deps.objects.markRejected(this.source, reason);
+    this.log.warn('rejected', { reason, detail });
+    return { status: 'rejected', videoId: this.videoId, reason };
+  }
+
+  /**
+   * The video is recorded already: settle this delivery's registration by that record (lib/store/intake-store.ts),
+   * finish the record's own bookkeeping that a crash may have cut short (tagging again is harmless), and say so.
+   */
+  private async duplicateOf(registration: Registration | undefined, options: { uploaded: boolean }): Promise<IngestOutcome> {
+    const current = await this.deps.store.getVideo(this.videoId);
+    if (!current) throw new RetryableError('the video row vanished under a concurrent delivery');
+    if (registration) await this.settle(registration, current, options.uploaded);
+    if (current.stage === 'sealed' && current.batchId && current.batchId !== registration?.batch.batchId) {
+      await this.deps.store.finishSeal(current.batchId, this.videoId, { bytes: current.sealedBytes ?? 0 }, current.sealStartedAtMs);
+    }
+    if (current.stage === 'sealed') await this.deps.objects.markAccepted(this.source, this.videoId);
+    if (current.stage === 'rejected' && current.reason) await this.deps.objects.markRejected(this.source, current.reason);
+    this.log.info('duplicate delivery', { stage: current.stage });
+    return { status: 'duplicate', videoId: this.videoId, stage: current.stage };
+  }
+
+  /**
+   * A registration the recorded seal relied on is counted; any other is released, and what this delivery put in
+   * its batch is removed unless it is the recorded object's own name there.
+   */
+  private async settle({ batch, startedAtMs }: Registration, current: IntakeVideo, uploaded: boolean): Promise<void> {
+    const sameBatch = current.batchId === batch.batchId;
+    if (sameBatch && current.stage === 'sealed' && (current.sealStartedAtMs ?? startedAtMs) === startedAtMs) {
+      await this.deps.store.finishSeal(batch.batchId, this.videoId, { bytes: current.sealedBytes ?? 0 }, current.sealStartedAtMs);
+      return;
+    }
+    if (uploaded && !sameBatch) {
+      await this.deps.swift.deleteObject(batch.container, `${this.videoId}.mp4`, { ignoreMissing: true }).catch(() => undefined);
+    }
+    await this.deps.store.releaseSeal(batch.batchId, this.videoId, this.source.size, startedAtMs);
   }
 }
 
-/** Finds the tenant's open batch with room, creating one if needed, and claims the video into it. */
-async function joinOpenBatch(
-  tenant: string,
-  videoId: string,
-  bytes: number,
-  existing: VideoRecord | undefined,
-  deps: IntakeDeps,
-  now: () => Date,
-): Promise<{ batch: BatchRecord; video: VideoRecord }> {
-  let claimedIn = existing?.batchId;
-  for (let hop = 0; hop < MAX_BATCH_HOPS; hop++) {
-    const batch = await openBatchOf(tenant, deps, now);
-    const at = now().toISOString();
-    const video: VideoRecord = {
-      videoId,
-      tenant,
-      stage: 'sealing',
-      batchId: batch.batchId,
-      bytes,
-      receivedAt: existing?.receivedAt ?? at,
-      updatedAt: at,
-    };
-    if (claimedIn !== batch.batchId) {
-      if (!(await deps.store.claimVideo(video, claimedIn))) {
-        throw new RetryableError('the video changed under a concurrent delivery; retrying');
-      }
-      claimedIn = batch.batchId;
+async function discard(reading: Promise<Plaintext>): Promise<void> {
+  try {
+    const plaintext = await reading;
+    if ('object' in plaintext) {
+      plaintext.object.body.destroy();
+      await plaintext.object.dispose?.();
     }
-    const outcome = await deps.store.registerSeal(batch.batchId, videoId, bytes, { maxItems: deps.limits.batchMaxItems, maxBytes: deps.limits.batchMaxBytes }, now().getTime());
-    if (outcome === 'registered' || outcome === 'already_registered') return { batch, video };
-    await deps.store.clearOpenBatch(tenant, batch.batchId);
+  } catch {
+    // the registration's failure is the one to report
+  }
+}
+
+const warmBatches = new WeakMap<IntakeStore, { keys: KeyWrapper; batches: OpenBatches }>();
+
+/** This warm container's open batches: one cache per store and key wrapper (built once per container). */
+function openBatchesOf(deps: IntakeDeps): OpenBatches {
+  let warm = warmBatches.get(deps.store);
+  if (!warm || warm.keys !== deps.keys) {
+    warm = {
+      keys: deps.keys,
+      batches: new OpenBatches(deps.keys, { recheckMs: OPEN_BATCH_RECHECK_MS, idleKeyMs: IDLE_KEY_MS, maxTenants: MAX_CACHED_TENANTS }),
+    };
+    warmBatches.set(deps.store, warm);
+  }
+  return warm.batches;
+}
+
+/** Registers the video in the tenant's open batch with room, moving on (and creating one) when it is closed or full. */
+async function joinOpenBatch(tenant: string, videoId: string, bytes: number, deps: IntakeDeps, now: () => Date): Promise<Registration> {
+  const batches = openBatchesOf(deps);
+  const limits = { maxItems: deps.limits.batchMaxItems, maxBytes: deps.limits.batchMaxBytes };
+  const source = { pointed: (t: string) => deps.store.getOpenBatchId(t), resolve: (t: string) => openBatchOf(t, deps, now) };
+  for (let hop = 0; hop < MAX_BATCH_HOPS; hop++) {
+    const { batch, key } = await batches.current(tenant, source);
+    let joined: JoinOutcome;
+    try {
+      joined = await deps.store.joinBatch(batch.batchId, videoId, bytes, limits, now().getTime());
+    } catch (error) {
+      key.fill(0);
+      throw error;
+    }
+    if (joined.outcome === 'registered' || joined.outcome === 'already_registered') {
+      if (joined.outcome === 'registered' && joined.nowFull && batches.drop(tenant, batch.batchId)) {
+        await deps.store.clearOpenBatch(tenant, batch.batchId);
+      }
+      return { batch, key, startedAtMs: joined.startedAtMs };
+    }
+    key.fill(0);
+    if (batches.drop(tenant, batch.batchId)) await deps.store.clearOpenBatch(tenant, batch.batchId);
   }
   throw new RetryableError('could not join an open batch');
 }
 
-async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): Promise<BatchRecord> {
-  const pointed = (await deps.store.getOpenBatchId(tenant)) ?? (await deps.store.pointOpenBatch(tenant, randomUUID().replace(/-/g, '')));
-  const stored = await deps.store.getBatch(pointed);
-  if (stored) return stored;
+/**
+ * The tenant's pointed batch, or a new one (its key, containers and close timer made first). A batch pointed at by
+ * another intake is given a moment to appear before this one makes it too, so that a burst that fills a batch does
+ * not make the next one's containers once per intake.
+ */
+async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): Promise<{ batch: BatchRecord; key?: Buffer }> {
+  const proposed = randomUUID().replace(/-/g, '');
+  const pointed = (await deps.store.getOpenBatchId(tenant)) ?? (await deps.store.pointOpenBatch(tenant, proposed));
+  for (const waitMs of pointed === proposed ? [] : [0, ...BATCH_APPEARS_WITHIN_MS]) {
+    if (waitMs > 0) await sleep(waitMs);
+    const stored = await deps.store.getBatch(pointed);
+    if (stored) return { batch: stored };
+  }
   await ensureContainers(deps.swift, `${deps.containerPrefix}${pointed}`);
   const key = generateBatchKey();
   try {
+    const wrappedKey = await deps.keys.wrap(key, { tenant, batchId: pointed });
     const created = await deps.store.createBatch({
       batchId: pointed,
       tenant,
       state: 'open',
       container: `${deps.containerPrefix}${pointed}`,
-      wrappedKey: await deps.keys.wrap(key, { tenant, batchId: pointed }),
+      wrappedKey,
       createdAt: now().toISOString(),
       claims: 0,
       claimedBytes: 0,
@@ -193,9 +363,12 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
     if (deps.dueTimer) {
       await deps.dueTimer.timer.closeAt(created.batchId, new Date(Date.parse(created.createdAt) + deps.dueTimer.maxAgeSecs * 1000));
     }
-    return created;
-  } finally {
+    if (created.wrappedKey === wrappedKey) return { batch: created, key };
     key.fill(0);
+    return { batch: created };
+  } catch (error) {
+    key.fill(0);
+    throw error;
   }
 }
 
@@ -203,34 +376,4 @@ async function openBatchOf(tenant: string, deps: IntakeDeps, now: () => Date): P
 async function ensureContainers(swift: SwiftStore, container: string, signal?: AbortSignal): Promise<void> {
   await swift.createContainer(container, { signal });
   await swift.createContainer(segmentsContainerOf(container), { signal });
-}
-
-async function recordSealed(
-  video: VideoRecord,
-  batch: BatchRecord,
-  sealedBytes: number,
-  kind: MediaKind,
-  deps: IntakeDeps,
-  now: () => Date,
-  log: Logger,
-): Promise<IngestOutcome> {
-  const objectName = `${video.videoId}.mp4`;
-  const marked = await deps.store.markSealed(video.videoId, batch.batchId, {
-    container: batch.container,
-    objectName,
-    sealedBytes,
-    at: now().toISOString(),
-  });
-  if (!marked) {
-    const current = await deps.store.getVideo(video.videoId);
-    if (current?.batchId !== batch.batchId) {
-      await deps.swift.deleteObject(batch.container, objectName, { ignoreMissing: true }).catch(() => undefined);
-      await deps.store.finishSeal(batch.batchId, video.videoId);
-    }
-    log.info('a concurrent delivery finished first', { stage: current?.stage });
-    return { status: 'duplicate', videoId: video.videoId, stage: current?.stage ?? 'unknown' };
-  }
-  await deps.store.finishSeal(batch.batchId, video.videoId, { bytes: sealedBytes, atMs: now().getTime() });
-  log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
-  return { status: 'sealed', videoId: video.videoId, batchId: batch.batchId, sealedBytes };
 }

@@ -6,7 +6,8 @@
  * The original worker decrypts with iv = b[0:12], tag = b[12:28], ct = b[28:]. The batch key travels as
  * standard base64 (24 characters, padded).
  *
- * Everything here streams in constant memory:
+ * `sealBuffer` seals a plaintext held in memory (the intake's way for objects that fit: one buffer, one Swift PUT).
+ * Everything else here streams in constant memory:
  * - `createSealStream` emits ciphertext as it is produced and exposes `iv` and, once the input has ended,
  *   `tag`. The caller writes the 28-byte head (`sealedHead`) in front of the ciphertext afterwards: as the
  *   first segment of a Swift SLO, or by a positioned write at offset 0 (`sealFile`).
@@ -230,13 +231,24 @@ export function createUnsealStream(key: Uint8Array): UnsealStream {
   return new UnsealStream(key);
 }
 
-/** One-shot seal of a small buffer (tests, fixtures). Streams are preferred for videos. */
-export function sealBuffer(key: Uint8Array, plaintext: Uint8Array, options: SealOptions = {}): Buffer {
+/**
+ * One-shot seal of a plaintext held in memory, given whole or as the chunks it arrived in: returns
+ * `iv | tag | ciphertext` in one buffer. Streams are for what does not fit in memory.
+ */
+export function sealBuffer(key: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[], options: SealOptions = {}): Buffer {
   checkKey(key);
+  const chunks = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
   const iv = options.iv ?? randomBytes(IV_BYTES);
+  if (iv.length !== IV_BYTES) throw new RangeError(`iv must be ${IV_BYTES} bytes, got ${iv.length}`);
   const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_BYTES });
-  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([sealedHead(iv, cipher.getAuthTag()), ct]);
+  const sealed = Buffer.allocUnsafe(HEAD_BYTES + chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = HEAD_BYTES;
+  for (const chunk of chunks) offset += cipher.update(chunk).copy(sealed, offset);
+  offset += cipher.final().copy(sealed, offset);
+  if (offset !== sealed.length) throw new Error(`sealed ${offset - HEAD_BYTES} bytes of ${sealed.length - HEAD_BYTES}`);
+  Buffer.from(iv).copy(sealed, 0);
+  cipher.getAuthTag().copy(sealed, IV_BYTES);
+  return sealed;
 }
 
 /** One-shot unseal with the original worker's rule: iv = b[0:12], tag = b[12:28], ct = b[28:]. */

@@ -1,18 +1,25 @@
 /**
- * Streams a video into Swift sealed, in one pass and constant memory, as a Static Large Object:
- *   1. the ciphertext streams to a segment as it is produced,
- *   2. the 28-byte head `iv | tag` (known only at the end) goes to a second segment,
- *   3. the manifest [head, ciphertext] is PUT under the final name.
- * A GET of the final name returns exactly `iv | tag | ciphertext`. The object becomes visible only with
- * the manifest, so a failure at any step leaves no half-visible sealed object. Segment names carry the
- * attempt's IV, so concurrent duplicate deliveries never overwrite each other's segments, and the
- * manifest's etags pin the exact segments it was built from.
- * (Why SLO and not spool or two passes: see the README's "Sealing strategy", measured by `npm run bench -- intake`.)
+ * Puts a video into Swift sealed (`iv | tag | ciphertext`, protocols.md §1), in one of two ways that a reader cannot
+ * tell apart (a GET returns the same bytes for the same key and IV; only `X-Static-Large-Object` differs):
+ *
+ * - **In memory, one PUT** (`readWhole` then `putSealed`), for what fits: the plaintext is read through the checks,
+ *   sealed in one buffer, and PUT as one object with its md5 as the ETag (Swift refuses a body that does not match)
+ *   and compared again with the ETag Swift answers. One Swift request per video.
+ * - **Streaming, as a Static Large Object** (`uploadSealed`), in one pass and constant memory, for the rest:
+ *     1. the ciphertext streams to a segment as it is produced,
+ *     2. the 28-byte head `iv | tag` (known only at the end) goes to a second segment,
+ *     3. the manifest [head, ciphertext] is PUT under the final name.
+ *   The object becomes visible only with the manifest, so a failure at any step leaves no half-visible sealed
+ *   object. Segment names carry the attempt's IV, so concurrent duplicate deliveries never overwrite each other's
+ *   segments, and the manifest's etags pin the exact segments it was built from.
+ * (Where one ends and the other begins, and why SLO and not spool or two passes: the README's "Sealing strategy",
+ * measured by `npm run bench -- intake`.)
  */
-import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { PassThrough, Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RejectedInput } from '#lib/errors.js';
-import { createSealStream, sealedHead, HEAD_BYTES } from './cipher.js';
+import { RejectedInput, RetryableError } from '#lib/errors.js';
+import { createSealStream, sealBuffer, sealedHead, HEAD_BYTES, type SealOptions } from './cipher.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 
 export interface SealedUpload {
@@ -23,9 +30,53 @@ export interface SealedUpload {
 
 export const segmentsContainerOf = (container: string) => `${container}_segments`;
 
+/** What a sealed object is stored as; the same for both ways, so a reader's Content-Type does not tell them apart. */
+export const SEALED_CONTENT_TYPE = 'application/octet-stream';
+
+/**
+ * Reads a plaintext that fits in memory through `checks` (which may reject it), as the chunks it arrives in.
+ * More than `maxBytes` is refused as a transfer fault (retryable): the caller chose this way by the source's length.
+ */
+export async function readWhole(plaintext: Readable, checks: Transform, maxBytes: number, signal?: AbortSignal): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        done(new RetryableError(`the source sent more than the ${maxBytes} bytes it announced`));
+        return;
+      }
+      chunks.push(chunk);
+      done();
+    },
+  });
+  await pipeline(plaintext, checks, collect, { signal });
+  return chunks;
+}
+
+/**
+ * Seals a plaintext held in memory under `key` and PUTs it as one object `<container>/<objectName>`, its md5
+ * checked by Swift and again here. `sealOptions` fixes the IV, for tests only.
+ */
+export async function putSealed(
+  store: SwiftStore,
+  target: { container: string; objectName: string },
+  key: Uint8Array,
+  plaintext: readonly Uint8Array[],
+  signal?: AbortSignal,
+  sealOptions: SealOptions = {},
+): Promise<SealedUpload> {
+  const sealed = sealBuffer(key, plaintext, sealOptions);
+  const md5 = createHash('md5').update(sealed).digest('hex');
+  const put = await store.putObject(target.container, target.objectName, sealed, { etag: md5, contentType: SEALED_CONTENT_TYPE, signal });
+  if (put.etag !== md5) throw new RetryableError('Swift answered another ETag than the sealed object has');
+  return { ...target, sealedBytes: sealed.length };
+}
+
 /**
  * Seals `plaintext` (piped through `checks`, which may reject it mid-stream) under `key` into
- * `<container>/<objectName>`. Returns once the manifest is in place.
+ * `<container>/<objectName>` as an SLO. Returns once the manifest is in place. `sealOptions` fixes the IV, for tests only.
  */
 export async function uploadSealed(
   store: SwiftStore,
@@ -35,9 +86,10 @@ export async function uploadSealed(
   checks: Transform,
   plaintextBytes: number | undefined,
   signal?: AbortSignal,
+  sealOptions: SealOptions = {},
 ): Promise<SealedUpload> {
   const segments = segmentsContainerOf(target.container);
-  const seal = createSealStream(key);
+  const seal = createSealStream(key, sealOptions);
   const attempt = seal.iv.toString('hex');
   const ctName = `${target.objectName}/${attempt}/ciphertext`;
   const headName = `${target.objectName}/${attempt}/head`;
@@ -63,7 +115,7 @@ export async function uploadSealed(
         { path: `/${segments}/${headName}`, etag: head.etag, size_bytes: HEAD_BYTES },
         { path: `/${segments}/${ctName}`, etag, size_bytes: seal.bytes },
       ],
-      { signal: abort.signal },
+      { contentType: SEALED_CONTENT_TYPE, signal: abort.signal },
     );
     return { ...target, sealedBytes: HEAD_BYTES + seal.bytes };
   } catch (error) {

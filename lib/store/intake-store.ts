@@ -1,23 +1,69 @@
 /**
- * What the intake needs from the table, as conditional single-item writes:
- * claiming a video into a batch, counting in-flight seals, and recording outcomes.
+ * What the intake needs from the table: conditional single-item writes (dynalite has no transactions).
+ *
+ * A new video takes three writes in the common case (its tenant's open batch known to the container):
+ *   1. `joinBatch`     batch row: inflight[v] = startedAtMs, claims += 1, claimedBytes += size
+ *                      IF state = open AND v not in flight AND (claims = 0 OR (claims < maxItems AND claimedBytes <= maxBytes − size))
+ *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs
+ *                      IF the row does not exist (or is a `sealing` row of an older intake)         — after its object is in Swift
+ *   3. `finishSeal`    batch row: remove inflight[v], sealedItems += 1, sealedBytes += n
+ *                      IF inflight[v] = sealStartedAtMs
+ * There is no video row before the seal: `recordSealed` failing is what says "duplicate" (then, and only then, the
+ * row is read).
+ *
+ * Invariants, and the write that guards each:
+ * - **Idempotent under duplicate and concurrent deliveries** (one sealed object, one video row, counted once):
+ *   `recordSealed`'s condition lets exactly one delivery record the video, and a recorded video never changes batch.
+ *   Every delivery that registered but did not record settles its own registration once the video's fate is fixed
+ *   in its row: the registration the row names (`sealStartedAtMs`) is counted (`finishSeal`), any other is
+ *   released (`releaseSeal`: claims −1, claimedBytes −size); both are conditional on inflight[v] holding that very
+ *   registration, so each registration is settled exactly once. A loser's object in another batch is deleted.
+ * - **Nothing lost in a crash between any two steps**: a registration stays in flight until it is settled, so the
+ *   closer waits for it; the retry finds it (`joinBatch` answers `already_registered` with its startedAtMs) and goes
+ *   on under it; a recorded but unfinished video is counted by the retry or by the closer (lib/batch/close.ts reads
+ *   the row of each in-flight video). The video row is written only after its object is in Swift, and before the
+ *   registration ends, so the closer never writes a workload without a recorded video of its batch.
+ * - **Batch caps**: `joinBatch`'s condition on claims and claimedBytes (the first video is always admitted).
+ * - **No video sealed with a closed batch's key**: `joinBatch` requires state = open, the closer's open → closing is
+ *   conditional on the same row, and the closer writes the workload only once inflight is empty; a cached open batch
+ *   is therefore only a guess, which this write confirms or refutes.
+ * - **Rejections never overwrite a seal**: `rejectVideo` writes only a missing (or `sealing`) row.
  */
-import { GetCommand, PutCommand, UpdateCommand, DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
-import { keys } from './keys.js';
-import { isConditionFailure, stripKeys } from './table.js';
+import { batchIndexKeys, keys, videoIndexKeys } from './keys.js';
+import { getRow, type RowReader } from './rows.js';
+import { isConditionFailure } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
-import { getBatch, getVideo } from './rows.js';
 
 export type RegisterOutcome = 'registered' | 'already_registered' | 'not_open' | 'full';
 
+/**
+ * The outcome of joining a batch. `startedAtMs` is the registration's value in inflight[v], which a delivery
+ * names when it settles: a fresh one for `registered`, the one found for `already_registered`. `nowFull`: this
+ * registration filled the batch, so the next video needs another one.
+ */
+export type JoinOutcome =
+  | { outcome: 'registered'; startedAtMs: number; nowFull: boolean }
+  | { outcome: 'already_registered'; startedAtMs: number }
+  | { outcome: 'not_open' | 'full' };
+
+/** A video row as the intake writes it: a sealed one names the registration its seal relied on. */
+export interface IntakeVideo extends VideoRecord {
+  sealStartedAtMs?: number;
+}
+
+export interface BatchLimits {
+  maxItems: number;
+  maxBytes: number;
+}
+
 export interface IntakeStore {
-  getVideo(videoId: string): Promise<VideoRecord | undefined>;
-  /** Puts the video in `sealing` for `batchId`, if it is new or still sealing elsewhere. False when it moved on. */
-  claimVideo(video: VideoRecord, previousBatchId?: string): Promise<boolean>;
-  markSealed(videoId: string, batchId: string, sealed: { container: string; objectName: string; sealedBytes: number; at: string }): Promise<boolean>;
-  /** Records a rejection (or a superseded source) unless the video already got further than sealing. */
-  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }): Promise<void>;
+  getVideo(videoId: string): Promise<IntakeVideo | undefined>;
+  /** Records a sealed video unless it is recorded already (false). Its object must be in Swift. */
+  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }): Promise<boolean>;
+  /** Records a rejection (or a superseded source) unless the video is recorded already (false). */
+  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }): Promise<boolean>;
   getOpenBatchId(tenant: string): Promise<string | undefined>;
   /** Points the tenant at `batchId` unless another batch is pointed at already; returns the winner. */
   pointOpenBatch(tenant: string, batchId: string): Promise<string>;
@@ -25,10 +71,17 @@ export interface IntakeStore {
   getBatch(batchId: string): Promise<BatchRecord | undefined>;
   /** Creates the batch unless it exists; returns the stored one. */
   createBatch(batch: BatchRecord): Promise<BatchRecord>;
-  registerSeal(batchId: string, videoId: string, bytes: number, limits: { maxItems: number; maxBytes: number }, nowMs: number): Promise<RegisterOutcome>;
-  /** Ends an in-flight seal; counts it when `sealedBytes` is given. False when it was not in flight. */
-  /** Ends a seal; with `sealed`, counts it and records the activity time (the quiet-period close starts then). */
-  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }): Promise<boolean>;
+  /** Registers a seal of `videoId` in the open batch, within its caps. */
+  joinBatch(batchId: string, videoId: string, bytes: number, limits: BatchLimits, nowMs: number): Promise<JoinOutcome>;
+  /** `joinBatch`, answering only the outcome. */
+  registerSeal(batchId: string, videoId: string, bytes: number, limits: BatchLimits, nowMs: number): Promise<RegisterOutcome>;
+  /**
+   * Ends an in-flight seal; with `sealed`, counts it and records the activity time (the quiet-period close starts
+   * then). With `startedAtMs`, only that registration. False when it was not in flight.
+   */
+  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }, startedAtMs?: number): Promise<boolean>;
+  /** Withdraws a registration that sealed nothing: claims −1, claimedBytes −bytes. False when it was not in flight. */
+  releaseSeal(batchId: string, videoId: string, bytes: number, startedAtMs: number): Promise<boolean>;
 }
 
 async function conditional(write: () => Promise<unknown>): Promise<boolean> {
@@ -41,91 +94,55 @@ async function conditional(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * A registration's value: its start time in epoch ms (the closer's staleness clock) with a random sub-millisecond
+ * part, so that two registrations of one video in one batch never hold the same value.
+ */
+function registrationValue(nowMs: number): number {
+  return Math.floor(nowMs) + (1 + Math.floor(Math.random() * 999)) / 1000;
+}
 
 export class DynamoIntakeStore implements IntakeStore {
+  private readonly reader: RowReader;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
-
-  private async get<T>(key: Record<string, string>): Promise<T | undefined> {
-    try {
-      const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-      return Item ? stripKeys<T>(Item) : undefined;
-    } catch (error) {
-      throw new RetryableError('table read failed', { cause: error });
-    }
+  ) {
+    this.reader = { doc, tableName, consistent: true };
   }
 
   getVideo(videoId: string) {
-    return getVideo({ doc: this.doc, tableName: this.tableName, consistent: true }, videoId);
+    return getRow<IntakeVideo>(this.reader, keys.video(videoId));
   }
 
   getBatch(batchId: string) {
-    return getBatch({ doc: this.doc, tableName: this.tableName, consistent: true }, batchId);
+    return getRow<BatchRecord>(this.reader, keys.batch(batchId));
   }
 
   async getOpenBatchId(tenant: string) {
-    return (await this.get<{ batchId: string }>(keys.openBatch(tenant)))?.batchId;
+    return (await getRow<{ batchId: string }>(this.reader, keys.openBatch(tenant)))?.batchId;
   }
 
-  claimVideo(video: VideoRecord, previousBatchId?: string) {
-    const item = {
-      ...keys.video(video.videoId),
-      ...video,
-      gsi1pk: `BATCH#${video.batchId}`,
-      gsi1sk: `VIDEO#${video.videoId}`,
-      gsi3pk: `TENANT#${video.tenant}#VIDEOS`,
-      gsi3sk: `${video.receivedAt}#${video.videoId}`,
-    };
+  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }) {
     return conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: item,
-          ConditionExpression: previousBatchId
-            ? 'stage = :sealing AND batchId = :previous'
-            : 'attribute_not_exists(pk)',
-          ExpressionAttributeValues: previousBatchId ? { ':sealing': 'sealing', ':previous': previousBatchId } : undefined,
+          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video) },
+          ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
+          ExpressionAttributeValues: { ':sealing': 'sealing' },
         }),
       ),
     );
   }
 
-  markSealed(videoId: string, batchId: string, sealed: { container: string; objectName: string; sealedBytes: number; at: string }) {
+  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }) {
     return conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.video(videoId),
-          UpdateExpression:
-            'SET stage = :sealed, container = :container, objectName = :objectName, sealedBytes = :sealedBytes, sealedAt = :at, updatedAt = :at',
-          ConditionExpression: 'stage = :sealing AND batchId = :batchId',
-          ExpressionAttributeValues: {
-            ':sealed': 'sealed',
-            ':sealing': 'sealing',
-            ':batchId': batchId,
-            ':container': sealed.container,
-            ':objectName': sealed.objectName,
-            ':sealedBytes': sealed.sealedBytes,
-            ':at': sealed.at,
-          },
-        }),
-      ),
-    );
-  }
-
-  async rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }) {
-    await conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            ...keys.video(video.videoId),
-            ...video,
-            gsi3pk: `TENANT#${video.tenant}#VIDEOS`,
-            gsi3sk: `${video.receivedAt}#${video.videoId}`,
-          },
+          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys({ ...video, batchId: undefined }) },
           ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
           ExpressionAttributeValues: { ':sealing': 'sealing' },
         }),
@@ -161,38 +178,35 @@ export class DynamoIntakeStore implements IntakeStore {
   }
 
   async createBatch(batch: BatchRecord) {
-    await conditional(() =>
+    const created = await conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            ...keys.batch(batch.batchId),
-            ...batch,
-            gsi2pk: 'BATCH#ACTIVE',
-            gsi2sk: `${batch.createdAt}#${batch.batchId}`,
-            gsi3pk: `TENANT#${batch.tenant}#BATCHES`,
-            gsi3sk: `${batch.createdAt}#${batch.batchId}`,
-          },
+          Item: { ...keys.batch(batch.batchId), ...batch, ...batchIndexKeys(batch) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
     );
+    if (created) return batch;
     const stored = await this.getBatch(batch.batchId);
     if (!stored) throw new RetryableError('batch vanished after creation');
     return stored;
   }
 
-  async registerSeal(batchId: string, videoId: string, bytes: number, limits: { maxItems: number; maxBytes: number }, nowMs: number): Promise<RegisterOutcome> {
-    const registered = await conditional(() =>
-      this.doc.send(
+  async joinBatch(batchId: string, videoId: string, bytes: number, limits: BatchLimits, nowMs: number): Promise<JoinOutcome> {
+    const startedAtMs = registrationValue(nowMs);
+    let after: Record<string, unknown> | undefined;
+    const registered = await conditional(async () => {
+      const answer = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
-          UpdateExpression: 'SET inflight.#video = :now, lastActivityMs = :now ADD claims :one, claimedBytes :bytes',
+          UpdateExpression: 'SET inflight.#video = :started, lastActivityMs = :now ADD claims :one, claimedBytes :bytes',
           ConditionExpression:
             '#state = :open AND attribute_not_exists(inflight.#video) AND (claims = :zero OR (claims < :maxItems AND claimedBytes <= :room))',
           ExpressionAttributeNames: { '#state': 'state', '#video': videoId },
           ExpressionAttributeValues: {
+            ':started': startedAtMs,
             ':now': nowMs,
             ':one': 1,
             ':bytes': bytes,
@@ -201,32 +215,60 @@ export class DynamoIntakeStore implements IntakeStore {
             ':maxItems': limits.maxItems,
             ':room': limits.maxBytes - bytes,
           },
+          ReturnValues: 'UPDATED_NEW',
         }),
-      ),
-    );
-    if (registered) return 'registered';
+      );
+      after = answer.Attributes;
+    });
+    if (registered) {
+      const claims = Number(after?.claims ?? 0);
+      const claimedBytes = Number(after?.claimedBytes ?? 0);
+      return { outcome: 'registered', startedAtMs, nowFull: claims >= limits.maxItems || claimedBytes >= limits.maxBytes };
+    }
     const batch = await this.getBatch(batchId);
-    if (!batch) return 'not_open';
-    if (batch.inflight[videoId] !== undefined) return 'already_registered';
-    return batch.state === 'open' ? 'full' : 'not_open';
+    if (!batch) return { outcome: 'not_open' };
+    const inflight = batch.inflight?.[videoId];
+    if (inflight !== undefined) return { outcome: 'already_registered', startedAtMs: inflight };
+    return { outcome: batch.state === 'open' ? 'full' : 'not_open' };
   }
 
-  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }) {
+  async registerSeal(batchId: string, videoId: string, bytes: number, limits: BatchLimits, nowMs: number): Promise<RegisterOutcome> {
+    return (await this.joinBatch(batchId, videoId, bytes, limits, nowMs)).outcome;
+  }
+
+  finishSeal(batchId: string, videoId: string, sealed?: { bytes: number; atMs?: number }, startedAtMs?: number) {
     const activity = sealed?.atMs !== undefined ? 'SET lastActivityMs = :at ' : '';
+    const values = {
+      ...(sealed ? { ':one': 1, ':bytes': sealed.bytes } : {}),
+      ...(sealed?.atMs !== undefined ? { ':at': sealed.atMs } : {}),
+      ...(startedAtMs !== undefined ? { ':started': startedAtMs } : {}),
+    };
     return conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
           UpdateExpression: sealed ? `${activity}REMOVE inflight.#video ADD sealedItems :one, sealedBytes :bytes` : 'REMOVE inflight.#video',
-          ConditionExpression: 'attribute_exists(inflight.#video)',
+          ConditionExpression: startedAtMs === undefined ? 'attribute_exists(inflight.#video)' : 'inflight.#video = :started',
           ExpressionAttributeNames: { '#video': videoId },
-          ExpressionAttributeValues: sealed
-            ? { ':one': 1, ':bytes': sealed.bytes, ...(sealed.atMs !== undefined ? { ':at': sealed.atMs } : {}) }
-            : undefined,
+          ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,
+        }),
+      ),
+    );
+  }
+
+  releaseSeal(batchId: string, videoId: string, bytes: number, startedAtMs: number) {
+    return conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.batch(batchId),
+          UpdateExpression: 'REMOVE inflight.#video ADD claims :minusOne, claimedBytes :minusBytes',
+          ConditionExpression: 'inflight.#video = :started',
+          ExpressionAttributeNames: { '#video': videoId },
+          ExpressionAttributeValues: { ':minusOne': -1, ':minusBytes': -bytes, ':started': startedAtMs },
         }),
       ),
     );
   }
 }
-

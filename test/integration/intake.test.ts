@@ -184,53 +184,64 @@ describe('intake rejections: recorded with a reason, source kept and tagged', ()
   });
 });
 
-describe('intake when Swift fails', () => {
+describe.each([
+  ['one PUT (in memory)', undefined],
+  ['a streamed SLO', 0],
+])('intake when Swift fails, sealing as %s', (_path, singlePutMaxBytes) => {
   let h: IntakeHarness;
   let proxy: FaultyProxy;
   beforeAll(async () => {
     proxy = await startFaultyProxy(loadServices().swift.proxyUrl);
-    h = await startIntakeHarness({ swiftUrl: proxy.url });
+    h = await startIntakeHarness({ swiftUrl: proxy.url, singlePutMaxBytes });
   });
   afterAll(async () => {
     await h.close();
     await proxy.close();
   });
 
-  const isCiphertextPut = (r: { method: string; path: string }) => r.method === 'PUT' && r.path.includes('/ciphertext');
+  const streamed = singlePutMaxBytes === 0;
+  /** The request that carries the ciphertext: the object PUT, or the SLO's ciphertext segment. */
+  const isCiphertextPut = (r: { method: string; path: string }) =>
+    r.method === 'PUT' && (streamed ? r.path.includes('/ciphertext') : /\/[0-9a-f]{32}\.mp4$/.test(r.path));
 
   it('Swift answering 503 then recovering: the retry succeeds and nothing is duplicated', async () => {
     proxy.reset();
     proxy.failNext(1, { status: 503, match: isCiphertextPut });
-    const summary = await dropAndIngest(h, 'flaky/echo.mp4', SMALL);
+    const summary = await dropAndIngest(h, `flaky${streamed ? '-slo' : ''}/echo.mp4`, SMALL);
     expect(summary.sealed).toBe(1);
     expect(proxy.requests.filter(isCiphertextPut).map((r) => r.status)).toEqual([503, 201]);
     const video = await h.store.getVideo(idOf(summary));
     const batch = await h.store.getBatch(video!.batchId!);
-    expect(batch).toMatchObject({ sealedItems: 1, inflight: {} });
+    expect(batch).toMatchObject({ claims: 1, sealedItems: 1, inflight: {} });
     expect(await objectsIn(h, batch!.container)).toEqual([`${video!.videoId}.mp4`]);
-    // the failed attempt's segment was cleaned up: only the winning attempt's two segments remain
-    expect(await objectsIn(h, segmentsContainerOf(batch!.container))).toHaveLength(2);
+    // a streamed seal's failed attempt is cleaned up: only the winning attempt's two segments remain
+    expect(await objectsIn(h, segmentsContainerOf(batch!.container))).toHaveLength(streamed ? 2 : 0);
+    const sealed = await h.swift.getObjectBytes(batch!.container, `${video!.videoId}.mp4`);
+    expect(decryptLikeTheOriginal(await h.batchKey(batch!.batchId, video!.tenant), sealed).equals(SMALL)).toBe(true);
   });
 
   it('Swift down during upload: the handler fails for Lambda to retry, with no visible object and no success recorded', async () => {
     proxy.reset();
-    proxy.failNext(100, { kind: 'reset', match: (r) => r.method === 'PUT' && r.path.includes('/down') === false && r.path.includes('ciphertext') });
-    const key = 'down/echo.mp4';
+    proxy.failNext(100, { kind: 'reset', match: isCiphertextPut });
+    const tenant = `down${streamed ? '-slo' : ''}`;
+    const key = `${tenant}/echo.mp4`;
     const eTag = await h.put(key, SMALL);
     const event = h.event(key, SMALL.length, eTag);
     await expect(ingestS3Event(event, h.deps)).rejects.toBeInstanceOf(RetryableError);
     const videoId = h.deps.videoId({ bucket: 'radiomics-intake', key, eTag });
-    const video = await h.store.getVideo(videoId);
-    expect(video?.stage).toBe('sealing');
-    const batch = await h.store.getBatch(video!.batchId!);
+    // no video row until the seal is recorded; its registration stays in flight, so the batch waits for the retry
+    expect(await h.store.getVideo(videoId)).toBeUndefined();
+    const batchId = await h.store.getOpenBatchId(tenant);
+    const batch = await h.store.getBatch(batchId!);
     expect(Object.keys(batch!.inflight)).toEqual([videoId]);
+    expect(batch).toMatchObject({ claims: 1, sealedItems: 0 });
     expect(await h.swift.headObject(batch!.container, `${videoId}.mp4`)).toBeNull();
 
     proxy.reset();
     const retried = await ingestS3Event(event, h.deps);
     expect(retried.sealed).toBe(1);
-    expect(await h.store.getBatch(video!.batchId!)).toMatchObject({ inflight: {}, sealedItems: 1 });
+    expect(await h.store.getBatch(batchId!)).toMatchObject({ claims: 1, inflight: {}, sealedItems: 1 });
     const sealed = await h.swift.getObjectBytes(batch!.container, `${videoId}.mp4`);
-    expect(decryptLikeTheOriginal(await h.batchKey(batch!.batchId, 'down'), sealed).equals(SMALL)).toBe(true);
+    expect(decryptLikeTheOriginal(await h.batchKey(batch!.batchId, tenant), sealed).equals(SMALL)).toBe(true);
   });
 });

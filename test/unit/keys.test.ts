@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '#lib/errors.js';
-import { JweKeyWrapper, KeyUnwrapError, createMasterKeyFile, loadMasterKeyFile } from '#lib/keys.js';
+import { BatchKeyCache, JweKeyWrapper, KeyUnwrapError, createMasterKeyFile, loadMasterKeyFile, type KeyWrapper } from '#lib/keys.js';
 
 const MASTER = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const OTHER_MASTER = Buffer.alloc(32, 0xab);
@@ -182,5 +182,73 @@ describe('master key files', () => {
 
     const wrapper = new JweKeyWrapper(key);
     expect(await wrapper.unwrap(await wrapper.wrap(BATCH_KEY, CONTEXT), CONTEXT)).toEqual(BATCH_KEY);
+  });
+});
+
+describe('BatchKeyCache', () => {
+  const wrapper = new JweKeyWrapper(MASTER);
+  const counting = () => {
+    const calls = { unwrap: 0 };
+    const counted: KeyWrapper = { wrap: (key, context) => wrapper.wrap(key, context), unwrap: (jwe, context) => (calls.unwrap++, wrapper.unwrap(jwe, context)) };
+    return { calls, counted };
+  };
+
+  it('unwraps a batch key once while it is in use', async () => {
+    const { calls, counted } = counting();
+    const cache = new BatchKeyCache(counted, { idleMs: 60_000, maxKeys: 4 });
+    const jwe = await wrapper.wrap(BATCH_KEY, CONTEXT);
+    for (let i = 0; i < 3; i++) expect(await cache.unwrap(jwe, CONTEXT)).toEqual(BATCH_KEY);
+    expect(calls.unwrap).toBe(1);
+  });
+
+  it('a key it remembers for a new batch needs no unwrap, and is a copy', async () => {
+    const { calls, counted } = counting();
+    const cache = new BatchKeyCache(counted, { idleMs: 60_000, maxKeys: 4 });
+    const key = Buffer.from(BATCH_KEY);
+    const jwe = await wrapper.wrap(key, CONTEXT);
+    cache.remember(jwe, CONTEXT, key);
+    key.fill(0);
+    expect(await cache.unwrap(jwe, CONTEXT)).toEqual(BATCH_KEY);
+    expect(calls.unwrap).toBe(0);
+  });
+
+  it('forgetting a batch zeroes its key and the next use unwraps again', async () => {
+    const { calls, counted } = counting();
+    const cache = new BatchKeyCache(counted, { idleMs: 60_000, maxKeys: 4 });
+    const jwe = await wrapper.wrap(BATCH_KEY, CONTEXT);
+    const held = await cache.unwrap(jwe, CONTEXT);
+    cache.forget(CONTEXT.batchId);
+    expect(held).toEqual(Buffer.alloc(16));
+    expect(cache.size).toBe(0);
+    expect(await cache.unwrap(jwe, CONTEXT)).toEqual(BATCH_KEY);
+    expect(calls.unwrap).toBe(2);
+  });
+
+  it('hands a key out only for the wrapped key and tenant it was unwrapped for', async () => {
+    const cache = new BatchKeyCache(wrapper, { idleMs: 60_000, maxKeys: 4 });
+    const jwe = await wrapper.wrap(BATCH_KEY, CONTEXT);
+    await cache.unwrap(jwe, CONTEXT);
+    expect((await unwrapError(cache.unwrap(jwe, { ...CONTEXT, tenant: 'hospital-b' }))).reason).toBe('context_mismatch');
+    const other = await wrapper.wrap(Buffer.alloc(16, 7), CONTEXT);
+    expect(await cache.unwrap(other, CONTEXT)).toEqual(Buffer.alloc(16, 7));
+  });
+
+  it('drops keys idle too long, and the least recently used beyond its size, zeroing them', async () => {
+    let nowMs = 0;
+    const cache = new BatchKeyCache(wrapper, { idleMs: 1_000, maxKeys: 2, nowMs: () => nowMs });
+    const contexts = ['b1', 'b2', 'b3'].map((batchId) => ({ tenant: 'hospital-a', batchId }));
+    const jwes = await Promise.all(contexts.map((context) => wrapper.wrap(BATCH_KEY, context)));
+    const first = await cache.unwrap(jwes[0], contexts[0]);
+    nowMs = 10;
+    await cache.unwrap(jwes[1], contexts[1]);
+    nowMs = 20;
+    await cache.unwrap(jwes[0], contexts[0]);
+    await cache.unwrap(jwes[2], contexts[2]);
+    expect(cache.size).toBe(2);
+    expect(first).toEqual(BATCH_KEY);
+    nowMs = 5_000;
+    await cache.unwrap(jwes[2], contexts[2]);
+    expect(cache.size).toBe(1);
+    expect(first).toEqual(Buffer.alloc(16));
   });
 });

@@ -124,6 +124,11 @@ describe('sealing: known answers', () => {
     expect(sealBuffer(TC3.key, TC3.pt, { iv: TC3.iv })).toEqual(Buffer.concat([TC3.iv, TC3.tag, TC3.ct]));
   });
 
+  it('seals test case 3 given in uneven chunks to the same bytes as given whole', () => {
+    const chunks = [TC3.pt.subarray(0, 1), TC3.pt.subarray(1, 17), Buffer.alloc(0), TC3.pt.subarray(17)];
+    expect(sealBuffer(TC3.key, chunks, { iv: TC3.iv })).toEqual(Buffer.concat([TC3.iv, TC3.tag, TC3.ct]));
+  });
+
   it('matches GCM test case 1 (empty plaintext): the sealed object is the 28-byte head alone', () => {
     const sealed = sealBuffer(TC1.key, TC1.pt, { iv: TC1.iv });
     expect(sealed.length).toBe(HEAD_BYTES);
