@@ -37,6 +37,7 @@ import {
   DEFAULT_QUEUE,
   DEFAULT_STOP_KEY,
   FFMPEG_SCONE_NAMES,
+  hasC0Control,
   resultsContainerOf,
   SWIFT_ENV_NAMES,
   type WorkerEnvName,
@@ -145,7 +146,7 @@ function required(read: Read, name: WorkerEnvName): string {
 /** `<JOB_NAME>-results`; a Swift container name has no '/' and at most 256 bytes. */
 export function resultsContainerName(jobName: string): string {
   const name = resultsContainerOf(jobName);
-  if (jobName.includes('/') || Buffer.byteLength(name) > 256 || /[\u0000-\u001f]/.test(jobName)) {
+  if (jobName.includes('/') || Buffer.byteLength(name) > 256 || hasC0Control(jobName)) {
     throw new ConfigError('JOB_NAME must not contain "/" or control characters, and <JOB_NAME>-results must fit 256 bytes');
   }
   return name;

@@ -37,10 +37,18 @@ export function itemIdOfUrl(itemUrl: string): string {
     throw new RejectedInput('invalid_url', 'the item URL has a malformed escape in its last segment');
   }
   const id = name.replace(/\.mp4$/i, '');
-  if (id === '' || id === '.' || id === '..' || /[/\u0000-\u001f]/.test(id) || Buffer.byteLength(id) > 200) {
+  if (id === '' || id === '.' || id === '..' || id.includes('/') || hasC0Control(id) || Buffer.byteLength(id) > 200) {
     throw new RejectedInput('invalid_url', 'no usable object name in the item URL');
   }
   return id;
+}
+
+/** Whether `text` holds a C0 control character (U+0000–U+001F), which neither an item id nor a job name may contain. */
+export function hasC0Control(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) <= 0x1f) return true;
+  }
+  return false;
 }
 
 export const IV_BYTES = 12;

@@ -7,7 +7,7 @@
  */
 
 const { abs, pow } = Math;
-const isFinite = Number.isFinite;
+const isFiniteNumber = Number.isFinite;
 // Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
 // through the context's interceptors and is very slow.
 
@@ -58,18 +58,18 @@ export function fusedMultiplyAdd(a: number, b: number, c: number): number {
   return uh + roundToOdd(v, w);
 }
 
-const CBRT2 = 1.2599210498948731648;
-const SQR_CBRT2 = 1.5874010519681994748;
+// s_cbrt.c's constants, each written as the shortest decimal that reads back as the same double.
+const CBRT2 = 1.2599210498948732;
+const SQR_CBRT2 = 1.5874010519681996;
 const CBRT_FACTOR = [1.0 / SQR_CBRT2, 1.0 / CBRT2, 1.0, CBRT2, SQR_CBRT2];
 
 /** glibc's `cbrt` (generic dbl-64 implementation), for finite normal inputs; 0, ±Inf and NaN pass through. */
 export function glibcCbrt(x: number): number {
-  if (x === 0 || !isFinite(x)) return x + x;
+  if (x === 0 || !isFiniteNumber(x)) return x + x;
   // frexp(|x|): |x| = xm · 2^xe with xm in [0.5, 1).
   const ax = abs(x);
   bits[0] = ax;
   let biased = (words[1] >>> 20) & 0x7ff;
-  let xm: number;
   let xe: number;
   if (biased === 0) {
     // subnormal: scale up by 2^54 first
@@ -80,13 +80,12 @@ export function glibcCbrt(x: number): number {
     xe = biased - 1022;
   }
   words[1] = (words[1] & 0x800fffff) | (1022 << 20);
-  xm = bits[0];
+  const xm = bits[0];
 
   const u =
-    0.35489576504391986 +
-    (1.50819193781584896 +
-      (-2.11499494167371287 +
-        (2.4469312256353443 + (-1.83469277483613086 + (0.784932344976639262 - 0.145263899385486377 * xm) * xm) * xm) * xm) *
+    0.35489576504391984 +
+    (1.508191937815849 +
+      (-2.114994941673713 + (2.4469312256353444 + (-1.8346927748361308 + (0.7849323449766392 - 0.14526389938548637 * xm) * xm) * xm) * xm) *
         xm) *
       xm;
   const t2 = u * u * u;

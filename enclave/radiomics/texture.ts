@@ -15,7 +15,7 @@ import { grayOpenCv } from './color.js';
 export { TEXTURE_FEATURE_COUNT, TEXTURE_FEATURE_NAMES };
 
 const { log, sqrt, exp, max, min, floor, pow } = Math;
-const isNaN = Number.isNaN;
+const isNotANumber = Number.isNaN;
 // Globals (Math, Infinity, …) are read once here: inside jest's vm sandbox every global lookup in a hot loop goes
 // through the context's interceptors and is very slow.
 
@@ -234,7 +234,7 @@ export function glcmFeaturesMean(z: Uint8Array, width: number, height: number): 
     for (let i = 0; i < counts.length; i++) counts[i] /= total;
     glcmFeatures(counts, perAngle);
     for (let f = 0; f < GLCM_FEATURE_COUNT; f++) {
-      if (isNaN(perAngle[f])) continue;
+      if (isNotANumber(perAngle[f])) continue;
       sums[f] += perAngle[f];
       valid[f]++;
     }
@@ -328,7 +328,7 @@ export function gaussianBlur3x3(src: Uint8Array, width: number, height: number):
     for (let c = 0; c < width; c++) {
       const s = k0 * rows[up * width + c] + k1 * rows[r * width + c] + k0 * rows[down * width + c];
       const v = (s + 32768) >>> 16;
-      dst[r * width + c] = Math.min(v , 255);
+      dst[r * width + c] = Math.min(v, 255);
     }
   }
   return dst;

@@ -187,9 +187,13 @@ export function validateEncryptionKey(value: unknown): asserts value is string {
   }
 }
 
+/** A C0 control character (U+0000–U+001F) or DEL (U+007F). */
 function hasControl(value: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(value);
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x1f || code === 0x7f) return true;
+  }
+  return false;
 }
 
 function validateAbsolutePath(value: unknown, reason: SessionInputReason, what: string): asserts value is string {

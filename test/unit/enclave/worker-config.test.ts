@@ -192,5 +192,7 @@ describe('worker configuration', () => {
   it('the results container is <JOB_NAME>-results', () => {
     expect(resultsContainerName('9d3f0c1e-5b7a-4c1e-9a51-3f0e2c9b7d10')).toBe('9d3f0c1e-5b7a-4c1e-9a51-3f0e2c9b7d10-results');
     expect(() => resultsContainerName('a/b')).toThrow(ConfigError);
+    for (const control of ['\u0000', '\t', '\u001f']) expect(() => resultsContainerName(`a${control}b`)).toThrow(ConfigError);
+    expect(resultsContainerName('a\u007f b')).toBe('a\u007f b-results');
   });
 });

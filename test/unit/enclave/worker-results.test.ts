@@ -17,6 +17,7 @@ describe('item id', () => {
     );
     expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/abc')).toBe('abc');
     expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/a%20b.mp4#frag')).toBe('a b');
+    expect(itemIdFromUrl('https://swift.example/v1/AUTH_x/c/a%7Fb.mp4')).toBe('a\u007fb');
   });
 
   it('ignores the surrounding whitespace of a workload line (e.g. a CR)', () => {
@@ -24,7 +25,16 @@ describe('item id', () => {
   });
 
   it('rejects what cannot name a result', () => {
-    for (const bad of ['not a url', 'ftp://h/a.mp4', 'https://h/', 'https://h/c/.mp4', 'https://h/c/%2F.mp4', 'https://h/c/%E0%A4%A.mp4']) {
+    for (const bad of [
+      'not a url',
+      'ftp://h/a.mp4',
+      'https://h/',
+      'https://h/c/.mp4',
+      'https://h/c/%2F.mp4',
+      'https://h/c/%E0%A4%A.mp4',
+      'https://h/c/a%00.mp4',
+      'https://h/c/a%1Fb.mp4',
+    ]) {
       let reason = '';
       try {
         itemIdFromUrl(bad);
@@ -41,7 +51,7 @@ describe('frame zip', () => {
 
   it('holds bare, ordered entries 0.png … N-1.png, deflated', async () => {
     const zip = new FrameZip();
-    frames.forEach((png, index) => zip.addFrame(index, png));
+    for (const [index, png] of frames.entries()) zip.addFrame(index, png);
     const entries = readZip(await zip.finish());
     expect(entries.map((e) => e.name)).toEqual(['0.png', '1.png', '2.png']);
     expect(entries.map((e) => e.method)).toEqual([8, 8, 8]);
@@ -51,7 +61,7 @@ describe('frame zip', () => {
   it('is byte-identical for the same frames (a re-processed item overwrites with the same zip)', async () => {
     const make = async () => {
       const zip = new FrameZip();
-      frames.forEach((png, index) => zip.addFrame(index, png));
+      for (const [index, png] of frames.entries()) zip.addFrame(index, png);
       return zip.finish();
     };
     const first = await make();

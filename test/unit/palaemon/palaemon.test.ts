@@ -221,6 +221,9 @@ describe('session input validation', () => {
     ],
     [withImage({ fspfKey: 'c'.repeat(10) }), 'invalid_fspf_key', 'invalid fspf key: expected 64 hex characters, got 10'],
     [withImage({ fspfPath: 'fspf.pb' }), 'invalid_fspf_path', 'invalid fspf path: expected an absolute path without control characters'],
+    [withImage({ fspfPath: '/a\u0000b' }), 'invalid_fspf_path', 'invalid fspf path: expected an absolute path without control characters'],
+    [withImage({ fspfPath: '/a\u001fb' }), 'invalid_fspf_path', 'invalid fspf path: expected an absolute path without control characters'],
+    [withImage({ fspfPath: '/a\u007fb' }), 'invalid_fspf_path', 'invalid fspf path: expected an absolute path without control characters'],
     [
       withImage({ imageName: '-bad' }),
       'invalid_image_name',
@@ -246,6 +249,10 @@ describe('session input validation', () => {
     ],
   ])('%#: %s', (build, reason, message) => {
     expect(rejection(build as () => unknown)).toEqual({ reason, message });
+  });
+
+  it('accepts a path with any character besides the C0 controls and DEL', () => {
+    expect(() => withImage({ fspfPath: '/a b/\u0080~é' })()).not.toThrow();
   });
 
   it('the fspf key is never echoed', () => {
@@ -413,12 +420,21 @@ describe('CAS replies', () => {
 
 describe('sameSession: only the fields this project sets count', () => {
   const posted = parseYaml(buildRadiomicsSession(radiomics({ secretEnvironment: { OS_AUTH_TOKEN: 'tok' } })));
-  const readBack = (patch: (doc: Record<string, any>) => void) => {
-    const doc = structuredClone(posted) as Record<string, any>;
+  /** The parts of a session read back from the CAS that these cases change. */
+  interface SessionReadBack {
+    creator?: string;
+    persistency?: string;
+    predecessor?: null;
+    services: { mrenclaves?: string[]; attestation?: { mrenclave: string[] }[]; environment: Record<string, string> }[];
+    secrets: { value?: string }[];
+    security: { attestation: { tolerate: string[] } };
+  }
+  const readBack = (patch: (doc: SessionReadBack) => void) => {
+    const doc = structuredClone(posted) as SessionReadBack;
     doc.creator = 'key-hash';
     doc.persistency = 'None';
     doc.predecessor = null;
-    doc.services[0].attestation = [{ mrenclave: doc.services[0].mrenclaves }];
+    doc.services[0].attestation = [{ mrenclave: doc.services[0].mrenclaves! }];
     delete doc.services[0].mrenclaves;
     patch(doc);
     return doc;
@@ -436,7 +452,9 @@ describe('sameSession: only the fields this project sets count', () => {
   it('accepts a read-back without secret values, and refuses a changed setting, MRENCLAVE, secret or tolerate list', () => {
     expect(
       sameSession(
-        readBack((d) => d.secrets.forEach((s: Record<string, unknown>) => delete s.value)),
+        readBack((d) => {
+          for (const s of d.secrets) delete s.value;
+        }),
         posted,
       ),
     ).toBe(true);

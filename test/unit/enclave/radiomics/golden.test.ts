@@ -42,15 +42,17 @@ describe.each(CLIPS)('golden clip %s', (clip) => {
     expect(analysis.textured_frames).toBe(golden.textured_frames);
     expect(analysis.per_frame).toHaveLength(golden.per_frame.length);
     let worst = 0;
-    analysis.per_frame.forEach((row, f) => {
+    for (const [f, row] of analysis.per_frame.entries()) {
       expect(Object.keys(row)).toEqual(['frame', ...TEXTURE_FEATURE_NAMES]);
-      TEXTURE_FEATURE_NAMES.forEach((name, i) => (worst = Math.max(worst, relativeError(row[name], golden.per_frame[f][i]))));
-    });
+      for (const [i, name] of TEXTURE_FEATURE_NAMES.entries()) worst = Math.max(worst, relativeError(row[name], golden.per_frame[f][i]));
+    }
     expect(worst).toBeLessThanOrEqual(MAX_RELATIVE_ERROR);
     expect(Object.keys(analysis.features!)).toEqual(CLIP_FEATURE_NAMES);
     expect(Object.keys(analysis.features!)).toHaveLength(57);
     let worstClip = 0;
-    CLIP_FEATURE_NAMES.forEach((name, i) => (worstClip = Math.max(worstClip, relativeError(analysis.features![name], golden.features[i]))));
+    for (const [i, name] of CLIP_FEATURE_NAMES.entries()) {
+      worstClip = Math.max(worstClip, relativeError(analysis.features![name], golden.features[i]));
+    }
     expect(worstClip).toBeLessThanOrEqual(MAX_RELATIVE_ERROR);
     expect(relativeError(analysis.label.z!, golden.decision)).toBeLessThanOrEqual(MAX_RELATIVE_ERROR);
     expect(analysis.label.label).toBe(golden.label === 0 ? 'Normal' : 'RHD');

@@ -58,11 +58,11 @@ describe('cv::RNG', () => {
 
 describe('colour conversions', () => {
   it('matches OpenCV 8-bit BGR2HSV for every reference pixel', () => {
-    ref.pixels_bgr.forEach(([b, g, r], i) => expect(bgrToHsv(b, g, r)).toEqual(ref.hsv[i]));
+    for (const [i, [b, g, r]] of ref.pixels_bgr.entries()) expect(bgrToHsv(b, g, r)).toEqual(ref.hsv[i]);
   });
 
   it('matches OpenCV BGR2GRAY', () => {
-    ref.pixels_bgr.forEach(([b, g, r], i) => expect(grayOpenCv(b, g, r)).toBe(ref.gray[i]));
+    for (const [i, [b, g, r]] of ref.pixels_bgr.entries()) expect(grayOpenCv(b, g, r)).toBe(ref.gray[i]);
     expect(grayOpenCv(255, 255, 255)).toBe(255);
     expect(grayOpenCv(10, 20, 30)).toBe((3735 * 10 + 19235 * 20 + 9798 * 30 + 16384) >> 15);
   });
