@@ -9,31 +9,13 @@
  */
 import { z } from 'zod';
 import { secret, type Env, type SecretRef } from '#lib/config.js';
+import { SWIFT_ENV_NAMES } from '#lib/contract.js';
 import { ConfigError } from '#lib/errors.js';
 import type { SecretSource } from '#lib/secrets.js';
 import { swiftAuthFromEnv } from './auth.js';
 
 const SECRET_VARIABLES = ['OS_PASSWORD', 'OS_APPLICATION_CREDENTIAL_SECRET', 'OS_AUTH_TOKEN', 'OS_TOKEN', 'ST_KEY'] as const;
-const PLAIN_VARIABLES = [
-  'OS_AUTH_URL',
-  'OS_AUTH_TYPE',
-  'OS_USERNAME',
-  'OS_USER_ID',
-  'OS_USER_DOMAIN_ID',
-  'OS_USER_DOMAIN_NAME',
-  'OS_APPLICATION_CREDENTIAL_ID',
-  'OS_APPLICATION_CREDENTIAL_NAME',
-  'OS_PROJECT_ID',
-  'OS_PROJECT_NAME',
-  'OS_TENANT_ID',
-  'OS_TENANT_NAME',
-  'OS_PROJECT_DOMAIN_ID',
-  'OS_PROJECT_DOMAIN_NAME',
-  'OS_REGION_NAME',
-  'OS_INTERFACE',
-  'ST_AUTH',
-  'ST_USER',
-] as const;
+const PLAIN_VARIABLES = SWIFT_ENV_NAMES.filter((name) => !(SECRET_VARIABLES as readonly string[]).includes(name));
 type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
 export interface SwiftSettings {
