@@ -47,9 +47,15 @@ export function jobVideoIds(job: JobDetail): string[] {
   return [...new Set([...job.results.map((r) => r.video_id), ...job.failed_items])].sort();
 }
 
-export async function clipRecords(job: JobDetail, dir: string, api: StatusApi, origins: ClipOrigins = new Map()): Promise<ClipRecord[]> {
+export async function clipRecords(
+  job: JobDetail,
+  dir: string,
+  api: StatusApi,
+  origins: ClipOrigins = new Map(),
+  videoIds: readonly string[] = jobVideoIds(job),
+): Promise<ClipRecord[]> {
   const records: ClipRecord[] = [];
-  for (const videoId of jobVideoIds(job)) {
+  for (const videoId of videoIds) {
     const at = (kind: 'analysis' | 'frames' | 'error') => join(clipsDir(dir), resultFileName(videoId, kind));
     const record: ClipRecord = {
       videoId,

@@ -16,6 +16,8 @@ export interface ExportOptions {
   jobId: string;
   outDir: string;
   origins?: ClipOrigins;
+  /** Only these clips of the job (`radiomics results --source`); every clip without it. */
+  videoIds?: readonly string[];
   fetch?: typeof fetch;
   onProgress?: (p: DownloadProgress) => void;
   now?: () => Date;
@@ -37,11 +39,13 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 export async function exportJobResults(options: ExportOptions): Promise<ExportOutcome> {
   const job = await options.api.job(options.jobId);
   await mkdir(options.outDir, { recursive: true });
-  const download = await downloadResultFiles(resultFiles(job.results), options.outDir, {
+  const { videoIds } = options;
+  const links = videoIds ? job.results.filter((r) => videoIds.includes(r.video_id)) : job.results;
+  const download = await downloadResultFiles(resultFiles(links), options.outDir, {
     fetch: options.fetch,
     onProgress: options.onProgress,
   });
-  const records = await clipRecords(job, options.outDir, options.api, options.origins);
+  const records = await clipRecords(job, options.outDir, options.api, options.origins, videoIds);
   const csvPath = join(options.outDir, 'features.csv');
   const reportPath = join(options.outDir, 'report.html');
   await writeAtomically(csvPath, featuresCsv(records));
