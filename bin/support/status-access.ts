@@ -23,11 +23,17 @@ export interface ApiAccess {
 }
 
 /** The access, or the usage problem in one line. */
-export async function apiAccess(values: { api?: string; token?: string; 'token-file'?: string }, env: Record<string, string | undefined>): Promise<ApiAccess | { problem: string }> {
+export async function apiAccess(
+  values: { api?: string; token?: string; 'token-file'?: string },
+  env: Record<string, string | undefined>,
+): Promise<ApiAccess | { problem: string }> {
   const api = values.api ?? env.RADIOMICS_API_URL;
   const tokenFile = values['token-file'] ?? env.RADIOMICS_TOKEN_FILE;
   const token = values.token ?? (tokenFile ? (await readFile(tokenFile, 'utf8').catch(() => '')).trim() : env.RADIOMICS_TOKEN);
   if (!api) return { problem: 'the API URL is missing (--api or RADIOMICS_API_URL)' };
-  if (!token) return { problem: tokenFile ? 'the token file is missing or empty' : 'the token is missing (--token, --token-file or RADIOMICS_TOKEN)' };
+  if (!token)
+    return {
+      problem: tokenFile ? 'the token file is missing or empty' : 'the token is missing (--token, --token-file or RADIOMICS_TOKEN)',
+    };
   return { api: api.replace(/\/+$/, ''), token };
 }

@@ -1,4 +1,4 @@
-/** Terminal rendering of status-api answers for `radiomics status` (pure; no I/O). */
+/** Terminal rendering of status-api answers for `radiomics status`: jobs, one job, one upload's video (pure; no I/O). */
 
 interface Progress {
   done: number;
@@ -30,7 +30,14 @@ export function jobLine(job: JobLike): string {
   return `${job.job_id}  ${job.status.padEnd(10)} ${progressBar(job.progress)}${failed}${stale}`;
 }
 
-export function jobDetail(job: JobLike & { asperathos_job_id: string; reason: string | null; failed_items: string[]; results: Array<{ video_id: string; analysis_url: string | null }> }): string {
+export function jobDetail(
+  job: JobLike & {
+    asperathos_job_id: string;
+    reason: string | null;
+    failed_items: string[];
+    results: Array<{ video_id: string; analysis_url: string | null }>;
+  },
+): string {
   const lines = [
     `job        ${job.job_id} (Asperathos ${job.asperathos_job_id})`,
     `status     ${job.status}${job.reason ? ` (${job.reason})` : ''}${job.stale_since ? `, stale since ${job.stale_since}` : ''}`,
@@ -42,5 +49,64 @@ export function jobDetail(job: JobLike & { asperathos_job_id: string; reason: st
     `failed     ${job.failed_count}${job.failed_items.length ? `: ${job.failed_items.join(', ')}` : ''}`,
     `results    ${job.results.filter((r) => r.analysis_url).length} analysed`,
   ];
+  return lines.join('\n');
+}
+
+/** Text from outside (a source key) made safe for a terminal: control characters become '?'. */
+export function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, '?');
+}
+
+export interface VideoLike {
+  video_id: string;
+  route?: string;
+  stage: string;
+  reason: string | null;
+  batch_id: string | null;
+  job_id: string | null;
+  received_at?: string;
+  sealed_at?: string | null;
+  updated_at?: string;
+}
+
+interface JobWithLinks extends JobLike {
+  results: Array<{ video_id: string; analysis_url: string | null; frames_url: string | null; error_url: string | null }>;
+  results_truncated: boolean;
+  results_expire_at: string;
+}
+
+export const VIDEO_ENDED_STAGES: readonly string[] = ['done', 'failed'];
+
+/**
+ * One upload's video: what was asked for (`source KEY` or `sop UID`), its stage, batch and job, and its result
+ * links (TempURLs: anyone holding one can fetch the file until it expires).
+ */
+export function videoDetail(video: VideoLike, asked: { by: 'source' | 'sop'; value: string }, job: JobWithLinks | null): string {
+  const lines = [
+    `${asked.by.padEnd(10)} ${printable(asked.value)}`,
+    `video      ${video.video_id}${video.route ? ` (${video.route})` : ''}`,
+    `stage      ${video.stage}${video.reason ? ` (${video.reason})` : ''}`,
+    `batch      ${video.batch_id ?? '-'}`,
+    `job        ${job ? jobLine(job) : (video.job_id ?? '-')}`,
+    `received   ${video.received_at ?? '-'}`,
+    `sealed     ${video.sealed_at ?? '-'}`,
+    `updated    ${video.updated_at ?? '-'}`,
+  ];
+  const links = job?.results.find((r) => r.video_id === video.video_id);
+  const urls = links
+    ? (
+        [
+          ['json', links.analysis_url],
+          ['zip', links.frames_url],
+          ['error.json', links.error_url],
+        ] as const
+      ).filter(([, url]) => url)
+    : [];
+  if (job && urls.length) {
+    for (const [name, url] of urls) lines.push(`${name.padEnd(10)} ${url}`);
+    lines.push(`links      expire at ${job.results_expire_at}`);
+  } else if (job?.results_truncated)
+    lines.push(`results    not listed: the job lists the links of its first ${job.results.length} clips only`);
+  else lines.push(`results    ${VIDEO_ENDED_STAGES.includes(video.stage) ? 'none' : 'none yet'}`);
   return lines.join('\n');
 }

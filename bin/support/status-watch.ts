@@ -1,9 +1,12 @@
 /**
- * What `radiomics status` shows, fetched once or watched: the tenant's jobs or one job, rendered by
- * cli-format.ts. Watching redraws the block in place on a terminal (cursor up, clear to the end) and prints only
- * changed blocks elsewhere, until the job (or every listed job) has a terminal status.
+ * What `radiomics status` shows, fetched once or watched: the tenant's jobs, one job, or one upload's video
+ * (video-status.ts), rendered by status-format.ts. Watching redraws the block in place on a terminal (cursor up,
+ * clear to the end) and prints only changed blocks elsewhere, until the job (or every listed job) has a terminal
+ * status, or the video is done or failed.
  */
 import { jobDetail, jobLine, type JobLike } from './status-format.js';
+import { fetchVideoView } from './video-status.js';
+import type { VideoLookup } from '#lib/results/status-api-client.js';
 import { terminalOutcome } from '#lib/status/job-state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -11,11 +14,13 @@ export interface StatusRequest {
   api: string;
   token: string;
   jobId?: string;
+  video?: VideoLookup;
 }
 
 export type StatusView = { body: Record<string, unknown>; text: string; ended: boolean } | { problem: string };
 
 export async function fetchStatusView(request: StatusRequest): Promise<StatusView> {
+  if (request.video) return fetchVideoView(request, request.video);
   const url = `${request.api}/${request.jobId ? `jobs/${request.jobId}` : 'jobs?limit=100'}`;
   let res: Response;
   try {

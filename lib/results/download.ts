@@ -41,7 +41,11 @@ export const resultFileName = (videoId: string, kind: ResultFileKind) => `${vide
 export function resultFiles(links: readonly ResultLinks[]): ResultFile[] {
   const files: ResultFile[] = [];
   for (const link of links) {
-    const urls: Array<[ResultFileKind, string | null]> = [['analysis', link.analysis_url], ['frames', link.frames_url], ['error', link.error_url]];
+    const urls: Array<[ResultFileKind, string | null]> = [
+      ['analysis', link.analysis_url],
+      ['frames', link.frames_url],
+      ['error', link.error_url],
+    ];
     for (const [kind, url] of urls) if (url) files.push({ videoId: link.video_id, kind, name: resultFileName(link.video_id, kind), url });
   }
   return files;
@@ -74,7 +78,10 @@ async function fetchVerified(file: ResultFile, doFetch: typeof fetch): Promise<B
   } catch (error) {
     throw new Error(`unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`);
   }
-  if (res.status !== 200) throw new Error(res.status === 401 ? 'the link has expired or is not valid (401); run again for fresh links' : `answered ${res.status}`);
+  if (res.status !== 200)
+    throw new Error(
+      res.status === 401 ? 'the link has expired or is not valid (401); run again for fresh links' : `answered ${res.status}`,
+    );
   const bytes = Buffer.from(await res.arrayBuffer());
   const length = res.headers.get('content-length');
   if (length !== null && Number(length) !== bytes.length) throw new Error(`incomplete (${bytes.length} of ${length} bytes)`);
@@ -83,7 +90,11 @@ async function fetchVerified(file: ResultFile, doFetch: typeof fetch): Promise<B
   return bytes;
 }
 
-export async function downloadResultFiles(files: readonly ResultFile[], dir: string, options: { fetch?: typeof fetch; onProgress?: (p: DownloadProgress) => void } = {}): Promise<DownloadOutcome> {
+export async function downloadResultFiles(
+  files: readonly ResultFile[],
+  dir: string,
+  options: { fetch?: typeof fetch; onProgress?: (p: DownloadProgress) => void } = {},
+): Promise<DownloadOutcome> {
   const target = clipsDir(dir);
   await mkdir(target, { recursive: true });
   const manifestPath = join(target, 'verified.json');

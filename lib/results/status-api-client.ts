@@ -1,7 +1,8 @@
 /**
- * The status API as the results command uses it: a job's detail (with its results TempURLs), a batch, a video.
- * Tenant-scoped by the token; an unknown id and another tenant's id both answer 404. The token is sent only in
- * the Authorization header and never appears in an error message.
+ * The status API as the results and status commands use it: a job's detail (with its results TempURLs), a batch,
+ * a video by its id or by what was uploaded (its source key, or a PACS instance's SOPInstanceUID). Tenant-scoped by
+ * the token; an unknown id or source and another tenant's both answer 404. The token is sent only in the
+ * Authorization header and never appears in an error message.
  */
 import { RadiomicsError } from '#lib/errors.js';
 
@@ -37,17 +38,32 @@ export interface VideoView {
   batch_id: string | null;
   job_id: string | null;
   route?: string;
+  received_at?: string;
+  sealed_at?: string | null;
+  updated_at?: string;
 }
+
+/** What was uploaded: the object key as uploaded (`<tenant>/<name>`), or a PACS instance's SOPInstanceUID. */
+export type VideoLookup = { by: 'source' | 'sop'; value: string };
 
 export interface StatusApi {
   job(jobId: string): Promise<JobDetail>;
   batch(batchId: string): Promise<{ batch_id: string; job_id: string | null; state: string }>;
   video(videoId: string): Promise<VideoView>;
+  /** The video of the latest object uploaded under that key (or of that instance). */
+  findVideo(lookup: VideoLookup): Promise<VideoView>;
 }
 
-/** The status API's refusal (its status), or 0 when it could not be reached. */
+/**
+ * The status API's refusal (its status), or 0 when it could not be reached. `answer` is the refusal in the API's
+ * words (`404 not_found: no such job`), as `radiomics status` prints it.
+ */
 export class StatusApiError extends RadiomicsError {
-  constructor(status: number, message: string) {
+  constructor(
+    status: number,
+    message: string,
+    readonly answer: string = message,
+  ) {
     super(status, status === 0 ? 'status_api_unreachable' : 'status_api_refused', message);
   }
 }
@@ -69,13 +85,19 @@ export class HttpStatusApi implements StatusApi {
     const doFetch = this.options.fetch ?? fetch;
     let res: Response;
     try {
-      res = await doFetch(`${this.baseUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
+      res = await doFetch(`${this.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
+      });
     } catch (error) {
       const code = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
       throw new StatusApiError(0, `the status API is unreachable (${code})`);
     }
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) throw new StatusApiError(res.status, `the status API answered ${res.status} ${String(body.error ?? 'error')}: ${String(body.message ?? '')}`);
+    if (!res.ok) {
+      const answer = `${res.status} ${String(body.error ?? 'error')}: ${String(body.message ?? '')}`;
+      throw new StatusApiError(res.status, `the status API answered ${answer}`, answer);
+    }
     return body as T;
   }
 
@@ -89,5 +111,9 @@ export class HttpStatusApi implements StatusApi {
 
   video(videoId: string) {
     return this.get<VideoView>(`/videos/${videoId}`);
+  }
+
+  findVideo(lookup: VideoLookup) {
+    return this.get<VideoView>(`/videos?${lookup.by}=${encodeURIComponent(lookup.value)}`);
   }
 }
