@@ -112,9 +112,9 @@ async function exportResults(access: ApiAccess, target: Target, out: Out, err: O
     const clipListed = clip !== undefined && job.results.some((r) => r.video_id === clip.videoId);
     if (job.results_truncated && !clipListed)
       err.write(`radiomics results: the API listed only the first ${job.results.length} clips of this job (its RESULTS_MAX_LINKS)\n`);
-    out.write(
-      `${outcome.records.length} clips: ${download.downloaded} files fetched, ${download.skipped} already there${download.failed.length ? `, ${download.failed.length} failed (run again to resume)` : ''}\n`,
-    );
+    const clips = outcome.records.length === 1 ? '1 clip' : `${outcome.records.length} clips`;
+    const failed = download.failed.length ? `, ${download.failed.length} failed (run again to resume)` : '';
+    out.write(`${clips}: ${download.downloaded} files fetched, ${download.skipped} already there${failed}\n`);
     out.write(`${outcome.csvPath}\n${outcome.reportPath}\n`);
     return download.failed.length ? 1 : 0;
   } catch (error) {
