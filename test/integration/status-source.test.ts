@@ -70,8 +70,16 @@ afterAll(async () => {
   await rig?.close();
 });
 
-function sink(isTTY = false) {
-  const stream = { isTTY, text: '', writes: [] as string[], write: (chunk: string) => ((stream.text += chunk), stream.writes.push(chunk)) };
+function sink() {
+  const stream = {
+    text: '',
+    writes: [] as string[],
+    write(chunk: string) {
+      stream.text += chunk;
+      stream.writes.push(chunk);
+      return true;
+    },
+  };
   return stream;
 }
 
@@ -171,8 +179,8 @@ describe('radiomics status --source', () => {
     const foreign = await status(['--source', SOURCES[0]], 'hospital-b');
     expect(foreign).toEqual({ code: 1, out: '', err: `radiomics status: no video for source ${SOURCES[0]} in your tenant\n` });
     // a key is echoed as given, its control characters made harmless
-    const escape = await status(['--source', 'hospital-a/a\x1b[2Jb.mp4']);
-    expect(escape.err).toBe('radiomics status: no video for source hospital-a/a?[2Jb.mp4 in your tenant\n');
+    const withEscape = await status(['--source', 'hospital-a/a\x1b[2Jb.mp4']);
+    expect(withEscape.err).toBe('radiomics status: no video for source hospital-a/a?[2Jb.mp4 in your tenant\n');
   });
 
   it('words a refused token as it does for a job', async () => {
