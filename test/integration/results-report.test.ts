@@ -65,15 +65,15 @@ describe('report.html in Chromium', () => {
       expect(sizes.every(([complete, w, h]) => complete === true && w === 80 && h === 106)).toBe(true);
       expect(await section.locator('svg.spark').count()).toBe(28);
       expect(await section.locator('svg.spark[data-feature="meanVelocity"] circle').count()).toBe(analysis.textured_frames);
-      const facts = await section.locator('.facts').textContent();
+      const facts = await section.locator('.facts').innerText();
       expect(facts).toContain('Doppler (frame 0)\tyes: colour Doppler found');
       expect(facts).toContain(`z\t${analysis.label.z!.toFixed(1)} → Normal unvalidated`);
       expect(facts).toContain(`${analysis.textured_frames} of ${analysis.frames} frames textured`);
-      if (i === 0) expect(await section.locator('h2').textContent()).toMatch(new RegExp(`^${SAMPLE_CLIPS[0]} `));
+      if (i === 0) expect(await section.locator('h2').innerText()).toMatch(new RegExp(`^${SAMPLE_CLIPS[0]} `));
     }
     const failed = page.locator(`section.clip[data-video="${rig.videoIds[2]}"]`);
     expect(await failed.getAttribute('data-stage')).toBe('failed');
-    expect(await failed.locator('.facts').textContent()).toContain('analysis_failed');
+    expect(await failed.locator('.facts').innerText()).toContain('analysis_failed');
     expect(await page.locator('#summary svg.dots').count()).toBe(3);
     const table = await page
       .locator('#clips tbody tr')
@@ -84,7 +84,7 @@ describe('report.html in Chromium', () => {
       ['s3', 'failed (analysis_failed)'],
     ]);
     expect(await page.locator('#summary svg.dots').first().locator('circle').count()).toBe(2);
-    expect(await page.locator('.caveat').textContent()).toContain('not a diagnosis');
+    expect(await page.locator('.caveat').innerText()).toContain('not a diagnosis');
     expect(requests).toEqual([]);
     expect(errors).toEqual([]);
     mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
