@@ -89,7 +89,16 @@ function sampleRss(pid: number): Sampler {
     if (match) peak = Math.max(peak, Number(match[1]) / 1024);
   };
   const timer = setInterval(read, 20);
-  return { peakMb: () => (read(), Math.round(peak)), reset: () => (peak = 0), stop: () => clearInterval(timer) };
+  return {
+    peakMb: () => {
+      read();
+      return Math.round(peak);
+    },
+    reset: () => {
+      peak = 0;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 async function post(

@@ -97,19 +97,23 @@ exit status:
 
 type Out = { write(text: string): unknown };
 
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { target: { type: 'string' }, minify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+}
+
 /** The command line (the same conventions as bin/support/command-line.ts, which enclave/ may not import). */
 export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   const usageError = (problem: string) => {
     err.write(`enclave/build.ts: ${problem}\n${USAGE}\n`);
     return 2;
   };
-  let parsed;
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { target: { type: 'string' }, minify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
+    parsed = parseCommandLine(argv);
   } catch (error) {
     // node's first sentence names the option; the rest is advice about positionals
     return usageError((error as Error).message.split('. ')[0]);

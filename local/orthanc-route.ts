@@ -18,7 +18,7 @@ import { dicomKeyOf } from '#lib/pacs/objects.js';
 import { createLogger } from '#lib/log.js';
 import { clipAsUsLoop, newUid } from './dicom-fixtures.js';
 import { isDicomFile } from './clip-folder.js';
-import { orthancConfig, startLoopbackOrthanc, type LoopbackOrthanc } from './orthanc.js';
+import { orthancConfig, startLoopbackOrthanc, type LoopbackOrthanc, type OrthancStoredInstance } from './orthanc.js';
 import { LOCAL_INTAKE_BUCKET, LOCAL_TABLE, type IntakeStack } from './intake-stack.js';
 
 /** The hook's port inside Orthanc's namespace, bridged to the hook outside. */
@@ -77,7 +77,7 @@ export async function startPacsRoute(stack: IntakeStack, options: { tenant: stri
       DicomServerEnabled: false,
     });
     settings.DicomWeb = {
-      ...settings.DicomWeb,
+      ...(settings.DicomWeb as Record<string, unknown>),
       Servers: { [DICOMWEB_SERVER]: [`http://127.0.0.1:${HOOK_PORT_INSIDE}/dicomweb/`, user, password] },
     };
     orthanc = await startLoopbackOrthanc({
@@ -109,9 +109,9 @@ export async function startPacsRoute(stack: IntakeStack, options: { tenant: stri
         const stored = await rest('POST', '/instances', new Uint8Array(readFileSync(file)));
         if (file !== clip) rmSync(file);
         if (stored.status !== 200) throw new Error(`Orthanc did not store ${basename(clip)} (${stored.status})`);
-        const instance = stored.body.ID as string;
+        const instance = (stored.body as OrthancStoredInstance).ID;
         const tags = await rest('GET', `/instances/${instance}/simplified-tags`);
-        const sopInstanceUid = String(tags.body.SOPInstanceUID);
+        const sopInstanceUid = String((tags.body as Record<string, unknown>).SOPInstanceUID);
         const sent = await rest('POST', `/dicom-web/servers/${DICOMWEB_SERVER}/stow`, { Resources: [instance], Synchronous: true });
         if (sent.status !== 200) {
           const refusal = hookLog

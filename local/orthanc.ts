@@ -38,7 +38,23 @@ export function loopbackNamespaceArgs(command: string, args: string[]): string[]
 
 export interface OrthancAnswer {
   status: number;
-  body: any;
+  /** the parsed JSON, or the text when it is not JSON */
+  body: unknown;
+}
+
+/** What POST /instances answers for an instance it stored. */
+export interface OrthancStoredInstance {
+  ID: string;
+  ParentStudy: string;
+  Status: string;
+}
+
+/** A job, as GET /jobs/{id} and each entry of GET /jobs?expand describe it. */
+export interface OrthancJob {
+  ID: string;
+  Type: string;
+  State: string;
+  ErrorCode: number;
 }
 
 export type OrthancRest = (method: string, path: string, body?: unknown) => Promise<OrthancAnswer>;
@@ -104,7 +120,7 @@ export function orthancRest(
 export const ORTHANC_CONCURRENT_JOBS = 16;
 
 /** ../shared/pacs/orthanc.json.in for a working directory (`<workdir>/orthanc` holds its database), then `changes` on top. */
-export function orthancConfig(workdir: string, changes: Record<string, unknown> = {}): Record<string, any> {
+export function orthancConfig(workdir: string, changes: Record<string, unknown> = {}): Record<string, unknown> {
   const template = readFileSync(join(SHARED_DIR, 'pacs', 'orthanc.json.in'), 'utf8')
     .replaceAll('@WORK@', join(workdir, 'orthanc'))
     .replaceAll('@HERE@', join(SHARED_DIR, 'pacs'));
@@ -131,7 +147,12 @@ export async function launchOrthanc(workdir: string, config: Record<string, unkn
   const child = spawn(ORTHANC_BINARY, [configPath], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   let exited: string | undefined;
-  const ended = new Promise<void>((resolve) => child.once('exit', (code, signal) => ((exited = `exited (${signal ?? code})`), resolve())));
+  const ended = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited (${signal ?? code})`;
+      resolve();
+    }),
+  );
   const stop = async () => {
     if (!exited) child.kill('SIGTERM');
     await ended;
@@ -160,7 +181,10 @@ type Endpoint = { host: string; port: number } | { path: string };
 export async function bridge(listen: Endpoint, target: Endpoint): Promise<Server> {
   const server = createServer((inbound) => {
     const outbound = connect(target);
-    const end = () => (inbound.destroy(), outbound.destroy());
+    const end = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
     inbound.pipe(outbound).pipe(inbound);
@@ -233,7 +257,10 @@ export async function startLoopbackOrthanc(options: {
         resolve({ error: out.trim().slice(0, 300) });
       }
     });
-    void exited.then(() => (clearTimeout(timer), resolve({ error: `its namespace ended: ${stderr.trim().split('\n').pop() ?? ''}` })));
+    void exited.then(() => {
+      clearTimeout(timer);
+      resolve({ error: `its namespace ended: ${stderr.trim().split('\n').pop() ?? ''}` });
+    });
   });
   if (first.ready !== true) {
     await close();

@@ -10,7 +10,7 @@
  * SIGTERM/SIGINT and the exit status.
  */
 import { spawn } from 'node:child_process';
-import { sconeLaunch, type RuntimeSettings } from './scone-runtime.js';
+import { sconeLaunch, type Launch, type RuntimeSettings } from './scone-runtime.js';
 
 function settingsOf(argv: string[]): { settings: RuntimeSettings; args: string[] } {
   const end = argv.indexOf('--');
@@ -30,7 +30,7 @@ function settingsOf(argv: string[]): { settings: RuntimeSettings; args: string[]
 }
 
 const { settings, args } = settingsOf(process.argv.slice(2));
-let launch;
+let launch: Launch;
 try {
   launch = await sconeLaunch(args, process.env, settings);
 } catch (error) {

@@ -164,7 +164,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         .catch((error: unknown) => log(`[stack] ${name} run failed: ${(error as Error).message}`))
         .finally(() => (running = undefined));
     }, options.tickMs ?? 1000);
-    return { stop: async () => (clearInterval(timer), await running) };
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await running;
+      },
+    };
   };
   const batchSchedule = everyTick('batch', async () => {
     const result = await invokeAsync('batch', batch, scheduled, { maximumRetryAttempts: 0 });

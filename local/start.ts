@@ -209,8 +209,12 @@ async function main(): Promise<number> {
             sealing(bar(sealedTotal, sealedTotal), true);
             stage = p.stage;
           }
-          if (p.stage === 'sealing') sealing(bar(p.done, (sealedTotal = p.total)));
-          else processing(`${bar(p.done, p.total)} ${p.jobIds.length ? p.jobIds.join(', ') : '(waiting for the batch to close)'}`);
+          if (p.stage === 'sealing') {
+            sealedTotal = p.total;
+            sealing(bar(p.done, sealedTotal));
+          } else {
+            processing(`${bar(p.done, p.total)} ${p.jobIds.length ? p.jobIds.join(', ') : '(waiting for the batch to close)'}`);
+          }
         },
       });
     } catch (error) {

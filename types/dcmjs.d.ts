@@ -1,7 +1,7 @@
 /** The slice of dcmjs (no bundled types) that lib/dicom uses. */
 declare module 'dcmjs' {
   type Dict = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string }>;
-  interface DicomDict {
+  export interface DicomDict {
     meta: Dict;
     dict: Dict;
     write(options?: { fragmentMultiframe?: boolean; allowInvalidVRLength?: boolean }): ArrayBuffer;
@@ -12,8 +12,8 @@ declare module 'dcmjs' {
         readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict;
       };
       DicomMetaDictionary: {
-        naturalizeDataset(dict: Dict): Record<string, any>;
-        denaturalizeDataset(dataset: Record<string, any>): Dict;
+        naturalizeDataset(dict: Dict): Record<string, unknown>;
+        denaturalizeDataset(dataset: Record<string, unknown>): Dict;
         uid(): string;
       };
       DicomDict: new (meta: Dict) => DicomDict;

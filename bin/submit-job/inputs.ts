@@ -4,7 +4,7 @@
  * facts, the CAS client certificate, key and CA, and the Swift variables the worker needs.
  * Failures are `SubmitJobError`s whose messages name files, never their contents.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, dirname, basename } from 'node:path';
 import { Writable } from 'node:stream';
@@ -52,7 +52,7 @@ export function fsReason(error: unknown): string {
 
 /** Every regular file under `dataPath` (recursively, following symlinks to files) whose name ends in .mp4, any case; sorted. */
 export async function findVideos(dataPath: string): Promise<LocalVideo[]> {
-  let top;
+  let top: Stats;
   try {
     top = await stat(dataPath);
   } catch (error) {
@@ -61,7 +61,7 @@ export async function findVideos(dataPath: string): Promise<LocalVideo[]> {
   if (!top.isDirectory()) throw new SubmitJobError(`data path ${dataPath}: not a directory`);
   const videos: LocalVideo[] = [];
   const walk = async (dir: string): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {

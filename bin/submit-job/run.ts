@@ -8,7 +8,7 @@ import { AsperathosClient } from '#lib/asperathos/index.js';
 import type { SubmissionSettings } from '#lib/batch/job-spec.js';
 import { ConfigError, RejectedInput, RetryableError } from '#lib/errors.js';
 import { CasRequestError, PalaemonClient } from '#lib/palaemon/index.js';
-import { SwiftClient, isSwiftFailure, swiftAuthFromEnv } from '#lib/swift/index.js';
+import { SwiftClient, isSwiftFailure, swiftAuthFromEnv, type SwiftAuthenticator } from '#lib/swift/index.js';
 import { withCloudsYaml } from '#lib/swift/clouds-yaml.js';
 import type { SubmitJobArgs } from './args.js';
 import { SubmitJobError, checkVideos, findVideos, readCasTls, readEnclaveConfig, workerSwiftEnv } from './inputs.js';
@@ -64,7 +64,7 @@ export async function runSubmitJob(args: SubmitJobArgs, env: Record<string, stri
     const videos = await findVideos(args.dataPath);
     const enclave = await readEnclaveConfig(args.config);
     const tls = args.mode.kind === 'HW' ? await readCasTls(args.mode.cert, args.mode.casCa) : undefined;
-    let swiftAuth;
+    let swiftAuth: SwiftAuthenticator;
     try {
       swiftAuth = swiftAuthFromEnv(await withCloudsYaml(env));
     } catch (error) {

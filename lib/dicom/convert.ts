@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import dcmjs from 'dcmjs';
+import dcmjs, { type DicomDict } from 'dcmjs';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { deidentifyDataset, type Dataset } from './deidentify.js';
 import { annotationMask, applyMask, framesPerSecondOf, geometryOf, rgbFrames } from './pixels.js';
@@ -31,7 +31,7 @@ export function readDicom(bytes: Uint8Array): ParsedDicom {
     throw new RejectedInput('not_dicom', 'the object is not DICOM Part 10 (no DICM at byte 128)');
   }
   const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
-  let parsed;
+  let parsed: DicomDict;
   try {
     parsed = dcmjs.data.DicomMessage.readFile(copy);
   } catch {

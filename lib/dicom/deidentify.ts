@@ -13,7 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 
-export type Dataset = Record<string, any>;
+export type Dataset = Record<string, unknown>;
 
 const DUMMY: Record<string, string> = { PatientName: 'ANONYMOUS' };
 const EMPTY = ['PatientBirthDate', 'PatientSex', 'AccessionNumber', 'ReferringPhysicianName', 'StudyDate', 'StudyTime', 'StudyID'];

@@ -63,11 +63,15 @@ export class DicomProbe extends Transform {
         throw new RejectedInput('too_large', `the instance exceeds the ${this.options.maxBytes}-byte cap`);
       if (this.walker) {
         this.walker.feed(chunk);
-        return done(null, chunk);
+        done(null, chunk);
+        return;
       }
       const head = this.head.append(chunk);
       const found = scanFileMeta(head, this.scan, false);
-      if (!found) return done();
+      if (!found) {
+        done();
+        return;
+      }
       this.accept(found.meta);
       this.walker!.feed(head.subarray(found.dataSetAt));
       done(null, head);

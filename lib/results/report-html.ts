@@ -72,7 +72,7 @@ function decisions(record: ClipRecord): string {
 
 async function frameStrip(record: ClipRecord): Promise<string> {
   if (!record.framesZip) return '';
-  let frames;
+  let frames: ReturnType<typeof framePngs>;
   try {
     frames = framePngs(await readFile(record.framesZip));
   } catch (error) {

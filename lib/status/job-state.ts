@@ -46,7 +46,7 @@ export function itemIdOfUrl(line: string): string | undefined {
 /** Report values worth keeping: scalars and short arrays of scalars (never nested objects, never redis addresses). */
 function reportOf(report: Record<string, unknown>): Record<string, unknown> | undefined {
   const kept = Object.entries(report)
-    .filter(([key, value]) => !/redis|password|token|secret|key/i.test(key))
+    .filter(([key]) => !/redis|password|token|secret|key/i.test(key))
     .filter(
       ([, value]) =>
         ['number', 'string', 'boolean'].includes(typeof value) ||
@@ -116,7 +116,6 @@ export function stateChanged(previous: JobState | undefined, next: JobState): bo
   if (!previous) return true;
   const { endedAt: _a, ...p } = previous;
   const { endedAt: _b, ...n } = next;
-  void _a, _b;
   return stableJson(p) !== stableJson(n);
 }
 

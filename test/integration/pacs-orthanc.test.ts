@@ -31,9 +31,35 @@ const maybe = reason ? describe.skip : describe;
 const TENANTS = ['hosp-basic', 'hosp-bearer', 'hosp-lua', 'hosp-peer', 'hosp-upload'];
 let work: string;
 let dicom: Buffer;
-let report: any;
+/** The JSON line test/support/orthanc-driver.ts prints (the parts these cases read; the rest is compared whole). */
+interface DriverReport {
+  error?: string;
+  upload: unknown;
+  stowBasic: unknown;
+  stowBearer: unknown;
+  peer: { status: number; body: unknown };
+  luaAnswers: string[];
+  hookAnswers: unknown[];
+  hookWarnings: { message: string }[];
+  hookErrors: string[];
+  objects: { key: string; bytes: number; sameBytes: boolean }[];
+  asyncStow: unknown;
+  jobs: unknown[];
+  resubmit: unknown;
+}
 
-function runDriver(dir = join(work, 'ns'), extra: string[] = []): Promise<any> {
+/** What test/support/orthanc-matrix.ts's exportMatrix reports, per fixture route and overall. */
+interface MatrixReport {
+  error?: string;
+  routes: Record<string, { stow: { orthanc: number; hook: unknown[] }; peer: { orthanc: number; hook: { status: number }[] } }>;
+  lua: { posts: string[]; uploads: string[] };
+  jobStates: string[];
+  landed: { key: string; sameBytes: boolean }[];
+}
+
+let report: DriverReport;
+
+function runDriver(dir = join(work, 'ns'), extra: string[] = []): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const args = [dir, join(work, 'us.dcm'), ...extra];
     const child = spawn('unshare', loopbackNamespaceArgs('node --import tsx test/support/orthanc-driver.ts "$@"', args), {
@@ -62,7 +88,7 @@ maybe('a real Orthanc exports to the PACS hook', () => {
     work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-'));
     dicom = makeUsLoopWithDcmtk({ frames: 8 });
     writeFileSync(join(work, 'us.dcm'), dicom);
-    report = await runDriver();
+    report = (await runDriver()) as DriverReport;
   }, 120_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -87,7 +113,7 @@ maybe('a real Orthanc exports to the PACS hook', () => {
   });
 
   it('the Lua OnStoredInstance HttpPost gets an Orthanc-style Success answer', () => {
-    const returned = report.luaAnswers.filter((line: string) => line.startsWith('Lua HttpPost to hook returned: '));
+    const returned = report.luaAnswers.filter((line) => line.startsWith('Lua HttpPost to hook returned: '));
     expect(returned).toHaveLength(1);
     const answer = JSON.parse(returned[0].replace(/^Lua HttpPost to hook returned: \[/, '').replace(/\]$/, ''));
     expect(answer.Status).toBe('Success');
@@ -95,22 +121,20 @@ maybe('a real Orthanc exports to the PACS hook', () => {
   });
 
   it('the /uploads Lua recipe (docs/hospital/orthanc-uploads.lua) gets a ticket and HttpPuts the file to the bucket', () => {
-    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: '))[0]).toMatch(
-      /^hook upload: PUT done for [0-9a-f-]{44}$/,
-    );
+    expect(report.luaAnswers.filter((line) => line.startsWith('hook upload: '))[0]).toMatch(/^hook upload: PUT done for [0-9a-f-]{44}$/);
     expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant: 'hosp-upload', status: 200, transfer: 'length' });
-    expect(report.hookWarnings.filter((w: { message: string }) => w.message !== 'stow with zero parts')).toEqual([]);
+    expect(report.hookWarnings.filter((w) => w.message !== 'stow with zero parts')).toEqual([]);
   });
 
   it('the /uploads Lua recipe logs a failed PUT as a failure: the bucket unreachable (HttpPut nil), the bucket refusing (HttpPut answers as on success, so the check GET decides); nothing stored', () => {
     const id = '[0-9a-f-]{44}';
-    expect(report.luaAnswers.filter((line: string) => line.startsWith('hook upload: ')).slice(1)).toEqual([
+    expect(report.luaAnswers.filter((line) => line.startsWith('hook upload: ')).slice(1)).toEqual([
       expect.stringMatching(new RegExp(`^hook upload: FAILED for ${id}: no answer from the bucket \\(Orthanc does not retry\\)$`)),
       expect.stringMatching(new RegExp(`^hook upload: FAILED for ${id}: the bucket does not hold the file after the PUT$`)),
     ]);
     for (const tenant of ['hosp-upload-unreachable', 'hosp-upload-refused']) {
       expect(report.hookAnswers).toContainEqual({ route: 'uploads', tenant, status: 200, transfer: 'length' });
-      expect(report.objects.filter((o: { key: string }) => o.key.startsWith(`${tenant}/`))).toEqual([]);
+      expect(report.objects.filter((o) => o.key.startsWith(`${tenant}/`))).toEqual([]);
     }
   });
 
@@ -151,7 +175,7 @@ maybe('a real Orthanc exports to the PACS hook', () => {
       const landed = await startLocalS3({ buckets: ['radiomics-intake'], directory: join(work, 'ns', 's3') });
       const s3 = createS3Client({ region: 'eu-west-1', endpoint: landed.endpoint, credentials: landed.credentials });
       try {
-        for (const { key } of report.objects as { key: string }[]) {
+        for (const { key } of report.objects) {
           const body = Buffer.from(
             await (await s3.send(new GetObjectCommand({ Bucket: 'radiomics-intake', Key: key }))).Body!.transformToByteArray(),
           );
@@ -195,7 +219,10 @@ maybe('a real Orthanc exports to the PACS hook', () => {
 /** One uncompressed 16×12×3 loop per UID pair unless said otherwise; every fixture is its own study except the two studies. */
 function matrixFixtures(dir: string) {
   const uid = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
-  const write = (name: string, bytes: Buffer) => (writeFileSync(join(dir, name), bytes), join(dir, name));
+  const write = (name: string, bytes: Buffer) => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
   const loop = (sop: number, study: number, options: Parameters<typeof buildUncompressedLoop>[1] = {}) =>
     buildUncompressedLoop({ SOPInstanceUID: uid(sop), StudyInstanceUID: uid(study), SeriesInstanceUID: uid(study + 1) }, options);
   const rle = (sop: number, study: number) => {
@@ -237,14 +264,14 @@ function matrixFixtures(dir: string) {
 maybe(
   'a real Orthanc sends refused, capped and multi-instance studies through every route (hook from its environment, default caps)',
   () => {
-    let matrix: any;
+    let matrix: MatrixReport;
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'pacs-orthanc-matrix-'));
       const dir = join(work, 'fixtures');
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(work, 'us.dcm'), makeUsLoopWithDcmtk({ frames: 2 })); // unused in matrix mode
       writeFileSync(join(work, 'manifest.json'), JSON.stringify(matrixFixtures(dir)));
-      matrix = await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')]);
+      matrix = (await runDriver(join(work, 'matrix'), ['matrix', join(work, 'manifest.json')])) as MatrixReport;
     }, 600_000);
     afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -280,7 +307,7 @@ maybe(
         hook: [{ status: 202, stored: 1, failed: 2, reasons: 'dicom_unsupported_transfer_syntax,dicom_unsupported_sop_class' }],
       });
       expect(peer.orthanc).toBe(500);
-      expect(peer.hook.map((a: { status: number }) => a.status)).toEqual([...peer.hook.slice(1).map(() => 200), 400]);
+      expect(peer.hook.map((a) => a.status)).toEqual([...peer.hook.slice(1).map(() => 200), 400]);
     });
 
     it('Lua: /instances refuses what the hook does not take (Orthanc gives Lua an empty answer); /uploads presigns every instance, PUT and checked', () => {
@@ -311,10 +338,7 @@ maybe(
         ...keys('hosp-basic', accepted),
         ...keys('hosp-bearer', accepted),
         ...keys('hosp-lua', accepted),
-        ...keys(
-          'hosp-peer',
-          matrix.landed.some((o: { key: string }) => o.key === `hosp-peer/dicom/${uid(9601)}.dcm`) ? accepted : [9501, 9502, 9503],
-        ),
+        ...keys('hosp-peer', matrix.landed.some((o) => o.key === `hosp-peer/dicom/${uid(9601)}.dcm`) ? accepted : [9501, 9502, 9503]),
         ...keys('hosp-upload', [9101, 9201, 9301, 9401, 9501, 9502, 9503, 9601, 9602, 9603]),
       ]);
     });

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchOrthanc, orthancConfig } from '#local/orthanc.js';
+import { launchOrthanc, orthancConfig, type OrthancJob, type OrthancStoredInstance } from '#local/orthanc.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const SLOW_PEER_PORT = 8097;
@@ -29,7 +29,7 @@ export async function busyJobThreads(
   const orthanc = await launchOrthanc(workdir, settings);
   try {
     const stored = await orthanc.rest('POST', '/instances', new Uint8Array(readFileSync(dicomPath)));
-    const instance = stored.body.ID as string;
+    const instance = (stored.body as OrthancStoredInstance).ID;
     const peer = await orthanc.rest('POST', '/peers/slow/store', { Resources: [instance], Synchronous: false });
     await sleep(300);
     const stow = await orthanc.rest('POST', '/dicom-web/servers/hook-basic/stow', { Resources: [instance], Synchronous: true }).then(
@@ -38,7 +38,7 @@ export async function busyJobThreads(
     );
     let state = '';
     for (let i = 0; i < 100 && state !== 'Success' && state !== 'Failure'; i++) {
-      state = (await orthanc.rest('GET', `/jobs/${peer.body.ID}`)).body.State;
+      state = ((await orthanc.rest('GET', `/jobs/${(peer.body as { ID: string }).ID}`)).body as OrthancJob).State;
       await sleep(100);
     }
     return { stow, peerJob: state };

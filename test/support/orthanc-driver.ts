@@ -20,7 +20,14 @@ import { buildPacsHookDeps } from '#lib/pacs/wiring.js';
 import { createLogger } from '#lib/log.js';
 import { RetryableError } from '#lib/errors.js';
 import { REPO_ROOT } from '#local/service-endpoints.js';
-import { launchOrthanc, orthancConfig, ORTHANC_CONCURRENT_JOBS, type RunningOrthanc } from '#local/orthanc.js';
+import {
+  launchOrthanc,
+  orthancConfig,
+  ORTHANC_CONCURRENT_JOBS,
+  type OrthancJob,
+  type OrthancStoredInstance,
+  type RunningOrthanc,
+} from '#local/orthanc.js';
 import { exportMatrix } from './orthanc-matrix.js';
 import { busyJobThreads, busyWorkdir } from './orthanc-busy.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,8 +84,11 @@ async function main() {
   const store = deps.objects;
   let failNextPut = false; // one injected bucket outage, to make an Orthanc job fail and then resubmit it
   deps.objects = {
-    put: (key, body, length, signal) =>
-      failNextPut ? ((failNextPut = false), Promise.reject(new RetryableError('injected outage'))) : store.put(key, body, length, signal),
+    put: (key, body, length, signal) => {
+      if (!failNextPut) return store.put(key, body, length, signal);
+      failNextPut = false;
+      return Promise.reject(new RetryableError('injected outage'));
+    },
   };
   const presigner = deps.presigner;
   deps.presigner = {
@@ -105,7 +115,7 @@ async function main() {
   writeFileSync(join(workdir, 'uploads-refused.lua'), recipe('upload-token-refused'));
   const orthancSettings = orthancConfig(workdir);
   const recipes = mode === 'matrix' ? ['uploads.lua'] : ['uploads.lua', 'uploads-unreachable.lua', 'uploads-refused.lua'];
-  orthancSettings.LuaScripts = [...orthancSettings.LuaScripts, ...recipes.map((f) => join(workdir, f))];
+  orthancSettings.LuaScripts = [...(orthancSettings.LuaScripts as string[]), ...recipes.map((f) => join(workdir, f))];
   const result: Record<string, unknown> = {};
   let running: RunningOrthanc | undefined;
   try {
@@ -126,9 +136,10 @@ async function main() {
     }
     const dicom = readFileSync(dicomPath);
     const uploaded = await orthanc('POST', '/instances', new Uint8Array(dicom));
-    const instanceId = uploaded.body.ID as string;
-    const studyId = uploaded.body.ParentStudy as string;
-    result.upload = { status: uploaded.status, Status: uploaded.body.Status };
+    const stored = uploaded.body as OrthancStoredInstance;
+    const instanceId = stored.ID;
+    const studyId = stored.ParentStudy;
+    result.upload = { status: uploaded.status, Status: stored.Status };
 
     // Lua OnStoredInstance fired on that upload (HttpPost to /lua/instances); its object is awaited below
     const sync = async (path: string, body: unknown) => {
@@ -141,9 +152,9 @@ async function main() {
     // an asynchronous STOW job, as OnStableStudy queues: poll it to its end
     const queued = await sync('/dicom-web/servers/hook-basic/stow', { Resources: [studyId], Synchronous: false });
     const jobId = (queued.body as { ID: string }).ID;
-    let job: any;
+    let job: OrthancJob | undefined;
     for (let i = 0; i < 100; i++) {
-      job = (await orthanc('GET', `/jobs/${jobId}`)).body;
+      job = (await orthanc('GET', `/jobs/${jobId}`)).body as OrthancJob;
       if (job.State === 'Success' || job.State === 'Failure') break;
       await sleep(100);
     }
@@ -151,9 +162,9 @@ async function main() {
     // a job that failed on a hook outage, then resubmitted: Orthanc 1.10 resends an EMPTY multipart body
     // (closing delimiter only) and would count it a success; the hook answers 400, so the job fails visibly
     const pollJob = async (id: string) => {
-      let state: any;
+      let state: OrthancJob | undefined;
       for (let i = 0; i < 100; i++) {
-        state = (await orthanc('GET', `/jobs/${id}`)).body;
+        state = (await orthanc('GET', `/jobs/${id}`)).body as OrthancJob;
         if (state.State === 'Success' || state.State === 'Failure') break;
         await sleep(100);
       }
@@ -168,10 +179,10 @@ async function main() {
     await sleep(300);
     result.resubmit = { firstRun, resubmitStatus: resubmit.status, afterResubmit: await pollJob(failing.ID) };
     // wait for the Lua export (OnStoredInstance) and for OnStableStudy's own STOW job (StableAge 3 s)
-    let jobs: any[] = [];
+    let jobs: OrthancJob[] = [];
     for (let i = 0; i < 100; i++) {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: DRIVER_BUCKET }));
-      jobs = (await orthanc('GET', '/jobs?expand')).body as any[];
+      jobs = (await orthanc('GET', '/jobs?expand')).body as OrthancJob[];
       const luaLanded = [ROUTE_TENANTS.lua, ROUTE_TENANTS.luaUpload].every((t) =>
         (listed.Contents ?? []).some((o) => o.Key?.startsWith(`${t}/`)),
       );

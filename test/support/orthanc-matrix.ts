@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { OrthancRest } from '#local/orthanc.js';
+import type { OrthancJob, OrthancRest, OrthancStoredInstance } from '#local/orthanc.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface MatrixFixture {
@@ -59,8 +59,9 @@ export async function exportMatrix(ctx: MatrixContext): Promise<Record<string, u
     for (const { file } of fixture.files) {
       const uploaded = await ctx.orthanc('POST', '/instances', new Uint8Array(readFileSync(file)));
       if (uploaded.status !== 200) throw new Error(`Orthanc refused fixture ${fixture.name}: ${uploaded.status}`);
-      instances.push(uploaded.body.ID);
-      study = uploaded.body.ParentStudy;
+      const stored = uploaded.body as OrthancStoredInstance;
+      instances.push(stored.ID);
+      study = stored.ParentStudy;
     }
     ids[fixture.name] = { instances, study };
   }
@@ -84,9 +85,9 @@ export async function exportMatrix(ctx: MatrixContext): Promise<Record<string, u
     };
   }
   // OnStableStudy queues a STOW job (hook-bearer) per study once it is quiet: wait for them all to end
-  let jobs: any[] = [];
+  let jobs: OrthancJob[] = [];
   for (let i = 0; i < 300; i++) {
-    jobs = (await ctx.orthanc('GET', '/jobs?expand')).body as any[];
+    jobs = (await ctx.orthanc('GET', '/jobs?expand')).body as OrthancJob[];
     const queued = readFileSync(ctx.orthancLog, 'utf8').split('OnStableStudy queued').length - 1;
     if (
       queued >= ctx.fixtures.length &&
