@@ -129,7 +129,10 @@ describe('GET /pacs/refusals', () => {
     expect(status).toBe(200);
     assertContract('/pacs/refusals', 200, body);
     expect(
-      body.refusals.map(({ at, ...rest }: { at: string }) => (expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), rest)),
+      body.refusals.map(({ at, ...rest }: { at: string }) => {
+        expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        return rest;
+      }),
     ).toEqual([
       {
         route: 'stow',

@@ -102,7 +102,10 @@ describe('status-api: authentication outcomes', () => {
   it('a misconfigured status-api answers 500 and logs which variable is missing', async () => {
     const savedEnv = { ...process.env };
     const written: string[] = [];
-    const capture = (chunk: string | Uint8Array) => (written.push(...String(chunk).split('\n').filter(Boolean)), true);
+    const capture = (chunk: string | Uint8Array) => {
+      written.push(...String(chunk).split('\n').filter(Boolean));
+      return true;
+    };
     const writes = [
       jest.spyOn(process.stdout, 'write').mockImplementation(capture),
       jest.spyOn(process.stderr, 'write').mockImplementation(capture),

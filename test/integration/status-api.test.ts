@@ -385,7 +385,11 @@ describe('status-api: bad input', () => {
 describe('radiomics status (CLI)', () => {
   const capture = () => {
     let text = '';
-    return { stream: { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WriteStream, text: () => text };
+    const write = (chunk: string) => {
+      text += chunk;
+      return true;
+    };
+    return { stream: { write } as unknown as NodeJS.WriteStream, text: () => text };
   };
 
   it('prints the jobs with progress bars, and one job in detail, never the token', async () => {

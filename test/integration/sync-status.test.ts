@@ -7,7 +7,7 @@ import { createLogger } from '#lib/log.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs, type SyncDeps, type SyncSettings } from '#lib/status/sync.js';
 import type { BatchRecord } from '#lib/store/records.js';
 import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.js';
-import { hex32, startStatusRig, waitFor, type StatusRig } from '#test/support/status-rig.js';
+import { hex32, startStatusRig, waitFor, type StatusRig, type SubmittedJob } from '#test/support/status-rig.js';
 
 let rig: StatusRig;
 let proxy: FaultyProxy;
@@ -208,7 +208,7 @@ describe('sync-status: every Asperathos status', () => {
 describe('sync-status: Asperathos unreachable', () => {
   it('keeps the last known state with stale_since, backs off, and recovers without losing anything', async () => {
     rig.holdWorkloads(true);
-    let job;
+    let job: SubmittedJob;
     try {
       job = await rig.submit({ items: 2, results: true });
       await syncUntil(job.batchId, 'created');

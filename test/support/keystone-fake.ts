@@ -62,7 +62,32 @@ export const FAKE_APP_CRED: FakeApplicationCredential = {
 };
 export const FAKE_PROJECT = { id: 'p-9a2c', name: 'radiomics', domainId: 'default' };
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A user, project or domain reference in a Keystone v3 request: by id, or by name (and domain). */
+interface Reference {
+  id?: string;
+  name?: string;
+  domain?: Reference;
+}
+
+/** The body of POST /v3/auth/tokens, as far as the fake reads it; clients send what they send, so every part is optional. */
+interface AuthRequest {
+  auth?: {
+    identity?: {
+      methods?: unknown;
+      password?: { user?: Reference & { password?: string } };
+      application_credential?: Reference & { secret?: string; user?: Reference };
+      token?: { id?: string };
+    };
+    scope?: { project?: Reference };
+  };
+}
+
+interface CatalogEntry {
+  type: string;
+  name: string;
+  id: string;
+  endpoints: { id: string; interface: string; region: string; region_id: string; url: string }[];
+}
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -74,17 +99,17 @@ function unauthorized(res: ServerResponse, message: string): void {
   send(res, 401, { error: { code: 401, title: 'Unauthorized', message } });
 }
 
-async function readJson(req: IncomingMessage): Promise<Json | null> {
+async function readAuthRequest(req: IncomingMessage): Promise<AuthRequest | null> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as AuthRequest;
   } catch {
     return null;
   }
 }
 
-function domainMatches(ref: Json | undefined, domainId: string): boolean {
+function domainMatches(ref: Reference | undefined, domainId: string): boolean {
   if (!ref) return false;
   return ref.id === domainId || (domainId === 'default' && ref.name === 'Default');
 }
@@ -99,7 +124,7 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
   let staleNext = false;
   const sockets = new Set<Socket>();
 
-  const findUser = (u: Json | undefined): FakeUser | undefined => {
+  const findUser = (u: Reference | undefined): FakeUser | undefined => {
     if (!u) return undefined;
     if (u.id) return users.find((x) => x.id === u.id);
     return users.find((x) => x.name === u.name && domainMatches(u.domain, x.domainId));
@@ -122,25 +147,25 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
       send(res, 404, { error: { code: 404, title: 'Not Found', message: 'not emulated' } });
       return;
     }
-    const body = await readJson(req);
-    const identity = body?.auth?.identity as Json | undefined;
+    const body = await readAuthRequest(req);
+    const identity = body?.auth?.identity;
     const methods: string[] = Array.isArray(identity?.methods) ? identity.methods : [];
     const seen: SeenAuth = { methods, status: 401 };
     requests.push(seen);
     if (!identity || methods.length !== 1) return unauthorized(res, 'exactly one auth method expected');
-    const scope = body?.auth?.scope as Json | undefined;
+    const scope = body?.auth?.scope;
     let user: FakeUser | undefined;
     let scoped: boolean;
     switch (methods[0]) {
       case 'password': {
         user = findUser(identity.password?.user);
-        if (!user || identity.password.user.password !== user.password)
+        if (!user || identity.password?.user?.password !== user.password)
           return unauthorized(res, 'The request you have made requires authentication.');
         scoped = true;
         break;
       }
       case 'application_credential': {
-        const ac = identity.application_credential as Json | undefined;
+        const ac = identity.application_credential;
         const cred = ac?.id
           ? appCreds.find((c) => c.id === ac.id)
           : appCreds.find((c) => c.name === ac?.name && findUser(ac?.user)?.id === c.userId);
@@ -151,7 +176,8 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
         break;
       }
       case 'token': {
-        if (!issued.has(identity.token?.id)) return unauthorized(res, 'Could not find token.');
+        const tokenId = identity.token?.id;
+        if (tokenId === undefined || !issued.has(tokenId)) return unauthorized(res, 'Could not find token.');
         user = users[0];
         scoped = true;
         break;
@@ -160,7 +186,7 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
         return unauthorized(res, `method ${methods[0]} is not emulated`);
     }
     if (scoped) {
-      const p = scope?.project as Json | undefined;
+      const p = scope?.project;
       const ok = p && (p.id === project.id || (p.name === project.name && domainMatches(p.domain, project.domainId)));
       if (!ok) return unauthorized(res, 'a project scope this user has a role on is required');
     }
@@ -172,7 +198,7 @@ export async function startKeystoneFake(options: KeystoneFakeOptions): Promise<K
     }
     issued.add(token);
     const storageUrl = options.storageUrl ?? real.storageUrl;
-    const catalog: Json[] = [
+    const catalog: CatalogEntry[] = [
       {
         type: 'identity',
         name: 'keystone',

@@ -111,7 +111,7 @@ export async function startStatusRig(): Promise<StatusRig> {
       if (!next) {
         const waiting = held;
         held = [];
-        waiting.forEach((send) => send());
+        for (const send of waiting) send();
       }
     },
     async submit({
@@ -208,7 +208,7 @@ export async function startStatusRig(): Promise<StatusRig> {
     },
     async close() {
       hold = false;
-      held.forEach((send) => send());
+      for (const send of held) send();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await asperathos.close();
       await dynamo.close();

@@ -15,7 +15,7 @@ export const closing = (boundary: string, anyParts: boolean) => Buffer.from(`${a
 /** No preamble, per-part Content-Type and Content-Length, no CRLF after the closing delimiter. */
 export function orthancStowBody(boundary: string, instances: Buffer[]): Buffer {
   const pieces: Buffer[] = [];
-  instances.forEach((instance, i) => pieces.push(partHead(boundary, instance.length, i === 0), instance));
+  for (const [i, instance] of instances.entries()) pieces.push(partHead(boundary, instance.length, i === 0), instance);
   pieces.push(closing(boundary, instances.length > 0));
   return Buffer.concat(pieces);
 }

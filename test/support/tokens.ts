@@ -29,7 +29,7 @@ export async function startTokenKit(): Promise<TokenKit> {
   const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   let fetches = 0;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer((_request, res) => {
     fetches++;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ keys: [jwk] }));

@@ -8,7 +8,26 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '#local/service-endpoints.js';
 
 const run = promisify(execFile);
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+/** An IAM policy statement: Action and Resource are each one value or a list. */
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+/** The resource properties these cases read (a function's, a role's, a route's, an alarm's…); the rest they compare whole. */
+interface Properties {
+  Environment: { Variables: Record<string, string> };
+  Policies: { PolicyDocument: { Statement: Statement[] } }[];
+  RouteKey: string;
+  GlobalSecondaryIndexes: { IndexName: string }[];
+  AccessLogSettings: { DestinationArn: unknown };
+  [property: string]: unknown;
+}
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Properties }>;
+  Conditions: Record<string, unknown>;
+}
+const actionsOf = (statement: Statement) => [statement.Action].flat();
 let template: Template;
 let zipListing: string;
 
@@ -52,7 +71,7 @@ describe('serverless package (offline, no credentials)', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(table.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(['byBatch', 'active', 'byTenant']);
+    expect(table.GlobalSecondaryIndexes.map((i) => i.IndexName)).toEqual(['byBatch', 'active', 'byTenant']);
   });
 
   it('passes secrets only as SSM parameter names, never as values', () => {
@@ -90,14 +109,14 @@ describe('serverless package (offline, no credentials)', () => {
     for (const [, role] of roles) {
       for (const policy of role.Properties.Policies) {
         for (const statement of policy.PolicyDocument.Statement) {
-          for (const action of [statement.Action].flat()) expect(action).not.toContain('*');
+          for (const action of actionsOf(statement)) expect(action).not.toContain('*');
         }
       }
     }
-    const actionsOf = (role: string) =>
-      template.Resources[role].Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
-    expect(actionsOf('IntakeRole')).not.toContain('dynamodb:Query');
-    expect(actionsOf('BatchRole')).not.toContain('s3:GetObject');
+    const roleActions = (role: string) =>
+      template.Resources[role].Properties.Policies.flatMap((p) => p.PolicyDocument.Statement.flatMap(actionsOf));
+    expect(roleActions('IntakeRole')).not.toContain('dynamodb:Query');
+    expect(roleActions('BatchRole')).not.toContain('s3:GetObject');
   });
 
   it('syncs job status every minute on its own role: query the active and byBatch indexes, update rows, read the Swift password', () => {
@@ -107,7 +126,7 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['SyncStatusRole', 'Arn'] });
     expect(fn.Timeout).toBe(55);
     const statements = template.Resources.SyncStatusRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
+    expect(statements.flatMap(actionsOf).sort()).toEqual([
       'dynamodb:Query',
       'dynamodb:UpdateItem',
       'logs:CreateLogStream',
@@ -116,13 +135,14 @@ describe('serverless package (offline, no credentials)', () => {
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
-    expect(statements.find((s: any) => [s.Action].flat().includes('dynamodb:Query')).Resource).toEqual([
-      { 'Fn::Sub': '${RadiomicsTable.Arn}/index/active' },
-      { 'Fn::Sub': '${RadiomicsTable.Arn}/index/byBatch' },
+    // Fn::Sub strings: the \${…} are CloudFormation's substitutions, kept literally
+    expect(statements.find((s) => actionsOf(s).includes('dynamodb:Query'))?.Resource).toEqual([
+      { 'Fn::Sub': `\${RadiomicsTable.Arn}/index/active` },
+      { 'Fn::Sub': `\${RadiomicsTable.Arn}/index/byBatch` },
     ]);
-    expect(statements.find((s: any) => [s.Action].flat().includes('ssm:GetParameter')).Resource).toEqual([
-      { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password' },
-      { 'Fn::Sub': 'arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-key' },
+    expect(statements.find((s) => actionsOf(s).includes('ssm:GetParameter'))?.Resource).toEqual([
+      { 'Fn::Sub': `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-password` },
+      { 'Fn::Sub': `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/trustworthy-radiomics/dev/swift-key` },
     ]);
     expect(fn.Environment.Variables).toMatchObject({
       PROGRESS_FROM_RESULTS: 'true',
@@ -149,9 +169,7 @@ describe('serverless package (offline, no credentials)', () => {
       'GET /videos/{id}',
       'GET /videos/{id}/analysis',
     ]);
-    const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: any) =>
-      [s.Action].flat(),
-    ).sort();
+    const actions = template.Resources.StatusApiRole.Properties.Policies[0].PolicyDocument.Statement.flatMap(actionsOf).sort();
     expect(actions).toEqual([
       'dynamodb:GetItem',
       'dynamodb:Query',
@@ -184,7 +202,7 @@ describe('serverless package (offline, no credentials)', () => {
       'POST /{source}/instances',
     ]);
     const statements = template.Resources.PacsHookRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.flatMap((s: any) => [s.Action].flat()).sort()).toEqual([
+    expect(statements.flatMap(actionsOf).sort()).toEqual([
       'dynamodb:BatchWriteItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -195,9 +213,7 @@ describe('serverless package (offline, no credentials)', () => {
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
-    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutObject')).Resource).toBe(
-      'arn:aws:s3:::dev-radiomics-intake/*/dicom/*',
-    );
+    expect(statements.find((s) => actionsOf(s).includes('s3:PutObject'))?.Resource).toBe('arn:aws:s3:::dev-radiomics-intake/*/dicom/*');
     const env = fn.Environment.Variables;
     expect(env.PACS_CREDENTIALS_SSM).toBe('/trustworthy-radiomics/dev/pacs-credentials');
     expect(Object.keys(env).filter((name) => /KEY$|PASSWORD$|SECRET$|TOKEN$|CREDENTIALS$/.test(name))).toEqual([]);
@@ -227,7 +243,7 @@ describe('serverless package (offline, no credentials)', () => {
     expect(fn.Handler).toBe('functions/bucket-lifecycle.handler');
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['BucketLifecycleRole', 'Arn'] });
     const statements = template.Resources.BucketLifecycleRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements.find((s: any) => [s.Action].flat().includes('s3:PutLifecycleConfiguration'))).toEqual({
+    expect(statements.find((s) => actionsOf(s).includes('s3:PutLifecycleConfiguration'))).toEqual({
       Effect: 'Allow',
       Action: ['s3:GetLifecycleConfiguration', 's3:PutLifecycleConfiguration'],
       Resource: 'arn:aws:s3:::dev-radiomics-intake',
@@ -302,7 +318,7 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
       Threshold: 0,
     });
     for (const name of alarms) expect([name, alarm(name).AlarmActions]).toEqual([name, notifyTopic]);
-    expect((template as any).Conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(template.Conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
   });
 
   it("writes HTTP API access logs, caps the intake's concurrency, and gives it the (empty by default) ffmpeg layers", () => {
@@ -332,7 +348,7 @@ describe('packaged template: tracing, alarms, access logs, VPC, stage settings',
   it('runs outside any VPC by default; the roles gain VPC access only under the HasVpc condition', () => {
     for (const logical of Object.values(FUNCTIONS))
       expect(template.Resources[`${logical}LambdaFunction`].Properties.VpcConfig).toBeUndefined();
-    expect((template as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(template.Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
     expect(template.Resources.BatchRole.Properties.ManagedPolicyArns).toEqual({
       'Fn::If': ['HasVpc', ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'], { Ref: 'AWS::NoValue' }],
     });
@@ -363,8 +379,8 @@ describe('bundles (minified, with a linked source map without sources)', () => {
     const intake = await packagesIn('intake');
     expect([batch.has('dcmjs'), sync.has('yaml'), intake.has('dcmjs')]).toEqual([false, false, true]);
     for (const [fn, logical] of Object.entries({ 'sync-status': 'SyncStatusRole', 'pacs-hook': 'PacsHookRole' })) {
-      const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s: any) =>
-        [s.Action].flat().includes('ssm:GetParameter'),
+      const mayRead = template.Resources[logical].Properties.Policies[0].PolicyDocument.Statement.some((s) =>
+        actionsOf(s).includes('ssm:GetParameter'),
       );
       expect([fn, (await packagesIn(fn)).has('@aws-sdk/client-ssm')]).toEqual([fn, mayRead]);
     }
@@ -411,7 +427,7 @@ describe('packaged template with a stage file (stages/<stage>.yml)', () => {
         { SubnetIds: ['subnet-1', 'subnet-2'], SecurityGroupIds: ['sg-1'] },
       ]);
     }
-    expect((staged as any).Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['subnet-1', ''] }] });
+    expect(staged.Conditions.HasVpc).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['subnet-1', ''] }] });
     expect(staged.Resources.BatchLambdaFunction.Properties.Environment.Variables.WORKER_ENV).toBe(
       '{"OS_AUTH_URL": "https://k.example/v3"}\n',
     );

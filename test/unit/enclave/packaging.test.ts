@@ -256,8 +256,9 @@ describe('FSPF and Dockerfile', () => {
   it('keeps the keytag out of the pushed image: the image stage builds FROM base, not FROM fspf', () => {
     const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[2], m[1]]);
     expect(stages).toEqual([
-      ['ffmpeg', '${SCONE_FFMPEG_IMAGE}'],
-      ['base', '${SCONE_NODE_IMAGE}'],
+      // the Dockerfile's own build-argument references, kept literally
+      ['ffmpeg', `\${SCONE_FFMPEG_IMAGE}`],
+      ['base', `\${SCONE_NODE_IMAGE}`],
       ['fspf', 'base'],
       ['keytag', 'scratch'],
       ['image', 'base'],
