@@ -228,12 +228,12 @@ export function cumulativeSearch(
   if (lo === blocks) return n - 1; // every running sum < p − E: p never reaches 0, ci = N − 1
   let a = lo * BLOCK;
   let running = lo > 0 ? blockSums[lo - 1] : 0;
-  const end = Math.min(a + BLOCK , activeCount);
+  const end = Math.min(a + BLOCK, activeCount);
   for (; a < end; a++) {
     running += dist[activeGroup[a]];
     if (running >= lowTarget) break;
   }
-  if (a < end && running > p + e) return Math.min(active[a] , n - 1);
+  if (a < end && running > p + e) return Math.min(active[a], n - 1);
   return exactCumulativeSearch(r, n, active, activeGroup, activeCount, dist);
 }
 
@@ -252,7 +252,7 @@ export function exactCumulativeSearch(
   if (p <= 0) return 0;
   for (let a = 0; a < activeCount; a++) {
     p -= dist[activeGroup[a]];
-    if (p <= 0) return Math.min(active[a] , n - 1);
+    if (p <= 0) return Math.min(active[a], n - 1);
   }
   return n - 1;
 }

@@ -144,7 +144,7 @@ function generateCentersPP(
       for (let g = 0; g < u; g++) {
         const d = normL2Sqr3(values[g * 3], values[g * 3 + 1], values[g * 3 + 2], c0, c1, c2);
         const old = dist[g];
-        tdist2[g] = Math.min(old , d); // std::min(d, old)
+        tdist2[g] = Math.min(old, d); // std::min(d, old)
       }
       let s = 0;
       for (let i = 0; i < n; i++) s += tdist2[index[i]];
