@@ -35,7 +35,11 @@ export async function fetchStatusView(request: StatusRequest): Promise<StatusVie
     return { body, text: jobDetail(job), ended: terminalOutcome(job.status) !== undefined };
   }
   const jobs = (body.jobs as JobLike[]) ?? [];
-  return { body, text: jobs.length ? jobs.map(jobLine).join('\n') : 'no jobs', ended: jobs.every((job) => terminalOutcome(job.status) !== undefined) };
+  return {
+    body,
+    text: jobs.length ? jobs.map(jobLine).join('\n') : 'no jobs',
+    ended: jobs.every((job) => terminalOutcome(job.status) !== undefined),
+  };
 }
 
 type Out = { write(text: string): unknown; isTTY?: boolean };
