@@ -9,25 +9,25 @@
  *                                                                                   byTenant: TENANT#<tenant>#BATCHES / <createdAt>#<batchId>
  *   TENANT#<tenant> / OPEN_BATCH              the tenant's open batch pointer
  *   TENANT#<tenant>#REFUSALS / <at>#<random>  one PACS refusal (lib/store/refusals.ts)
- *   SOURCE#<tenant>#<digest> / SOURCE         a source object's latest video (lib/store/source-lookup.ts)
+ *   (a video row also carries)                                                    bySource: SOURCE#<tenant>#<sha256(key)> / <sequencer>#<at>
+ *                                                                                   the source object's videos, latest last (lib/store/source-lookup.ts)
  */
 import type { BatchRecord, VideoRecord } from './records.js';
 
-export const INDEX = { byBatch: 'byBatch', active: 'active', byTenant: 'byTenant' } as const;
+export const INDEX = { byBatch: 'byBatch', active: 'active', byTenant: 'byTenant', bySource: 'bySource' } as const;
 
 /** The `active` index's two partitions: batches the closer works on, and jobs sync-status polls. */
 export const ACTIVE_BATCHES = 'BATCH#ACTIVE';
 export const ACTIVE_JOBS = 'JOB#ACTIVE';
 
 /** The attributes that hold keys; every store strips them before a row leaves lib/store. */
-export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'] as const;
+export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk'] as const;
 
 export const keys = {
   video: (videoId: string) => ({ pk: `VIDEO#${videoId}`, sk: 'VIDEO' }),
   batch: (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'BATCH' }),
   openBatch: (tenant: string) => ({ pk: `TENANT#${tenant}`, sk: 'OPEN_BATCH' }),
   refusal: (tenant: string, at: string, unique: string) => ({ pk: partitions.refusals(tenant), sk: `${at}#${unique}` }),
-  source: (tenant: string, digest: string) => ({ pk: `SOURCE#${tenant}#${digest}`, sk: 'SOURCE' }),
 };
 
 /** The partition key values that queries name. */
@@ -36,6 +36,7 @@ export const partitions = {
   tenantBatches: (tenant: string) => `TENANT#${tenant}#BATCHES`,
   tenantVideos: (tenant: string) => `TENANT#${tenant}#VIDEOS`,
   refusals: (tenant: string) => `TENANT#${tenant}#REFUSALS`,
+  sourceVideos: (tenant: string, digest: string) => `SOURCE#${tenant}#${digest}`,
 };
 
 /** Index keys of a video row: its tenant's list, and its batch's list once it has one. */

@@ -50,6 +50,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           indexSchema(INDEX.byBatch, 'gsi1pk', 'gsi1sk'),
           indexSchema(INDEX.active, 'gsi2pk', 'gsi2sk'),
           indexSchema(INDEX.byTenant, 'gsi3pk', 'gsi3sk'),
+          indexSchema(INDEX.bySource, 'gsi4pk', 'gsi4sk'),
         ],
       }),
     );

@@ -102,7 +102,7 @@ describe('GET /videos?source=<key>', () => {
     // a longer sequencer is compared after padding, not as text: 1D0 > 1D
     const longer = await upload('hospital-a', key, { sequencer: '0055B1D6D3A3F5A91D0' });
     expect((await bySource(key)).body.video_id).toBe(longer);
-    // the same event delivered again is a no-op that succeeds
+    // the same event delivered again succeeds and changes nothing
     expect(
       await recordSourceLookup(table(), {
         tenant: 'hospital-a',
