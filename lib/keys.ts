@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { ConfigError, RadiomicsError } from './errors.js';
-import { KEY_BYTES } from '#lib/seal/cipher.js';
+import { KEY_BYTES } from './contract.js';
 
 export const MASTER_KEY_BYTES = 32;
 
@@ -34,7 +34,11 @@ export type KeyUnwrapReason = 'malformed' | 'decryption_failed' | 'context_misma
 /** A wrapped key that cannot be unwrapped: wrong master key, tampered JWE, or another batch's row. */
 export class KeyUnwrapError extends RadiomicsError {
   override readonly name = 'KeyUnwrapError';
-  constructor(readonly reason: KeyUnwrapReason, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: KeyUnwrapReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(500, 'key_unwrap_failed', message, options);
   }
 }
@@ -55,7 +59,9 @@ export class JweKeyWrapper implements KeyWrapper {
 
   constructor(masterKey: Uint8Array) {
     if (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES) {
-      throw new ConfigError(`master key must be ${MASTER_KEY_BYTES} bytes, got ${masterKey instanceof Uint8Array ? masterKey.length : typeof masterKey}`);
+      throw new ConfigError(
+        `master key must be ${MASTER_KEY_BYTES} bytes, got ${masterKey instanceof Uint8Array ? masterKey.length : typeof masterKey}`,
+      );
     }
     this.#masterKey = Uint8Array.from(masterKey);
   }
@@ -148,7 +154,7 @@ function decodeMasterKeyFile(content: Buffer, path: string): Uint8Array {
 export async function createMasterKeyFile(path: string): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
-    await writeFile(path, randomBytes(MASTER_KEY_BYTES).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
+    await writeFile(path, `${randomBytes(MASTER_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;

@@ -106,7 +106,11 @@ export async function startIntakeHarness(
             awsRegion: 'eu-west-1',
             eventTime: new Date().toISOString(),
             eventName: 'ObjectCreated:Put',
-            s3: { s3SchemaVersion: '1.0', bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` }, object: { key: encodeS3EventKey(key), size, eTag } },
+            s3: {
+              s3SchemaVersion: '1.0',
+              bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` },
+              object: { key: encodeS3EventKey(key), size, eTag },
+            },
           },
         ],
       };

@@ -25,7 +25,7 @@ import type { KeyWrapper } from '#lib/keys.js';
 import { SourceSuperseded, type IntakeObjects } from '#lib/s3/bucket.js';
 import type { ObjectCreated } from '#lib/s3/events.js';
 import { generateBatchKey } from '#lib/seal/cipher.js';
-import { putSealed, readWhole, segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
+import { DEFAULT_SINGLE_PUT_MAX_BYTES, putSealed, readWhole, segmentsContainerOf, uploadSealed } from '#lib/seal/sealed-upload.js';
 import type { SwiftStore } from '#lib/swift/index.js';
 import type { IntakeStore, IntakeVideo, JoinOutcome } from '#lib/store/intake-store.js';
 import type { BatchRecord } from '#lib/store/records.js';
@@ -39,12 +39,9 @@ export interface IntakeLimits {
   maxVideoBytes: number;
   batchMaxItems: number;
   batchMaxBytes: number;
-  /** Objects up to this size are sealed in memory and PUT once; larger ones stream as an SLO. Default: 32 MiB. */
+  /** Objects up to this size are sealed in memory and PUT once; larger ones stream as an SLO (default: lib/seal). */
   singlePutMaxBytes?: number;
 }
-
-/** Chosen by `npm run bench -- intake` (README "Sealing strategy"); well inside the intake's 1024 MB. */
-export const DEFAULT_SINGLE_PUT_MAX_BYTES = 32 * 1024 * 1024;
 
 export interface IntakeDeps {
   objects: IntakeObjects;
@@ -91,17 +88,18 @@ interface Registration {
 type Plaintext = { whole: Buffer[]; kind: MediaKind } | { object: ConvertedObject; check: MediaCheck };
 
 export async function ingestObject(source: ObjectCreated, deps: IntakeDeps, signal?: AbortSignal): Promise<IngestOutcome> {
-  const flow = new VideoFlow(source, deps, signal);
+  const delivery = new Delivery(source, deps, signal);
   const tenantResult = tenantOfKey(source.key);
-  if (!tenantResult.ok) return flow.recordUnsealed('rejected', tenantResult.reason, 'the key does not start with a valid <tenant>/ prefix');
+  if (!tenantResult.ok)
+    return delivery.recordUnsealed('rejected', tenantResult.reason, 'the key does not start with a valid <tenant>/ prefix');
   if (source.size > deps.limits.maxVideoBytes) {
-    return flow.recordUnsealed('rejected', 'too_large', `object exceeds the ${deps.limits.maxVideoBytes}-byte cap`);
+    return delivery.recordUnsealed('rejected', 'too_large', `object exceeds the ${deps.limits.maxVideoBytes}-byte cap`);
   }
-  return flow.seal();
+  return delivery.seal();
 }
 
 /** One delivery of one video, from its registration to its recorded outcome. */
-class VideoFlow {
+class Delivery {
   readonly videoId: string;
   readonly tenant: string;
   private readonly now: () => Date;
@@ -124,7 +122,7 @@ class VideoFlow {
   async seal(): Promise<IngestOutcome> {
     const newCheck = () => new MediaCheck(this.deps.limits.maxVideoBytes, this.deps.acceptedKinds);
     let check = newCheck();
-    let reading = this.readPlaintext(check);
+    let reading = observed(this.readPlaintext(check));
     let registration: Registration;
     try {
       registration = await joinOpenBatch(this.tenant, this.videoId, this.source.size, this.deps, this.now);
@@ -148,7 +146,15 @@ class VideoFlow {
             kind = plaintext.kind;
           } else {
             try {
-              ({ sealedBytes } = await uploadSealed(this.deps.swift, target, key, plaintext.object.body, plaintext.check, plaintext.object.size, this.signal));
+              ({ sealedBytes } = await uploadSealed(
+                this.deps.swift,
+                target,
+                key,
+                plaintext.object.body,
+                plaintext.check,
+                plaintext.object.size,
+                this.signal,
+              ));
             } finally {
               await plaintext.object.dispose?.();
             }
@@ -157,9 +163,15 @@ class VideoFlow {
           return await this.recordSealed(registration, sealedBytes, kind);
         } catch (error) {
           if (error instanceof SourceSuperseded) {
-            return await this.recordUnsealed('superseded', error.reason, 'the key holds a newer object, which its own event seals', registration);
+            return await this.recordUnsealed(
+              'superseded',
+              error.reason,
+              'the key holds a newer object, which its own event seals',
+              registration,
+            );
           }
-          if (error instanceof RejectedInput) return await this.recordUnsealed('rejected', error.reason, error.message, registration, check.kind);
+          if (error instanceof RejectedInput)
+            return await this.recordUnsealed('rejected', error.reason, error.message, registration, check.kind);
           if (attempt >= delays.length || this.signal?.aborted) {
             this.log.error('seal failed; leaving it to the retry', errorFields(error));
             throw error instanceof RetryableError ? error : new RetryableError('sealing failed', { cause: error });
@@ -170,7 +182,7 @@ class VideoFlow {
             reading = Promise.resolve(plaintext);
           } else {
             check = newCheck();
-            reading = this.readPlaintext(check);
+            reading = observed(this.readPlaintext(check));
           }
         }
       }
@@ -229,11 +241,27 @@ class VideoFlow {
    * Records a rejected (or superseded) video, and settles the registration it may have made. A video recorded
    * already is a duplicate: its own record stands.
    */
-  async recordUnsealed(stage: 'rejected' | 'superseded', reason: string, detail: string, registration?: Registration, kind?: MediaKind): Promise<IngestOutcome> {
+  async recordUnsealed(
+    stage: 'rejected' | 'superseded',
+    reason: string,
+    detail: string,
+    registration?: Registration,
+    kind?: MediaKind,
+  ): Promise<IngestOutcome> {
     const at = this.now().toISOString();
-    const recorded = await this.deps.store.rejectVideo({ videoId: this.videoId, tenant: this.tenant, stage, reason, kind, bytes: this.source.size, receivedAt: this.receivedAt, updatedAt: at });
+    const recorded = await this.deps.store.rejectVideo({
+      videoId: this.videoId,
+      tenant: this.tenant,
+      stage,
+      reason,
+      kind,
+      bytes: this.source.size,
+      receivedAt: this.receivedAt,
+      updatedAt: at,
+    });
     if (!recorded) return this.duplicateOf(registration, { uploaded: false });
-    if (registration) await this.deps.store.releaseSeal(registration.batch.batchId, this.videoId, this.source.size, registration.startedAtMs);
+    if (registration)
+      await this.deps.store.releaseSeal(registration.batch.batchId, this.videoId, this.source.size, registration.startedAtMs);
     if (stage === 'superseded') {
       this.log.info('superseded: the key holds a newer object, which its own event seals');
       return { status: 'superseded', videoId: this.videoId };
@@ -275,6 +303,12 @@ class VideoFlow {
     }
     await this.deps.store.releaseSeal(batch.batchId, this.videoId, this.source.size, startedAtMs);
   }
+}
+
+/** A read started before its result is awaited: its failure is seen where it is awaited, never as unhandled. */
+function observed<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 async function discard(reading: Promise<Plaintext>): Promise<void> {

@@ -31,12 +31,11 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HEAD_BYTES, IV_BYTES, TAG_BYTES } from '#lib/contract.js';
+import { HEAD_BYTES, IV_BYTES, KEY_BYTES, TAG_BYTES } from '#lib/contract.js';
 import { ConfigError, RejectedInput } from '#lib/errors.js';
 
-export const KEY_BYTES = 16;
 /** The format's sizes are the batch–worker contract's (lib/contract.ts). */
-export { HEAD_BYTES, IV_BYTES, TAG_BYTES };
+export { HEAD_BYTES, IV_BYTES, KEY_BYTES, TAG_BYTES };
 
 const CIPHER = 'aes-128-gcm';
 const KEY_BASE64_CHARS = 24; // 16 bytes -> 22 significant characters + '=='
@@ -48,7 +47,8 @@ const KEY_BASE64_CHARS = 24; // 16 bytes -> 22 significant characters + '=='
  */
 export function parseKeyBase64(text: string): Buffer {
   const problem = keyBase64Problem(text);
-  if (problem) throw new ConfigError(`invalid key: ${problem}; expected standard base64 of exactly 16 bytes (24 characters ending in '==')`);
+  if (problem)
+    throw new ConfigError(`invalid key: ${problem}; expected standard base64 of exactly 16 bytes (24 characters ending in '==')`);
   return Buffer.from(text, 'base64');
 }
 
@@ -213,7 +213,9 @@ export class UnsealStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (!this.#decipher) {
-      callback(new UnsealError('too_short', `too short to be sealed: ${this.#headBytes} bytes, a sealed object has at least ${HEAD_BYTES}`));
+      callback(
+        new UnsealError('too_short', `too short to be sealed: ${this.#headBytes} bytes, a sealed object has at least ${HEAD_BYTES}`),
+      );
       return;
     }
     let rest: Buffer;

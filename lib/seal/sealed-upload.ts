@@ -16,7 +16,7 @@
  * measured by `npm run bench -- intake`.)
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, Writable, type Readable, type Transform } from 'node:stream';
+import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { createSealStream, sealBuffer, sealedHead, HEAD_BYTES, type SealOptions } from './cipher.js';
@@ -29,6 +29,14 @@ export interface SealedUpload {
 }
 
 export const segmentsContainerOf = (container: string) => `${container}_segments`;
+
+/**
+ * Where one in-memory PUT stops beating the streamed SLO (`npm run bench -- intake 4MiB 16MiB 64MiB`, with and without
+ * `--single-put-max-bytes 0`): clearly ahead up to a few MiB, level at 16 MiB, behind at 64 MiB (the SLO overlaps the
+ * S3 read with the Swift write); at 16 MiB a run's peak RSS stays near the streamed path's. The intake's
+ * INTAKE_SINGLE_PUT_MAX_BYTES defaults to it.
+ */
+export const DEFAULT_SINGLE_PUT_MAX_BYTES = 16 * 1024 * 1024;
 
 /** What a sealed object is stored as; the same for both ways, so a reader's Content-Type does not tell them apart. */
 export const SEALED_CONTENT_TYPE = 'application/octet-stream';
@@ -69,7 +77,15 @@ export async function putSealed(
 ): Promise<SealedUpload> {
   const sealed = sealBuffer(key, plaintext, sealOptions);
   const md5 = createHash('md5').update(sealed).digest('hex');
-  const put = await store.putObject(target.container, target.objectName, sealed, { etag: md5, contentType: SEALED_CONTENT_TYPE, signal });
+  // handed over as a stream of known length: the Swift client sends those over node:http, several times faster than
+  // its fetch sends a buffer of a few MiB (`npm run bench -- intake`); a failed PUT is retried by the caller
+  const body = Readable.from([sealed]);
+  const put = await store.putObject(target.container, target.objectName, body, {
+    etag: md5,
+    contentLength: sealed.length,
+    contentType: SEALED_CONTENT_TYPE,
+    signal,
+  });
   if (put.etag !== md5) throw new RetryableError('Swift answered another ETag than the sealed object has');
   return { ...target, sealedBytes: sealed.length };
 }
@@ -104,7 +120,9 @@ export async function uploadSealed(
       throw error;
     };
     const flowing = pipeline(plaintext, checks, seal, upstream, { signal: abort.signal }).catch(stopBoth);
-    const ctEtag = store.putObject(segments, ctName, upstream, { contentLength: plaintextBytes, signal: abort.signal }).then((put) => put.etag, stopBoth);
+    const ctEtag = store
+      .putObject(segments, ctName, upstream, { contentLength: plaintextBytes, signal: abort.signal })
+      .then((put) => put.etag, stopBoth);
     const etag = await bothSettled(flowing, ctEtag);
     const tag = await seal.tag;
     const head = await store.putObject(segments, headName, sealedHead(seal.iv, tag), { signal: abort.signal });

@@ -248,7 +248,9 @@ export class DynamoIntakeStore implements IntakeStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
-          UpdateExpression: sealed ? `${activity}REMOVE inflight.#video ADD sealedItems :one, sealedBytes :bytes` : 'REMOVE inflight.#video',
+          UpdateExpression: sealed
+            ? `${activity}REMOVE inflight.#video ADD sealedItems :one, sealedBytes :bytes`
+            : 'REMOVE inflight.#video',
           ConditionExpression: startedAtMs === undefined ? 'attribute_exists(inflight.#video)' : 'inflight.#video = :started',
           ExpressionAttributeNames: { '#video': videoId },
           ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,

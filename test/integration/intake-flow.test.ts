@@ -23,7 +23,9 @@ import { removeContainers } from '#local/swift-cleanup.js';
 import type { JobManager } from '#lib/asperathos/index.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
-const CLIPS = readdirSync(VIDEOS).filter((name) => name.toUpperCase().endsWith('.MP4')).sort();
+const CLIPS = readdirSync(VIDEOS)
+  .filter((name) => name.toUpperCase().endsWith('.MP4'))
+  .sort();
 const clip = (name: string) => readFileSync(new URL(name, VIDEOS));
 const SMALL = clip('VH020213M4_001418_20160407T115216.MP4');
 
@@ -47,7 +49,9 @@ async function objectsIn(container: string): Promise<string[]> {
 
 /** Closes the batch as the closer's first step does: open → closing, then the tenant's pointer cleared. */
 async function closeBatch(batchId: string, tenant: string) {
-  expect(await new DynamoBatchStore(h.dynamo.doc, 'radiomics').transition(batchId, 'open', 'closing', { closingAt: new Date().toISOString() })).toBe(true);
+  expect(
+    await new DynamoBatchStore(h.dynamo.doc, 'radiomics').transition(batchId, 'open', 'closing', { closingAt: new Date().toISOString() }),
+  ).toBe(true);
   await h.store.clearOpenBatch(tenant, batchId);
 }
 
@@ -80,7 +84,13 @@ describe('what a clip costs', () => {
 
   it('a warm container unwraps each batch key at most once, and not at all for a batch it made', async () => {
     let unwraps = 0;
-    const keys: KeyWrapper = { wrap: (key, context) => h.deps.keys.wrap(key, context), unwrap: (jwe, context) => (unwraps++, h.deps.keys.unwrap(jwe, context)) };
+    const keys: KeyWrapper = {
+      wrap: (key, context) => h.deps.keys.wrap(key, context),
+      unwrap: (jwe, context) => {
+        unwraps++;
+        return h.deps.keys.unwrap(jwe, context);
+      },
+    };
     const container = { ...h.deps, keys, store: new DynamoIntakeStore(h.dynamo.doc, 'radiomics') };
     for (const name of CLIPS.slice(0, 3)) await deliver(`keys/${name}`, clip(name), container);
     expect(unwraps).toBe(0);
@@ -104,7 +114,9 @@ describe('in memory or streamed, a sealed object reads back the same', () => {
     const check = () => new MediaCheck(1 << 30, ['mp4']);
     const whole = await readWhole(Readable.from([SMALL.subarray(0, 1000), SMALL.subarray(1000)]), check(), SMALL.length);
     await putSealed(h.swift, { container, objectName: 'whole.mp4' }, key, whole, undefined, { iv });
-    await uploadSealed(h.swift, { container, objectName: 'streamed.mp4' }, key, Readable.from([SMALL]), check(), SMALL.length, undefined, { iv });
+    await uploadSealed(h.swift, { container, objectName: 'streamed.mp4' }, key, Readable.from([SMALL]), check(), SMALL.length, undefined, {
+      iv,
+    });
     const [one, slo] = await Promise.all([h.swift.getObject(container, 'whole.mp4'), h.swift.getObject(container, 'streamed.mp4')]);
     const [oneBytes, sloBytes] = await Promise.all([new Response(one.body).arrayBuffer(), new Response(slo.body).arrayBuffer()]);
     expect(Buffer.from(oneBytes).equals(Buffer.from(sloBytes))).toBe(true);
@@ -142,7 +154,12 @@ describe('a crash between any two steps loses nothing and counts the clip once',
     const batch = await h.store.getBatch(video!.batchId!);
     expect(batch).toMatchObject({ state: 'open', claims: 2, sealedItems: 2, inflight: {} });
     expect((await objectsIn(batch!.container)).sort()).toEqual([`${videoId}.mp4`, `${warm.videoId}.mp4`].sort());
-    expect(decryptLikeTheOriginal(await h.batchKey(batch!.batchId, tenant), await h.swift.getObjectBytes(batch!.container, `${videoId}.mp4`)).equals(SMALL)).toBe(true);
+    expect(
+      decryptLikeTheOriginal(
+        await h.batchKey(batch!.batchId, tenant),
+        await h.swift.getObjectBytes(batch!.container, `${videoId}.mp4`),
+      ).equals(SMALL),
+    ).toBe(true);
     expect(await h.tags(key)).toEqual({ 'radiomics-status': 'accepted', 'radiomics-video-id': videoId });
   });
 
@@ -151,7 +168,9 @@ describe('a crash between any two steps loses nothing and counts the clip once',
     const key = `${tenant}/echo.mp4`;
     const eTag = await h.put(key, SMALL);
     const event = h.event(key, SMALL.length, eTag);
-    await expect(ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] })).rejects.toThrow();
+    await expect(
+      ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
+    ).rejects.toThrow();
     const first = (await h.store.getOpenBatchId(tenant))!;
     const closer = closerDeps(h.store);
     expect((await closeDueBatches(closer, { batchId: first })).steps[first]).toBe('waiting_for_seals');
@@ -218,7 +237,28 @@ describe('the open batch a container remembers is only a guess', () => {
     const first = await deliver('same-dup/echo.mp4', SMALL);
     const before = (await h.store.getBatch((await h.store.getVideo(first.videoId))!.batchId!))!;
     expect((await ingestS3Event(first.event, h.deps)).duplicates).toBe(1);
-    expect(await h.store.getBatch(before.batchId)).toMatchObject({ claims: before.claims, claimedBytes: before.claimedBytes, sealedItems: before.sealedItems, inflight: {} });
+    expect(await h.store.getBatch(before.batchId)).toMatchObject({
+      claims: before.claims,
+      claimedBytes: before.claimedBytes,
+      sealedItems: before.sealedItems,
+      inflight: {},
+    });
+  });
+
+  it('a source found missing before its registration completes is rejected, and the registration is given back', async () => {
+    await deliver('slow-join/ok.mp4', SMALL);
+    const slowJoin = new Proxy(h.deps.store, {
+      get: (store, property, receiver) =>
+        property === 'joinBatch'
+          ? async (...args: Parameters<IntakeStore['joinBatch']>) => {
+              await new Promise((resolve) => setTimeout(resolve, 100));
+              return store.joinBatch(...args);
+            }
+          : Reflect.get(store, property, receiver),
+    });
+    const summary = await ingestS3Event(h.event('slow-join/never-uploaded.mp4', 10), { ...h.deps, store: slowJoin });
+    expect(summary.outcomes[0]).toMatchObject({ status: 'rejected', reason: 'source_missing' });
+    expect(await h.store.getBatch((await h.store.getOpenBatchId('slow-join'))!)).toMatchObject({ claims: 1, sealedItems: 1, inflight: {} });
   });
 
   it('a rejected clip gives its registration back', async () => {
@@ -233,10 +273,15 @@ describe('the open batch a container remembers is only a guess', () => {
     const capped = { ...h.deps, limits: { ...h.deps.limits, batchMaxItems: 3 } };
     const keys = CLIPS.slice(0, 7).map((name) => `capped/${name}`);
     const eTags = await Promise.all(keys.map((key, i) => h.put(key, clip(CLIPS[i]))));
-    const outcomes = await Promise.all(keys.map((key, i) => ingestObject({ bucket: BUCKET, key, size: clip(CLIPS[i]).length, eventName: 'ObjectCreated:Put', eTag: eTags[i] }, capped)));
+    const outcomes = await Promise.all(
+      keys.map((key, i) =>
+        ingestObject({ bucket: BUCKET, key, size: clip(CLIPS[i]).length, eventName: 'ObjectCreated:Put', eTag: eTags[i] }, capped),
+      ),
+    );
     expect(outcomes.map((o) => o.status)).toEqual(Array(7).fill('sealed'));
     const perBatch = new Map<string, number>();
-    for (const outcome of outcomes) if (outcome.status === 'sealed') perBatch.set(outcome.batchId, (perBatch.get(outcome.batchId) ?? 0) + 1);
+    for (const outcome of outcomes)
+      if (outcome.status === 'sealed') perBatch.set(outcome.batchId, (perBatch.get(outcome.batchId) ?? 0) + 1);
     for (const [batchId, sealed] of perBatch) {
       const batch = (await h.store.getBatch(batchId))!;
       expect(sealed).toBeLessThanOrEqual(3);

@@ -32,7 +32,13 @@ describe('intake: pinned reads', () => {
 
     const first = await ingestS3Event(h.event(key, CLIP_A.length, eTagA), h.deps);
     const videoA = h.deps.videoId({ bucket: BUCKET, key, eTag: eTagA });
-    expect(first).toMatchObject({ records: 1, sealed: 0, rejected: 0, superseded: 1, outcomes: [{ status: 'superseded', videoId: videoA }] });
+    expect(first).toMatchObject({
+      records: 1,
+      sealed: 0,
+      rejected: 0,
+      superseded: 1,
+      outcomes: [{ status: 'superseded', videoId: videoA }],
+    });
     expect(await h.store.getVideo(videoA)).toMatchObject({ stage: 'superseded', reason: 'superseded', tenant: 'demo' });
     expect(await h.tags(key)).toEqual({});
 
@@ -50,12 +56,14 @@ describe('intake: pinned reads', () => {
     expect(again.outcomes).toEqual([{ status: 'duplicate', videoId: videoA, stage: 'superseded' }]);
   });
 
-  it("a rejected event leaves a newer object under its key untagged, so the lifecycle rule never expires it", async () => {
+  it('a rejected event leaves a newer object under its key untagged, so the lifecycle rule never expires it', async () => {
     const key = 'demo/y.mp4';
     const eTagA = await h.put(key, CLIP_A);
     const eTagB = await h.put(key, CLIP_B);
     const tooLarge = await ingestS3Event(h.event(key, 100 * 1024 * 1024, eTagA), h.deps);
-    expect(tooLarge.outcomes).toEqual([{ status: 'rejected', videoId: h.deps.videoId({ bucket: BUCKET, key, eTag: eTagA }), reason: 'too_large' }]);
+    expect(tooLarge.outcomes).toEqual([
+      { status: 'rejected', videoId: h.deps.videoId({ bucket: BUCKET, key, eTag: eTagA }), reason: 'too_large' },
+    ]);
     expect(await h.tags(key)).toEqual({});
     expect(await ingestS3Event(h.event(key, CLIP_B.length, eTagB), h.deps)).toMatchObject({ sealed: 1 });
 
@@ -87,7 +95,11 @@ describe("intake: pinned reads against Swift's s3api (a real S3 endpoint)", () =
   let s3: S3Client;
   beforeAll(async () => {
     const swift = loadServices().swift;
-    s3 = createS3Client({ region: 'us-east-1', endpoint: swift.s3Endpoint, credentials: { accessKeyId: swift.s3AccessKey, secretAccessKey: swift.s3SecretKey } });
+    s3 = createS3Client({
+      region: 'us-east-1',
+      endpoint: swift.s3Endpoint,
+      credentials: { accessKeyId: swift.s3AccessKey, secretAccessKey: swift.s3SecretKey },
+    });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
   afterAll(async () => {
@@ -97,7 +109,8 @@ describe("intake: pinned reads against Swift's s3api (a real S3 endpoint)", () =
   });
 
   it("refuses the event's ETag once the key holds another object, and reads the current one by its own", async () => {
-    const put = async (body: Buffer) => (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'demo/x.mp4', Body: body }))).ETag!.replace(/"/g, '');
+    const put = async (body: Buffer) =>
+      (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'demo/x.mp4', Body: body }))).ETag!.replace(/"/g, '');
     const eTagA = await put(CLIP_A.subarray(0, 4096));
     const eTagB = await put(CLIP_B.subarray(0, 4096));
     const objects = new S3IntakeObjects(s3);

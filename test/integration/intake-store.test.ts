@@ -119,12 +119,20 @@ describe('DynamoIntakeStore on dynalite', () => {
     });
     expect(await store.recordSealed(sealed('bA'))).toBe(true);
     expect(await store.recordSealed(sealed('bB'))).toBe(false);
-    expect(await store.getVideo('vid1')).toMatchObject({ stage: 'sealed', batchId: 'bA', objectName: 'vid1.mp4', sealedBytes: 128, sealStartedAtMs: 5.5 });
+    expect(await store.getVideo('vid1')).toMatchObject({
+      stage: 'sealed',
+      batchId: 'bA',
+      objectName: 'vid1.mp4',
+      sealedBytes: 128,
+      sealStartedAtMs: 5.5,
+    });
   });
 
   it("an older intake's sealing row is taken over by the seal", async () => {
     await dynamo.doc.send(new PutCommand({ TableName: 'radiomics', Item: { pk: 'VIDEO#vid4', sk: 'VIDEO', ...video('vid4', 'bOld') } }));
-    expect(await store.recordSealed({ ...video('vid4', 'bNew'), stage: 'sealed', batchId: 'bNew', sealedBytes: 1, sealStartedAtMs: 1 })).toBe(true);
+    expect(
+      await store.recordSealed({ ...video('vid4', 'bNew'), stage: 'sealed', batchId: 'bNew', sealedBytes: 1, sealStartedAtMs: 1 }),
+    ).toBe(true);
     expect((await store.getVideo('vid4'))?.batchId).toBe('bNew');
   });
 
@@ -132,7 +140,23 @@ describe('DynamoIntakeStore on dynalite', () => {
     await store.recordSealed({ ...video('vid2', 'bA'), stage: 'sealed', batchId: 'bA', sealedBytes: 1, sealStartedAtMs: 1 });
     expect(await store.rejectVideo({ ...video('vid2', 'bA'), stage: 'rejected', reason: 'not_a_video' })).toBe(false);
     expect((await store.getVideo('vid2'))?.stage).toBe('sealed');
-    expect(await store.rejectVideo({ videoId: 'vid3', tenant: '-', stage: 'rejected', reason: 'missing_tenant', receivedAt: 'x', updatedAt: 'x' })).toBe(true);
-    expect(await store.getVideo('vid3')).toEqual({ videoId: 'vid3', tenant: '-', stage: 'rejected', reason: 'missing_tenant', receivedAt: 'x', updatedAt: 'x' });
+    expect(
+      await store.rejectVideo({
+        videoId: 'vid3',
+        tenant: '-',
+        stage: 'rejected',
+        reason: 'missing_tenant',
+        receivedAt: 'x',
+        updatedAt: 'x',
+      }),
+    ).toBe(true);
+    expect(await store.getVideo('vid3')).toEqual({
+      videoId: 'vid3',
+      tenant: '-',
+      stage: 'rejected',
+      reason: 'missing_tenant',
+      receivedAt: 'x',
+      updatedAt: 'x',
+    });
   });
 });

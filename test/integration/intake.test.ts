@@ -12,7 +12,9 @@ import { startFaultyProxy, type FaultyProxy } from '#test/support/faulty-proxy.j
 import { loadServices } from '#local/service-endpoints.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
-const clips = readdirSync(VIDEOS).filter((name) => name.toUpperCase().endsWith('.MP4')).sort();
+const clips = readdirSync(VIDEOS)
+  .filter((name) => name.toUpperCase().endsWith('.MP4'))
+  .sort();
 const clip = (name: string) => readFileSync(new URL(name, VIDEOS));
 const SMALL = clip('VH020213M4_001418_20160407T115216.MP4');
 
@@ -45,7 +47,12 @@ describe('intake with real Swift', () => {
       const outcome = summary.outcomes[0];
       if (outcome.status !== 'sealed') throw new Error(`not sealed: ${JSON.stringify(outcome)}`);
       const video = await h.store.getVideo(outcome.videoId);
-      expect(video).toMatchObject({ stage: 'sealed', tenant: 'demo', objectName: `${outcome.videoId}.mp4`, sealedBytes: original.length + 28 });
+      expect(video).toMatchObject({
+        stage: 'sealed',
+        tenant: 'demo',
+        objectName: `${outcome.videoId}.mp4`,
+        sealedBytes: original.length + 28,
+      });
       const sealed = await h.swift.getObjectBytes(video!.container!, video!.objectName!);
       expect(sealed.length).toBe(original.length + 28);
       expect(decryptLikeTheOriginal(await h.batchKey(outcome.batchId), sealed).equals(original)).toBe(true);
@@ -53,7 +60,7 @@ describe('intake with real Swift', () => {
   });
 
   it('all clips of one tenant share one open batch, counted exactly', async () => {
-    const video = await h.store.getVideo(idOf((await dropAndIngest(h, `demo/${clips[0]}`, clip(clips[0])))));
+    const video = await h.store.getVideo(idOf(await dropAndIngest(h, `demo/${clips[0]}`, clip(clips[0]))));
     const batch = await h.store.getBatch(video!.batchId!);
     expect(batch).toMatchObject({ state: 'open', claims: 21, sealedItems: 21, inflight: {} });
     const names = await objectsIn(h, batch!.container);
@@ -137,7 +144,11 @@ describe('intake rejections: recorded with a reason, source kept and tagged', ()
     ['not a video', 'not_a_video', () => Buffer.from('%PDF-1.7\n'.repeat(50))],
     ['a truncated MP4', 'truncated_mp4', () => SMALL.subarray(0, 50_000)],
     ['an oversize object', 'too_large', () => clip('VH020213M4_001390_20160406T111514.MP4')],
-    ['DICOM when the intake has no DICOM converter', 'dicom_not_accepted', () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(500)])],
+    [
+      'DICOM when the intake has no DICOM converter',
+      'dicom_not_accepted',
+      () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(500)]),
+    ],
   ];
 
   it.each(cases)('%s → %s', async (_label, reason, body) => {

@@ -141,7 +141,7 @@ describe('master key files', () => {
   });
 
   it('loads standard base64 with a trailing newline, and unpadded base64url', async () => {
-    await writeFile(join(dir, 'b64.key'), MASTER.toString('base64') + '\n');
+    await writeFile(join(dir, 'b64.key'), `${MASTER.toString('base64')}\n`);
     await writeFile(join(dir, 'b64url.key'), OTHER_MASTER.toString('base64url'));
     expect(Buffer.from(await loadMasterKeyFile(join(dir, 'b64.key')))).toEqual(MASTER);
     expect(Buffer.from(await loadMasterKeyFile(join(dir, 'b64url.key')))).toEqual(OTHER_MASTER);
@@ -150,12 +150,15 @@ describe('master key files', () => {
   it.each([
     ['16 raw bytes', Buffer.alloc(16, 0x41), 16],
     ['base64 of 24 bytes', Buffer.from(Buffer.alloc(24, 0x42).toString('base64')), 32],
-    ['base64 of 31 bytes', Buffer.from(Buffer.alloc(31, 0x43).toString('base64') + '\n'), 45],
+    ['base64 of 31 bytes', Buffer.from(`${Buffer.alloc(31, 0x43).toString('base64')}\n`), 45],
     ['an empty file', Buffer.alloc(0), 0],
   ])('refuses %s, naming the size and not the content', async (_label, content, size) => {
     const path = join(dir, `bad-${size}.key`);
     await writeFile(path, content);
-    const error = await loadMasterKeyFile(path).then(() => undefined, (e: unknown) => e as Error);
+    const error = await loadMasterKeyFile(path).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error!.message).toBe(
       `master key file ${path} must hold 32 bytes, raw or base64 (44 characters); it holds ${size} bytes that are neither`,
@@ -189,7 +192,13 @@ describe('BatchKeyCache', () => {
   const wrapper = new JweKeyWrapper(MASTER);
   const counting = () => {
     const calls = { unwrap: 0 };
-    const counted: KeyWrapper = { wrap: (key, context) => wrapper.wrap(key, context), unwrap: (jwe, context) => (calls.unwrap++, wrapper.unwrap(jwe, context)) };
+    const counted: KeyWrapper = {
+      wrap: (key, context) => wrapper.wrap(key, context),
+      unwrap: (jwe, context) => {
+        calls.unwrap++;
+        return wrapper.unwrap(jwe, context);
+      },
+    };
     return { calls, counted };
   };
 

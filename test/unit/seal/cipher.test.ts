@@ -25,7 +25,13 @@ const SAMPLE = join(SHARED_DIR, 'samples/videos/VH020213M4_001390_20160406T11153
 const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 
 // McGrew & Viega, "The Galois/Counter Mode of Operation", AES-128 test cases 1 and 3 (no AAD).
-const TC1 = { key: hex('00000000000000000000000000000000'), iv: hex('000000000000000000000000'), pt: Buffer.alloc(0), ct: Buffer.alloc(0), tag: hex('58e2fccefa7e3061367f1d57a4e7455a') };
+const TC1 = {
+  key: hex('00000000000000000000000000000000'),
+  iv: hex('000000000000000000000000'),
+  pt: Buffer.alloc(0),
+  ct: Buffer.alloc(0),
+  tag: hex('58e2fccefa7e3061367f1d57a4e7455a'),
+};
 const TC3 = {
   key: hex('feffe9928665731c6d6a8f9467308308'),
   iv: hex('cafebabefacedbaddecaf888'),
@@ -48,7 +54,12 @@ async function through(transform: NodeJS.ReadWriteStream, data: Buffer, chunkSiz
   await pipeline(
     Readable.from(chunks),
     transform,
-    new Writable({ write(chunk: Buffer, _e, cb) { out.push(chunk); cb(); } }),
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        out.push(chunk);
+        cb();
+      },
+    }),
   );
   return Buffer.concat(out);
 }
@@ -180,8 +191,22 @@ describe('sealing: known answers', () => {
 
   it('the tag promise rejects when the input fails before its end', async () => {
     const seal = createSealStream(generateBatchKey());
-    const source = new Readable({ read() { this.destroy(new Error('source broke')); } });
-    await expect(pipeline(source, seal, new Writable({ write(_c, _e, cb) { cb(); } }))).rejects.toThrow('source broke');
+    const source = new Readable({
+      read() {
+        this.destroy(new Error('source broke'));
+      },
+    });
+    await expect(
+      pipeline(
+        source,
+        seal,
+        new Writable({
+          write(_c, _e, cb) {
+            cb();
+          },
+        }),
+      ),
+    ).rejects.toThrow('source broke');
     await expect(seal.tag).rejects.toThrow('source broke');
   });
 });
@@ -215,7 +240,10 @@ describe('sealFile', () => {
   it('on a missing input, rejects with ENOENT and leaves the directory as it was (old OUT untouched)', async () => {
     const sub = await mkdtemp(join(dir, 'sealfile-'));
     await writeFile(join(sub, 'out'), 'previous');
-    await expect(sealFile(key, join(sub, 'missing'), join(sub, 'out'))).rejects.toMatchObject({ code: 'ENOENT', path: join(sub, 'missing') });
+    await expect(sealFile(key, join(sub, 'missing'), join(sub, 'out'))).rejects.toMatchObject({
+      code: 'ENOENT',
+      path: join(sub, 'missing'),
+    });
     expect(await readdir(sub)).toEqual(['out']);
     expect(await readFile(join(sub, 'out'), 'utf8')).toBe('previous');
   });
@@ -276,7 +304,9 @@ describe('unsealing', () => {
     expect(error).toBeInstanceOf(RejectedInput);
     expect(error.reason).toBe('authentication_failed');
     expect(error.message).toBe('authentication failed: wrong key or tampered data');
-    expect(() => unsealBuffer(k, data)).toThrow(new UnsealError('authentication_failed', 'authentication failed: wrong key or tampered data'));
+    expect(() => unsealBuffer(k, data)).toThrow(
+      new UnsealError('authentication_failed', 'authentication failed: wrong key or tampered data'),
+    );
   });
 
   it.each([0, 1, 27])('rejects a %d-byte input as too short to be sealed', async (n) => {
@@ -296,7 +326,11 @@ describe('unsealing', () => {
     await writeFile(join(sub, 'sealed'), sealed);
     const result = await unsealFile(key, join(sub, 'sealed'), join(sub, 'plain.mp4'));
     expect(result.plaintextBytes).toBe(138843);
-    expect(createHash('sha256').update(await readFile(join(sub, 'plain.mp4'))).digest('hex')).toBe(createHash('sha256').update(sample).digest('hex'));
+    expect(
+      createHash('sha256')
+        .update(await readFile(join(sub, 'plain.mp4')))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(sample).digest('hex'));
     expect((await stat(join(sub, 'plain.mp4'))).mode & 0o777).toBe(0o600);
     expect((await readdir(sub)).sort()).toEqual(['plain.mp4', 'sealed']);
   });
