@@ -51,6 +51,8 @@ export function hasC0Control(text: string): boolean {
   return false;
 }
 
+/** The batch key: AES-128, handed to the worker as standard base64 (ENCRYPTION_KEY). */
+export const KEY_BYTES = 16;
 export const IV_BYTES = 12;
 export const TAG_BYTES = 16;
 /** A sealed object's head: iv then tag. */
