@@ -13,6 +13,7 @@ import {
   type SecretRef,
 } from '#lib/config.js';
 import { parseDicomIntakeSettings, type DicomIntakeSettings } from '#lib/dicom/config.js';
+import { DEFAULT_SINGLE_PUT_MAX_BYTES } from '#lib/seal/sealed-upload.js';
 import { ConfigError } from '#lib/errors.js';
 import type { LogLevel } from '#lib/log.js';
 import { parseSwiftSettings, type SwiftSettings } from '#lib/swift/settings.js';
@@ -21,6 +22,12 @@ const intakeSchema = z.object({
   ...batchWindowShape,
   INTAKE_BUCKET: z.string().min(1),
   MAX_VIDEO_BYTES: positiveInt.default(2 * 1024 ** 3),
+  INTAKE_SINGLE_PUT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(256 * 1024 ** 2)
+    .default(DEFAULT_SINGLE_PUT_MAX_BYTES),
   SWIFT_CONTAINER_PREFIX: z
     .string()
     .regex(/^[a-z0-9-]*$/)
@@ -34,6 +41,8 @@ export interface IntakeConfig {
   tableName: string;
   intakeBucket: string;
   maxVideoBytes: number;
+  /** Objects up to this size are sealed in memory and PUT once; larger ones stream to Swift as an SLO (0: all stream). */
+  singlePutMaxBytes: number;
   batchMaxItems: number;
   batchMaxBytes: number;
   containerPrefix: string;
@@ -62,6 +71,7 @@ export function parseIntakeConfig(env: Env): IntakeConfig {
     tableName: intake.TABLE_NAME,
     intakeBucket: intake.INTAKE_BUCKET,
     maxVideoBytes: intake.MAX_VIDEO_BYTES,
+    singlePutMaxBytes: intake.INTAKE_SINGLE_PUT_MAX_BYTES,
     batchMaxItems: intake.BATCH_MAX_ITEMS,
     batchMaxBytes: intake.BATCH_MAX_BYTES,
     containerPrefix: intake.SWIFT_CONTAINER_PREFIX,

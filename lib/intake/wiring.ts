@@ -22,7 +22,12 @@ export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Log
     swift: await swiftClientFromConfig(config.swift, secrets, log),
     keys: new JweKeyWrapper(masterKey),
     videoId: videoIdDeriver(masterKey),
-    limits: { maxVideoBytes: config.maxVideoBytes, batchMaxItems: config.batchMaxItems, batchMaxBytes: config.batchMaxBytes },
+    limits: {
+      maxVideoBytes: config.maxVideoBytes,
+      batchMaxItems: config.batchMaxItems,
+      batchMaxBytes: config.batchMaxBytes,
+      singlePutMaxBytes: config.singlePutMaxBytes,
+    },
     containerPrefix: config.containerPrefix,
     acceptedKinds: ['mp4'],
     convertDicom: config.dicom && dicomConversion({ ...config.dicom, masterKey }),

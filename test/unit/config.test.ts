@@ -32,6 +32,7 @@ describe('intake configuration', () => {
       tableName: 'radiomics',
       intakeBucket: 'intake',
       maxVideoBytes: 2 * 1024 ** 3,
+      singlePutMaxBytes: 16 * 1024 ** 2,
       batchMaxItems: 50,
       batchMaxBytes: 10 * 1024 ** 3,
       containerPrefix: '',
