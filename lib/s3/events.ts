@@ -9,6 +9,8 @@ export interface ObjectCreated {
   size: number;
   eTag?: string;
   versionId?: string;
+  /** Orders the events of one key (hex, compared after left-padding); s3rver sends a number. */
+  sequencer?: string;
   eventName: string;
 }
 
@@ -44,9 +46,15 @@ export function parseS3Record(record: unknown): ParsedRecord {
       size,
       eTag: typeof object.eTag === 'string' && object.eTag ? object.eTag.replace(/"/g, '') : undefined,
       versionId: typeof object.versionId === 'string' && object.versionId ? object.versionId : undefined,
+      sequencer: sequencerOf(object.sequencer),
       eventName,
     },
   };
+}
+
+function sequencerOf(value: unknown): string | undefined {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value.toString(16) : value;
+  return typeof text === 'string' && /^[0-9A-Fa-f]{1,64}$/.test(text) ? text : undefined;
 }
 
 export function s3Records(event: unknown): unknown[] {

@@ -16,6 +16,7 @@ describe('S3 event records', () => {
           size: 138843,
           eTag: '9b2cf535f27731c974343645a3985328',
           versionId: undefined,
+          sequencer: '0A1B2C3D4E5F678901',
           eventName: 'ObjectCreated:Put',
         },
       },
@@ -50,6 +51,20 @@ describe('S3 event records', () => {
       reason: 'malformed_event',
       detail: 'object key is not valid URL encoding',
     });
+  });
+
+  it("keeps the event's sequencer as hex (S3's string, s3rver's number), and drops anything else", () => {
+    const sequencerOf = (sequencer: unknown) => {
+      const parsed = parseS3Record({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'k', sequencer } } });
+      return parsed.ok ? parsed.object.sequencer : 'malformed';
+    };
+    expect([sequencerOf('0A1B2C3D4E5F678901'), sequencerOf(255), sequencerOf('zz'), sequencerOf(-1), sequencerOf(undefined)]).toEqual([
+      '0A1B2C3D4E5F678901',
+      'ff',
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('decodeS3Key is the inverse of the encoding S3 applies', () => {
