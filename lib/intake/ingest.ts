@@ -210,24 +210,32 @@ class Delivery {
     }
   }
 
+  /** Where GET /videos?source= finds this video: its key's digest, ordered by the event's sequencer. */
+  private videoSource() {
+    return { tenant: this.tenant, sourceKey: this.source.key, sequencer: this.source.sequencer, at: this.receivedAt };
+  }
+
   private async recordSealed(registration: Registration, sealedBytes: number, kind: MediaKind): Promise<IngestOutcome> {
     const { batch, startedAtMs } = registration;
     const at = this.now();
-    const recorded = await this.deps.store.recordSealed({
-      videoId: this.videoId,
-      tenant: this.tenant,
-      stage: 'sealed',
-      kind,
-      batchId: batch.batchId,
-      container: batch.container,
-      objectName: `${this.videoId}.mp4`,
-      bytes: this.source.size,
-      sealedBytes,
-      receivedAt: this.receivedAt,
-      sealedAt: at.toISOString(),
-      updatedAt: at.toISOString(),
-      sealStartedAtMs: startedAtMs,
-    });
+    const recorded = await this.deps.store.recordSealed(
+      {
+        videoId: this.videoId,
+        tenant: this.tenant,
+        stage: 'sealed',
+        kind,
+        batchId: batch.batchId,
+        container: batch.container,
+        objectName: `${this.videoId}.mp4`,
+        bytes: this.source.size,
+        sealedBytes,
+        receivedAt: this.receivedAt,
+        sealedAt: at.toISOString(),
+        updatedAt: at.toISOString(),
+        sealStartedAtMs: startedAtMs,
+      },
+      this.videoSource(),
+    );
     if (!recorded) return this.duplicateOf(registration, { uploaded: true });
     await Promise.all([
       this.deps.store.finishSeal(batch.batchId, this.videoId, { bytes: sealedBytes, atMs: at.getTime() }, startedAtMs),
@@ -249,16 +257,19 @@ class Delivery {
     kind?: MediaKind,
   ): Promise<IngestOutcome> {
     const at = this.now().toISOString();
-    const recorded = await this.deps.store.rejectVideo({
-      videoId: this.videoId,
-      tenant: this.tenant,
-      stage,
-      reason,
-      kind,
-      bytes: this.source.size,
-      receivedAt: this.receivedAt,
-      updatedAt: at,
-    });
+    const recorded = await this.deps.store.rejectVideo(
+      {
+        videoId: this.videoId,
+        tenant: this.tenant,
+        stage,
+        reason,
+        kind,
+        bytes: this.source.size,
+        receivedAt: this.receivedAt,
+        updatedAt: at,
+      },
+      this.videoSource(),
+    );
     if (!recorded) return this.duplicateOf(registration, { uploaded: false });
     if (registration)
       await this.deps.store.releaseSeal(registration.batch.batchId, this.videoId, this.source.size, registration.startedAtMs);

@@ -33,6 +33,7 @@ import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient }
 import { RetryableError } from '#lib/errors.js';
 import { batchIndexKeys, keys, videoIndexKeys } from './keys.js';
 import { getRow, type RowReader } from './rows.js';
+import { sourceIndexKeys, type VideoSource } from './source-lookup.js';
 import { isConditionFailure } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 
@@ -61,9 +62,9 @@ export interface BatchLimits {
 export interface IntakeStore {
   getVideo(videoId: string): Promise<IntakeVideo | undefined>;
   /** Records a sealed video unless it is recorded already (false). Its object must be in Swift. */
-  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }): Promise<boolean>;
+  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }, source?: VideoSource): Promise<boolean>;
   /** Records a rejection (or a superseded source) unless the video is recorded already (false). */
-  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }): Promise<boolean>;
+  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }, source?: VideoSource): Promise<boolean>;
   getOpenBatchId(tenant: string): Promise<string | undefined>;
   /** Points the tenant at `batchId` unless another batch is pointed at already; returns the winner. */
   pointOpenBatch(tenant: string, batchId: string): Promise<string>;
@@ -124,12 +125,12 @@ export class DynamoIntakeStore implements IntakeStore {
     return (await getRow<{ batchId: string }>(this.reader, keys.openBatch(tenant)))?.batchId;
   }
 
-  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }) {
+  recordSealed(video: IntakeVideo & { stage: 'sealed'; batchId: string; sealStartedAtMs: number }, source?: VideoSource) {
     return conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video) },
+          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video), ...(source ? sourceIndexKeys(source) : {}) },
           ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
           ExpressionAttributeValues: { ':sealing': 'sealing' },
         }),
@@ -137,12 +138,17 @@ export class DynamoIntakeStore implements IntakeStore {
     );
   }
 
-  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }) {
+  rejectVideo(video: VideoRecord & { stage: 'rejected' | 'superseded' }, source?: VideoSource) {
     return conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys({ ...video, batchId: undefined }) },
+          Item: {
+            ...keys.video(video.videoId),
+            ...video,
+            ...videoIndexKeys({ ...video, batchId: undefined }),
+            ...(source ? sourceIndexKeys(source) : {}),
+          },
           ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
           ExpressionAttributeValues: { ':sealing': 'sealing' },
         }),
