@@ -51,10 +51,13 @@ export function dicomConversion(options: DicomConversionOptions): DicomConversio
       yield* { [Symbol.asyncIterator]: () => iterator };
     };
     if (first.length < SNIFF || first.toString('latin1', 128, 132) !== 'DICM') {
-      const body = Readable.from((async function* () {
-        if (first.length) yield first;
-        yield* rest();
-      })(), { objectMode: false });
+      const body = Readable.from(
+        (async function* () {
+          if (first.length) yield first;
+          yield* rest();
+        })(),
+        { objectMode: false },
+      );
       return { ...object, body };
     }
     if (object.size > options.maxDicomBytes) {
