@@ -71,7 +71,7 @@ describe('serverless package (offline, no credentials)', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(table.GlobalSecondaryIndexes.map((i) => i.IndexName)).toEqual(['byBatch', 'active', 'byTenant']);
+    expect(table.GlobalSecondaryIndexes.map((i) => i.IndexName)).toEqual(['byBatch', 'active', 'byTenant', 'bySource']);
   });
 
   it('passes secrets only as SSM parameter names, never as values', () => {
