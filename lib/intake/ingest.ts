@@ -5,8 +5,12 @@
  * guards each: lib/store/intake-store.ts):
  *   register in the tenant's open batch ─┐
  *   read the object through the checks ──┴─► seal ─► PUT ─► record the video ─► finish the registration
- *                                                                              └► tag the source accepted
- * The registration and the S3 read run side by side; nothing reaches Swift before the registration holds.
+ *                                          └─► tag the source accepted ─────────────────┘
+ * The registration and the S3 read run side by side; nothing reaches Swift before the registration holds. An object
+ * read whole is tagged as soon as its read has passed the checks, alongside the PUT: its pinned read has just shown
+ * that the key holds it, and the tag names the video id, which does not depend on the seal's outcome (a failed
+ * seal is retried under the same id; a later rejection replaces the tags). A streamed object is tagged after its
+ * record, once the key is checked again.
  * Objects up to `singlePutMaxBytes` are read and sealed in memory and PUT as one object; larger ones stream to Swift
  * as an SLO in constant memory (lib/seal/sealed-upload.ts). Both read back as the same bytes.
  * The tenant's open batch and its unwrapped key are kept per warm container (./open-batches.ts, one per deps'
@@ -133,6 +137,7 @@ class Delivery {
     const { batch, key } = registration;
     const target = { container: batch.container, objectName: `${this.videoId}.mp4` };
     const delays = this.deps.uploadRetryDelaysMs ?? [500, 2000];
+    let tagging: Promise<void> | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         let plaintext: Plaintext | undefined;
@@ -142,6 +147,7 @@ class Delivery {
           let sealedBytes: number;
           let kind: MediaKind;
           if ('whole' in plaintext) {
+            tagging ??= observed(this.deps.objects.markAccepted(this.source, this.videoId, { readJustNow: true }));
             ({ sealedBytes } = await putSealed(this.deps.swift, target, key, plaintext.whole, this.signal));
             kind = plaintext.kind;
           } else {
@@ -160,8 +166,9 @@ class Delivery {
             }
             kind = plaintext.object.kind ?? plaintext.check.kind ?? 'mp4';
           }
-          return await this.recordSealed(registration, sealedBytes, kind);
+          return await this.recordSealed(registration, sealedBytes, kind, tagging);
         } catch (error) {
+          await settled(tagging);
           if (error instanceof SourceSuperseded) {
             return await this.recordUnsealed(
               'superseded',
@@ -215,7 +222,13 @@ class Delivery {
     return { tenant: this.tenant, sourceKey: this.source.key, sequencer: this.source.sequencer, at: this.receivedAt };
   }
 
-  private async recordSealed(registration: Registration, sealedBytes: number, kind: MediaKind): Promise<IngestOutcome> {
+  /** Records the seal, then finishes its registration alongside the source's tag (`tagging`, when it is under way). */
+  private async recordSealed(
+    registration: Registration,
+    sealedBytes: number,
+    kind: MediaKind,
+    tagging?: Promise<void>,
+  ): Promise<IngestOutcome> {
     const { batch, startedAtMs } = registration;
     const at = this.now();
     const recorded = await this.deps.store.recordSealed(
@@ -236,10 +249,13 @@ class Delivery {
       },
       this.videoSource(),
     );
-    if (!recorded) return this.duplicateOf(registration, { uploaded: true });
+    if (!recorded) {
+      await settled(tagging);
+      return this.duplicateOf(registration, { uploaded: true });
+    }
     await Promise.all([
       this.deps.store.finishSeal(batch.batchId, this.videoId, { bytes: sealedBytes, atMs: at.getTime() }, startedAtMs),
-      this.deps.objects.markAccepted(this.source, this.videoId),
+      tagging ?? this.deps.objects.markAccepted(this.source, this.videoId),
     ]);
     this.log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
     return { status: 'sealed', videoId: this.videoId, batchId: batch.batchId, sealedBytes };
@@ -320,6 +336,11 @@ class Delivery {
 function observed<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
+}
+
+/** Waits for a tag under way to land (or fail), so that no later tag of this delivery is overtaken by it. */
+async function settled(tagging: Promise<void> | undefined): Promise<void> {
+  await tagging?.catch(() => undefined);
 }
 
 async function discard(reading: Promise<Plaintext>): Promise<void> {

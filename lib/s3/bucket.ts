@@ -37,9 +37,10 @@ export interface IntakeObjects {
   markRejected(source: SourceRef, reason: string): Promise<void>;
   /**
    * Marks an accepted source with the id its results carry (`radiomics-video-id`), so that a hospital can tell
-   * which result belongs to which upload. Left untagged when the key holds another object by now.
+   * which result belongs to which upload. Left untagged when the key holds another object by now; `readJustNow`: the
+   * caller's pinned read has just confirmed that it does not, so no request asks again.
    */
-  markAccepted(source: SourceRef, videoId: string): Promise<void>;
+  markAccepted(source: SourceRef, videoId: string, options?: { readJustNow?: boolean }): Promise<void>;
 }
 
 export function createS3Client(options: {
@@ -93,14 +94,14 @@ export class S3IntakeObjects implements IntakeObjects {
     return this.tag(source, { 'radiomics-status': 'rejected', 'radiomics-reason': reason });
   }
 
-  markAccepted(source: SourceRef, videoId: string): Promise<void> {
-    return this.tag(source, { 'radiomics-status': 'accepted', 'radiomics-video-id': videoId });
+  markAccepted(source: SourceRef, videoId: string, options: { readJustNow?: boolean } = {}): Promise<void> {
+    return this.tag(source, { 'radiomics-status': 'accepted', 'radiomics-video-id': videoId }, options.readJustNow ?? false);
   }
 
   /** Replaces the event's object's tags; a key that holds another object by now, or none, is left alone. */
-  private async tag(source: SourceRef, tags: Record<string, string>): Promise<void> {
+  private async tag(source: SourceRef, tags: Record<string, string>, readJustNow = false): Promise<void> {
     try {
-      if (!source.versionId && source.eTag && !(await this.stillHolds(source))) return;
+      if (!source.versionId && source.eTag && !readJustNow && !(await this.stillHolds(source))) return;
       await this.s3.send(
         new PutObjectTaggingCommand({
           Bucket: source.bucket,

@@ -72,11 +72,11 @@ function crashingAfter<T extends object>(target: T, method: string, nth = 1): T 
 }
 
 describe('what a clip costs', () => {
-  it('one Swift PUT, three table writes and the S3 read and tag, once the tenant has an open batch', async () => {
+  it('one Swift PUT, three table writes, the S3 read and one tag (no HEAD), once the tenant has an open batch', async () => {
     await deliver(`cost/${CLIPS[0]}`, clip(CLIPS[0]));
     const before = snapshotCounts(h.requests);
     for (const name of CLIPS.slice(1, 6)) expect((await deliver(`cost/${name}`, clip(name))).summary.sealed).toBe(1);
-    expect(requestsBetween(before, h.requests)).toEqual({ swift: 5, table: 15, s3: 15 });
+    expect(requestsBetween(before, h.requests)).toEqual({ swift: 5, table: 15, s3: 10 });
     expect(h.requests.swiftCalls.putObject - (before.swiftCalls.putObject ?? 0)).toBe(5);
     expect(h.requests.tableCalls.UpdateCommand - before.tableCalls.UpdateCommand).toBe(10);
     expect(h.requests.tableCalls.PutCommand - before.tableCalls.PutCommand).toBe(5);
@@ -136,6 +136,7 @@ describe('a crash between any two steps loses nothing and counts the clip once',
     ['putting the sealed object', (deps) => ({ ...deps, swift: crashingAfter(deps.swift, 'putObject') })],
     ['recording the video', (deps) => ({ ...deps, store: crashingAfter(deps.store, 'recordSealed') })],
     ['finishing the registration', (deps) => ({ ...deps, store: crashingAfter(deps.store, 'finishSeal') })],
+    ['tagging the source, alongside the PUT', (deps) => ({ ...deps, objects: crashingAfter(deps.objects, 'markAccepted') })],
   ];
 
   it.each(steps)('after %s', async (step, crashing) => {
