@@ -10,6 +10,7 @@ import { startLocalDynamo, type LocalDynamo } from './dynamodb-local.js';
 import { startLocalS3, encodeS3EventKey, type LocalS3 } from './s3-local.js';
 import { createS3Client, S3IntakeObjects } from '#lib/s3/bucket.js';
 import { DynamoIntakeStore } from '#lib/store/intake-store.js';
+import type { SourceNameSealer } from '#lib/source-names.js';
 import { JweKeyWrapper } from '#lib/keys.js';
 import { videoIdDeriver } from '#lib/intake/video-id.js';
 import { createLogger } from '#lib/log.js';
@@ -46,9 +47,18 @@ export function decryptLikeTheOriginal(key: Buffer, sealed: Buffer): Buffer {
   return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
 }
 
-/** `singlePutMaxBytes`: objects up to it are sealed in memory and PUT once (0: every object streams as an SLO). */
+/**
+ * `singlePutMaxBytes`: objects up to it are sealed in memory and PUT once (0: every object streams as an SLO).
+ * `sourceNames`: the intake's store seals each source name onto its video row (SOURCE_NAME_KEY), as wired in the cloud.
+ */
 export async function startIntakeHarness(
-  options: { swiftUrl?: string; maxVideoBytes?: number; batchMaxItems?: number; singlePutMaxBytes?: number } = {},
+  options: {
+    swiftUrl?: string;
+    maxVideoBytes?: number;
+    batchMaxItems?: number;
+    singlePutMaxBytes?: number;
+    sourceNames?: SourceNameSealer;
+  } = {},
 ): Promise<IntakeHarness> {
   const services = loadServices();
   const dynamo = await startLocalDynamo({ tableName: 'radiomics' });
@@ -68,7 +78,7 @@ export async function startIntakeHarness(
   const logLines: string[] = [];
   const deps: IntakeDeps = {
     objects: new S3IntakeObjects(intakeS3),
-    store: new DynamoIntakeStore(countedDocumentClient(dynamo.doc, requests), 'radiomics'),
+    store: new DynamoIntakeStore(countedDocumentClient(dynamo.doc, requests), 'radiomics', { sourceNames: options.sourceNames }),
     swift: countedSwift(swift, requests),
     keys,
     videoId: videoIdDeriver(masterKey),

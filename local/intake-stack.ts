@@ -83,6 +83,8 @@ export async function startIntakeStack(options: { log?: (line: string) => void; 
     SWIFT_USER: services.swift.user,
     SWIFT_KEY_FILE: secretFile('swift-key', () => services.swift.key),
     MASTER_KEY_FILE: secretFile('master-key', () => randomBytes(32).toString('base64')),
+    // the intake seals each upload's name with it, and the status API (local/stack.ts) opens it for features.csv
+    SOURCE_NAME_KEY_FILE: secretFile('source-name-key', () => randomBytes(32).toString('base64')),
     LOG_LEVEL: 'warn',
     // CloudWatch picks EMF records out of Lambda's stdout; locally they would only bury the progress display
     POWERTOOLS_METRICS_DISABLED: 'true',

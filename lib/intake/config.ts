@@ -55,6 +55,8 @@ export interface IntakeConfig {
   aws: AwsSettings;
   swift: SwiftSettings;
   masterKey: SecretRef;
+  /** SOURCE_NAME_KEY: each video row keeps its source name sealed under it (lib/source-names.ts); absent: no name. */
+  sourceNameKey?: SecretRef;
 }
 
 function dueTimerSettings(batchFunctionArn?: string, schedulerRoleArn?: string): IntakeConfig['dueTimer'] {
@@ -82,6 +84,7 @@ export function parseIntakeConfig(env: Env): IntakeConfig {
     aws: parseAwsSettings(env),
     swift: parseSwiftSettings(env),
     masterKey: secret(env, 'MASTER_KEY')!,
+    sourceNameKey: secret(env, 'SOURCE_NAME_KEY', false),
   });
 }
 

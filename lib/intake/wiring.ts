@@ -5,6 +5,7 @@ import { decodeMasterKey, JweKeyWrapper } from '#lib/keys.js';
 import { createLogger, type Logger } from '#lib/log.js';
 import { createS3Client, S3IntakeObjects } from '#lib/s3/bucket.js';
 import { createSecretSource } from '#lib/secrets.js';
+import { sourceNameSealer } from '#lib/source-names.js';
 import { DynamoIntakeStore } from '#lib/store/intake-store.js';
 import { swiftClientFromConfig } from '#lib/swift/from-config.js';
 import { videoIdDeriver } from './video-id.js';
@@ -16,9 +17,10 @@ export async function buildIntakeDeps(config: IntakeConfig, options: { log?: Log
   const log = options.log ?? createLogger({ function: 'intake' }, { level: config.logLevel });
   const secrets = createSecretSource(ssmParameters(config.aws));
   const masterKey = decodeMasterKey(await secrets.read(config.masterKey, 'MASTER_KEY'));
+  const sourceNames = config.sourceNameKey && sourceNameSealer(await secrets.read(config.sourceNameKey, 'SOURCE_NAME_KEY'));
   return {
     objects: new S3IntakeObjects(createS3Client({ region: config.aws.region, endpoint: config.aws.s3Endpoint })),
-    store: new DynamoIntakeStore(documentClient(config.aws), config.tableName),
+    store: new DynamoIntakeStore(documentClient(config.aws), config.tableName, { sourceNames }),
     swift: await swiftClientFromConfig(config.swift, secrets, log),
     keys: new JweKeyWrapper(masterKey),
     videoId: videoIdDeriver(masterKey),

@@ -1,6 +1,8 @@
 /**
  * One record per clip of a job, from the downloaded files and the status API: what features.csv and report.html
- * are made of. A clip the job lists as failed without any file still gets a record (stage and reason only).
+ * are made of. A clip the job lists as failed without any file still gets a record (stage and reason only). The
+ * source is the caller's (`radiomics results --source`) or else the API's answer for the clip, which names the
+ * upload only to its own tenant.
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,6 +84,7 @@ export async function clipRecords(
       record.stage = video.stage;
       record.reason = video.reason;
       record.route ??= video.route ?? null;
+      record.source ??= video.source ?? null;
     } catch (error) {
       if (!(error instanceof StatusApiError && error.status === 404)) throw error;
     }

@@ -33,6 +33,8 @@ export interface JobDetail {
 
 export interface VideoView {
   video_id: string;
+  /** What the caller's tenant uploaded: the object key or a PACS instance's SOPInstanceUID (null when unknown). */
+  source?: string | null;
   stage: string;
   reason: string | null;
   batch_id: string | null;

@@ -1,6 +1,7 @@
 /**
  * Configuration of sync-status and status-api, parsed once from the environment (lib/config.ts helpers).
- * Secrets only by reference: TEMPURL_KEY_FILE|_SSM, AUTH_HS256_SECRET_FILE|_SSM, Swift credentials.
+ * Secrets only by reference: TEMPURL_KEY_FILE|_SSM, AUTH_HS256_SECRET_FILE|_SSM, SOURCE_NAME_KEY_FILE|_SSM, Swift
+ * credentials.
  */
 import { z } from 'zod';
 import {
@@ -113,6 +114,8 @@ export interface ApiConfig {
   tableName: string;
   auth: JwtSettings;
   results: { tempUrlKey: SecretRef; ttlSecs: number; maxLinks: number };
+  /** SOURCE_NAME_KEY, the intake's: a video's answer gives its tenant the source name; absent: `source` is null. */
+  sourceNameKey?: SecretRef;
   pageRefreshSecs: number;
   swift: SwiftSettings;
   logLevel: LogLevel;
@@ -125,6 +128,7 @@ export function parseApiConfig(env: Env): ApiConfig {
     tableName: c.TABLE_NAME,
     auth: jwtSettings(env, c, { issuer: c.AUTH_ISSUER, audience: c.AUTH_AUDIENCE }),
     results: { tempUrlKey: secret(env, 'TEMPURL_KEY')!, ttlSecs: c.RESULTS_TEMPURL_TTL_SECS, maxLinks: c.RESULTS_MAX_LINKS },
+    sourceNameKey: secret(env, 'SOURCE_NAME_KEY', false),
     pageRefreshSecs: c.PAGE_REFRESH_SECS,
     swift: parseSwiftSettings(env),
     logLevel: c.LOG_LEVEL,

@@ -4,7 +4,8 @@
  * A new video takes three writes in the common case (its tenant's open batch known to the container):
  *   1. `joinBatch`     batch row: inflight[v] = startedAtMs, claims += 1, claimedBytes += size
  *                      IF state = open AND v not in flight AND (claims = 0 OR (claims < maxItems AND claimedBytes <= maxBytes − size))
- *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs
+ *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs, its source
+ *                      object's index entry and, with a source-name sealer, its sealed name (source-lookup.ts)
  *                      IF the row does not exist (or is a `sealing` row of an older intake)         — after its object is in Swift
  *   3. `finishSeal`    batch row: remove inflight[v], sealedItems += 1, sealedBytes += n
  *                      IF inflight[v] = sealStartedAtMs
@@ -32,8 +33,9 @@
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
 import { batchIndexKeys, keys, videoIndexKeys } from './keys.js';
+import type { SourceNameSealer } from '#lib/source-names.js';
 import { getRow, type RowReader } from './rows.js';
-import { sourceIndexKeys, type VideoSource } from './source-lookup.js';
+import { sourceAttributes, type VideoSource } from './source-lookup.js';
 import { isConditionFailure } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 
@@ -106,11 +108,17 @@ function registrationValue(nowMs: number): number {
 export class DynamoIntakeStore implements IntakeStore {
   private readonly reader: RowReader;
 
+  /** `sourceNames`: seals each video's source name onto its row and keys its index entry (lib/source-names.ts). */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly options: { sourceNames?: SourceNameSealer } = {},
   ) {
     this.reader = { doc, tableName, consistent: true };
+  }
+
+  private sourceOf(videoId: string, source: VideoSource | undefined) {
+    return source ? sourceAttributes(videoId, source, this.options.sourceNames) : {};
   }
 
   getVideo(videoId: string) {
@@ -130,7 +138,7 @@ export class DynamoIntakeStore implements IntakeStore {
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video), ...(source ? sourceIndexKeys(source) : {}) },
+          Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video), ...this.sourceOf(video.videoId, source) },
           ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
           ExpressionAttributeValues: { ':sealing': 'sealing' },
         }),
@@ -147,7 +155,7 @@ export class DynamoIntakeStore implements IntakeStore {
             ...keys.video(video.videoId),
             ...video,
             ...videoIndexKeys({ ...video, batchId: undefined }),
-            ...(source ? sourceIndexKeys(source) : {}),
+            ...this.sourceOf(video.videoId, source),
           },
           ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
           ExpressionAttributeValues: { ':sealing': 'sealing' },

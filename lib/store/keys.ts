@@ -9,8 +9,9 @@
  *                                                                                   byTenant: TENANT#<tenant>#BATCHES / <createdAt>#<batchId>
  *   TENANT#<tenant> / OPEN_BATCH              the tenant's open batch pointer
  *   TENANT#<tenant>#REFUSALS / <at>#<random>  one PACS refusal (lib/store/refusals.ts)
- *   (a video row also carries)                                                    bySource: SOURCE#<tenant>#<sha256(key)> / <sequencer>#<at>
- *                                                                                   the source object's videos, latest last (lib/store/source-lookup.ts)
+ *   (a video row also carries)                                                    bySource: SOURCE#<tenant>#<digest(key)> / <sequencer>#<at>
+ *                                                                                   the source object's videos, latest last (lib/store/source-lookup.ts);
+ *                                                                                   digest: HMAC under SOURCE_NAME_KEY, or SHA-256 without
  */
 import type { BatchRecord, VideoRecord } from './records.js';
 

@@ -14,6 +14,8 @@ export interface VideoRecord {
   bytes?: number;
   sealedBytes?: number;
   reason?: string;
+  /** The source object's key, sealed under SOURCE_NAME_KEY (lib/source-names.ts); only its tenant's answers open it. */
+  sourceName?: string;
   receivedAt: string;
   sealedAt?: string;
   updatedAt: string;

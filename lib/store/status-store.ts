@@ -14,6 +14,7 @@ import { ACTIVE_JOBS, INDEX, keys, LEAVE_ACTIVE, partitions } from './keys.js';
 import { decodeBatchCursor, encodeBatchCursor } from './page-cursor.js';
 import type { BatchRecord, JobState, VideoRecord } from './records.js';
 import { getBatch, getVideo, type RowReader } from './rows.js';
+import type { SourceNameSealer } from '#lib/source-names.js';
 import { videoIdOfSource } from './source-lookup.js';
 import { isConditionFailure, stripKeys } from './table.js';
 
@@ -62,9 +63,11 @@ export interface JobStatusStore {
 export class DynamoJobStatusStore implements JobStatusStore {
   private readonly rows: RowReader;
 
+  /** `sourceNames`: the key the intake filed source objects under (lib/store/source-lookup.ts), if it had one. */
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly options: { sourceNames?: SourceNameSealer } = {},
   ) {
     this.rows = { doc, tableName };
   }
@@ -102,7 +105,7 @@ export class DynamoJobStatusStore implements JobStatusStore {
   }
 
   videoIdOfSource(tenant: string, sourceKey: string) {
-    return videoIdOfSource(this.rows, tenant, sourceKey);
+    return videoIdOfSource(this.rows, tenant, sourceKey, this.options.sourceNames);
   }
 
   async batchItemIds(batchId: string) {

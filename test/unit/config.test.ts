@@ -270,6 +270,21 @@ describe('shared fragments', () => {
     ).toEqual({ ...DEFAULT_SYNC_SETTINGS, concurrency: 4 });
   });
 
+  it('SOURCE_NAME_KEY is optional and one reading for the intake and the status API: a file or an SSM parameter', () => {
+    for (const parseConfig of [parseIntakeConfig, (env: Record<string, string | undefined>) => parseApiConfig({ ...api, ...env })]) {
+      expect(parseConfig(base).sourceNameKey).toBeUndefined();
+      expect(parseConfig({ ...base, SOURCE_NAME_KEY_SSM: '' }).sourceNameKey).toBeUndefined();
+      expect(parseConfig({ ...base, SOURCE_NAME_KEY_FILE: '/run/secrets/source-name-key' }).sourceNameKey).toEqual({
+        file: '/run/secrets/source-name-key',
+        ssm: undefined,
+      });
+      expect(parseConfig({ ...base, SOURCE_NAME_KEY_SSM: '/trustworthy-radiomics/dev/source-name-key' }).sourceNameKey).toEqual({
+        file: undefined,
+        ssm: '/trustworthy-radiomics/dev/source-name-key',
+      });
+    }
+  });
+
   it('one LOG_LEVEL rule for every function', () => {
     for (const parseConfig of [parseIntakeConfig, (env: Record<string, string | undefined>) => parseApiConfig({ ...api, ...env })]) {
       expect(() => parseConfig({ ...base, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL is invalid/);

@@ -6,7 +6,7 @@
  *   GET /jobs             the tenant's jobs, newest first: ?limit=1..100 (20) &cursor=<opaque>
  *   GET /jobs/{id}        one job with progress, errors and results links (TempURLs)
  *   GET /batches/{id}     one batch
- *   GET /videos/{id}      one video's stage
+ *   GET /videos/{id}      one video's stage, and its source name (the tenant's own upload; lib/source-names.ts)
  *   GET /videos?source=<key> | ?sop=<SOPInstanceUID>  the video of the latest object uploaded under that key (or
  *                         of that PACS instance), found through the intake's lookup row (lib/store/source-lookup.ts)
  *   GET /videos/{id}/analysis  the video's `<id>.json` (named features, per-frame rows, label block), as stored
@@ -23,7 +23,9 @@ import { InvalidCursor } from '#lib/store/page-cursor.js';
 import type { JobStatusStore } from '#lib/store/status-store.js';
 import type { RefusalLog } from '#lib/store/refusals.js';
 import { isDicomUid } from '#lib/dicom/uid.js';
-import { dicomKeyOf } from '#lib/pacs/instance-key.js';
+import { dicomKeyOf, sopInstanceUidOf } from '#lib/pacs/instance-key.js';
+import type { SourceNameSealer } from '#lib/source-names.js';
+import type { VideoRecord } from '#lib/store/records.js';
 import { refusalText } from '#lib/pacs/refusal-reasons.js';
 import { statusPage } from './page.js';
 import { batchView, jobDetailView, jobSummaryView, videoView } from './views.js';
@@ -35,6 +37,8 @@ export interface ApiDeps {
   swift: SwiftStore;
   results: { tempUrlKey: string; ttlSecs: number; maxLinks: number };
   pageRefreshSecs: number;
+  /** Opens the source names the intake sealed onto video rows (SOURCE_NAME_KEY); absent: `source` is null. */
+  sourceNames?: SourceNameSealer;
   log: Logger;
   refusals?: RefusalLog;
   now?: () => number;
@@ -181,7 +185,21 @@ async function videoAnswer(videoId: string | undefined, tenant: string, deps: Ap
   const video = videoId === undefined ? undefined : await deps.store.getVideo(videoId);
   if (!video || video.tenant !== tenant) throw notFound('video');
   const batch = video.batchId ? await deps.store.getBatch(video.batchId) : undefined;
-  return json(200, await videoView(video, batch?.tenant === tenant ? batch : undefined, deps.swift, signal));
+  return json(200, await videoView(video, batch?.tenant === tenant ? batch : undefined, deps.swift, signal, sourceOf(video, deps)));
+}
+
+/**
+ * What the tenant uploaded as this video (the caller owns it: checked before): the object key, or a PACS
+ * instance's SOPInstanceUID. Null without a sealed name, or when it does not open under the key configured.
+ */
+function sourceOf(video: VideoRecord, deps: ApiDeps): string | null {
+  if (!video.sourceName || !deps.sourceNames) return null;
+  const key = deps.sourceNames.open(video.sourceName, { tenant: video.tenant, videoId: video.videoId });
+  if (key === undefined) {
+    deps.log.warn('source name does not open', { videoId: video.videoId });
+    return null;
+  }
+  return sopInstanceUidOf(video.tenant, key) ?? key;
 }
 
 /** S3 caps a key at 1024 bytes of UTF-8. */

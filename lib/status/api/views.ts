@@ -1,7 +1,7 @@
 /**
  * The API's response bodies, built from table rows (and, for a job's results and a video's `done`, the
  * results container). Only allow-listed fields leave: never wrapped keys, workload or sealed-object URLs,
- * container or original object names, Redis addresses.
+ * container names, Redis addresses; a video's original object name only opened, for its own tenant.
  */
 import type { BatchRecord, JobState, VideoRecord } from '#lib/store/records.js';
 import type { SwiftStore } from '#lib/swift/index.js';
@@ -143,10 +143,18 @@ export async function videoStage(
   return { stage: 'failed', reason: outcome.reason ?? 'no_result' };
 }
 
-export async function videoView(video: VideoRecord, batch: BatchRecord | undefined, swift: SwiftStore, signal?: AbortSignal) {
+/** `source`: the upload's key or SOPInstanceUID, opened for its own tenant (lib/status/api/router.ts), else null. */
+export async function videoView(
+  video: VideoRecord,
+  batch: BatchRecord | undefined,
+  swift: SwiftStore,
+  signal?: AbortSignal,
+  source: string | null = null,
+) {
   const { stage, reason } = await videoStage(video, batch, swift, signal);
   return {
     video_id: video.videoId,
+    source,
     route: video.kind === 'dicom' ? 'pacs' : 's3',
     stage,
     reason,
