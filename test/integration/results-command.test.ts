@@ -4,12 +4,18 @@
  * tenants apart.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '#bin/commands/results.js';
 import { CSV_COLUMNS } from '#lib/results/features-csv.js';
 import { parseClipAnalysis } from '#lib/results/analysis.js';
+import { dicomKeyOf } from '#lib/pacs/instance-key.js';
+import { sourceNameSealer } from '#lib/source-names.js';
+import { recordSourceLookup } from '#lib/store/source-lookup.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
+import { localStatusApi } from '#test/support/local-status-api.js';
 import { startResultsRig, type ResultsRig } from '#test/support/results-rig.js';
 
 let rig: ResultsRig;
@@ -35,10 +41,10 @@ function sink() {
   };
 }
 
-async function results(args: string[], tenant = 'hospital-a') {
+async function results(args: string[], tenant = 'hospital-a', apiUrl = rig.api.url) {
   const out = sink();
   const err = sink();
-  const code = await run([...args, '--api', rig.api.url, '--token', await rig.token(tenant)], {}, out, err);
+  const code = await run([...args, '--api', apiUrl, '--token', await rig.token(tenant)], {}, out, err);
   return { code, out: out.text, err: err.text };
 }
 
@@ -110,6 +116,43 @@ describe('radiomics results', () => {
     expect(unknown.err).toBe(foreign.err);
     expect(() => readFileSync(join(dir, 'foreign', 'features.csv'))).toThrow();
   }, 60_000);
+
+  it("fills each clip's source from the status API where the intake sealed its name (SOURCE_NAME_KEY)", async () => {
+    const sourceNames = sourceNameSealer(randomBytes(32).toString('base64'));
+    const uid = '1.2.826.0.1.3680043.8.498.16017';
+    const sources = ['hospital-a/ward 3/zz last, by name.mp4', dicomKeyOf('hospital-a', uid), 'hospital-a/failed.mp4'];
+    for (const [i, sourceKey] of sources.entries())
+      await recordSourceLookup(
+        { doc: rig.status.dynamo.doc, tableName: 'radiomics' },
+        { tenant: 'hospital-a', sourceKey, videoId: rig.videoIds[i], at: new Date().toISOString() },
+        sourceNames,
+      );
+    const named = await localStatusApi(new DynamoJobStatusStore(rig.status.dynamo.doc, 'radiomics', { sourceNames }), rig.swift, {
+      sourceNames,
+    });
+    try {
+      const outDir = join(dir, 'named');
+      expect((await results([rig.batchId, '--out', outDir], 'hospital-a', named.url)).code).toBe(0);
+      const text = readFileSync(join(outDir, 'features.csv'), 'utf8');
+      const rows = text.trimEnd().split('\r\n').slice(1);
+      // the uploads in source order (the SOPInstanceUID is the PACS instance's source), each row's first cells exact
+      const cells = [
+        `${rig.videoIds[1]},${uid},s3,done,`,
+        `${rig.videoIds[2]},hospital-a/failed.mp4,s3,failed,`,
+        `${rig.videoIds[0]},"hospital-a/ward 3/zz last, by name.mp4",s3,done,`,
+      ];
+      expect(rows.map((row, i) => row.slice(0, cells[i].length))).toEqual(cells);
+      const report = readFileSync(join(outDir, 'report.html'), 'utf8');
+      expect(report).toContain('zz last, by name');
+      expect(report).toContain(uid);
+      // the same job through an API without the key names nothing
+      const unnamed = join(dir, 'unnamed');
+      expect((await results([rig.batchId, '--out', unnamed])).code).toBe(0);
+      expect(csvRows(join(unnamed, 'features.csv')).map((row) => row[1])).toEqual(['source', '', '', '']);
+    } finally {
+      await named.close();
+    }
+  }, 120_000);
 
   it('names an output path it cannot write into, and exits 1', async () => {
     const { code, err } = await results([rig.batchId, '--out', join('/proc', 'version', 'out')]);
