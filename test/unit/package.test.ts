@@ -85,6 +85,28 @@ describe('serverless package (offline, no credentials)', () => {
     }
   });
 
+  it('reads the source-name key only where sourceNameKey is on (off by default): the intake and the status API, each role that one parameter', () => {
+    expect(template.Conditions.HasSourceNameKey).toEqual({ 'Fn::Equals': ['off', 'on'] });
+    const whenOn = (value: unknown) => ({ 'Fn::If': ['HasSourceNameKey', value, { Ref: 'AWS::NoValue' }] });
+    const parameter = `arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/trustworthy-radiomics/dev/source-name-key`;
+    for (const [fn, role] of [
+      ['IntakeLambdaFunction', 'IntakeRole'],
+      ['StatusDashapiLambdaFunction', 'StatusApiRole'],
+    ]) {
+      expect(template.Resources[fn].Properties.Environment.Variables.SOURCE_NAME_KEY_SSM).toEqual(
+        whenOn('/trustworthy-radiomics/dev/source-name-key'),
+      );
+      const ssm = template.Resources[role].Properties.Policies[0].PolicyDocument.Statement.find((s) =>
+        actionsOf(s).includes('ssm:GetParameter'),
+      );
+      expect(ssm?.Resource).toContainEqual(whenOn({ 'Fn::Sub': parameter }));
+    }
+    const readers = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && 'SOURCE_NAME_KEY_SSM' in (r.Properties.Environment?.Variables ?? {}))
+      .map(([name]) => name);
+    expect(readers.sort()).toEqual(['IntakeLambdaFunction', 'StatusDashapiLambdaFunction']);
+  });
+
   it('runs the batch closer every minute, one at a time, from its own zip', () => {
     expect(template.Resources.BatchEventsRuleSchedule1.Properties.ScheduleExpression).toBe('rate(1 minute)');
     const fn = template.Resources.BatchLambdaFunction.Properties;
