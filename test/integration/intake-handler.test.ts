@@ -9,6 +9,7 @@ import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
 import { startLocalS3, encodeS3EventKey, type LocalS3 } from '#local/s3-local.js';
 import { invokeAsync } from '#local/lambda-local.js';
 import { createS3Client } from '#lib/s3/bucket.js';
+import { sourceNameSealer } from '#lib/source-names.js';
 import { DynamoIntakeStore } from '#lib/store/intake-store.js';
 import { loadServices } from '#local/service-endpoints.js';
 
@@ -24,6 +25,7 @@ beforeAll(async () => {
   secrets = mkdtempSync(join(tmpdir(), 'secrets-'));
   writeFileSync(join(secrets, 'master-key'), randomBytes(32).toString('base64'));
   writeFileSync(join(secrets, 'swift-key'), services.swift.key);
+  writeFileSync(join(secrets, 'source-name-key'), randomBytes(32).toString('base64'));
   Object.assign(process.env, {
     TABLE_NAME: 'radiomics',
     INTAKE_BUCKET: 'intake',
@@ -37,6 +39,7 @@ beforeAll(async () => {
     SWIFT_USER: services.swift.user,
     SWIFT_KEY_FILE: join(secrets, 'swift-key'),
     MASTER_KEY_FILE: join(secrets, 'master-key'),
+    SOURCE_NAME_KEY_FILE: join(secrets, 'source-name-key'),
     SWIFT_CONTAINER_PREFIX: `h${randomBytes(3).toString('hex')}-`,
     LOG_LEVEL: 'warn',
   });
@@ -49,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('functions/intake.handler', () => {
-  it('seals an uploaded clip end to end from its environment alone', async () => {
+  it('seals an uploaded clip end to end from its environment alone, its name sealed under SOURCE_NAME_KEY', async () => {
     const client = createS3Client({ region: 'eu-west-1', endpoint: s3.endpoint, credentials: s3.credentials });
     const put = await client.send(new PutObjectCommand({ Bucket: 'intake', Key: 'demo/a b+c.mp4', Body: CLIP }));
     const { handler } = await import('#functions/intake.js');
@@ -64,6 +67,8 @@ describe('functions/intake.handler', () => {
     const outcome = result.result.outcomes[0] as { videoId: string };
     const video = await new DynamoIntakeStore(dynamo.doc, 'radiomics').getVideo(outcome.videoId);
     expect(video).toMatchObject({ stage: 'sealed', tenant: 'demo', sealedBytes: CLIP.length + 28 });
+    const sourceNames = sourceNameSealer(readFileSync(join(secrets, 'source-name-key'), 'utf8'));
+    expect(sourceNames.open(video!.sourceName!, { tenant: 'demo', videoId: outcome.videoId })).toBe('demo/a b+c.mp4');
     client.destroy();
   });
 });

@@ -4,12 +4,15 @@
  * results and TempURLs, and a local JWKS. Every response is checked against openapi/status-api.yaml.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createLogger } from '#lib/log.js';
+import { sourceNameSealer } from '#lib/source-names.js';
 import { keys, tenantBatchKeys } from '#lib/store/keys.js';
+import { recordSourceLookup } from '#lib/store/source-lookup.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';
@@ -38,6 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'status-api-'));
   writeFileSync(join(dir, 'tempurl-key'), TEMPURL_KEY);
   writeFileSync(join(dir, 'swift-key'), services.swift.key);
+  writeFileSync(join(dir, 'source-name-key'), randomBytes(32).toString('base64'));
   Object.assign(process.env, {
     TABLE_NAME: 'radiomics',
     DYNAMODB_ENDPOINT: rig.dynamo.endpoint,
@@ -55,6 +59,7 @@ beforeAll(async () => {
     SWIFT_AUTH_URL: services.swift.authUrl,
     SWIFT_USER: services.swift.user,
     SWIFT_KEY_FILE: join(dir, 'swift-key'),
+    SOURCE_NAME_KEY_FILE: join(dir, 'source-name-key'),
     LOG_LEVEL: 'error',
   });
   const { handler } = await import('#functions/status-api.js');
@@ -254,6 +259,22 @@ describe('status-api: routes within the tenant', () => {
     expect(await stageOf(completed.videoIds[2])).toEqual(['failed', 'analysis_failed']);
     expect(await stageOf(stoppedJob)).toEqual(['failed', 'job_stopped']);
     expect(await stageOf(rejected)).toEqual(['failed', 'not_mp4']);
+  });
+
+  it('GET /videos/{id} and ?source= name the upload to its own tenant under the SOURCE_NAME_KEY configured', async () => {
+    const sourceNames = sourceNameSealer(readFileSync(join(dir, 'source-name-key'), 'utf8'));
+    const sourceKey = 'hospital-a/named upload.mp4';
+    const [videoId] = completed.videoIds;
+    const at = new Date().toISOString();
+    const table = { doc: rig.dynamo.doc, tableName: 'radiomics' };
+    expect(await recordSourceLookup(table, { tenant: 'hospital-a', sourceKey, videoId, at }, sourceNames)).toBe(true);
+    const byId = await get(`/videos/${videoId}`);
+    assertContract('/videos/{id}', 200, byId.body);
+    expect(byId.body).toMatchObject({ video_id: videoId, source: sourceKey, stage: 'done' });
+    expect((await get(`/videos?source=${encodeURIComponent(sourceKey)}`)).body).toEqual(byId.body);
+    const other = await get(`/videos/${videoId}`, await kit.rs({ tenant: 'hospital-b' }));
+    expect(other).toMatchObject({ status: 404, body: { error: 'not_found', message: 'no such video' } });
+    expect(other.text).not.toContain('named upload');
   });
 
   it("another tenant's job, batch and video answer 404 exactly like unknown ids", async () => {
