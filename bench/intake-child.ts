@@ -9,6 +9,9 @@
  *
  * `clips`: one warm process (as a warm Lambda) ingesting the sample clips round after round, interleaved with a
  * plain copy of the same bytes through the same services; at concurrency 1 clip by clip, above it round by round.
+ * The plain copy streams the GET's body into the PUT; a second baseline, the whole-read copy (GET read whole, then
+ * one PUT of the buffer, as the original tutorial's upload did), has the I/O shape a single sealed PUT must have:
+ * AES-GCM's tag, which precedes the ciphertext, is known only once the whole object is read.
  * Requests are counted by wrapping the clients the intake is given (the Swift store's methods, the DynamoDB
  * document client's `send`, an S3 middleware). Prints one JSON line per concurrency.
  */
@@ -71,6 +74,9 @@ export interface ClipsFigures {
   clips_per_s_sealed: number;
   clips_per_s_plain: number;
   ratio_vs_plain_copy: number;
+  /** The whole-read copy: S3 GET read whole, then one Swift PUT of the buffer (the single sealed PUT's I/O shape). */
+  per_clip_ms_whole_read_copy: number;
+  ratio_vs_whole_read_copy: number;
   swift_requests_per_clip: number;
   table_requests_per_clip: number;
   s3_requests_per_clip: number;
@@ -164,6 +170,12 @@ async function sealOne(deps: IntakeDeps, object: ClipObject): Promise<void> {
   if (outcome.status !== 'sealed') throw new Error(`bench object was not sealed: ${JSON.stringify(outcome)}`);
 }
 
+async function copyWhole(s3: S3Client, swift: SwiftStore, container: string, object: ClipObject): Promise<void> {
+  const answer = await s3.send(new GetObjectCommand({ Bucket: args.bucket, Key: object.key }));
+  const body = await answer.Body!.transformToByteArray();
+  await swift.putObject(container, `whole-${randomBytes(6).toString('hex')}`, body);
+}
+
 async function copyPlain(s3: S3Client, swift: SwiftStore, container: string, object: ClipObject): Promise<void> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: args.bucket, Key: object.key }));
   await swift.putObject(container, `plain-${randomBytes(6).toString('hex')}`, answer.Body as NodeJS.ReadableStream as never, {
@@ -205,6 +217,7 @@ async function runClips(run: ClipsRun): Promise<void> {
 
     const sealedSecs: number[] = [];
     const plainSecs: number[] = [];
+    const wholeSecs: number[] = [];
     let sealedRequests = { swift: 0, table: 0, s3: 0 };
     const countSealed = async (work: () => Promise<number>) => {
       const at = { ...counts };
@@ -220,17 +233,21 @@ async function runClips(run: ClipsRun): Promise<void> {
       if (concurrency === 1) {
         // clip by clip, the plain copy of each clip right before its sealed ingest
         let plain = 0;
+        let whole = 0;
         let sealed = 0;
         for (const [i, object] of copies.entries()) {
           plain += await timedPool([run.originals[i]], 1, (original) => copyPlain(s3, client, plainContainer, original));
+          whole += await timedPool([run.originals[i]], 1, (original) => copyWhole(s3, client, plainContainer, original));
           timing = true;
           sealed += await countSealed(() => timedPool([object], 1, (copy) => sealOne(deps, copy)));
           timing = false;
         }
         plainSecs.push(plain);
+        wholeSecs.push(whole);
         sealedSecs.push(sealed);
       } else {
         plainSecs.push(await timedPool(run.originals, concurrency, (object) => copyPlain(s3, client, plainContainer, object)));
+        wholeSecs.push(await timedPool(run.originals, concurrency, (object) => copyWhole(s3, client, plainContainer, object)));
         sealedSecs.push(await countSealed(() => timedPool(copies, concurrency, (object) => sealOne(deps, object))));
       }
     }
@@ -238,6 +255,7 @@ async function runClips(run: ClipsRun): Promise<void> {
     const perRound = measured[0].length;
     const sealedRoundSecs = median(sealedSecs);
     const plainRoundSecs = median(plainSecs);
+    const wholeRoundSecs = median(wholeSecs);
     const figures: ClipsFigures = {
       case: 'clips',
       concurrency,
@@ -248,6 +266,8 @@ async function runClips(run: ClipsRun): Promise<void> {
       clips_per_s_sealed: round(perRound / sealedRoundSecs, 1),
       clips_per_s_plain: round(perRound / plainRoundSecs, 1),
       ratio_vs_plain_copy: round(plainRoundSecs / sealedRoundSecs),
+      per_clip_ms_whole_read_copy: round((wholeRoundSecs / perRound) * 1000, 1),
+      ratio_vs_whole_read_copy: round(wholeRoundSecs / sealedRoundSecs),
       swift_requests_per_clip: round(sealedRequests.swift / clips, 2),
       table_requests_per_clip: round(sealedRequests.table / clips, 2),
       s3_requests_per_clip: round(sealedRequests.s3 / clips, 2),

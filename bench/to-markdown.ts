@@ -38,7 +38,53 @@ function cell(value: unknown): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-/** The rows as a Markdown table, then the long texts every row shares, then `measured` in italics. */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Rows of different shapes (a bench's cases measuring different things) as separate tables: a row starts a new one
+ * when it shares fewer than half of its plain columns with the table so far.
+ */
+function groupByShape(rows: readonly BenchRow[], omitted: readonly string[]): BenchRow[][] {
+  const groups: Array<{ columns: Set<string>; rows: BenchRow[] }> = [];
+  for (const row of rows) {
+    const columns = Object.keys(row).filter((key) => !omitted.includes(key) && !isRecord(row[key]));
+    const current = groups.at(-1);
+    if (current && columns.filter((key) => current.columns.has(key)).length * 2 >= columns.length) {
+      for (const key of columns) current.columns.add(key);
+      current.rows.push(row);
+    } else {
+      groups.push({ columns: new Set(columns), rows: [row] });
+    }
+  }
+  return groups.map((group) => group.rows);
+}
+
+/** One table; a nested object (per-call timings) becomes a line under it, named by the row's first two cells. */
+function shapeTable(rows: readonly BenchRow[], omitted: readonly string[]): string[] {
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))].filter((key) => !omitted.includes(key));
+  const columns = keys.filter((key) => rows.some((row) => row[key] !== undefined && !isRecord(row[key])));
+  const lines = [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${columns.map((key) => cell(row[key])).join(' | ')} |`),
+  ];
+  const nested = rows.flatMap((row) =>
+    Object.entries(row)
+      .filter(([key, value]) => !omitted.includes(key) && isRecord(value))
+      .map(([key, value]) => {
+        const label = columns
+          .slice(0, 2)
+          .map((column) => `${column} ${cell(row[column])}`)
+          .join(', ');
+        const entries = Object.entries(value as Record<string, unknown>).map(([name, figure]) => `${name} ${cell(figure)}`);
+        return `${key} (${label}): ${entries.join(', ')}`;
+      }),
+  );
+  if (nested.length > 0) lines.push('', ...nested);
+  return lines;
+}
+
+/** The rows as Markdown tables (one per shape), then the long texts every row shares, then `measured` in italics. */
 function benchTable(rows: readonly BenchRow[], measured: string): string {
   const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const shared = keys.filter((key) => {
@@ -46,12 +92,7 @@ function benchTable(rows: readonly BenchRow[], measured: string): string {
     const [only] = values;
     return values.size === 1 && typeof only === 'string' && only.length > LONG_TEXT;
   });
-  const columns = keys.filter((key) => !shared.includes(key));
-  const lines = [
-    `| ${columns.join(' | ')} |`,
-    `|${columns.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| ${columns.map((key) => cell(row[key])).join(' | ')} |`),
-  ];
+  const lines = groupByShape(rows, shared).flatMap((group, index) => [...(index > 0 ? [''] : []), ...shapeTable(group, shared)]);
   if (shared.length > 0) lines.push('', ...shared.map((key) => `${key}: ${cell(rows[0][key])}`));
   lines.push('', `_${measured}_`);
   return lines.join('\n');

@@ -1,6 +1,6 @@
 /**
  * Closes due batches and carries each through to a submitted Asperathos job, one recorded step at a time:
- *   1. close a full or old batch (no new seal can join it) and wait for its in-flight seals,
+ *   1. close a full, old or quiet batch (no new seal can join it) and wait for its in-flight seals,
  *   2. write workload.txt (one sealed-object URL per line, ending with \n) to the batch's container,
  *   3. HW mode: provision the Palaemon session holding the key (idempotent: an existing session of ours is reused),
  *   4. post the kubejobs job, guarded by a submit claim so overlapping runs never post twice,
@@ -11,7 +11,7 @@ import { WORKLOAD_OBJECT, workloadText } from '#lib/contract.js';
 import { RejectedInput, RetryableError } from '#lib/errors.js';
 import { errorFields, type Logger } from '#lib/log.js';
 import type { KeyWrapper } from '#lib/keys.js';
-import type { BatchStore } from '#lib/store/batch-store.js';
+import type { BatchStore, RecordedSeal, SealedVideo } from '#lib/store/batch-store.js';
 import { activeJobKeys, LEAVE_ACTIVE } from '#lib/store/keys.js';
 import type { IntakeStore } from '#lib/store/intake-store.js';
 import type { BatchRecord } from '#lib/store/records.js';
@@ -26,7 +26,7 @@ export interface BatchSettings {
   maxItems: number;
   maxBytes: number;
   maxAgeSecs: number;
-  /** Close a batch this long after the last video joined it or finished sealing, with none in flight (0: never). */
+  /** Close a batch this long after the last video joined it, once none is still being sealed (0: never). */
   quietSecs: number;
   /** An in-flight seal older than this is abandoned (its intake died); default 20 minutes, beyond Lambda's 15. */
   staleSealSecs: number;
@@ -47,6 +47,9 @@ export interface BatchDeps {
   log: Logger;
   now?: () => Date;
 }
+
+/** What settling a batch's registrations needs. */
+export type SettleDeps = Pick<BatchDeps, 'batches' | 'intake' | 'log'> & { settings: Pick<BatchSettings, 'staleSealSecs'> };
 
 export type BatchStep = 'open' | 'waiting_for_seals' | 'empty' | 'submitted' | 'submitting_elsewhere' | 'failed' | 'retry_later';
 
@@ -108,19 +111,34 @@ async function advanceBatch(
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ batchId: initial.batchId, tenant: initial.tenant });
   let batch = initial;
+  let settledWhileOpen = false;
+  let settlesWhileClosing = 0;
   for (;;) {
     switch (batch.state) {
       case 'open': {
-        if (!isDue(batch, deps.settings, now(), force)) return { step: 'open' };
+        if (!isDue(batch, deps.settings, now(), force)) {
+          if (settledWhileOpen || !isQuietByTime(batch, deps.settings, now())) return { step: 'open' };
+          settledWhileOpen = true;
+          if ((await settleInflight(batch, deps, now())) > 0) return { step: 'open' };
+          break;
+        }
         await deps.batches.transition(batch.batchId, 'open', 'closing', { closingAt: now().toISOString() });
         await deps.intake.clearOpenBatch(batch.tenant, batch.batchId);
         log.info('batch closed', { claims: batch.claims });
         break;
       }
       case 'closing': {
-        const waiting = await settleInflight(batch, deps, now());
-        if (waiting > 0) return { step: 'waiting_for_seals' };
+        if (Object.keys(batch.inflight ?? {}).length > 0) {
+          if (settlesWhileClosing++ > 1) return { step: 'waiting_for_seals' };
+          const waiting = await settleInflight(batch, deps, now());
+          if (waiting > 0) return { step: 'waiting_for_seals' };
+          break;
+        }
         const written = await writeWorkload(batch, deps, now(), signal);
+        if (written === undefined) {
+          log.info('waiting for the index to list every sealed video', { sealedItems: batch.sealedItems });
+          return { step: 'waiting_for_seals' };
+        }
         if (written === 0) {
           await deps.batches.transition(batch.batchId, 'closing', 'empty', { ...LEAVE_ACTIVE });
           log.info('batch closed with nothing sealed');
@@ -161,18 +179,39 @@ function isDue(batch: BatchRecord, settings: BatchSettings, now: Date, force: bo
 }
 
 function isQuiet(batch: BatchRecord, settings: BatchSettings, now: Date): boolean {
-  if (settings.quietSecs <= 0 || Object.keys(batch.inflight ?? {}).length > 0) return false;
+  return isQuietByTime(batch, settings, now) && Object.keys(batch.inflight ?? {}).length === 0;
+}
+
+/** No video has joined for the quiet period: the batch is quiet once its registrations are settled. */
+function isQuietByTime(batch: BatchRecord, settings: BatchSettings, now: Date): boolean {
+  if (settings.quietSecs <= 0 || batch.claims === 0) return false;
   const lastActivityMs = batch.lastActivityMs ?? Date.parse(batch.createdAt);
   return now.getTime() - lastActivityMs >= settings.quietSecs * 1000;
 }
 
-/** Ends abandoned seals (counting those that did finish); returns how many are still genuinely in flight. */
-async function settleInflight(batch: BatchRecord, deps: BatchDeps, now: Date): Promise<number> {
+/**
+ * Settles the batch's registrations by its video rows: one whose seal is recorded in this batch is counted (the
+ * intake leaves that to the closer), one whose video went elsewhere or was refused is dropped, an abandoned one
+ * (its intake died) is dropped; returns how many are still being sealed. The batch's sealed rows come from one
+ * query, and their registrations are counted a write per 25; only the rest are read one by one (consistently: a
+ * row just recorded may not be in the index yet).
+ */
+export async function settleInflight(batch: BatchRecord, deps: SettleDeps, now: Date): Promise<number> {
+  const entries = Object.entries(batch.inflight ?? {});
+  if (entries.length === 0) return 0;
+  const sealedHere = new Map<string, SealedVideo>();
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.batches.sealedVideos(batch.batchId, cursor);
+    for (const video of page.videos) sealedHere.set(video.videoId, video);
+    cursor = page.cursor;
+  } while (cursor);
+  const recorded: RecordedSeal[] = [];
   let waiting = 0;
-  for (const [videoId, startedAtMs] of Object.entries(batch.inflight ?? {})) {
-    const video = await deps.intake.getVideo(videoId);
-    if (video?.stage === 'sealed' && video.batchId === batch.batchId) {
-      await deps.intake.finishSeal(batch.batchId, videoId, { bytes: video.sealedBytes ?? 0 });
+  for (const [videoId, startedAtMs] of entries) {
+    const video: SealedVideo | undefined = sealedHere.get(videoId) ?? (await deps.intake.getVideo(videoId));
+    if (video?.stage === 'sealed' && video.batchId === batch.batchId && (video.sealStartedAtMs ?? startedAtMs) === startedAtMs) {
+      recorded.push({ videoId, startedAtMs, bytes: video.sealedBytes ?? 0 });
     } else if (video && video.batchId !== batch.batchId) {
       await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
     } else if (now.getTime() - startedAtMs > deps.settings.staleSealSecs * 1000) {
@@ -182,10 +221,15 @@ async function settleInflight(batch: BatchRecord, deps: BatchDeps, now: Date): P
       waiting++;
     }
   }
+  await deps.batches.countSeals(batch.batchId, recorded);
   return waiting;
 }
 
-async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, signal?: AbortSignal): Promise<number> {
+/**
+ * Lists the batch's sealed videos in its workload; undefined while the index lists fewer than the batch counted
+ * (every counted seal is a row sealed in this batch, and a row reaches the index a moment after it is written).
+ */
+async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, signal?: AbortSignal): Promise<number | undefined> {
   const names: string[] = [];
   let cursor: Record<string, unknown> | undefined;
   do {
@@ -193,6 +237,7 @@ async function writeWorkload(batch: BatchRecord, deps: BatchDeps, now: Date, sig
     for (const video of page.videos) if (video.objectName) names.push(video.objectName);
     cursor = page.cursor;
   } while (cursor);
+  if (names.length < (batch.sealedItems ?? 0)) return undefined;
   if (names.length === 0) return 0;
   names.sort();
   const expiresAtSec = Math.floor(now.getTime() / 1000) + (deps.settings.links.kind === 'tempurl' ? deps.settings.links.ttlSecs : 0);

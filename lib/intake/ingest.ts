@@ -1,11 +1,12 @@
 /**
  * Ingests one intake object: validate, seal with the tenant's open-batch key, put it in Swift, record it.
  *
- * A clip costs one S3 read, one Swift PUT and three table writes (the flow, its invariants and the write that
- * guards each: lib/store/intake-store.ts):
+ * A clip costs one S3 read, one S3 tag, one Swift PUT and two table writes (the flow, its invariants and the write
+ * that guards each: lib/store/intake-store.ts):
  *   register in the tenant's open batch ─┐
- *   read the object through the checks ──┴─► seal ─► PUT ─► record the video ─► finish the registration
- *                                          └─► tag the source accepted ─────────────────┘
+ *   read the object through the checks ──┴─► seal ─► PUT ─► record the video ─┐
+ *                                          └─► tag the source accepted ───────┴─► done
+ * The registration stays in flight until the batch closer counts it from the video's row (lib/batch/close.ts).
  * The registration and the S3 read run side by side; nothing reaches Swift before the registration holds. An object
  * read whole is tagged as soon as its read has passed the checks, alongside the PUT: its pinned read has just shown
  * that the key holds it, and the tag names the video id, which does not depend on the seal's outcome (a failed
@@ -86,6 +87,8 @@ interface Registration {
   batch: BatchRecord;
   key: Buffer;
   startedAtMs: number;
+  /** Found in flight already: an earlier delivery's, which may have recorded the video by now. */
+  adopted: boolean;
 }
 
 /** The plaintext, in memory (`whole`) or still to be streamed through its checks during the upload. */
@@ -133,6 +136,9 @@ class Delivery {
     } catch (error) {
       await discard(reading);
       throw error;
+    }
+    if (registration.adopted && (await this.recordedAlready(registration, reading))) {
+      return this.duplicateOf(registration, { uploaded: false });
     }
     const { batch, key } = registration;
     const target = { container: batch.container, objectName: `${this.videoId}.mp4` };
@@ -198,6 +204,23 @@ class Delivery {
     }
   }
 
+  /**
+   * Whether the video is recorded already under a registration this delivery adopted (a duplicate delivered before
+   * the closer counted the seal): it is then settled by that record, with no second upload.
+   */
+  private async recordedAlready(registration: Registration, reading: Promise<Plaintext>): Promise<boolean> {
+    try {
+      if (!(await this.deps.store.getVideo(this.videoId))) return false;
+    } catch (error) {
+      registration.key.fill(0);
+      await discard(reading);
+      throw error;
+    }
+    registration.key.fill(0);
+    await discard(reading);
+    return true;
+  }
+
   /** Opens the event's object (DICOM converted); reads it into memory through `check` when it is small enough. */
   private async readPlaintext(check: MediaCheck): Promise<Plaintext> {
     const opened = await this.deps.objects.open(this.source, this.signal);
@@ -222,7 +245,10 @@ class Delivery {
     return { tenant: this.tenant, sourceKey: this.source.key, sequencer: this.source.sequencer, at: this.receivedAt };
   }
 
-  /** Records the seal, then finishes its registration alongside the source's tag (`tagging`, when it is under way). */
+  /**
+   * Records the seal and sees the source tagged (`tagging`, when it is under way). The registration stays in flight:
+   * the batch closer counts it from the row, so no further write delays the clip (lib/store/intake-store.ts).
+   */
   private async recordSealed(
     registration: Registration,
     sealedBytes: number,
@@ -253,10 +279,7 @@ class Delivery {
       await settled(tagging);
       return this.duplicateOf(registration, { uploaded: true });
     }
-    await Promise.all([
-      this.deps.store.finishSeal(batch.batchId, this.videoId, { bytes: sealedBytes, atMs: at.getTime() }, startedAtMs),
-      tagging ?? this.deps.objects.markAccepted(this.source, this.videoId),
-    ]);
+    await (tagging ?? this.deps.objects.markAccepted(this.source, this.videoId));
     this.log.info('sealed', { batchId: batch.batchId, kind, sealedBytes });
     return { status: 'sealed', videoId: this.videoId, batchId: batch.batchId, sealedBytes };
   }
@@ -388,7 +411,7 @@ async function joinOpenBatch(tenant: string, videoId: string, bytes: number, dep
       if (joined.outcome === 'registered' && joined.nowFull && batches.drop(tenant, batch.batchId)) {
         await deps.store.clearOpenBatch(tenant, batch.batchId);
       }
-      return { batch, key, startedAtMs: joined.startedAtMs };
+      return { batch, key, startedAtMs: joined.startedAtMs, adopted: joined.outcome === 'already_registered' };
     }
     key.fill(0);
     if (batches.drop(tenant, batch.batchId)) await deps.store.clearOpenBatch(tenant, batch.batchId);

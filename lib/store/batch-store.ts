@@ -14,11 +14,24 @@ import { ACTIVE_BATCHES, INDEX, keys, partitions } from './keys.js';
 import { isConditionFailure, stripKeys } from './table.js';
 import type { BatchRecord, VideoRecord } from './records.js';
 
+/** A video recorded sealed in a batch: `sealStartedAtMs` names the registration its seal relied on. */
+export type SealedVideo = VideoRecord & { sealStartedAtMs?: number };
+
+/** A registration the closer counts from its video's row. */
+export interface RecordedSeal {
+  videoId: string;
+  startedAtMs: number;
+  bytes: number;
+}
+
+/** How many registrations one conditional write counts at most (each adds a condition and a REMOVE). */
+const SEALS_PER_WRITE = 25;
+
 export interface BatchStore {
   /** Open and in-progress batches, oldest first, a page at a time. */
   activeBatches(limit: number, cursor?: Record<string, unknown>): Promise<{ batches: BatchRecord[]; cursor?: Record<string, unknown> }>;
   /** Sealed videos of a batch, a page at a time. */
-  sealedVideos(batchId: string, cursor?: Record<string, unknown>): Promise<{ videos: VideoRecord[]; cursor?: Record<string, unknown> }>;
+  sealedVideos(batchId: string, cursor?: Record<string, unknown>): Promise<{ videos: SealedVideo[]; cursor?: Record<string, unknown> }>;
   /** Moves `state` from `from` to `to`, setting `fields`; false when another run got there first. */
   transition(
     batchId: string,
@@ -36,6 +49,11 @@ export interface BatchStore {
   ): Promise<boolean>;
   /** Drops an abandoned in-flight seal, only if it is still the one seen (same start time). */
   dropInflight(batchId: string, videoId: string, startedAtMs: number): Promise<boolean>;
+  /**
+   * Ends recorded seals' registrations and counts them (sealedItems, sealedBytes), each only if it is still the one
+   * seen; returns how many were counted. Many per write; one by one where a write's condition fails.
+   */
+  countSeals(batchId: string, seals: readonly RecordedSeal[]): Promise<number>;
 }
 
 export class DynamoBatchStore implements BatchStore {
@@ -73,7 +91,7 @@ export class DynamoBatchStore implements BatchStore {
       ExpressionAttributeValues: { ':batch': partitions.batchVideos(batchId), ':sealed': 'sealed' },
       ExclusiveStartKey: cursor,
     });
-    return { videos: (answer.Items ?? []).map((item) => stripKeys<VideoRecord>(item)), cursor: answer.LastEvaluatedKey };
+    return { videos: (answer.Items ?? []).map((item) => stripKeys<SealedVideo>(item)), cursor: answer.LastEvaluatedKey };
   }
 
   async transition(
@@ -122,6 +140,42 @@ export class DynamoBatchStore implements BatchStore {
           Key: keys.batch(batchId),
           UpdateExpression: expression,
           ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw new RetryableError('table write failed', { cause: error });
+    }
+  }
+
+  async countSeals(batchId: string, seals: readonly RecordedSeal[]) {
+    let counted = 0;
+    for (let start = 0; start < seals.length; start += SEALS_PER_WRITE) {
+      const chunk = seals.slice(start, start + SEALS_PER_WRITE);
+      if (await this.countTogether(batchId, chunk)) counted += chunk.length;
+      else if (chunk.length > 1) for (const seal of chunk) if (await this.countTogether(batchId, [seal])) counted++;
+    }
+    return counted;
+  }
+
+  private async countTogether(batchId: string, seals: readonly RecordedSeal[]) {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':items': seals.length, ':bytes': seals.reduce((sum, seal) => sum + seal.bytes, 0) };
+    seals.forEach((seal, i) => {
+      names[`#v${i}`] = seal.videoId;
+      values[`:s${i}`] = seal.startedAtMs;
+    });
+    const slots = seals.map((_, i) => i);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.batch(batchId),
+          UpdateExpression: `REMOVE ${slots.map((i) => `inflight.#v${i}`).join(', ')} ADD sealedItems :items, sealedBytes :bytes`,
+          ConditionExpression: slots.map((i) => `inflight.#v${i} = :s${i}`).join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),

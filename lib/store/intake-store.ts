@@ -1,29 +1,29 @@
 /**
  * What the intake needs from the table: conditional single-item writes (dynalite has no transactions).
  *
- * A new video takes three writes in the common case (its tenant's open batch known to the container):
- *   1. `joinBatch`     batch row: inflight[v] = startedAtMs, claims += 1, claimedBytes += size
+ * A new video takes two writes in the common case (its tenant's open batch known to the container):
+ *   1. `joinBatch`     batch row: inflight[v] = startedAtMs, claims += 1, claimedBytes += size, lastActivityMs = now
  *                      IF state = open AND v not in flight AND (claims = 0 OR (claims < maxItems AND claimedBytes <= maxBytes − size))
- *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs, its source
- *                      object's index entry and, with a source-name sealer, its sealed name (source-lookup.ts)
+ *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs
  *                      IF the row does not exist (or is a `sealing` row of an older intake)         — after its object is in Swift
- *   3. `finishSeal`    batch row: remove inflight[v], sealedItems += 1, sealedBytes += n
- *                      IF inflight[v] = sealStartedAtMs
- * There is no video row before the seal: `recordSealed` failing is what says "duplicate" (then, and only then, the
- * row is read).
+ * The registration then stays in flight until the batch closer counts it from the row (lib/batch/close.ts
+ * `settleInflight`: one index query per batch, then `countSeals`, a write per 25 registrations: remove inflight[v],
+ * sealedItems += 1, sealedBytes += n, IF inflight[v] = the row's sealStartedAtMs). There is no video row before the
+ * seal: `recordSealed` failing is what says "duplicate" (then, and only then, the row is read).
  *
  * Invariants, and the write that guards each:
  * - **Idempotent under duplicate and concurrent deliveries** (one sealed object, one video row, counted once):
  *   `recordSealed`'s condition lets exactly one delivery record the video, and a recorded video never changes batch.
- *   Every delivery that registered but did not record settles its own registration once the video's fate is fixed
- *   in its row: the registration the row names (`sealStartedAtMs`) is counted (`finishSeal`), any other is
- *   released (`releaseSeal`: claims −1, claimedBytes −size); both are conditional on inflight[v] holding that very
- *   registration, so each registration is settled exactly once. A loser's object in another batch is deleted.
+ *   Every registration is settled exactly once, conditionally on inflight[v] still holding that very registration:
+ *   the one the row names (`sealStartedAtMs`) is counted (by the closer, or `finishSeal` by a duplicate delivery
+ *   that adopted it), any other is released (`releaseSeal`: claims −1, claimedBytes −size). A delivery that adopts
+ *   a registration (`already_registered`) whose video is recorded settles it without uploading again. A loser's
+ *   object in another batch is deleted.
  * - **Nothing lost in a crash between any two steps**: a registration stays in flight until it is settled, so the
  *   closer waits for it; the retry finds it (`joinBatch` answers `already_registered` with its startedAtMs) and goes
- *   on under it; a recorded but unfinished video is counted by the retry or by the closer (lib/batch/close.ts reads
- *   the row of each in-flight video). The video row is written only after its object is in Swift, and before the
- *   registration ends, so the closer never writes a workload without a recorded video of its batch.
+ *   on under it. The video row is written only after its object is in Swift, so a row the closer counts always has
+ *   its object, and the closer writes the workload only once inflight is empty and the index lists as many sealed
+ *   rows as the batch counted.
  * - **Batch caps**: `joinBatch`'s condition on claims and claimedBytes (the first video is always admitted).
  * - **No video sealed with a closed batch's key**: `joinBatch` requires state = open, the closer's open → closing is
  *   conditional on the same row, and the closer writes the workload only once inflight is empty; a cached open batch

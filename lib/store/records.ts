@@ -32,11 +32,12 @@ export interface BatchRecord {
   createdAt: string;
   claims: number;
   claimedBytes: number;
+  /** Seals counted by the closer (lib/batch/close.ts settles the registrations when the batch closes or is quiet). */
   sealedItems: number;
   sealedBytes: number;
-  /** videoId → epoch ms at which its seal started; the closer waits for this to empty. */
+  /** videoId → its registration (epoch ms at which its seal started), until the closer settles it. */
   inflight: Record<string, number>;
-  /** Epoch ms of the last video to join the batch or finish sealing into it (the quiet-period close). */
+  /** Epoch ms of the last video to join the batch (the quiet-period close). */
   lastActivityMs?: number;
   closingAt?: string;
   items?: number;

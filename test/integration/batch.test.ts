@@ -226,27 +226,30 @@ describe('batch: SIM mode', () => {
     }
   });
 
-  it('a quiet batch closes before its window: only once no seal is in flight and none finished for quietSecs', async () => {
+  it('a quiet batch closes before its window: once no video joined for quietSecs and none is still being sealed', async () => {
     let clock = Date.now();
     const { h, deps, batchId } = await sealedBatch('SIM', { now: () => new Date(clock) }, { quietSecs: 30 }, CLIPS.slice(0, 1));
+    const late = 'f'.repeat(32);
     try {
-      const sealedAt = (await h.store.getBatch(batchId))!.lastActivityMs!;
-      expect(Math.abs(sealedAt - Date.now())).toBeLessThan(60_000);
-      clock = sealedAt + 29_999;
+      const joinedAt = (await h.store.getBatch(batchId))!.lastActivityMs!;
+      expect(Math.abs(joinedAt - Date.now())).toBeLessThan(60_000);
+      clock = joinedAt + 29_999;
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
-      expect(await h.store.registerSeal(batchId, 'f'.repeat(32), 10, { maxItems: 50, maxBytes: 1 << 30 }, sealedAt + 20_000)).toBe(
-        'registered',
-      );
-      expect((await h.store.getBatch(batchId))!.lastActivityMs).toBe(sealedAt + 20_000);
-      clock = sealedAt + 60_000;
-      // a seal in flight keeps the batch open however long it has been quiet
+      expect(await h.store.registerSeal(batchId, late, 10, { maxItems: 50, maxBytes: 1 << 30 }, joinedAt + 20_000)).toBe('registered');
+      expect((await h.store.getBatch(batchId))!.lastActivityMs).toBe(joinedAt + 20_000);
+      clock = joinedAt + 49_999;
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
-      expect(await h.store.finishSeal(batchId, 'f'.repeat(32), { bytes: 10, atMs: sealedAt + 40_000 })).toBe(true);
-      clock = sealedAt + 69_999;
+      clock = joinedAt + 60_000;
+      // a seal still in flight keeps the batch open however long it has been quiet; the recorded one is counted
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('open');
-      clock = sealedAt + 70_000;
+      const waiting = (await h.store.getBatch(batchId))!;
+      expect(waiting).toEqual(expect.objectContaining({ state: 'open', claims: 2, sealedItems: 1 }));
+      expect(Object.keys(waiting.inflight)).toEqual([late]);
+      expect(await h.store.releaseSeal(batchId, late, 10, waiting.inflight[late])).toBe(true);
       expect((await closeDueBatches(deps)).steps[batchId]).toBe('submitted');
-      expect(await h.store.getBatch(batchId)).toMatchObject({ state: 'submitted', items: 1, sealedItems: 2 });
+      expect(await h.store.getBatch(batchId)).toEqual(
+        expect.objectContaining({ state: 'submitted', items: 1, claims: 1, sealedItems: 1, inflight: {} }),
+      );
     } finally {
       await h.close();
     }

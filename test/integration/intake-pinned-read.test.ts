@@ -11,6 +11,7 @@ import { ingestS3Event } from '#lib/intake/event-loop.js';
 import { createS3Client, S3IntakeObjects, SourceSuperseded } from '#lib/s3/bucket.js';
 import { startIntakeHarness, decryptLikeTheOriginal, BUCKET, type IntakeHarness } from '#local/intake-harness.js';
 import { loadServices } from '#local/service-endpoints.js';
+import { settledBatch } from '#test/support/settled-batch.js';
 
 const VIDEOS = new URL('../../../shared/samples/videos/', import.meta.url);
 const CLIP_A = readFileSync(new URL('VH020213M4_001418_20160407T115216.MP4', VIDEOS));
@@ -46,8 +47,8 @@ describe('intake: pinned reads', () => {
     expect(second).toMatchObject({ records: 1, sealed: 1, superseded: 0 });
     const outcome = second.outcomes[0];
     if (outcome.status !== 'sealed') throw new Error(`not sealed: ${JSON.stringify(outcome)}`);
-    const batch = await h.store.getBatch(outcome.batchId);
-    expect(batch).toMatchObject({ sealedItems: 1, inflight: {} });
+    const batch = await settledBatch(h, outcome.batchId);
+    expect(batch).toEqual(expect.objectContaining({ claims: 1, sealedItems: 1, inflight: {} }));
     expect(await h.swift.headObject(batch!.container, `${videoA}.mp4`)).toBeNull();
     const sealed = await h.swift.getObjectBytes(batch!.container, `${outcome.videoId}.mp4`);
     expect(decryptLikeTheOriginal(await h.batchKey(outcome.batchId), sealed).equals(CLIP_B)).toBe(true);

@@ -200,6 +200,7 @@ describe('status-api: routes within the tenant', () => {
       batch_id: completed.batchId,
       state: 'completed',
       items: 3,
+      joined_items: 3,
       sealed_items: 3,
       created_at: '2026-01-01T00:00:03.000Z',
       closing_at: null,

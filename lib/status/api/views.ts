@@ -105,6 +105,7 @@ export function batchView(batch: BatchRecord) {
     batch_id: batch.batchId,
     state: batch.state,
     items: orNull(batch.items),
+    joined_items: batch.claims ?? 0,
     sealed_items: batch.sealedItems ?? 0,
     created_at: batch.createdAt,
     closing_at: orNull(batch.closingAt),

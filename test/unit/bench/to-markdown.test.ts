@@ -55,6 +55,39 @@ describe('bench/to-markdown.ts', () => {
     expect(after.endsWith('<!-- /bench:intake -->\n\n<!-- bench:batch -->\nkept\n<!-- /bench:batch -->\n')).toBe(true);
   });
 
+  it('puts rows of another shape in a table of their own, and nested figures on a line under their table', () => {
+    const input = [
+      JSON.stringify({
+        case: 'clips',
+        concurrency: 1,
+        per_clip_ms: 30,
+        ratio: 0.5,
+        calls: { 's3.open': 6, 'table.put': 2.5 },
+        baseline: BASELINE,
+      }),
+      JSON.stringify({ case: 'clips', concurrency: 8, per_clip_ms: 18, ratio: 0.6, baseline: BASELINE }),
+      JSON.stringify({ case: '1GiB', bytes: 1073741824, runs: 3, sealed_s: 7.4, ratio: 0.93, baseline: BASELINE }),
+    ].join('\n');
+    const { status, doc } = toMarkdown(['intake'], '<!-- bench:intake -->\n<!-- /bench:intake -->\n', input);
+    expect(status).toBe(0);
+    expect(doc.split('\n').slice(1, 15)).toEqual([
+      '| case | concurrency | per_clip_ms | ratio |',
+      '|---|---|---|---|',
+      '| clips | 1 | 30 | 0.5 |',
+      '| clips | 8 | 18 | 0.6 |',
+      '',
+      'calls (case clips, concurrency 1): s3.open 6, table.put 2.5',
+      '',
+      '| case | bytes | runs | sealed_s | ratio |',
+      '|---|---|---|---|---|',
+      '| 1GiB | 1073741824 | 3 | 7.4 | 0.93 |',
+      '',
+      `baseline: ${BASELINE}`,
+      '',
+      expect.stringMatching(/^_npm run bench -- intake, /),
+    ]);
+  });
+
   it('leaves the document as it was when no JSON line came (exit 1)', () => {
     const doc = '<!-- bench:intake -->\nold\n<!-- /bench:intake -->\n';
     const { status, stderr, doc: after } = toMarkdown(['intake'], doc, '> npm banner only\n');
