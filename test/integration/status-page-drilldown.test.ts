@@ -1,15 +1,22 @@
 /**
  * The status page's drill-down in real headless Chromium over the real status API, Swift and dynalite: a job's
- * clips with stage, reason and working result links, a clip's plots from `videos/{id}/analysis`, human-readable
- * times, paging past 100 jobs, the "how to get a token" line; the strict CSP holds (no console errors).
+ * clips with stage, reason and working result links, named by their source as text (a hostile name creates no
+ * element), a clip's plots from `videos/{id}/analysis`, human-readable times, paging past 100 jobs, the "how to
+ * get a token" line; the strict CSP holds (no console errors).
  * Screenshot: test-artifacts/status-page-drilldown.png.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
 import { keys, tenantBatchKeys } from '#lib/store/keys.js';
+import { dicomKeyOf } from '#lib/pacs/instance-key.js';
+import { sourceNameSealer } from '#lib/source-names.js';
+import { recordSourceLookup } from '#lib/store/source-lookup.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
+import { localStatusApi } from '#test/support/local-status-api.js';
 import { parseClipAnalysis } from '#lib/results/analysis.js';
 import { launchChromium, type HeadlessChromium } from '#test/support/chromium.js';
 import { REPO_ROOT } from '#local/service-endpoints.js';
@@ -29,12 +36,12 @@ afterAll(async () => {
   await rig?.close();
 });
 
-async function openPage(tenant: string): Promise<{ page: Page; errors: string[] }> {
+async function openPage(tenant: string, apiUrl = rig.api.url): Promise<{ page: Page; errors: string[] }> {
   const page = await chromium.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`${rig.api.url}/`);
+  await page.goto(`${apiUrl}/`);
   await page.fill('#token', await rig.token(tenant));
   await page.click('button[type=submit]');
   return { page, errors };
@@ -72,6 +79,8 @@ describe('status page drill-down in Chromium', () => {
     await page.waitForSelector(`#clips tr[data-video="${done1}"][data-stage="done"]`, { timeout: 30_000 });
     await page.waitForSelector(`#clips tr[data-video="${failed}"][data-stage="failed"]`, { timeout: 30_000 });
     expect(await page.locator(`#clips tr[data-video="${failed}"] td`).nth(2).textContent()).toBe('analysis_failed');
+    // an API without SOURCE_NAME_KEY names no clip: each is shown by its video id
+    expect(await page.locator('#clips td.clip-name').allTextContents()).toEqual([done0, done1, failed]);
     expect(await page.locator(`#clips tr[data-video="${failed}"] a`).allTextContents()).toEqual(['error']);
     const clip = page.locator(`#clips tr[data-video="${done0}"]`);
     expect(await clip.locator('a').allTextContents()).toEqual(['json', 'zip']);
@@ -95,6 +104,43 @@ describe('status page drill-down in Chromium', () => {
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
     await page.close();
+  }, 120_000);
+
+  it('names each clip by its source as text, never as markup, and by its video id where it has none', async () => {
+    const sourceNames = sourceNameSealer(randomBytes(32).toString('base64'));
+    const [named, pacs, unnamed] = rig.videoIds;
+    const hostile = 'hospital-a/ward 3/<img src=x onerror="document.body.dataset.pwned=1">scan.mp4';
+    const uid = '1.2.826.0.1.3680043.8.498.16020';
+    for (const [videoId, sourceKey] of [
+      [named, hostile],
+      [pacs, dicomKeyOf('hospital-a', uid)],
+    ])
+      await recordSourceLookup(
+        { doc: rig.status.dynamo.doc, tableName: 'radiomics' },
+        { tenant: 'hospital-a', sourceKey, videoId, at: new Date().toISOString() },
+        sourceNames,
+      );
+    const api = await localStatusApi(new DynamoJobStatusStore(rig.status.dynamo.doc, 'radiomics', { sourceNames }), rig.swift, {
+      sourceNames,
+    });
+    try {
+      const { page, errors } = await openPage('hospital-a', api.url);
+      await page.locator(`tr[data-job="${rig.batchId}"]`).click({ timeout: 30_000 });
+      for (const videoId of rig.videoIds) await page.waitForSelector(`#clips tr[data-video="${videoId}"][data-stage]`, { timeout: 30_000 });
+      const names = page.locator('#clips td.clip-name');
+      expect(await names.allTextContents()).toEqual([hostile, uid, unnamed]);
+      expect(await names.evaluateAll((cells) => cells.map((td) => [td.childElementCount, td.getAttribute('title')]))).toEqual([
+        [0, named],
+        [0, pacs],
+        [0, null],
+      ]);
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.evaluate(() => document.body.dataset.pwned)).toBeUndefined();
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await api.close();
+    }
   }, 120_000);
 
   it('pages past 100 jobs with "Show older jobs"', async () => {

@@ -2,8 +2,10 @@
  * The status page's drill-down, human times and paging, as browser code injected into page.ts's script (same
  * scope: it uses `rows`, `message`, `cell` and `load` from there, and page.ts calls `when`, `jobPages`). Click a
  * job: its clips with stage, failure reason and links (json, zip, error: TempURLs); "report" shows a clip's
- * decisions and one plot per texture feature from `videos/{id}/analysis`. Everything is built with DOM calls
- * (no innerHTML), so the strict CSP holds.
+ * decisions and one plot per texture feature from `videos/{id}/analysis`. A clip is named by its `source` from the
+ * `videos/{id}` answer fetched for its stage (the upload's key or SOPInstanceUID, opened only for its own tenant),
+ * else by its video id. Everything is built with DOM calls and textContent (no innerHTML): names are the
+ * hospital's, and the strict CSP holds.
  */
 
 export const DRILLDOWN_STYLE = `
@@ -89,7 +91,7 @@ export const DRILLDOWN_FUNCTIONS = `
   }
   function clipRow(entry, token) {
     var tr = document.createElement('tr'); tr.dataset.video = entry.video_id;
-    cell(tr, entry.video_id);
+    var name = cell(tr, entry.video_id); name.className = 'clip-name';
     var stage = cell(tr, '…'), reason = cell(tr, ''), links = cell(tr, ''), actions = cell(tr, '');
     link(links, 'json', entry.analysis_url); link(links, 'zip', entry.frames_url); link(links, 'error', entry.error_url);
     if (entry.analysis_url) {
@@ -99,6 +101,7 @@ export const DRILLDOWN_FUNCTIONS = `
     clips.appendChild(tr);
     api('videos/' + entry.video_id, token).then(function (r) {
       stage.textContent = r.ok ? r.body.stage : 'unknown'; tr.dataset.stage = stage.textContent; reason.textContent = r.ok && r.body.reason ? r.body.reason : '';
+      if (r.ok && r.body.source) { name.textContent = r.body.source; name.title = entry.video_id; }
     });
   }
   function showJob(id) {

@@ -88,7 +88,7 @@ export function statusPage(refreshSecs: number): APIGatewayProxyStructuredResult
 <button id="more" type="button" hidden>Show older jobs</button>
 <p id="updated"></p>
 <section id="detail" hidden><h2 id="detail-title"></h2><p id="detail-facts"></p>
-<table><thead><tr><th>Clip (video id)</th><th>Stage</th><th>Reason</th><th>Results</th><th></th></tr></thead><tbody id="clips"></tbody></table></section>
+<table><thead><tr><th>Clip (source, else video id)</th><th>Stage</th><th>Reason</th><th>Results</th><th></th></tr></thead><tbody id="clips"></tbody></table></section>
 <script>${SCRIPT}</script>
 </body></html>`;
   return {
