@@ -133,15 +133,23 @@ export class DynamoBatchStore implements BatchStore {
     const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
       .filter(Boolean)
       .join(' ');
+    return this.updateIf(batchId, { update: expression, condition, names, values });
+  }
+
+  /** Updates the batch row if `condition` holds; false when it does not. */
+  private async updateIf(
+    batchId: string,
+    expression: { update: string; condition: string; names: Record<string, string>; values: Record<string, unknown> },
+  ): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.batch(batchId),
-          UpdateExpression: expression,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          UpdateExpression: expression.update,
+          ConditionExpression: expression.condition,
+          ExpressionAttributeNames: expression.names,
+          ExpressionAttributeValues: expression.values,
         }),
       );
       return true;
@@ -169,40 +177,20 @@ export class DynamoBatchStore implements BatchStore {
       values[`:s${i}`] = seal.startedAtMs;
     });
     const slots = seals.map((_, i) => i);
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.batch(batchId),
-          UpdateExpression: `REMOVE ${slots.map((i) => `inflight.#v${i}`).join(', ')} ADD sealedItems :items, sealedBytes :bytes`,
-          ConditionExpression: slots.map((i) => `inflight.#v${i} = :s${i}`).join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw new RetryableError('table write failed', { cause: error });
-    }
+    return this.updateIf(batchId, {
+      update: `REMOVE ${slots.map((i) => `inflight.#v${i}`).join(', ')} ADD sealedItems :items, sealedBytes :bytes`,
+      condition: slots.map((i) => `inflight.#v${i} = :s${i}`).join(' AND '),
+      names,
+      values,
+    });
   }
 
-  async dropInflight(batchId: string, videoId: string, startedAtMs: number) {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.batch(batchId),
-          UpdateExpression: 'REMOVE inflight.#video',
-          ConditionExpression: 'inflight.#video = :started',
-          ExpressionAttributeNames: { '#video': videoId },
-          ExpressionAttributeValues: { ':started': startedAtMs },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw new RetryableError('table write failed', { cause: error });
-    }
+  dropInflight(batchId: string, videoId: string, startedAtMs: number) {
+    return this.updateIf(batchId, {
+      update: 'REMOVE inflight.#video',
+      condition: 'inflight.#video = :started',
+      names: { '#video': videoId },
+      values: { ':started': startedAtMs },
+    });
   }
 }
