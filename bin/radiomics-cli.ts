@@ -27,8 +27,8 @@ commands:
                                              CAS client certificate (OUT, default client.pem) + key OUT-key.pem (0600)
   enclave-config --keytag K --mrenclave M --image NAME [--out config.json]
                                              config.json of an enclave image build (see enclave/README.md)
-  status [JOB_ID | --source KEY | --sop UID] [--api URL] [--token T | --token-file F] [--json | --watch]
-                                             jobs and progress, or one upload's video, from the status API
+  status [JOB_ID | --video ID | --source KEY | --sop UID] [--api URL] [--token T | --token-file F] [--json | --watch]
+                                             jobs and progress, or one video and its upload, from the status API
   results (JOB_ID | --batch ID | --source KEY | --sop UID) --out DIR [--api URL] [--token T | --token-file F]
                                              download a job's (or one upload's) results; write DIR/features.csv and
                                              DIR/report.html`,

@@ -1,4 +1,5 @@
-/** Terminal rendering of status-api answers for `radiomics status`: jobs, one job, one upload's video (pure; no I/O). */
+/** Terminal rendering of status-api answers for `radiomics status`: jobs, one job, one video (pure; no I/O). */
+import { isDicomUid } from '#lib/dicom/uid.js';
 
 interface Progress {
   done: number;
@@ -59,6 +60,7 @@ export function printable(text: string): string {
 
 export interface VideoLike {
   video_id: string;
+  source?: string | null;
   route?: string;
   stage: string;
   reason: string | null;
@@ -78,12 +80,25 @@ interface JobWithLinks extends JobLike {
 export const VIDEO_ENDED_STAGES: readonly string[] = ['done', 'failed'];
 
 /**
- * One upload's video: what was asked for (`source KEY` or `sop UID`), its stage, batch and job, and its result
- * links (TempURLs: anyone holding one can fetch the file until it expires).
+ * What was uploaded as the video: its `source` as the API names it to its own tenant (`sop UID` for a PACS
+ * instance, `source KEY` otherwise); without one, what was asked for, or `source -` when it was asked by id.
  */
-export function videoDetail(video: VideoLike, asked: { by: 'source' | 'sop'; value: string }, job: JobWithLinks | null): string {
+function uploadLine(video: VideoLike, asked: { by: 'source' | 'sop' | 'video'; value: string }): string {
+  const [label, name] = video.source
+    ? [isDicomUid(video.source) ? 'sop' : 'source', video.source]
+    : asked.by === 'video'
+      ? ['source', '-']
+      : [asked.by, asked.value];
+  return `${label.padEnd(10)} ${printable(name)}`;
+}
+
+/**
+ * One video: what was uploaded (uploadLine), its stage, batch and job, and its result links (TempURLs: anyone
+ * holding one can fetch the file until it expires).
+ */
+export function videoDetail(video: VideoLike, asked: { by: 'source' | 'sop' | 'video'; value: string }, job: JobWithLinks | null): string {
   const lines = [
-    `${asked.by.padEnd(10)} ${printable(asked.value)}`,
+    uploadLine(video, asked),
     `video      ${video.video_id}${video.route ? ` (${video.route})` : ''}`,
     `stage      ${video.stage}${video.reason ? ` (${video.reason})` : ''}`,
     `batch      ${video.batch_id ?? '-'}`,

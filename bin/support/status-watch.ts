@@ -5,8 +5,7 @@
  * status, or the video is done or failed.
  */
 import { jobDetail, jobLine, type JobLike } from './status-format.js';
-import { fetchVideoView } from './video-status.js';
-import type { VideoLookup } from '#lib/results/status-api-client.js';
+import { fetchVideoView, type VideoQuery } from './video-status.js';
 import { terminalOutcome } from '#lib/status/job-state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -14,7 +13,7 @@ export interface StatusRequest {
   api: string;
   token: string;
   jobId?: string;
-  video?: VideoLookup;
+  video?: VideoQuery;
 }
 
 export type StatusView = { body: Record<string, unknown>; text: string; ended: boolean } | { problem: string };

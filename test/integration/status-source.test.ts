@@ -1,9 +1,11 @@
 /**
- * `radiomics status --source KEY` / `--sop UID` against the real status API over dynalite, an emulator job whose
- * fake worker wrote results to real Swift, and lookup rows written as the intake writes them
- * (recordSourceLookup): the upload's video with its job and result links, exact lines and exit statuses.
+ * `radiomics status --source KEY` / `--sop UID` / `--video ID` against the real status API over dynalite, an
+ * emulator job whose fake worker wrote results to real Swift, and lookup rows written as the intake writes them
+ * with SOURCE_NAME_KEY (recordSourceLookup with a sealer): the video with what was uploaded as it, its job and
+ * result links, exact lines and exit statuses; through an API without the key, a video by id names no source.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { run } from '#bin/commands/status.js';
 import { createLogger } from '#lib/log.js';
@@ -11,7 +13,9 @@ import { dicomKeyOf } from '#lib/pacs/instance-key.js';
 import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { keys, videoIndexKeys } from '#lib/store/keys.js';
 import type { VideoRecord } from '#lib/store/records.js';
+import { sourceNameSealer } from '#lib/source-names.js';
 import { recordSourceLookup } from '#lib/store/source-lookup.js';
+import { DynamoJobStatusStore } from '#lib/store/status-store.js';
 import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 import type { LocalHttpApi } from '#local/status-api-server.js';
 import { localStatusApi } from '#test/support/local-status-api.js';
@@ -25,6 +29,8 @@ const SOP = '1.2.826.0.1.3680043.8.498.7001';
 let rig: StatusRig;
 let kit: TokenKit;
 let api: LocalHttpApi;
+/** The same table through an API without SOURCE_NAME_KEY: it opens no name. */
+let unnamedApi: LocalHttpApi;
 let job: SubmittedJob;
 let waitingId: string;
 let pacsId: string;
@@ -38,14 +44,16 @@ const sync = () =>
     settings: DEFAULT_SYNC_SETTINGS,
     log: createLogger({}, { level: 'error' }),
   });
+const sourceNames = sourceNameSealer(randomBytes(32).toString('base64'));
 const lookup = (sourceKey: string, videoId: string, tenant = 'hospital-a') =>
-  recordSourceLookup(table(), { tenant, sourceKey, videoId, at: new Date().toISOString() });
+  recordSourceLookup(table(), { tenant, sourceKey, videoId, at: new Date().toISOString() }, sourceNames);
 
 beforeAll(async () => {
   rig = await startStatusRig();
   kit = await startTokenKit();
   await rig.swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
-  api = await localStatusApi(rig.store, rig.swift);
+  api = await localStatusApi(new DynamoJobStatusStore(rig.dynamo.doc, 'radiomics', { sourceNames }), rig.swift, { sourceNames });
+  unnamedApi = await localStatusApi(rig.store, rig.swift);
   const videoIds = [hex32(), hex32(), hex32()].sort();
   job = await rig.submit({ videoIds, results: true, env: { FAKE_WORKER_FAIL_ITEMS: videoIds[2] } });
   await waitFor('the job to complete', async () => ((await rig.client.get(job.jobId)).status === 'completed' ? true : undefined), 120_000);
@@ -66,6 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
+  await unnamedApi?.close();
   await kit?.close();
   await rig?.close();
 });
@@ -83,10 +92,10 @@ function sink() {
   return stream;
 }
 
-async function status(args: string[], tenant = 'hospital-a') {
+async function status(args: string[], tenant = 'hospital-a', apiUrl = api.url) {
   const out = sink();
   const err = sink();
-  const code = await run([...args, '--api', api.url, '--token', await kit.hs({ tenant })], {}, out, err);
+  const code = await run([...args, '--api', apiUrl, '--token', await kit.hs({ tenant })], {}, out, err);
   return { code, out: out.text, err: err.text };
 }
 
@@ -163,10 +172,12 @@ describe('radiomics status --source', () => {
     );
   });
 
-  it("prints the API's answer with --json", async () => {
+  it("prints the API's answer with --json, its source as the API names it", async () => {
     const { code, out } = await status(['--source', SOURCES[1], '--json']);
     expect(code).toBe(0);
-    expect(JSON.parse(out)).toEqual(await videoBody(job.videoIds[1]));
+    const body = await videoBody(job.videoIds[1]);
+    expect(body.source).toBe(SOURCES[1]);
+    expect(JSON.parse(out)).toEqual(body);
   });
 
   it("says in one line that the tenant has no such upload, for an unknown key and another tenant's alike; exit 1", async () => {
@@ -214,8 +225,84 @@ describe('radiomics status --sop', () => {
   });
 });
 
-describe('radiomics status --source: usage', () => {
+describe('radiomics status --video', () => {
+  it('shows what was uploaded as the video, then the video as for --source', async () => {
+    const { code, out, err } = await status(['--video', waitingId]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toBe(
+      [
+        `source     ${WAITING}`,
+        `video      ${waitingId} (s3)`,
+        'stage      sealed',
+        'batch      -',
+        'job        -',
+        ...times(await videoBody(waitingId)),
+        'results    none yet',
+        '',
+      ].join('\n'),
+    );
+    const done = await status(['--video', job.videoIds[0]]);
+    expect(done.out.split('\n').slice(0, 5)).toEqual([
+      `source     ${SOURCES[0]}`,
+      `video      ${job.videoIds[0]} (s3)`,
+      'stage      done',
+      `batch      ${job.batchId}`,
+      JOB_LINE(),
+    ]);
+  });
+
+  it("names a PACS instance's video by its SOPInstanceUID", async () => {
+    const { code, out } = await status(['--video', pacsId]);
+    expect(code).toBe(0);
+    expect(out.split('\n').slice(0, 3)).toEqual([`sop        ${SOP}`, `video      ${pacsId} (pacs)`, 'stage      received']);
+  });
+
+  it("prints a name's control characters as '?'", async () => {
+    const videoId = hex32();
+    await rig.putVideo(videoId, undefined, 'hospital-a', 'sealed');
+    await lookup('hospital-a/a\x1b[2Jb\r.mp4', videoId);
+    const { code, out } = await status(['--video', videoId]);
+    expect(code).toBe(0);
+    expect(out.split('\n')[0]).toBe('source     hospital-a/a?[2Jb?.mp4');
+  });
+
+  it("prints the API's answer with --json, source included, unchanged", async () => {
+    const { code, out } = await status(['--video', pacsId, '--json']);
+    expect(code).toBe(0);
+    const body = await videoBody(pacsId);
+    expect(body.source).toBe(SOP);
+    expect(JSON.parse(out)).toEqual(body);
+  });
+
+  it('shows source - through an API without SOURCE_NAME_KEY, and --json its null', async () => {
+    const { code, out } = await status(['--video', waitingId], 'hospital-a', unnamedApi.url);
+    expect(code).toBe(0);
+    expect(out.split('\n').slice(0, 3)).toEqual(['source     -', `video      ${waitingId} (s3)`, 'stage      sealed']);
+    const json = await status(['--video', waitingId, '--json'], 'hospital-a', unnamedApi.url);
+    expect(JSON.parse(json.out).source).toBeNull();
+  });
+
+  it("says in one line that the tenant has no such video, for an unknown id and another tenant's alike; exit 1", async () => {
+    const unknownId = hex32();
+    expect(await status(['--video', unknownId])).toEqual({
+      code: 1,
+      out: '',
+      err: `radiomics status: no video ${unknownId} in your tenant\n`,
+    });
+    expect(await status(['--video', waitingId], 'hospital-b')).toEqual({
+      code: 1,
+      out: '',
+      err: `radiomics status: no video ${waitingId} in your tenant\n`,
+    });
+  });
+});
+
+describe('radiomics status --video, --source, --sop: usage', () => {
   it.each([
+    [[hex32(), '--video', hex32()], 'JOB_ID and --video do not go together'],
+    [['--video', hex32(), '--source', SOURCES[0]], '--video and --source do not go together'],
+    [['--video', hex32(), '--sop', SOP], '--video and --sop do not go together'],
+    [['--video', 'ABC'], '--video must be a video id (32 hex characters)'],
     [[hex32(), '--source', SOURCES[0]], 'JOB_ID and --source do not go together'],
     [[hex32(), '--sop', SOP], 'JOB_ID and --sop do not go together'],
     [['--source', SOURCES[0], '--sop', SOP], '--source and --sop do not go together'],
