@@ -191,8 +191,9 @@ function isQuietByTime(batch: BatchRecord, settings: BatchSettings, now: Date): 
 
 /**
  * Settles the batch's registrations by its video rows: one whose seal is recorded in this batch is counted (the
- * intake leaves that to the closer), one whose video went elsewhere or was refused is dropped, an abandoned one
- * (its intake died) is dropped; returns how many are still being sealed. The batch's sealed rows come from one
+ * intake leaves that to the closer), one whose video was recorded elsewhere or refused is dropped, a stale one (its
+ * intake seems dead) is given up with a tombstone row first (lib/store/intake-store.ts) and dropped; returns how
+ * many are still being sealed. The batch's sealed rows come from one
  * query, and their registrations are counted a write per 25; only the rest are read one by one (consistently: a
  * row just recorded may not be in the index yet).
  */
@@ -212,9 +213,14 @@ export async function settleInflight(batch: BatchRecord, deps: SettleDeps, now: 
     const video: SealedVideo | undefined = sealedHere.get(videoId) ?? (await deps.intake.getVideo(videoId));
     if (video?.stage === 'sealed' && video.batchId === batch.batchId && (video.sealStartedAtMs ?? startedAtMs) === startedAtMs) {
       recorded.push({ videoId, startedAtMs, bytes: video.sealedBytes ?? 0 });
-    } else if (video && video.batchId !== batch.batchId) {
+    } else if (video && video.stage !== 'abandoned' && video.batchId !== batch.batchId) {
       await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
     } else if (now.getTime() - startedAtMs > deps.settings.staleSealSecs * 1000) {
+      const given = video?.stage === 'sealed' || (await deps.batches.abandonSeal(batch, videoId, startedAtMs, now.toISOString()));
+      if (!given) {
+        waiting++;
+        continue;
+      }
       await deps.batches.dropInflight(batch.batchId, videoId, startedAtMs);
       deps.log.warn('dropped an abandoned seal; its intake retry will join a new batch', { batchId: batch.batchId, videoId });
     } else {

@@ -209,16 +209,29 @@ class Delivery {
    * the closer counted the seal): it is then settled by that record, with no second upload.
    */
   private async recordedAlready(registration: Registration, reading: Promise<Plaintext>): Promise<boolean> {
+    let current: IntakeVideo | undefined;
     try {
-      if (!(await this.deps.store.getVideo(this.videoId))) return false;
+      current = await this.deps.store.getVideo(this.videoId);
+      if (current?.stage === 'abandoned') this.refuseAbandoned(current, registration);
     } catch (error) {
       registration.key.fill(0);
       await discard(reading);
       throw error;
     }
+    if (!current || current.stage === 'abandoned') return false;
     registration.key.fill(0);
     await discard(reading);
     return true;
+  }
+
+  /**
+   * The closer gave this very registration up as stale (its tombstone names it), so its batch no longer waits for
+   * the video: the retry registers anew. A tombstone of another registration is no obstacle.
+   */
+  private refuseAbandoned(tombstone: IntakeVideo, registration: Registration | undefined): void {
+    if (registration && tombstone.sealStartedAtMs !== registration.startedAtMs) return;
+    this.log.warn('the batch gave this seal up as stale; leaving it to the retry', { batchId: tombstone.batchId });
+    throw new RetryableError('the batch gave this seal up as stale; the retry registers anew');
   }
 
   /** Opens the event's object (DICOM converted); reads it into memory through `check` when it is small enough. */
@@ -328,6 +341,10 @@ class Delivery {
   private async duplicateOf(registration: Registration | undefined, options: { uploaded: boolean }): Promise<IngestOutcome> {
     const current = await this.deps.store.getVideo(this.videoId);
     if (!current) throw new RetryableError('the video row vanished under a concurrent delivery');
+    if (current.stage === 'abandoned') {
+      this.refuseAbandoned(current, registration);
+      throw new RetryableError('a tombstone refused the record; the retry registers anew');
+    }
     if (registration) await this.settle(registration, current, options.uploaded);
     if (current.stage === 'sealed' && current.batchId && current.batchId !== registration?.batch.batchId) {
       await this.deps.store.finishSeal(current.batchId, this.videoId, { bytes: current.sealedBytes ?? 0 }, current.sealStartedAtMs);

@@ -8,7 +8,7 @@
  * Open and in-progress batches sit in the sparse `active` index among the batches; a submitted batch moves to
  * its jobs (what sync-status polls); terminal ones leave the index (lib/store/keys.ts).
  */
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
 import { ACTIVE_BATCHES, INDEX, keys, partitions } from './keys.js';
 import { isConditionFailure, stripKeys } from './table.js';
@@ -54,6 +54,12 @@ export interface BatchStore {
    * seen; returns how many were counted. Many per write; one by one where a write's condition fails.
    */
   countSeals(batchId: string, seals: readonly RecordedSeal[]): Promise<number>;
+  /**
+   * Gives a stale registration's video up before the registration is dropped: a tombstone row (stage abandoned)
+   * naming it, which that registration's own record can no longer overwrite (its intake may still be running).
+   * True when the row is now this tombstone; false when the video was recorded first.
+   */
+  abandonSeal(batch: Pick<BatchRecord, 'batchId' | 'tenant'>, videoId: string, startedAtMs: number, at: string): Promise<boolean>;
 }
 
 export class DynamoBatchStore implements BatchStore {
@@ -183,6 +189,24 @@ export class DynamoBatchStore implements BatchStore {
       names,
       values,
     });
+  }
+
+  async abandonSeal(batch: Pick<BatchRecord, 'batchId' | 'tenant'>, videoId: string, startedAtMs: number, at: string) {
+    const tombstone = { videoId, tenant: batch.tenant, stage: 'abandoned', batchId: batch.batchId, sealStartedAtMs: startedAtMs };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.video(videoId), ...tombstone, receivedAt: at, updatedAt: at },
+          ConditionExpression: 'attribute_not_exists(pk) OR stage = :abandoned',
+          ExpressionAttributeValues: { ':abandoned': 'abandoned' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw new RetryableError('table write failed', { cause: error });
+    }
   }
 
   dropInflight(batchId: string, videoId: string, startedAtMs: number) {

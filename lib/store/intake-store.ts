@@ -5,7 +5,8 @@
  *   1. `joinBatch`     batch row: inflight[v] = startedAtMs, claims += 1, claimedBytes += size, lastActivityMs = now
  *                      IF state = open AND v not in flight AND (claims = 0 OR (claims < maxItems AND claimedBytes <= maxBytes − size))
  *   2. `recordSealed`  video row: stage sealed, batchId, object name, sealedBytes, sealStartedAtMs
- *                      IF the row does not exist (or is a `sealing` row of an older intake)         — after its object is in Swift
+ *                      IF the row does not exist (or is a `sealing` row of an older intake, or the closer's tombstone
+ *                      of another registration)                                                     — after its object is in Swift
  * The registration then stays in flight until the batch closer counts it from the row (lib/batch/close.ts
  * `settleInflight`: one index query per batch, then `countSeals`, a write per 25 registrations: remove inflight[v],
  * sealedItems += 1, sealedBytes += n, IF inflight[v] = the row's sealStartedAtMs). There is no video row before the
@@ -21,14 +22,17 @@
  *   object in another batch is deleted.
  * - **Nothing lost in a crash between any two steps**: a registration stays in flight until it is settled, so the
  *   closer waits for it; the retry finds it (`joinBatch` answers `already_registered` with its startedAtMs) and goes
- *   on under it. The video row is written only after its object is in Swift, so a row the closer counts always has
- *   its object, and the closer writes the workload only once inflight is empty and the index lists as many sealed
- *   rows as the batch counted.
+ *   on under it. A registration the closer finds stale (its intake seems dead) is given up with a tombstone row
+ *   (`abandonSeal`: stage abandoned, naming it) before it is dropped, so a delivery still sealing under it cannot
+ *   record the video into a batch that no longer waits for it: its `recordSealed` fails, and its retry seals under
+ *   a new registration, which may replace the tombstone. The video row is written only after its object is in
+ *   Swift, so a row the closer counts always has its object, and the closer writes the workload only once inflight
+ *   is empty and the index lists as many sealed rows as the batch counted.
  * - **Batch caps**: `joinBatch`'s condition on claims and claimedBytes (the first video is always admitted).
  * - **No video sealed with a closed batch's key**: `joinBatch` requires state = open, the closer's open → closing is
  *   conditional on the same row, and the closer writes the workload only once inflight is empty; a cached open batch
  *   is therefore only a guess, which this write confirms or refutes.
- * - **Rejections never overwrite a seal**: `rejectVideo` writes only a missing (or `sealing`) row.
+ * - **Rejections never overwrite a seal**: `rejectVideo` writes only a missing (or `sealing`, or tombstone) row.
  */
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '#lib/errors.js';
@@ -139,8 +143,8 @@ export class DynamoIntakeStore implements IntakeStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.video(video.videoId), ...video, ...videoIndexKeys(video), ...this.sourceOf(video.videoId, source) },
-          ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
-          ExpressionAttributeValues: { ':sealing': 'sealing' },
+          ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing OR (stage = :abandoned AND sealStartedAtMs <> :started)',
+          ExpressionAttributeValues: { ':sealing': 'sealing', ':abandoned': 'abandoned', ':started': video.sealStartedAtMs },
         }),
       ),
     );
@@ -157,8 +161,8 @@ export class DynamoIntakeStore implements IntakeStore {
             ...videoIndexKeys({ ...video, batchId: undefined }),
             ...this.sourceOf(video.videoId, source),
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR stage = :sealing',
-          ExpressionAttributeValues: { ':sealing': 'sealing' },
+          ConditionExpression: 'attribute_not_exists(pk) OR stage IN (:sealing, :abandoned)',
+          ExpressionAttributeValues: { ':sealing': 'sealing', ':abandoned': 'abandoned' },
         }),
       ),
     );

@@ -1,7 +1,20 @@
 /** The table's record shapes, as the application sees them (no key attributes). */
 
-/** `superseded`: the key was overwritten before the intake read it; the newer object's own event seals it. */
-export type VideoStage = 'sealing' | 'sealed' | 'batched' | 'submitted' | 'processing' | 'done' | 'failed' | 'rejected' | 'superseded';
+/**
+ * `superseded`: the key was overwritten before the intake read it; the newer object's own event seals it.
+ * `abandoned`: the batch closer's tombstone for a registration it found stale; the video's retry seals it anew.
+ */
+export type VideoStage =
+  | 'sealing'
+  | 'sealed'
+  | 'batched'
+  | 'submitted'
+  | 'processing'
+  | 'done'
+  | 'failed'
+  | 'rejected'
+  | 'superseded'
+  | 'abandoned';
 
 export interface VideoRecord {
   videoId: string;

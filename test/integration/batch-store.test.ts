@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
@@ -22,7 +23,8 @@ beforeAll(async () => {
 });
 afterAll(async () => dynamo.close());
 
-const idOf = (n: number) => n.toString(16).padStart(32, '0');
+/** The n-th video of a batch: distinct across batches, since the tests share one table. */
+const idOf = (n: number, batchId = 'settle') => createHash('sha256').update(`${batchId}:${n}`).digest('hex').slice(0, 32);
 
 async function openBatch(batchId: string): Promise<void> {
   const batch: BatchRecord = {
@@ -45,9 +47,9 @@ async function openBatch(batchId: string): Promise<void> {
 async function register(batchId: string, count: number): Promise<RecordedSeal[]> {
   const seals: RecordedSeal[] = [];
   for (let n = 1; n <= count; n++) {
-    const joined = await intake.joinBatch(batchId, idOf(n), 100, LIMITS, NOW);
+    const joined = await intake.joinBatch(batchId, idOf(n, batchId), 100, LIMITS, NOW);
     if (joined.outcome !== 'registered') throw new Error(joined.outcome);
-    seals.push({ videoId: idOf(n), startedAtMs: joined.startedAtMs, bytes: 128 });
+    seals.push({ videoId: idOf(n, batchId), startedAtMs: joined.startedAtMs, bytes: 128 });
   }
   return seals;
 }
@@ -109,6 +111,52 @@ describe('the closer counts recorded seals', () => {
     expect(Object.keys(settled.inflight).sort()).toEqual([idOf(28), idOf(29), idOf(30)]);
     expect(await settleInflight(settled, deps, new Date(NOW + 61_000))).toBe(0);
     expect(await intake.getBatch('settle')).toEqual(expect.objectContaining({ claims: 30, sealedItems: 27, inflight: {} }));
+    for (const n of [28, 29, 30]) expect((await intake.getVideo(idOf(n)))?.stage).toBe('abandoned');
+  });
+});
+
+describe('a stale registration given up', () => {
+  it('leaves a tombstone naming it, unless the video was recorded first; a later tombstone replaces an older one', async () => {
+    await openBatch('give-up');
+    const [first, second] = await register('give-up', 2);
+    const at = new Date(NOW).toISOString();
+    expect(await batches.abandonSeal({ batchId: 'give-up', tenant: 'demo' }, first.videoId, first.startedAtMs, at)).toBe(true);
+    expect(await intake.getVideo(first.videoId)).toEqual({
+      videoId: first.videoId,
+      tenant: 'demo',
+      stage: 'abandoned',
+      batchId: 'give-up',
+      sealStartedAtMs: first.startedAtMs,
+      receivedAt: at,
+      updatedAt: at,
+    });
+    expect(await batches.abandonSeal({ batchId: 'give-up', tenant: 'demo' }, first.videoId, first.startedAtMs + 5, at)).toBe(true);
+    expect((await intake.getVideo(first.videoId))?.sealStartedAtMs).toBe(first.startedAtMs + 5);
+    await recordSealed('give-up', second);
+    expect(await batches.abandonSeal({ batchId: 'give-up', tenant: 'demo' }, second.videoId, second.startedAtMs, at)).toBe(false);
+    expect((await intake.getVideo(second.videoId))?.stage).toBe('sealed');
+  });
+
+  it('refuses the record of the registration it names, and no other', async () => {
+    await openBatch('fenced');
+    const [seal] = await register('fenced', 1);
+    await batches.abandonSeal({ batchId: 'fenced', tenant: 'demo' }, seal.videoId, seal.startedAtMs, new Date(NOW).toISOString());
+    const row = (startedAtMs: number) => ({
+      videoId: seal.videoId,
+      tenant: 'demo',
+      stage: 'sealed' as const,
+      batchId: 'fenced',
+      objectName: `${seal.videoId}.mp4`,
+      sealedBytes: 128,
+      receivedAt: new Date(NOW).toISOString(),
+      updatedAt: new Date(NOW).toISOString(),
+      sealStartedAtMs: startedAtMs,
+    });
+    expect(await intake.recordSealed(row(seal.startedAtMs))).toBe(false);
+    expect(await intake.recordSealed(row(seal.startedAtMs + 1))).toBe(true);
+    expect(await intake.getVideo(seal.videoId)).toEqual(
+      expect.objectContaining({ stage: 'sealed', sealStartedAtMs: seal.startedAtMs + 1 }),
+    );
   });
 });
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ingestS3Event } from '#lib/intake/event-loop.js';
+import { RetryableError } from '#lib/errors.js';
 import { ingestObject, type IntakeDeps } from '#lib/intake/ingest.js';
 import { MediaCheck } from '#lib/intake/media-check.js';
 import { closeDueBatches, type BatchDeps } from '#lib/batch/close.js';
@@ -183,6 +184,47 @@ describe('a crash between any two steps loses nothing and counts the clip once',
     expect(await settledBatch(h, video!.batchId!)).toEqual(
       expect.objectContaining({ state: 'open', claims: 1, sealedItems: 1, inflight: {} }),
     );
+  });
+});
+
+describe('a registration the closer gives up as stale while its delivery is still sealing', () => {
+  it('refuses that delivery its record; the retry seals into a new batch, and the given-up batch closes without it', async () => {
+    const tenant = 'stale-race';
+    const key = `${tenant}/echo.mp4`;
+    const eTag = await h.put(key, SMALL);
+    const event = h.event(key, SMALL.length, eTag);
+    await expect(
+      ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
+    ).rejects.toThrow();
+    const first = (await h.store.getOpenBatchId(tenant))!;
+    const muchLater = { ...closerDeps(h.store), now: () => new Date(Date.now() + 1_300_000) };
+    let closed: string | undefined;
+    const closerFirst = new Proxy(h.deps.store, {
+      get: (store, property, receiver) =>
+        property === 'recordSealed'
+          ? async (...args: Parameters<IntakeStore['recordSealed']>) => {
+              closed = (await closeDueBatches(muchLater, { batchId: first })).steps[first];
+              return store.recordSealed(...args);
+            }
+          : Reflect.get(store, property, receiver),
+    });
+    await expect(ingestS3Event(event, { ...h.deps, store: closerFirst, uploadRetryDelaysMs: [] })).rejects.toBeInstanceOf(RetryableError);
+    expect(closed).toBe('empty');
+    const videoId = h.deps.videoId({ bucket: BUCKET, key, eTag });
+    expect(await h.store.getVideo(videoId)).toEqual(expect.objectContaining({ stage: 'abandoned', batchId: first }));
+
+    expect((await ingestS3Event(event, h.deps)).sealed).toBe(1);
+    const video = (await h.store.getVideo(videoId))!;
+    expect(video).toEqual(expect.objectContaining({ stage: 'sealed', tenant }));
+    expect(video.batchId).not.toBe(first);
+    expect(await h.store.getBatch(first)).toEqual(expect.objectContaining({ state: 'empty', sealedItems: 0, inflight: {} }));
+    expect(await settledBatch(h, video.batchId!)).toEqual(
+      expect.objectContaining({ state: 'open', claims: 1, sealedItems: 1, inflight: {} }),
+    );
+    const batch = (await h.store.getBatch(video.batchId!))!;
+    expect(
+      decryptLikeTheOriginal(await h.batchKey(batch.batchId, tenant), await h.swift.getObjectBytes(batch.container, `${videoId}.mp4`)),
+    ).toEqual(SMALL);
   });
 });
 

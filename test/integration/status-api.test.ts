@@ -223,6 +223,8 @@ describe('status-api: routes within the tenant', () => {
     const v = () => hex32();
     const received = v();
     await rig.putVideo(received, await putBatch({ state: 'open' }), 'hospital-a', 'sealing');
+    const givenUp = v();
+    await rig.putVideo(givenUp, await putBatch({ state: 'empty' }), 'hospital-a', 'abandoned');
     const sealed = v();
     await rig.putVideo(sealed, await putBatch({ state: 'closing' }), 'hospital-a', 'sealed');
     const batched = v();
@@ -251,6 +253,7 @@ describe('status-api: routes within the tenant', () => {
     const rejected = v();
     await rig.putVideo(rejected, undefined, 'hospital-a', 'rejected', 'not_mp4');
     expect(await stageOf(received)).toEqual(['received', null]);
+    expect(await stageOf(givenUp)).toEqual(['received', null]);
     expect(await stageOf(sealed)).toEqual(['sealed', null]);
     expect(await stageOf(batched)).toEqual(['batched', null]);
     expect(await stageOf(submitted)).toEqual(['submitted', null]);

@@ -127,7 +127,7 @@ export async function videoStage(
 ): Promise<{ stage: VideoStageView; reason: string | null }> {
   if (video.stage === 'rejected' || video.stage === 'failed' || video.stage === 'superseded')
     return { stage: 'failed', reason: video.reason ?? video.stage };
-  if (video.stage === 'sealing') return { stage: 'received', reason: null };
+  if (video.stage === 'sealing' || video.stage === 'abandoned') return { stage: 'received', reason: null };
   if (!batch) return { stage: 'sealed', reason: null };
   if (!batch.jobId) {
     if (batch.state === 'submitting') return { stage: 'batched', reason: null };
