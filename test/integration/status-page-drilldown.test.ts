@@ -106,9 +106,11 @@ describe('status page drill-down in Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('names each clip by its source as text, never as markup, and by its video id where it has none', async () => {
+  it('names each clip by its source as text, never as markup, and by its video id where it has none, in the order of those names', async () => {
     const sourceNames = sourceNameSealer(randomBytes(32).toString('base64'));
-    const [named, pacs, unnamed] = rig.videoIds;
+    const [first, second, unnamed] = rig.videoIds;
+    // the lower video id gets the name that sorts last, so that the page's order by name is not its order by id
+    const [named, pacs] = first < second ? [first, second] : [second, first];
     const hostile = 'hospital-a/ward 3/<img src=x onerror="document.body.dataset.pwned=1">scan.mp4';
     const uid = '1.2.826.0.1.3680043.8.498.16020';
     for (const [videoId, sourceKey] of [
@@ -128,12 +130,22 @@ describe('status page drill-down in Chromium', () => {
       await page.locator(`tr[data-job="${rig.batchId}"]`).click({ timeout: 30_000 });
       for (const videoId of rig.videoIds) await page.waitForSelector(`#clips tr[data-video="${videoId}"][data-stage]`, { timeout: 30_000 });
       const names = page.locator('#clips td.clip-name');
-      expect(await names.allTextContents()).toEqual([hostile, uid, unnamed]);
-      expect(await names.evaluateAll((cells) => cells.map((td) => [td.childElementCount, td.getAttribute('title')]))).toEqual([
-        [0, named],
-        [0, pacs],
-        [0, null],
-      ]);
+      // in the order of what the page shows: the source, else the video id
+      const shown: Array<[string, string | null]> = [
+        [hostile, named],
+        [uid, pacs],
+        [unnamed, null],
+      ];
+      shown.sort(([a], [b]) => (a < b ? -1 : 1));
+      await page.waitForFunction(
+        (expected) => [...document.querySelectorAll('#clips td.clip-name')].map((td) => td.textContent).join('\n') === expected,
+        shown.map(([name]) => name).join('\n'),
+        { timeout: 30_000 },
+      );
+      expect(await names.allTextContents()).toEqual(shown.map(([name]) => name));
+      expect(await names.evaluateAll((cells) => cells.map((td) => [td.childElementCount, td.getAttribute('title')]))).toEqual(
+        shown.map(([, title]) => [0, title]),
+      );
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.evaluate(() => document.body.dataset.pwned)).toBeUndefined();
       expect(errors).toEqual([]);

@@ -101,8 +101,18 @@ export const DRILLDOWN_FUNCTIONS = `
     clips.appendChild(tr);
     api('videos/' + entry.video_id, token).then(function (r) {
       stage.textContent = r.ok ? r.body.stage : 'unknown'; tr.dataset.stage = stage.textContent; reason.textContent = r.ok && r.body.reason ? r.body.reason : '';
-      if (r.ok && r.body.source) { name.textContent = r.body.source; name.title = entry.video_id; }
+      if (r.ok && r.body.source) { name.textContent = r.body.source; name.title = entry.video_id; placeByName(tr); }
     });
+  }
+  function placeByName(tr) {
+    var next = tr.nextElementSibling, report = next && next.classList.contains('clip-report') ? next : null;
+    var key = tr.firstChild.textContent, before = null;
+    Array.prototype.some.call(clips.children, function (r) {
+      if (r === tr || r.classList.contains('clip-report') || r.firstChild.textContent <= key) return false;
+      before = r; return true;
+    });
+    clips.insertBefore(tr, before);
+    if (report) tr.after(report);
   }
   function showJob(id) {
     var token = sessionStorage.getItem('radiomics-token');
