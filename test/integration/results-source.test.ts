@@ -174,6 +174,35 @@ describe('radiomics results --sop', () => {
   });
 });
 
+describe('radiomics results --video', () => {
+  it("fetches that clip by its id; its source is the API's, none through an API without SOURCE_NAME_KEY", async () => {
+    const outDir = join(dir, 'by-id');
+    const [videoId] = rig.videoIds;
+    const { code, out } = await results(['--video', videoId, '--out', outDir]);
+    expect(code).toBe(0);
+    expect(out.split('\n')[0]).toBe('1 clip: 2 files fetched, 0 already there');
+    const [header, ...rows] = csvRows(join(outDir, 'features.csv'));
+    expect(rows.map((row) => ['video_id', 'source', 'route', 'stage'].map((name) => row[header.indexOf(name)]))).toEqual([
+      [videoId, '', 's3', 'done'],
+    ]);
+  }, 120_000);
+
+  it("says in one line that the tenant has no such video, for an unknown id and another tenant's alike; exit 1", async () => {
+    const unknown = hex32();
+    expect(await results(['--video', unknown, '--out', join(dir, 'no-id')])).toEqual({
+      code: 1,
+      out: '',
+      err: `radiomics results: no video ${unknown} in your tenant\n`,
+    });
+    expect(await results(['--video', rig.videoIds[0], '--out', join(dir, 'no-id-b')], 'hospital-b')).toEqual({
+      code: 1,
+      out: '',
+      err: `radiomics results: no video ${rig.videoIds[0]} in your tenant\n`,
+    });
+    expect(existsSync(join(dir, 'no-id'))).toBe(false);
+  });
+});
+
 describe('radiomics results --source: usage', () => {
   it.each([
     [['--source', ANALYSED, hex32(), '--out', 'x'], '--source does not go with JOB_ID or --batch'],
@@ -181,7 +210,10 @@ describe('radiomics results --source: usage', () => {
     [['--source', ANALYSED, '--sop', SOP, '--out', 'x'], '--source and --sop do not go together'],
     [['--sop', 'abc', '--out', 'x'], '--sop must be a DICOM UID (digits and dots, at most 64 characters)'],
     [['--source', ANALYSED], '--out DIR is required'],
-    [['--out', 'x'], 'give one JOB_ID, --batch BATCH_ID, --source KEY or --sop UID'],
+    [['--out', 'x'], 'give one JOB_ID, --batch BATCH_ID, --video ID, --source KEY or --sop UID'],
+    [['--video', 'xyz', '--out', 'x'], '--video must be a video id (32 hex characters)'],
+    [['--video', hex32(), '--source', ANALYSED, '--out', 'x'], '--video and --source do not go together'],
+    [['--video', hex32(), hex32(), '--out', 'x'], '--video does not go with JOB_ID or --batch'],
   ])('%j: exit 2, the problem named', async (args, problem) => {
     const { code, out, err } = await results(args);
     expect({ code, out, firstLine: err.split('\n')[0] }).toEqual({ code: 2, out: '', firstLine: `radiomics results: ${problem}` });
