@@ -29,8 +29,8 @@ commands:
                                              config.json of an enclave image build (see enclave/README.md)
   status [JOB_ID | --video ID | --source KEY | --sop UID] [--api URL] [--token T | --token-file F] [--json | --watch]
                                              jobs and progress, or one video and its upload, from the status API
-  results (JOB_ID | --batch ID | --source KEY | --sop UID) --out DIR [--api URL] [--token T | --token-file F]
-                                             download a job's (or one upload's) results; write DIR/features.csv and
+  results (JOB_ID | --batch ID | --video ID | --source KEY | --sop UID) --out DIR [--api URL] [--token T | --token-file F]
+                                             download a job's (or one clip's) results; write DIR/features.csv and
                                              DIR/report.html`,
   about:
     "The radiomics command-line tools. `radiomics <command> --help` tells a command's arguments, options, environment and exit statuses.",
