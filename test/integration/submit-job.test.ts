@@ -275,8 +275,8 @@ describe('submit-job --cas-address --submissions-url (HW)', () => {
       asperathos.submissionsUrl,
       data,
     ]);
-    expect(result.stderr).not.toContain('[WARNING]');
-    expect(result.code).toBe(0);
+    // stderr in the comparison, so that a failure shows why
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.not.stringContaining('[WARNING]') });
     const match = /^Job ID: (kj-[0-9a-f]{7})\nJob URL: (.+)\n$/.exec(result.stdout);
     expect(match).not.toBeNull();
     const [, jobId, jobUrl] = match!;
