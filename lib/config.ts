@@ -69,10 +69,16 @@ export function parseAwsSettings(env: Env): AwsSettings {
   return { region: aws.AWS_REGION, s3Endpoint: aws.S3_ENDPOINT, dynamodbEndpoint: aws.DYNAMODB_ENDPOINT };
 }
 
+/**
+ * The most videos a batch may hold: its row keeps one registration per video until the closer counts them
+ * (lib/store/intake-store.ts), about 50 bytes each, within DynamoDB's 400 KB item.
+ */
+export const MAX_BATCH_ITEMS = 5000;
+
 /** The batch window: the intake fills batches up to it, the batch function closes them at it. */
 export const batchWindowShape = {
   TABLE_NAME: z.string().min(1),
-  BATCH_MAX_ITEMS: positiveInt.default(50),
+  BATCH_MAX_ITEMS: positiveInt.max(MAX_BATCH_ITEMS, `at most ${MAX_BATCH_ITEMS}: the batch row holds a registration per video`).default(50),
   BATCH_MAX_BYTES: positiveInt.default(10 * 1024 ** 3),
   BATCH_MAX_AGE_SECS: positiveInt.default(600),
 };

@@ -232,6 +232,13 @@ describe('batch configuration', () => {
     expect(config.links).toEqual({ kind: 'public' });
   });
 
+  it('caps a batch at 5000 videos, which its row can hold a registration for each', () => {
+    expect(parseBatchConfig({ ...batchBase, BATCH_MAX_ITEMS: '5000' }).maxItems).toBe(5000);
+    expect(batchError({ ...batchBase, BATCH_MAX_ITEMS: '5001' })).toBe(
+      'invalid configuration: BATCH_MAX_ITEMS is invalid (at most 5000: the batch row holds a registration per video)',
+    );
+  });
+
   it('takes a quiet-period close in whole seconds, 0 turning it off', () => {
     expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '45' }).quietSecs).toBe(45);
     expect(parseBatchConfig({ ...batchBase, BATCH_QUIET_SECS: '0' }).quietSecs).toBe(0);
