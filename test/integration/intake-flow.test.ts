@@ -57,6 +57,18 @@ async function closeBatch(batchId: string, tenant: string) {
   await h.store.clearOpenBatch(tenant, batchId);
 }
 
+/** Delivers `<tenant>/echo.mp4` with an intake that dies right after registering it in a new open batch (`first`). */
+async function crashAfterRegistering(tenant: string) {
+  const key = `${tenant}/echo.mp4`;
+  const eTag = await h.put(key, SMALL);
+  const event = h.event(key, SMALL.length, eTag);
+  await expect(
+    ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
+  ).rejects.toThrow('crash after joinBatch');
+  const first = (await h.store.getOpenBatchId(tenant))!;
+  return { key, eTag, event, first };
+}
+
 /** A store whose `method` dies (as the process would) right after its `nth` call completes. */
 function crashingAfter<T extends object>(target: T, method: string, nth = 1): T {
   let calls = 0;
@@ -167,13 +179,7 @@ describe('a crash between any two steps loses nothing and counts the clip once',
 
   it('after registering, with the batch closed before the retry: the closer waits, the retry seals into the next batch, the first closes empty', async () => {
     const tenant = 'crash-close';
-    const key = `${tenant}/echo.mp4`;
-    const eTag = await h.put(key, SMALL);
-    const event = h.event(key, SMALL.length, eTag);
-    await expect(
-      ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
-    ).rejects.toThrow();
-    const first = (await h.store.getOpenBatchId(tenant))!;
+    const { key, eTag, event, first } = await crashAfterRegistering(tenant);
     const closer = closerDeps(h.store);
     expect((await closeDueBatches(closer, { batchId: first })).steps[first]).toBe('waiting_for_seals');
 
@@ -190,13 +196,7 @@ describe('a crash between any two steps loses nothing and counts the clip once',
 describe('a registration the closer gives up as stale while its delivery is still sealing', () => {
   it('refuses that delivery its record; the retry seals into a new batch, and the given-up batch closes without it', async () => {
     const tenant = 'stale-race';
-    const key = `${tenant}/echo.mp4`;
-    const eTag = await h.put(key, SMALL);
-    const event = h.event(key, SMALL.length, eTag);
-    await expect(
-      ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
-    ).rejects.toThrow();
-    const first = (await h.store.getOpenBatchId(tenant))!;
+    const { key, eTag, event, first } = await crashAfterRegistering(tenant);
     const muchLater = { ...closerDeps(h.store), now: () => new Date(Date.now() + 1_300_000) };
     let closed: string | undefined;
     const closerFirst = new Proxy(h.deps.store, {
