@@ -64,7 +64,7 @@ async function crashAfterRegistering(tenant: string) {
   const event = h.event(key, SMALL.length, eTag);
   await expect(
     ingestS3Event(event, { ...h.deps, store: crashingAfter(h.deps.store, 'joinBatch'), uploadRetryDelaysMs: [] }),
-  ).rejects.toThrow('crash after joinBatch');
+  ).rejects.toThrow('1 of 1 records failed and will be retried');
   const first = (await h.store.getOpenBatchId(tenant))!;
   return { key, eTag, event, first };
 }
