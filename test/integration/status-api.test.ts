@@ -9,12 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createLogger } from '#lib/log.js';
 import { sourceNameSealer } from '#lib/source-names.js';
 import { keys, tenantBatchKeys } from '#lib/store/keys.js';
 import { recordSourceLookup } from '#lib/store/source-lookup.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';
 import { assertContract } from '#test/support/contract.js';
 import { loadServices } from '#local/service-endpoints.js';
@@ -75,13 +73,7 @@ beforeAll(async () => {
   await swift.putObject(results, `${videoIds[0]}.json`, Buffer.from('{"frames":12}'), { contentType: 'application/json' });
   await swift.putObject(results, `${videoIds[0]}.zip`, Buffer.from('PK-zip-bytes'));
   await swift.putObject(results, `${videoIds[2]}.error.json`, Buffer.from('{"reason":"decrypt_failed"}'));
-  await syncActiveJobs({
-    store: rig.store,
-    jobs: rig.client,
-    swift: rig.swift,
-    settings: DEFAULT_SYNC_SETTINGS,
-    log: createLogger({}, { level: 'error' }),
-  });
+  await rig.sync();
 }, 90_000);
 
 afterAll(async () => {

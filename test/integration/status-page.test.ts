@@ -10,7 +10,6 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { createLogger } from '#lib/log.js';
 import { routeRequest, type ApiDeps } from '#lib/status/api/router.js';
 import { createJwtVerifier } from '#lib/auth/jwt.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { startLocalHttpApi, type LocalHttpApi } from '#local/status-api-server.js';
 import { loadServices, REPO_ROOT } from '#local/service-endpoints.js';
@@ -66,14 +65,7 @@ afterAll(async () => {
 describe('status page in Chromium', () => {
   it("lists the tenant's job with a progress bar and shows it move to completed", async () => {
     const job = await rig.submit({ items: 4, results: true, env: { FAKE_WORKER_ITEM_MS: '500' } });
-    const sync = () =>
-      syncActiveJobs({
-        store: rig.store,
-        jobs: rig.client,
-        swift: rig.swift,
-        settings: DEFAULT_SYNC_SETTINGS,
-        log: createLogger({}, { level: 'error' }),
-      });
+    const sync = () => rig.sync();
     await sync();
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -8,9 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { run } from '#bin/commands/status.js';
-import { createLogger } from '#lib/log.js';
 import { dicomKeyOf } from '#lib/pacs/instance-key.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { keys, videoIndexKeys } from '#lib/store/keys.js';
 import type { VideoRecord } from '#lib/store/records.js';
 import { sourceNameSealer } from '#lib/source-names.js';
@@ -36,14 +34,7 @@ let waitingId: string;
 let pacsId: string;
 
 const table = () => ({ doc: rig.dynamo.doc, tableName: 'radiomics' });
-const sync = () =>
-  syncActiveJobs({
-    store: rig.store,
-    jobs: rig.client,
-    swift: rig.swift,
-    settings: DEFAULT_SYNC_SETTINGS,
-    log: createLogger({}, { level: 'error' }),
-  });
+const sync = () => rig.sync();
 const sourceNames = sourceNameSealer(randomBytes(32).toString('base64'));
 const lookup = (sourceKey: string, videoId: string, tenant = 'hospital-a') =>
   recordSourceLookup(table(), { tenant, sourceKey, videoId, at: new Date().toISOString() }, sourceNames);
@@ -116,6 +107,20 @@ const times = (body: Record<string, string | null>) => [
 const tempUrl = (name: string) =>
   new RegExp(`^http://[^/]+/v1/AUTH_[^/]+/${job.batchId}-results/${name.replace('.', '\\.')}\\?temp_url_sig=[^&]+&temp_url_expires=\\d+$`);
 
+/** What `status` shows of the video not in a job yet, looked up by its upload or by its id alike. */
+async function waitingView(): Promise<string> {
+  return [
+    `source     ${WAITING}`,
+    `video      ${waitingId} (s3)`,
+    'stage      sealed',
+    'batch      -',
+    'job        -',
+    ...times(await videoBody(waitingId)),
+    'results    none yet',
+    '',
+  ].join('\n');
+}
+
 describe('radiomics status --source', () => {
   it("shows the upload's video: its id, stage, batch, job and a working link to its result; exit 0", async () => {
     const [videoId] = job.videoIds;
@@ -158,18 +163,7 @@ describe('radiomics status --source', () => {
   it('shows a video not in a job yet without batch, job or links', async () => {
     const { code, out } = await status(['--source', WAITING]);
     expect(code).toBe(0);
-    expect(out).toBe(
-      [
-        `source     ${WAITING}`,
-        `video      ${waitingId} (s3)`,
-        'stage      sealed',
-        'batch      -',
-        'job        -',
-        ...times(await videoBody(waitingId)),
-        'results    none yet',
-        '',
-      ].join('\n'),
-    );
+    expect(out).toBe(await waitingView());
   });
 
   it("prints the API's answer with --json, its source as the API names it", async () => {
@@ -229,18 +223,7 @@ describe('radiomics status --video', () => {
   it('shows what was uploaded as the video, then the video as for --source', async () => {
     const { code, out, err } = await status(['--video', waitingId]);
     expect({ code, err }).toEqual({ code: 0, err: '' });
-    expect(out).toBe(
-      [
-        `source     ${WAITING}`,
-        `video      ${waitingId} (s3)`,
-        'stage      sealed',
-        'batch      -',
-        'job        -',
-        ...times(await videoBody(waitingId)),
-        'results    none yet',
-        '',
-      ].join('\n'),
-    );
+    expect(out).toBe(await waitingView());
     const done = await status(['--video', job.videoIds[0]]);
     expect(done.out.split('\n').slice(0, 5)).toEqual([
       `source     ${SOURCES[0]}`,

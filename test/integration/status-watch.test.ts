@@ -6,11 +6,9 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { run } from '#bin/commands/status.js';
-import { createLogger } from '#lib/log.js';
 import { sourceNameSealer } from '#lib/source-names.js';
 import { recordSourceLookup } from '#lib/store/source-lookup.js';
 import { DynamoJobStatusStore } from '#lib/store/status-store.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import type { LocalHttpApi } from '#local/status-api-server.js';
 import { localStatusApi } from '#test/support/local-status-api.js';
 import { hex32, startStatusRig, type StatusRig } from '#test/support/status-rig.js';
@@ -27,14 +25,7 @@ beforeAll(async () => {
   api = await localStatusApi(new DynamoJobStatusStore(rig.dynamo.doc, 'radiomics', { sourceNames }), rig.swift, { sourceNames });
 }, 60_000);
 
-const sync = () =>
-  syncActiveJobs({
-    store: rig.store,
-    jobs: rig.client,
-    swift: rig.swift,
-    settings: DEFAULT_SYNC_SETTINGS,
-    log: createLogger({}, { level: 'error' }),
-  });
+const sync = () => rig.sync();
 
 /** Watches on a terminal while sync-status runs every 200 ms; every write, errors prefixed `ERR `. */
 async function watchOnTerminal(args: string[]) {

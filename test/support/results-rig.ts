@@ -7,8 +7,6 @@
 import { join } from 'node:path';
 import { analyzeClip } from '#enclave/analyze-clip.js';
 import { analysisJson, errorJson, FrameZip } from '#enclave/results.js';
-import { createLogger } from '#lib/log.js';
-import { DEFAULT_SYNC_SETTINGS, syncActiveJobs } from '#lib/status/sync.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
 import { LOCAL_TEMPURL_KEY } from '#local/services.js';
 import type { LocalHttpApi } from '#local/status-api-server.js';
@@ -41,7 +39,6 @@ export async function startResultsRig(): Promise<ResultsRig> {
     auth: new TempAuth({ authUrl: services.swift.authUrl, user: services.swift.user, key: services.swift.key }),
   });
   await swift.setAccountTempUrlKey(LOCAL_TEMPURL_KEY, { slot: 2 });
-  const log = createLogger({}, { level: 'error' });
   const api = await localStatusApi(status.store, swift);
 
   const videoIds = [hex32(), hex32(), hex32()].sort();
@@ -68,7 +65,7 @@ export async function startResultsRig(): Promise<ResultsRig> {
   await swift.putObject(container, `${videoIds[2]}.error.json`, Buffer.from(errorJson(videoIds[2], 'authentication_failed')), {
     contentType: 'application/json',
   });
-  await syncActiveJobs({ store: status.store, jobs: status.client, swift: status.swift, settings: DEFAULT_SYNC_SETTINGS, log });
+  await status.sync();
 
   return {
     api,

@@ -14,6 +14,8 @@ import { startLocalDynamo, type LocalDynamo } from '#local/dynamodb-local.js';
 import { startAsperathosEmulator, type AsperathosEmulator, type AsperathosEmulatorOptions } from '#local/asperathos/index.js';
 import { AsperathosClient } from '#lib/asperathos/index.js';
 import { DynamoJobStatusStore } from '#lib/store/status-store.js';
+import { DEFAULT_SYNC_SETTINGS, syncActiveJobs, type SyncSummary } from '#lib/status/sync.js';
+import { createLogger } from '#lib/log.js';
 import { activeJobKeys, keys, tenantBatchKeys, videoIndexKeys } from '#lib/store/keys.js';
 import type { BatchRecord } from '#lib/store/records.js';
 import { SwiftClient, TempAuth } from '#lib/swift/index.js';
@@ -42,6 +44,8 @@ export interface StatusRig {
     results?: boolean;
   }): Promise<SubmittedJob>;
   putVideo(videoId: string, batchId: string | undefined, tenant: string, stage?: string, reason?: string): Promise<void>;
+  /** One sync-status run over the active jobs, as the schedule makes it. */
+  sync(): Promise<SyncSummary>;
   close(): Promise<void>;
 }
 
@@ -205,6 +209,15 @@ export async function startStatusRig(): Promise<StatusRig> {
           },
         }),
       );
+    },
+    sync() {
+      return syncActiveJobs({
+        store: rig.store,
+        jobs: rig.client,
+        swift: rig.swift,
+        settings: DEFAULT_SYNC_SETTINGS,
+        log: createLogger({}, { level: 'error' }),
+      });
     },
     async close() {
       hold = false;
