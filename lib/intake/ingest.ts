@@ -209,27 +209,29 @@ class Delivery {
    * the closer counted the seal): it is then settled by that record, with no second upload.
    */
   private async recordedAlready(registration: Registration, reading: Promise<Plaintext>): Promise<boolean> {
+    const letGo = async () => {
+      registration.key.fill(0);
+      await discard(reading);
+    };
     let current: IntakeVideo | undefined;
     try {
       current = await this.deps.store.getVideo(this.videoId);
-      if (current?.stage === 'abandoned') this.refuseAbandoned(current, registration);
+      if (current?.stage === 'abandoned' && current.sealStartedAtMs === registration.startedAtMs) this.refuseAbandoned(current);
     } catch (error) {
-      registration.key.fill(0);
-      await discard(reading);
+      await letGo();
       throw error;
     }
-    if (!current || current.stage === 'abandoned') return false;
-    registration.key.fill(0);
-    await discard(reading);
-    return true;
+    const recorded = current !== undefined && current.stage !== 'abandoned';
+    if (recorded) await letGo();
+    return recorded;
   }
 
   /**
-   * The closer gave this very registration up as stale (its tombstone names it), so its batch no longer waits for
-   * the video: the retry registers anew. A tombstone of another registration is no obstacle.
+   * The closer gave this delivery's registration up as stale (its tombstone names it, and refused the record), so
+   * its batch no longer waits for the video: the retry registers anew. A tombstone of another registration is no
+   * obstacle, and callers do not come here for one.
    */
-  private refuseAbandoned(tombstone: IntakeVideo, registration: Registration | undefined): void {
-    if (registration && tombstone.sealStartedAtMs !== registration.startedAtMs) return;
+  private refuseAbandoned(tombstone: IntakeVideo): never {
     this.log.warn('the batch gave this seal up as stale; leaving it to the retry', { batchId: tombstone.batchId });
     throw new RetryableError('the batch gave this seal up as stale; the retry registers anew');
   }
@@ -341,10 +343,7 @@ class Delivery {
   private async duplicateOf(registration: Registration | undefined, options: { uploaded: boolean }): Promise<IngestOutcome> {
     const current = await this.deps.store.getVideo(this.videoId);
     if (!current) throw new RetryableError('the video row vanished under a concurrent delivery');
-    if (current.stage === 'abandoned') {
-      this.refuseAbandoned(current, registration);
-      throw new RetryableError('a tombstone refused the record; the retry registers anew');
-    }
+    if (current.stage === 'abandoned') this.refuseAbandoned(current);
     if (registration) await this.settle(registration, current, options.uploaded);
     if (current.stage === 'sealed' && current.batchId && current.batchId !== registration?.batch.batchId) {
       await this.deps.store.finishSeal(current.batchId, this.videoId, { bytes: current.sealedBytes ?? 0 }, current.sealStartedAtMs);
