@@ -193,9 +193,8 @@ function isQuietByTime(batch: BatchRecord, settings: BatchSettings, now: Date): 
  * Settles the batch's registrations by its video rows: one whose seal is recorded in this batch is counted (the
  * intake leaves that to the closer), one whose video was recorded elsewhere or refused is dropped, a stale one (its
  * intake seems dead) is given up with a tombstone row first (lib/store/intake-store.ts) and dropped; returns how
- * many are still being sealed. The batch's sealed rows come from one
- * query, and their registrations are counted a write per 25; only the rest are read one by one (consistently: a
- * row just recorded may not be in the index yet).
+ * many are still being sealed. The batch's sealed rows come from one query, and their registrations are counted a
+ * write per 25; only the rest are read one by one (consistently: a row just recorded may not be in the index yet).
  */
 export async function settleInflight(batch: BatchRecord, deps: SettleDeps, now: Date): Promise<number> {
   const entries = Object.entries(batch.inflight ?? {});
